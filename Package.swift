@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-plasma",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PlasmaClient", targets: ["PlasmaClient"]),
+        .library(name: "PlasmaStore", targets: ["PlasmaStore"]),
+        .executable(name: "plasma-store", targets: ["plasma-store"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // Thin C: memfd arena, the allocator (metadata outside the arena), SCM_RIGHTS, CMSG macros.
+        .target(name: "CPlasma", cSettings: [.unsafeFlags(["-O2"])]),
+        // Typed Swift values over the raw syscalls; the only Swift code that calls libc for I/O.
+        .target(
+            name: "PlasmaPosix",
+            dependencies: ["CPlasma", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // Shared vocabulary: ObjectID, byte sizes, status codes, object info.
+        .target(name: "PlasmaCore"),
+        // Framing and the native codec.
+        .target(name: "PlasmaWire", dependencies: ["PlasmaCore"]),
+        // Engine, event loop and server; no CLI.
+        .target(
+            name: "PlasmaStore",
+            dependencies: [
+                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        .target(name: "PlasmaClient", dependencies: ["PlasmaPosix", "PlasmaCore", "PlasmaWire"]),
+        .executableTarget(
+            name: "plasma-store",
+            dependencies: [
+                "PlasmaStore", "PlasmaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PlasmaUnitTests",
+            dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore"]
+        ),
+        // A small client program the integration tests run as a separate process.
+        .executableTarget(
+            name: "plasma-test-peer",
+            dependencies: ["PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire"],
+            path: "Tests/PlasmaTestPeer"
+        ),
+        .testTarget(
+            name: "PlasmaIntegrationTests",
+            dependencies: ["PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer"]
+        ),
+    ]
+)

@@ -1,0 +1,7 @@
+// Umbrella header for the C module. Each header holds one concept.
+#ifndef CPLASMA_H
+#define CPLASMA_H
+#include "plasma_arena.h"
+#include "plasma_allocator.h"
+#include "plasma_socket.h"
+#endif

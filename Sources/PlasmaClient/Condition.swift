@@ -1,0 +1,33 @@
+import Glibc
+
+/// A mutex with one condition variable: what the leader/follower reply reader needs and
+/// `Synchronization.Mutex` doesn't offer (it has no wait).
+final class Condition: @unchecked Sendable {
+    // @unchecked: the pthread objects are only touched through the pthread calls, which synchronise.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    /// Call with the lock held; returns with it held.
+    func wait() { pthread_cond_wait(condition, mutex) }
+    func broadcast() { pthread_cond_broadcast(condition) }
+
+    func withLock<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

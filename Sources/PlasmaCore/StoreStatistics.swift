@@ -1,0 +1,57 @@
+/// A snapshot of the store's counters, as `stats` reports them.
+///
+/// Every field is an Int64 on the wire, in the order declared here; new fields are appended only.
+public struct StoreStatistics: Sendable, Hashable {
+    /// The `--memory` value: the most object bytes (data + metadata) the store holds.
+    public var capacity: Int64 = 0
+    /// Bytes of the shared arena (capacity rounded up to whole pages).
+    public var arenaSize: Int64 = 0
+    /// Requested bytes of all objects present: what counts against capacity.
+    public var bytesInUse: Int64 = 0
+    /// Arena bytes the allocator has handed out (requested bytes rounded to 64-byte blocks).
+    public var arenaBytesAllocated: Int64 = 0
+    public var createdObjects: Int64 = 0
+    public var sealedObjects: Int64 = 0
+    /// Sealed objects no client references: what eviction may take.
+    public var evictableObjects: Int64 = 0
+    public var evictableBytes: Int64 = 0
+    public var evictedObjects: Int64 = 0
+    public var evictedBytes: Int64 = 0
+    public var deletedObjects: Int64 = 0
+    public var clients: Int64 = 0
+    /// Gets waiting for at least one object to be sealed.
+    public var pendingGets: Int64 = 0
+    /// Creates waiting for space.
+    public var pendingCreates: Int64 = 0
+    /// 1 - largest free block / free bytes of the arena's allocator.
+    public var fragmentationPermille: Int64 = 0
+    public var largestFreeBlock: Int64 = 0
+
+    public init() {}
+
+    /// The fields in wire order; one place so that encoder and decoder can't drift.
+    public var fieldValues: [Int64] {
+        [
+            capacity, arenaSize, bytesInUse, arenaBytesAllocated, createdObjects, sealedObjects,
+            evictableObjects, evictableBytes, evictedObjects, evictedBytes, deletedObjects, clients,
+            pendingGets, pendingCreates, fragmentationPermille, largestFreeBlock,
+        ]
+    }
+
+    /// Rebuilds from wire order; missing trailing fields stay 0, extra ones (a newer store) are ignored.
+    public init(fieldValues values: [Int64]) {
+        func value(_ index: Int) -> Int64 { index < values.count ? values[index] : 0 }
+        (capacity, arenaSize, bytesInUse, arenaBytesAllocated) = (value(0), value(1), value(2), value(3))
+        (createdObjects, sealedObjects, evictableObjects, evictableBytes) = (value(4), value(5), value(6), value(7))
+        (evictedObjects, evictedBytes, deletedObjects, clients) = (value(8), value(9), value(10), value(11))
+        (pendingGets, pendingCreates) = (value(12), value(13))
+        (fragmentationPermille, largestFreeBlock) = (value(14), value(15))
+    }
+
+    /// Names for `fieldValues`, in order, for tables and JSON.
+    public static let fieldNames: [String] = [
+        "capacity", "arena_size", "bytes_in_use", "arena_bytes_allocated", "created_objects", "sealed_objects",
+        "evictable_objects", "evictable_bytes", "evicted_objects", "evicted_bytes", "deleted_objects", "clients",
+        "pending_gets", "pending_creates", "fragmentation_permille", "largest_free_block",
+    ]
+}

@@ -1,0 +1,195 @@
+import CPlasma
+import Glibc
+import SystemPackage
+
+// Every system call PlasmaPosix makes, each a tiny function (cf. swift-system's Syscalls.swift). Nothing
+// else in the target calls into the kernel or CPlasma, so this is the one place to read, trace or mock.
+// Calls retry on EINTR unless noted; results are `Result<_, Errno>` for the typed API to name.
+
+/// Runs a libc call until it stops failing with EINTR; -1 becomes `errno`.
+@inline(__always)
+internal func valueOrErrno<T: FixedWidthInteger>(
+    retryOnInterrupt: Bool = true, _ body: () -> T
+) -> Result<T, Errno> {
+    while true {
+        let result = body()
+        if result != -1 { return .success(result) }
+        let errno = Errno(rawValue: Glibc.errno)
+        if retryOnInterrupt && errno == .interrupted { continue }
+        return .failure(errno)
+    }
+}
+
+/// Runs a CPlasma call (which returns -errno) until it stops failing with EINTR.
+@inline(__always)
+internal func valueOrNegatedErrno<T: FixedWidthInteger & SignedInteger>(_ body: () -> T) -> Result<T, Errno> {
+    while true {
+        let result = body()
+        if result >= 0 { return .success(result) }
+        let errno = Errno(rawValue: CInt(truncatingIfNeeded: -result))
+        if errno == .interrupted { continue }
+        return .failure(errno)
+    }
+}
+
+// MARK: sockets
+
+internal func system_socket(_ domain: CInt, _ type: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.socket(domain, type, 0) }
+}
+
+internal func system_socketpair(_ type: CInt, _ fds: UnsafeMutablePointer<CInt>) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.socketpair(AF_UNIX, type, 0, fds) }
+}
+
+internal func system_bind(_ fd: CInt, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.bind(fd, address, length) }
+}
+
+/// Retried on EINTR: an interrupted AF_UNIX connect has queued nothing, so trying again is safe.
+internal func system_connect(_ fd: CInt, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.connect(fd, address, length) }
+}
+
+internal func system_listen(_ fd: CInt, _ backlog: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.listen(fd, backlog) }
+}
+
+
+internal func system_read(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    valueOrErrno { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+}
+
+internal func system_write(_ fd: CInt, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+    valueOrErrno { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+}
+
+internal func system_send(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, _ flags: CInt) -> Result<Int, Errno> {
+    valueOrErrno { Glibc.send(fd, buffer.baseAddress, buffer.count, flags) }
+}
+
+internal func system_sendmsg(_ fd: CInt, _ message: UnsafePointer<msghdr>, _ flags: CInt) -> Result<Int, Errno> {
+    valueOrErrno { Glibc.sendmsg(fd, message, flags) }
+}
+
+internal func system_poll(_ fd: CInt, _ events: Int16, _ timeoutMilliseconds: CInt) -> Result<CInt, Errno> {
+    var entry = pollfd(fd: fd, events: events, revents: 0)
+    return valueOrErrno { Glibc.poll(&entry, 1, timeoutMilliseconds) }
+}
+
+internal func system_fcntl(_ fd: CInt, _ command: CInt, _ value: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.fcntl(fd, command, value) }
+}
+
+internal func system_chmod(_ path: String, _ mode: mode_t) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.chmod(path, mode) }
+}
+
+internal func system_unlink(_ path: String) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.unlink(path) }
+}
+
+internal func system_shutdown(_ fd: CInt, _ how: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.shutdown(fd, how) }
+}
+
+/// Not retried: on Linux the descriptor is released even when close reports EINTR.
+internal func system_close(_ fd: CInt) -> Result<CInt, Errno> {
+    valueOrErrno(retryOnInterrupt: false) { Glibc.close(fd) }
+}
+
+// MARK: CPlasma: accept4, fd passing and credentials
+
+internal func system_sendmsg_fd(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, _ descriptor: CInt) -> Result<Int, Errno> {
+    valueOrNegatedErrno { plasma_sendmsg_fd(fd, buffer.baseAddress, buffer.count, descriptor) }
+}
+
+internal func system_recvmsg_fds(
+    _ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer,
+    _ descriptors: UnsafeMutableBufferPointer<CInt>, _ count: inout CInt
+) -> Result<Int, Errno> {
+    valueOrNegatedErrno {
+        plasma_recvmsg_fds(fd, buffer.baseAddress, buffer.count, descriptors.baseAddress, CInt(descriptors.count), &count)
+    }
+}
+
+internal func system_accept4(_ fd: CInt, _ flags: CInt) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_accept4(fd, flags) }
+}
+
+internal func system_send_fd_arrow(_ fd: CInt, _ descriptor: CInt) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_send_fd_arrow(fd, descriptor) }
+}
+
+internal func system_recv_fd_arrow(_ fd: CInt) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_recv_fd_arrow(fd) }
+}
+
+internal func system_peer_credentials(
+    _ fd: CInt, _ pid: inout Int32, _ uid: inout UInt32, _ gid: inout UInt32
+) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_peer_credentials(fd, &pid, &uid, &gid) }
+}
+
+internal func system_errno_name(_ errno: CInt) -> UnsafePointer<CChar>? {
+    plasma_errno_name(errno)
+}
+
+// MARK: epoll, eventfd, signalfd
+
+internal func system_epoll_create1(_ flags: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { epoll_create1(flags) }
+}
+
+internal func system_epoll_ctl(_ epfd: CInt, _ op: CInt, _ fd: CInt, _ event: UnsafeMutablePointer<epoll_event>?) -> Result<CInt, Errno> {
+    valueOrErrno { epoll_ctl(epfd, op, fd, event) }
+}
+
+/// Not retried: an interrupted wait returns to the loop, which decides what to do.
+internal func system_epoll_wait(
+    _ epfd: CInt, _ events: UnsafeMutablePointer<epoll_event>, _ capacity: CInt, _ timeout: CInt
+) -> Result<CInt, Errno> {
+    valueOrErrno(retryOnInterrupt: false) { epoll_wait(epfd, events, capacity, timeout) }
+}
+
+internal func system_eventfd(_ initial: CUnsignedInt, _ flags: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { eventfd(initial, flags) }
+}
+
+internal func system_signalfd(_ mask: UnsafePointer<sigset_t>, _ flags: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { signalfd(-1, mask, flags) }
+}
+
+/// pthread_sigmask returns the error number instead of setting errno.
+internal func system_pthread_sigmask(_ how: CInt, _ mask: UnsafePointer<sigset_t>) -> Result<CInt, Errno> {
+    let result = pthread_sigmask(how, mask, nil)
+    return result == 0 ? .success(0) : .failure(Errno(rawValue: result))
+}
+
+// MARK: CPlasma: shared memory
+
+internal func system_arena_create(
+    _ size: UInt64, _ flags: CInt, _ directory: String?, _ arena: inout plasma_arena_t
+) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_arena_create(size, flags, directory, &arena) }
+}
+
+internal func system_arena_destroy(_ arena: inout plasma_arena_t) {
+    plasma_arena_destroy(&arena)
+}
+
+internal func system_map_shared(_ fd: CInt, _ size: Int, writable: Bool, populate: Bool) -> Result<UnsafeMutableRawPointer, Errno> {
+    var error: CInt = 0
+    guard let base = plasma_map_shared(fd, UInt64(size), writable ? 1 : 0, populate ? 1 : 0, &error) else {
+        return .failure(Errno(rawValue: error))
+    }
+    return .success(base)
+}
+
+internal func system_unmap(_ base: UnsafeMutableRawPointer, _ size: Int) {
+    _ = plasma_unmap(base, UInt64(size))
+}
+
+internal func system_page_size() -> Int {
+    Int(plasma_page_size())
+}

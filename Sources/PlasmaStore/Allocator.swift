@@ -1,0 +1,92 @@
+import CPlasma
+
+/// O(1) offset allocator over the arena; its metadata lives outside the arena, so clients scribbling on
+/// shared memory can't corrupt it. Owned by the store's single thread (not Sendable).
+///
+/// Offsets and block sizes are multiples of ``alignment`` (64 bytes). Allocation uses two-level
+/// segregated fit with "good fit" rounding; when it can fail although enough bytes are free is spelled
+/// out in `plasma_allocator.h`. The corresponding C functions are `plasma_allocator_*`.
+public final class Allocator {
+    /// Granularity of offsets and block sizes, in bytes.
+    public static let alignment = Int(PLASMA_ALLOCATOR_ALIGNMENT)
+
+    /// A snapshot of the allocator's state. All sizes are in bytes.
+    public struct Statistics: Sendable, Equatable {
+        /// Bytes managed: the size given at creation rounded down to ``Allocator/alignment``.
+        public var size: Int
+        public var freeBytes: Int
+        public var largestFreeBlock: Int
+        public var allocatedBlocks: Int
+        public var freeBlocks: Int
+        /// Bytes of metadata the allocator holds in the store's own heap.
+        public var metadataBytes: Int
+
+        /// 1 - largestFreeBlock / freeBytes: 0 when all free space is one block (or nothing is free),
+        /// close to 1 when free space is scattered into many small blocks.
+        public var fragmentation: Double {
+            freeBytes == 0 ? 0 : 1 - Double(largestFreeBlock) / Double(freeBytes)
+        }
+    }
+
+    private let handle: OpaquePointer
+
+    /// Manages the offsets `[0, size)`, rounded down to a multiple of ``alignment``.
+    /// Traps only if the metadata cannot be allocated.
+    public init(size: Int) {
+        precondition(size >= 0, "arena size must not be negative")
+        guard let handle = plasma_allocator_create(UInt64(size)) else {
+            fatalError("out of memory creating the allocator's metadata")
+        }
+        self.handle = handle
+    }
+
+    deinit {
+        plasma_allocator_destroy(handle)
+    }
+
+    /// Returns the offset of a block of at least `size` bytes (rounded up to ``alignment``; 0 allocates
+    /// one unit), or nil when no free block fits. A failed allocation changes nothing.
+    public func allocate(_ size: Int) -> Int? {
+        precondition(size >= 0, "allocation size must not be negative")
+        var offset: UInt64 = 0
+        guard plasma_allocator_allocate(handle, UInt64(size), &offset) == 0 else { return nil }
+        return Int(offset)
+    }
+
+    /// Frees the block starting at `offset`. Returns false, changing nothing, when `offset` is not the
+    /// start of an allocated block (a double free or a garbage offset).
+    @discardableResult
+    public func free(offset: Int) -> Bool {
+        guard offset >= 0 else { return false }
+        return plasma_allocator_free(handle, UInt64(offset)) == 0
+    }
+
+    /// Size in bytes of the allocated block starting at `offset`, nil if there is none.
+    public func blockSize(at offset: Int) -> Int? {
+        guard offset >= 0 else { return nil }
+        let size = plasma_allocator_block_size(handle, UInt64(offset))
+        return size == 0 ? nil : Int(size)
+    }
+
+    /// Costs O(bins + blocks in the largest bin); meant for stats requests, not for every allocation.
+    public var statistics: Statistics {
+        var raw = plasma_allocator_stats_t()
+        plasma_allocator_stats(handle, &raw)
+        return Statistics(
+            size: Int(raw.size),
+            freeBytes: Int(raw.free_bytes),
+            largestFreeBlock: Int(raw.largest_free_block),
+            allocatedBlocks: Int(raw.allocated_blocks),
+            freeBlocks: Int(raw.free_blocks),
+            metadataBytes: Int(raw.metadata_bytes)
+        )
+    }
+
+    /// Walks all metadata and verifies every invariant; O(number of blocks). For tests.
+    public func checkInvariants() -> Bool {
+        plasma_allocator_check(handle) == 0
+    }
+}
+
+@available(*, unavailable, message: "Allocator is owned by the store's single thread")
+extension Allocator: Sendable {}

@@ -1,0 +1,33 @@
+import PlasmaPosix
+import PlasmaWire
+
+/// One accepted client socket: bytes not yet framed, replies not yet written.
+final class Connection {
+    enum Dialect {
+        /// No complete first frame yet: the first bytes will tell.
+        case undetermined
+        case native
+    }
+
+    let socket: UnixSocket
+    let client: ClientID
+    let peer: PeerCredentials?
+    var dialect = Dialect.undetermined
+    /// Bytes received that don't make a whole frame yet.
+    var inbound: [UInt8] = []
+    var outbound = OutboundBuffer()
+    /// Registered for writability because the socket refused bytes.
+    var waitingForWritable = false
+    var isClosed = false
+
+    init(socket: UnixSocket, client: ClientID, peer: PeerCredentials?) {
+        self.socket = socket
+        self.client = client
+        self.peer = peer
+    }
+
+    var peerDescription: String {
+        guard let peer else { return "\(client)" }
+        return "\(client) (pid \(peer.pid), uid \(peer.uid), gid \(peer.gid))"
+    }
+}

@@ -1,0 +1,55 @@
+import PlasmaPosix
+
+/// A tiny readiness loop in the spirit of Redis's `ae.c`: file events and one timer source, nothing else.
+///
+/// Level-triggered epoll. Each pass: wait until a descriptor is ready or the next deadline, dispatch,
+/// then run `beforeSleep` (where the server flushes every client's replies in one write each).
+final class EventLoop {
+    typealias Handler = (Epoll.Event) -> Void
+
+    private let epoll: Epoll
+    private var handlers: [Int32: Handler] = [:]
+    private var events: [Epoll.Event] = []
+    private(set) var isStopping = false
+
+    /// Milliseconds until the next timer is due (-1: none). Asked before every wait.
+    var timeoutMilliseconds: () -> Int32 = { -1 }
+    /// Called after each wait: fire due timers.
+    var onWake: () -> Void = {}
+    /// Called before each wait: flush output.
+    var beforeSleep: () -> Void = {}
+
+    init() throws(SystemError) {
+        epoll = try Epoll()
+    }
+
+    func register(_ fd: Int32, interest: Epoll.Interest, handler: @escaping Handler) throws(SystemError) {
+        try epoll.add(fd, interest: interest)
+        handlers[fd] = handler
+    }
+
+    func modify(_ fd: Int32, interest: Epoll.Interest) throws(SystemError) {
+        try epoll.modify(fd, interest: interest)
+    }
+
+    /// Forgets `fd`; call before closing it, so that a reused number can't reach a stale handler.
+    func unregister(_ fd: Int32) {
+        guard handlers.removeValue(forKey: fd) != nil else { return }
+        epoll.remove(fd)
+    }
+
+    func stop() { isStopping = true }
+
+    func run() throws(SystemError) {
+        while !isStopping {
+            beforeSleep()
+            try epoll.wait(timeoutMilliseconds: timeoutMilliseconds(), into: &events)
+            for event in events {
+                // A handler may have unregistered a later descriptor in this same batch.
+                handlers[event.fd]?(event)
+            }
+            onWake()
+        }
+        beforeSleep()
+    }
+}

@@ -1,0 +1,47 @@
+import PlasmaPosix
+import PlasmaWire
+
+/// One client's pending output: frames gathered into one byte array and written with as few calls as
+/// possible, with descriptors that must ride on a given byte (SCM_RIGHTS attaches to the byte it is
+/// sent with, so that byte starts its own send).
+struct OutboundBuffer {
+    var writer = ByteWriter()
+    /// Bytes of `writer.buffer` already written.
+    private var start = 0
+    /// (absolute byte offset in `writer.buffer`, descriptor) in order.
+    private var descriptors: [(offset: Int, fd: Int32)] = []
+
+    var pendingBytes: Int { writer.buffer.count - start }
+    var isEmpty: Bool { pendingBytes == 0 }
+
+    /// The next byte appended carries `fd`.
+    mutating func attachDescriptorToNextByte(_ fd: Int32) {
+        descriptors.append((writer.buffer.count, fd))
+    }
+
+    enum FlushResult {
+        case done
+        case wouldBlock
+    }
+
+    /// Writes as much as the socket takes.
+    mutating func flush(to socket: UnixSocket) throws(SystemError) -> FlushResult {
+        while start < writer.buffer.count {
+            let end = descriptors.first.map { $0.offset > start ? $0.offset : writer.buffer.count } ?? writer.buffer.count
+            let attach = descriptors.first.flatMap { $0.offset == start ? $0.fd : nil }
+            let result = writer.buffer.withUnsafeBytes { raw in
+                let slice = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                return Result { () throws(SystemError) in
+                    if let attach { return try socket.send(slice, attaching: attach) }
+                    return try socket.write(slice)
+                }
+            }
+            guard let written = try result.get() else { return .wouldBlock }
+            if attach != nil { descriptors.removeFirst() }
+            start += written
+        }
+        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 1 << 20)
+        start = 0
+        return .done
+    }
+}

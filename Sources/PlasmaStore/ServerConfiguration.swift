@@ -1,0 +1,29 @@
+import PlasmaPosix
+import PlasmaWire
+
+/// Everything the daemon's flags decide.
+public struct ServerConfiguration: Sendable {
+    /// Most object bytes the store holds (`--memory`).
+    public var capacity: Int
+    public var socketPath: String
+    /// Permission bits of the socket file (`--socket-mode`); owner-only by default.
+    public var socketMode: UInt32 = 0o600
+    public var maxClients = 1024
+    public var arena = Arena.Options()
+    public var wireLimits = WireLimits()
+    /// Most reply bytes queued for one client that stopped reading before it is disconnected.
+    public var maxPendingReplyBytes = 256 << 20
+    public var engine: StoreEngine.Configuration
+
+    public init(capacity: Int, socketPath: String) {
+        self.capacity = capacity
+        self.socketPath = socketPath
+        self.engine = StoreEngine.Configuration(capacity: capacity)
+    }
+
+    /// The arena holds the capacity rounded up to whole pages: an object of exactly `capacity` bytes fits.
+    public var arenaSize: Int {
+        let page = PageSize.current
+        return max(page, (capacity + page - 1) / page * page)
+    }
+}

@@ -1,0 +1,18 @@
+import PlasmaPosix
+
+/// Why the store could not start.
+public enum ServerError: Error, CustomStringConvertible {
+    case system(SystemError)
+    case socketInUse(path: String)
+    case notASocket(path: String)
+
+    public var description: String {
+        switch self {
+        case .system(let error): error.description
+        case .socketInUse(let path):
+            "a store is already serving on \(path); stop it first or choose another path with --socket"
+        case .notASocket(let path):
+            "\(path) exists and is not a socket; refusing to replace it (choose another path with --socket)"
+        }
+    }
+}

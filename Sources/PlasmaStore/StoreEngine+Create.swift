@@ -1,0 +1,158 @@
+import PlasmaCore
+import PlasmaWire
+
+extension StoreEngine {
+    /// Create or create-and-seal: reserve space (evicting if needed), or fail, or wait for space.
+    func create(
+        id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, timeout: Int64, key: WaitKey,
+        type: MessageType
+    ) {
+        let (size, overflow) = dataSize.addingReportingOverflow(metadataSize)
+        if overflow || size > capacity {
+            return reply(key.client, key.requestID, type,
+                         fail(.tooLarge, "\(size) bytes requested, capacity is \(capacity)"))
+        }
+        if waitingCreates.contains(key) {
+            return reply(key.client, key.requestID, type, fail(.invalidRequest, "request id \(key.requestID) is already waiting"))
+        }
+        if objects.slot(of: id) != nil {
+            return reply(key.client, key.requestID, type, fail(.objectExists, id.hex))
+        }
+        if let offset = reserveSpace(size) {
+            return reply(key.client, key.requestID, type,
+                         place(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline,
+                               offset: offset, client: key.client))
+        }
+        guard timeout != 0 else {
+            return reply(key.client, key.requestID, type, fail(.outOfMemory, outOfMemoryDetail(size)))
+        }
+        guard clients[key.client]!.waitingCreates.count < configuration.maxWaitingCreatesPerClient else {
+            return reply(key.client, key.requestID, type, fail(.limitReached, "too many creates waiting for space"))
+        }
+        clients[key.client]!.waitingCreates.insert(key.requestID)
+        waitingCreates.append(PendingCreate(key: key, id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline))
+        addDeadline(after: timeout, kind: .create, key: key)
+    }
+
+    /// One item of a batch: never waits.
+    func createAndSealNow(_ object: InlineObject, client: ClientID) -> PlasmaStatus {
+        let size = object.data.count + object.metadata.count
+        guard size <= capacity else { return .tooLarge }
+        guard objects.slot(of: object.id) == nil else { return .objectExists }
+        guard let offset = reserveSpace(size) else { return .outOfMemory }
+        _ = place(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
+                  offset: offset, client: client)
+        return .ok
+    }
+
+    /// Inserts the object at `offset`. A plain create leaves it unsealed and referenced by its creator;
+    /// an inline one is copied in and sealed at once, with no reference held.
+    private func place(
+        id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, offset: Int?, client: ClientID
+    ) -> Reply {
+        let record = ObjectRecord(
+            id: id, state: .created, offset: offset ?? 0, allocated: offset != nil, dataSize: dataSize,
+            metadataSize: metadataSize, creator: client, createdAtWallNanoseconds: clock.wallNanoseconds(),
+            createdAtMonotonicNanoseconds: clock.monotonicNanoseconds())
+        let slot = objects.insert(record)
+        guard let inline else {
+            objects[slot].referenceCount = 1
+            clients[client]!.references[id, default: 0] += 1
+            clients[client]!.unsealed.insert(id)
+            return .created(offset: record.offset)
+        }
+        if let offset {
+            let base = memory.baseAddress! + offset
+            inline.data.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            inline.metadata.withUnsafeBytes { (base + dataSize).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        markSealed(slot)
+        return .done
+    }
+
+    /// Finds room for `size` bytes: the arena offset, `.some(nil)` for a zero-byte object that needs no
+    /// block, or nil when even evicting every evictable object would not make room. Evicts nothing in
+    /// that last case, so a hopeless create does not empty the store for nothing.
+    func reserveSpace(_ size: Int) -> Int?? {
+        guard size > 0 else { return .some(nil) }
+        let shortfall = objects.bytesInUse + size - capacity
+        if shortfall > objects.evictableBytes { return nil }
+        while true {
+            if objects.bytesInUse + size <= capacity, let offset = allocator.allocate(size) { return offset }
+            guard let victim = objects.leastRecentlyUsed else { return nil }
+            evict(victim)
+        }
+    }
+
+    func outOfMemoryDetail(_ size: Int) -> String {
+        "\(size) bytes requested; \(objects.bytesInUse) of \(capacity) in use, \(objects.evictableBytes) evictable"
+    }
+
+    // MARK: Seal and abort
+
+    func seal(_ id: ObjectID, by client: ClientID) -> Reply {
+        guard let slot = objects.slot(of: id) else { return fail(.objectNotFound, id.hex) }
+        guard objects[slot].state == .created else { return fail(.objectAlreadySealed, id.hex) }
+        guard objects[slot].creator == client else { return fail(.notCreator, id.hex) }
+        clients[client]!.unsealed.remove(id)
+        markSealed(slot)
+        return .done
+    }
+
+    /// Seals and wakes the gets waiting for this object.
+    func markSealed(_ slot: Int32) {
+        let record = objects[slot]
+        let duration = Int64(clock.monotonicNanoseconds() &- record.createdAtMonotonicNanoseconds)
+        objects.markSealed(slot, sealDuration: duration)
+        for key in waitingGets.takeWaiters(of: record.id) {
+            let (positions, completed) = waitingGets.resolve(key, id: record.id, location: record.location)
+            addReferences(positions, at: slot, for: key.client)
+            if let completed { replyToGet(completed) }
+        }
+        if objects[slot].referenceCount == 0 { objects.linkEvictable(slot) }
+    }
+
+    func abort(_ id: ObjectID, by client: ClientID) -> Reply {
+        guard let slot = objects.slot(of: id) else { return fail(.objectNotFound, id.hex) }
+        guard objects[slot].state == .created else { return fail(.objectAlreadySealed, "only unsealed objects can be aborted") }
+        guard objects[slot].creator == client else { return fail(.notCreator, id.hex) }
+        clients[client]!.unsealed.remove(id)
+        let held = clients[client]!.references.removeValue(forKey: id) ?? 0
+        objects[slot].referenceCount -= held
+        removeObject(at: slot)
+        serveWaitingCreates()
+        return .done
+    }
+
+    // MARK: Waiting creates
+
+    /// Gives freed space to waiting creates, oldest first; stops at the first that still doesn't fit.
+    func serveWaitingCreates() {
+        while let pending = waitingCreates.first() {
+            let size = pending.dataSize + pending.metadataSize
+            if objects.slot(of: pending.id) != nil {
+                waitingCreates.removeFirst()
+                clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+                reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.objectExists, pending.id.hex))
+                continue
+            }
+            guard let offset = reserveSpace(size) else { return }
+            waitingCreates.removeFirst()
+            clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+            reply(pending.key.client, pending.key.requestID, type(of: pending),
+                  place(id: pending.id, dataSize: pending.dataSize, metadataSize: pending.metadataSize,
+                        inline: pending.inline, offset: offset, client: pending.key.client))
+        }
+    }
+
+    func expireWaitingCreate(_ key: WaitKey) {
+        guard let type = waitingCreates.cancel(key) else { return }
+        clients[key.client]?.waitingCreates.remove(key.requestID)
+        // The entry stays in the queue until it reaches the head; `first()` skips it then.
+        reply(key.client, key.requestID, type, fail(.outOfMemory, "no space freed before the timeout"))
+    }
+
+    private func type(of pending: PendingCreate) -> MessageType {
+        pending.inline == nil ? .create : .createAndSeal
+    }
+}

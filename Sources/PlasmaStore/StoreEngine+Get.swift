@@ -1,0 +1,84 @@
+import PlasmaCore
+import PlasmaWire
+
+extension StoreEngine {
+    /// Answers at once with what is sealed when everything is there or the caller won't wait; otherwise
+    /// waits in the store until the last id is sealed or the timeout passes (then a partial answer).
+    /// Each found object gives the client one reference, taken the moment it is found so that it can't
+    /// be evicted while the rest of the get waits.
+    func get(_ ids: [ObjectID], timeout: Int64, key: WaitKey) {
+        var results = [ObjectLocation?](repeating: nil, count: ids.count)
+        var foundSlots: [Int32] = []
+        var pending: [ObjectID: [Int]] = [:]
+        for (position, id) in ids.enumerated() {
+            if let slot = objects.slot(of: id), objects[slot].state == .sealed {
+                results[position] = objects[slot].location
+                foundSlots.append(slot)
+            } else {
+                pending[id, default: []].append(position)
+            }
+        }
+        let willWait = !pending.isEmpty && timeout != 0
+        if willWait, let refusal = refuseToWait(key) {
+            return reply(key.client, key.requestID, .get, refusal)
+        }
+        for slot in foundSlots { addReferences(1, at: slot, for: key.client) }
+        let wait = GetWait(key: key, results: results, pending: pending)
+        guard willWait else { return replyToGet(wait) }
+        clients[key.client]!.waitingGets.insert(key.requestID)
+        waitingGets.add(wait)
+        addDeadline(after: timeout, kind: .get, key: key)
+    }
+
+    private func refuseToWait(_ key: WaitKey) -> Reply? {
+        if waitingGets.contains(key) {
+            return fail(.invalidRequest, "request id \(key.requestID) is already waiting")
+        }
+        if clients[key.client]!.waitingGets.count >= configuration.maxWaitingGetsPerClient {
+            return fail(.limitReached, "\(configuration.maxWaitingGetsPerClient) gets already waiting")
+        }
+        return nil
+    }
+
+    func replyToGet(_ wait: GetWait) {
+        clients[wait.key.client]?.waitingGets.remove(wait.key.requestID)
+        reply(wait.key.client, wait.key.requestID, .get, .objects(wait.results))
+    }
+
+    /// Timeout: answer with what has been found so far.
+    func finishWaitingGet(_ key: WaitKey) {
+        guard let wait = waitingGets.remove(key) else { return }
+        replyToGet(wait)
+    }
+
+    // MARK: References
+
+    func addReferences(_ count: Int, at slot: Int32, for client: ClientID) {
+        guard count > 0 else { return }
+        if objects[slot].isEvictable { objects.unlinkEvictable(slot) }
+        objects[slot].referenceCount += count
+        clients[client]!.references[objects[slot].id, default: 0] += count
+    }
+
+    func release(_ id: ObjectID, by client: ClientID, count: Int = 1) -> PlasmaStatus {
+        guard let held = clients[client]?.references[id], held >= count else { return .notHeld }
+        guard let slot = objects.slot(of: id) else { return .objectNotFound }
+        clients[client]!.references[id] = held == count ? nil : held - count
+        dropReferences(count, at: slot)
+        serveWaitingCreates()
+        return .ok
+    }
+
+    /// The last reference gone: a pending delete happens now, otherwise the object becomes evictable.
+    func dropReferences(_ count: Int, at slot: Int32) {
+        objects[slot].referenceCount -= count
+        precondition(objects[slot].referenceCount >= 0, "reference count below zero")
+        guard objects[slot].referenceCount == 0, objects[slot].state == .sealed else { return }
+        if objects[slot].deletePending {
+            removeObject(at: slot)
+            deletedObjects += 1
+        } else {
+            objects.linkEvictable(slot)
+        }
+    }
+}

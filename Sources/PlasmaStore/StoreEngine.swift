@@ -1,0 +1,192 @@
+import HeapModule
+import PlasmaCore
+import PlasmaWire
+
+/// The object table and every rule about it: create → write → seal → get / release / delete, LRU
+/// eviction, waits. It knows nothing of sockets or dialects: it takes requests for a client and emits
+/// replies through `replySink`, so that it can be tested alone and both dialects share its semantics.
+///
+/// Single-threaded by design: the event loop's thread owns it, so the hot path takes no locks.
+public final class StoreEngine {
+    public struct Configuration: Sendable {
+        /// Most object bytes (data + metadata, as requested) held at once.
+        public var capacity: Int
+        /// Most gets one client may have waiting at once.
+        public var maxWaitingGetsPerClient = 1 << 16
+        /// Most creates one client may have waiting for space at once.
+        public var maxWaitingCreatesPerClient = 1 << 10
+
+        public init(capacity: Int) { self.capacity = capacity }
+    }
+
+    /// Receives every reply: to whom, for which request, of which request type.
+    public typealias ReplySink = (_ client: ClientID, _ requestID: UInt64, _ type: MessageType, _ reply: Reply) -> Void
+
+    public let configuration: Configuration
+    public var replySink: ReplySink = { _, _, _, _ in }
+
+    let memory: UnsafeMutableRawBufferPointer
+    let allocator: Allocator
+    let clock: EngineClock
+    var objects = ObjectTable()
+    var clients: [ClientID: ClientRecord] = [:]
+    var waitingGets = WaitTable()
+    var waitingCreates = CreateQueue()
+    var deadlines = Heap<Deadline>()
+    private var nextClientID: UInt64 = 1
+    var evictedObjects = 0
+    var evictedBytes = 0
+    var deletedObjects = 0
+
+    /// - Parameter memory: the arena as the store maps it; the engine copies inline objects into it and
+    ///   never reads it (clients may scribble on it).
+    public init(configuration: Configuration, memory: UnsafeMutableRawBufferPointer, clock: EngineClock = .system) {
+        precondition(configuration.capacity >= 0 && configuration.capacity <= memory.count)
+        self.configuration = configuration
+        self.memory = memory
+        self.allocator = Allocator(size: memory.count)
+        self.clock = clock
+    }
+
+    public var capacity: Int { configuration.capacity }
+
+    // MARK: Clients
+
+    public func connect() -> ClientID {
+        let id = ClientID(rawValue: nextClientID)
+        nextClientID += 1
+        clients[id] = ClientRecord(id: id)
+        return id
+    }
+
+    /// Undoes everything the client left behind: its unsealed objects are aborted, its references
+    /// released, its waits dropped. Then waiting creates get a chance at the space that freed.
+    public func disconnect(_ client: ClientID) {
+        guard let record = clients.removeValue(forKey: client) else { return }
+        for requestID in record.waitingGets { _ = waitingGets.remove(WaitKey(client: client, requestID: requestID)) }
+        for requestID in record.waitingCreates { waitingCreates.cancel(WaitKey(client: client, requestID: requestID)) }
+        for id in record.unsealed {
+            guard let slot = objects.slot(of: id) else { continue }
+            objects[slot].referenceCount -= record.references[id] ?? 0
+            removeObject(at: slot)
+        }
+        for (id, count) in record.references where !record.unsealed.contains(id) {
+            guard let slot = objects.slot(of: id) else { continue }
+            dropReferences(count, at: slot)
+        }
+        serveWaitingCreates()
+    }
+
+    public var clientCount: Int { clients.count }
+
+    // MARK: Requests
+
+    public func handle(_ request: Request, requestID: UInt64, from client: ClientID) {
+        guard clients[client] != nil else { return }
+        let type = request.messageType
+        switch request {
+        case .connect:
+            reply(client, requestID, type, .connected(capacity: capacity, arenaSize: memory.count, clientID: client.rawValue))
+        case .create(let id, let dataSize, let metadataSize, let timeout):
+            create(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: nil,
+                   timeout: timeout, key: WaitKey(client: client, requestID: requestID), type: type)
+        case .createAndSeal(let object, let timeout):
+            create(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
+                   timeout: timeout, key: WaitKey(client: client, requestID: requestID), type: type)
+        case .createAndSealBatch(let objects):
+            let statuses = objects.map { createAndSealNow($0, client: client) }
+            reply(client, requestID, type, .statuses(statuses))
+        case .seal(let id):
+            reply(client, requestID, type, seal(id, by: client))
+        case .abort(let id):
+            reply(client, requestID, type, abort(id, by: client))
+        case .get(let ids, let timeout):
+            get(ids, timeout: timeout, key: WaitKey(client: client, requestID: requestID))
+        case .release(let ids):
+            reply(client, requestID, type, .statuses(ids.map { release($0, by: client) }))
+        case .contains(let id):
+            let present = objects.slot(of: id).map { objects[$0].state == .sealed } ?? false
+            reply(client, requestID, type, .contains(present))
+        case .delete(let ids):
+            reply(client, requestID, type, .statuses(ids.map { delete($0) }))
+        case .evict(let bytes):
+            let (freed, count) = evict(atLeast: bytes)
+            reply(client, requestID, type, .evicted(bytes: freed, objects: count))
+        case .list:
+            reply(client, requestID, type, .list(objects.records.map(\.info).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }))
+        case .stats:
+            reply(client, requestID, type, .stats(statistics))
+        }
+    }
+
+    func reply(_ client: ClientID, _ requestID: UInt64, _ type: MessageType, _ reply: Reply) {
+        replySink(client, requestID, type, reply)
+    }
+
+    func fail(_ status: PlasmaStatus, _ detail: String? = nil) -> Reply {
+        .failure(status, message: detail.map { "\(status.summary): \($0)" } ?? status.summary)
+    }
+
+    // MARK: Time
+
+    /// When the engine next needs `fireDeadlines`, in monotonic nanoseconds.
+    public var nextDeadline: UInt64? { deadlines.min?.nanoseconds }
+
+    /// Answers every waiting get or create whose timeout has passed.
+    public func fireDeadlines() {
+        let now = clock.monotonicNanoseconds()
+        while let deadline = deadlines.min, deadline.nanoseconds <= now {
+            deadlines.removeMin()
+            switch deadline.kind {
+            case .get: finishWaitingGet(deadline.key)
+            case .create: expireWaitingCreate(deadline.key)
+            }
+        }
+    }
+
+    func addDeadline(after milliseconds: Int64, kind: Deadline.Kind, key: WaitKey) {
+        guard milliseconds > 0 else { return }  // -1: forever
+        let nanoseconds = clock.monotonicNanoseconds() &+ UInt64(milliseconds) &* 1_000_000
+        deadlines.insert(Deadline(nanoseconds: nanoseconds, kind: kind, key: key))
+    }
+
+    // MARK: Introspection
+
+    public var statistics: StoreStatistics {
+        var statistics = StoreStatistics()
+        let allocation = allocator.statistics
+        statistics.capacity = Int64(capacity)
+        statistics.arenaSize = Int64(memory.count)
+        statistics.bytesInUse = Int64(objects.bytesInUse)
+        statistics.arenaBytesAllocated = Int64(allocation.size - allocation.freeBytes)
+        statistics.createdObjects = Int64(objects.createdCount)
+        statistics.sealedObjects = Int64(objects.sealedCount)
+        statistics.evictableObjects = Int64(objects.evictableCount)
+        statistics.evictableBytes = Int64(objects.evictableBytes)
+        statistics.evictedObjects = Int64(evictedObjects)
+        statistics.evictedBytes = Int64(evictedBytes)
+        statistics.deletedObjects = Int64(deletedObjects)
+        statistics.clients = Int64(clients.count)
+        statistics.pendingGets = Int64(waitingGets.count)
+        statistics.pendingCreates = Int64(waitingCreates.count)
+        statistics.fragmentationPermille = Int64((allocation.fragmentation * 1000).rounded())
+        statistics.largestFreeBlock = Int64(allocation.largestFreeBlock)
+        return statistics
+    }
+
+    /// Checks the engine's books against each other; for tests.
+    public func checkInvariants() -> Bool {
+        var references = [ObjectID: Int]()
+        for client in clients.values {
+            for (id, count) in client.references where count > 0 { references[id, default: 0] += count }
+        }
+        var bytes = 0
+        for record in objects.records {
+            bytes += record.totalSize
+            guard record.referenceCount == (references[record.id] ?? 0) else { return false }
+            let shouldBeEvictable = record.state == .sealed && record.referenceCount == 0 && !record.deletePending
+            guard record.isEvictable == shouldBeEvictable else { return false }
+        }
+        return bytes == objects.bytesInUse && bytes <= capacity && allocator.checkInvariants()
+    }
+}

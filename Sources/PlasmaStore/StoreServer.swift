@@ -1,0 +1,295 @@
+import Glibc
+import Logging
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+
+/// The daemon's core: the arena, the engine, the listening socket and the event loop that ties them.
+///
+/// One thread runs everything (`run()`); `requestStop()` may be called from any thread, and
+/// SIGTERM/SIGINT stop it too once `run()` has blocked them into a signalfd.
+public final class StoreServer {
+    public let configuration: ServerConfiguration
+    public let arena: Arena
+    let engine: StoreEngine
+    let logger: Logger
+    private let socketFile: SocketFile
+    private let loop: EventLoop
+    private let wakeup: EventFD
+    private var connections: [ClientID: Connection] = [:]
+    /// Connections with replies queued since the last flush.
+    private var unflushed: [Connection] = []
+    /// Scratch for reads: most reads hold only whole frames and are decoded straight from here.
+    private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
+
+    public init(configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            arena = try Arena(size: configuration.arenaSize, options: configuration.arena)
+            loop = try EventLoop()
+            wakeup = try EventFD()
+        } catch {
+            throw .system(error)
+        }
+        socketFile = try SocketFile.claim(path: configuration.socketPath, mode: configuration.socketMode)
+        engine = StoreEngine(
+            configuration: configuration.engine,
+            memory: UnsafeMutableRawBufferPointer(start: arena.base, count: arena.size))
+        engine.replySink = { [unowned self] client, requestID, type, reply in
+            self.enqueue(reply, type: type, requestID: requestID, for: client)
+        }
+    }
+
+    /// A handle that stops the server from any thread.
+    public var stopHandle: StopHandle { StopHandle(wakeup: wakeup) }
+
+    public struct StopHandle: Sendable {
+        let wakeup: EventFD
+        public func requestStop() { wakeup.signal() }
+    }
+
+    /// Serves until SIGTERM, SIGINT or `requestStop()`; then disconnects every client, removes the socket
+    /// file and returns.
+    public func run(handleSignals: Bool = true) throws(ServerError) {
+        do {
+            let signals = handleSignals ? try SignalFD.open(signals: [SIGTERM, SIGINT]) : nil
+            defer { signals?.close() }
+            try loop.register(socketFile.listener.rawValue, interest: .readable) { [unowned self] _ in acceptAll() }
+            try loop.register(wakeup.rawValue, interest: .readable) { [unowned self] _ in
+                wakeup.drain()
+                logger.info("stop requested")
+                loop.stop()
+            }
+            if let signals {
+                try loop.register(signals.rawValue, interest: .readable) { [unowned self] _ in
+                    let number = signals.readSignal() ?? 0
+                    logger.info("received signal \(number), shutting down")
+                    loop.stop()
+                }
+            }
+            loop.timeoutMilliseconds = { [unowned self] in millisecondsUntilNextDeadline() }
+            loop.onWake = { [unowned self] in engine.fireDeadlines() }
+            loop.beforeSleep = { [unowned self] in flushAll() }
+            try loop.run()
+        } catch {
+            shutDown()
+            throw .system(error)
+        }
+        shutDown()
+    }
+
+    private func shutDown() {
+        socketFile.close()
+        for connection in Array(connections.values) { close(connection, reason: nil) }
+        logger.info("store stopped; socket \(configuration.socketPath) removed")
+    }
+
+    private func millisecondsUntilNextDeadline() -> Int32 {
+        guard let deadline = engine.nextDeadline else { return -1 }
+        let now = engine.clock.monotonicNanoseconds()
+        guard deadline > now else { return 0 }
+        // Round up so that we never wake a hair early and spin.
+        return Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
+    }
+
+    // MARK: Accepting
+
+    private func acceptAll() {
+        while true {
+            let socket: UnixSocket
+            do {
+                guard let accepted = try socketFile.listener.accept() else { return }
+                socket = accepted
+            } catch {
+                // EMFILE and friends: log and leave the rest in the backlog for the next pass.
+                logger.error("accept failed: \(error)")
+                return
+            }
+            accept(socket)
+        }
+    }
+
+    private func accept(_ socket: UnixSocket) {
+        let peer = try? socket.peerCredentials()
+        guard connections.count < configuration.maxClients else {
+            refuse(socket, peer: peer)
+            return
+        }
+        let connection = Connection(socket: socket, client: engine.connect(), peer: peer)
+        do {
+            try loop.register(socket.rawValue, interest: .readable) { [unowned self, unowned connection] event in
+                handle(event, on: connection)
+            }
+        } catch {
+            logger.error("cannot watch \(connection.peerDescription): \(error)")
+            engine.disconnect(connection.client)
+            socket.close()
+            return
+        }
+        connections[connection.client] = connection
+        logger.info("connected \(connection.peerDescription)")
+    }
+
+    /// Over the client limit: say why in a native failure frame (best effort) and close.
+    private func refuse(_ socket: UnixSocket, peer: PeerCredentials?) {
+        var writer = ByteWriter()
+        let reason = "too many clients: the store serves at most \(configuration.maxClients) (--max-clients)"
+        Reply.failure(.limitReached, message: reason).encode(type: .connect, requestID: 0, into: &writer)
+        _ = writer.buffer.withUnsafeBytes { try? socket.write($0) }
+        socket.close()
+        logger.warning("refused a connection from pid \(peer?.pid ?? -1): \(reason)")
+    }
+
+    // MARK: Reading
+
+    private func handle(_ event: Epoll.Event, on connection: Connection) {
+        if event.writable { flush(connection) }
+        if event.readable || event.hangup, !connection.isClosed { readAvailable(connection) }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        // Bounded per wakeup so that one busy client can't starve the others (epoll is level-triggered).
+        for _ in 0..<16 {
+            guard !connection.isClosed else { return }
+            let count: Int?
+            do {
+                count = try readBuffer.withUnsafeMutableBytes { raw in
+                    Result { () throws(SystemError) in try connection.socket.read(into: raw) }
+                }.get()
+            } catch {
+                return close(connection, reason: "read failed: \(error)")
+            }
+            guard let count else { return }
+            guard count > 0 else {
+                let leftover = connection.inbound.count
+                return close(connection, reason: leftover > 0 ? "disconnected in the middle of a frame (\(leftover) bytes)" : nil)
+            }
+            received(count, on: connection)
+            if count < readBuffer.count { return }
+        }
+    }
+
+    /// Frames what arrived; decodes straight from the read buffer when no partial frame is pending.
+    private func received(_ count: Int, on connection: Connection) {
+        if connection.inbound.isEmpty {
+            let consumed = readBuffer.withUnsafeBytes { raw in
+                processFrames(UnsafeRawBufferPointer(rebasing: raw[..<count]), on: connection)
+            }
+            if consumed < count, !connection.isClosed {
+                connection.inbound.append(contentsOf: readBuffer[consumed..<count])
+            }
+        } else {
+            connection.inbound.append(contentsOf: readBuffer[..<count])
+            let consumed = connection.inbound.withUnsafeBytes { raw in processFrames(raw, on: connection) }
+            if !connection.isClosed { connection.inbound.removeFirst(consumed) }
+        }
+    }
+
+    /// Executes every complete frame in `raw`; returns the bytes consumed. Closes the connection on a
+    /// malformed frame.
+    private func processFrames(_ raw: UnsafeRawBufferPointer, on connection: Connection) -> Int {
+        var offset = 0
+        while !connection.isClosed {
+            let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
+            if connection.dialect == .undetermined {
+                guard rest.count >= 8 else { return offset }
+                guard FrameHeader.looksNative(rest) else {
+                    let arrow = rest.loadUnaligned(as: UInt64.self) == 0
+                    close(connection, reason: arrow
+                        ? "speaks the Arrow plasma dialect, which this store does not serve yet"
+                        : "sent bytes that are not a plasma frame")
+                    return offset
+                }
+                connection.dialect = .native
+            }
+            let header: FrameHeader
+            do {
+                guard let decoded = try FrameHeader.decode(rest, maxPayload: configuration.wireLimits.maxPayload)
+                else { return offset }
+                header = decoded
+            } catch {
+                close(connection, reason: "malformed frame header: \(error)", tellClient: true)
+                return offset
+            }
+            let frameSize = FrameHeader.size + header.payloadLength
+            guard rest.count >= frameSize else { return offset }
+            let payload = UnsafeRawBufferPointer(rebasing: rest[FrameHeader.size..<frameSize])
+            do {
+                let request = try Request.decode(type: header.type, payload: payload, limits: configuration.wireLimits)
+                engine.handle(request, requestID: header.requestID, from: connection.client)
+            } catch {
+                close(connection, reason: "malformed request (type \(header.type)): \(error)", tellClient: true)
+                return offset
+            }
+            offset += frameSize
+        }
+        return offset
+    }
+
+    // MARK: Writing
+
+    private func enqueue(_ reply: Reply, type: MessageType, requestID: UInt64, for client: ClientID) {
+        guard let connection = connections[client], !connection.isClosed else { return }
+        if case .connected = reply { connection.outbound.attachDescriptorToNextByte(arena.descriptor) }
+        if connection.outbound.isEmpty { unflushed.append(connection) }
+        reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
+        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
+            close(connection, reason: "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))")
+        }
+    }
+
+    private func flushAll() {
+        let pending = unflushed
+        unflushed.removeAll(keepingCapacity: true)
+        for connection in pending where !connection.isClosed && !connection.waitingForWritable {
+            flush(connection)
+        }
+    }
+
+    private func flush(_ connection: Connection) {
+        do {
+            switch try connection.outbound.flush(to: connection.socket) {
+            case .done:
+                if connection.waitingForWritable {
+                    connection.waitingForWritable = false
+                    try loop.modify(connection.socket.rawValue, interest: .readable)
+                }
+            case .wouldBlock:
+                if !connection.waitingForWritable {
+                    connection.waitingForWritable = true
+                    try loop.modify(connection.socket.rawValue, interest: [.readable, .writable])
+                }
+            }
+        } catch {
+            close(connection, reason: "write failed: \(error)")
+        }
+    }
+
+    // MARK: Closing
+
+    /// Ends a connection: the engine undoes the client's state (a transaction), the socket closes.
+    /// `reason` nil means an orderly close; anything else is logged as a warning.
+    private func close(_ connection: Connection, reason: String?, tellClient: Bool = false) {
+        guard !connection.isClosed else { return }
+        if let reason, tellClient, connection.dialect == .native {
+            // Best effort, never blocking: a native client learns why (request id 0 = the store itself).
+            Reply.failure(.invalidRequest, message: reason).encode(type: .connect, requestID: 0, into: &connection.outbound.writer)
+            _ = try? connection.outbound.flush(to: connection.socket)
+        }
+        connection.isClosed = true
+        if let reason {
+            logger.warning("disconnecting \(connection.peerDescription): \(reason)")
+        } else {
+            logger.info("disconnected \(connection.peerDescription)")
+        }
+        loop.unregister(connection.socket.rawValue)
+        connection.socket.close()
+        connections[connection.client] = nil
+        engine.disconnect(connection.client)
+    }
+
+    // MARK: Introspection for the daemon and tests
+
+    public var statistics: StoreStatistics { engine.statistics }
+}

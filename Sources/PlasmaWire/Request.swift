@@ -1,0 +1,154 @@
+import PlasmaCore
+
+/// An object given inline, for create-and-seal.
+public struct InlineObject: Sendable, Equatable {
+    public var id: ObjectID
+    public var data: [UInt8]
+    public var metadata: [UInt8]
+
+    public init(id: ObjectID, data: [UInt8], metadata: [UInt8] = []) {
+        self.id = id
+        self.data = data
+        self.metadata = metadata
+    }
+}
+
+/// A native request. Timeouts are milliseconds: 0 = don't wait, -1 = wait forever.
+public enum Request: Sendable, Equatable {
+    case connect(clientName: String)
+    /// Reserves `dataSize + metadataSize` bytes; the creator writes them at the reply's offset.
+    case create(id: ObjectID, dataSize: Int, metadataSize: Int, timeoutMilliseconds: Int64)
+    case seal(id: ObjectID)
+    case abort(id: ObjectID)
+    case createAndSeal(InlineObject, timeoutMilliseconds: Int64)
+    /// Never waits for space: an item that doesn't fit gets `outOfMemory` in its status.
+    case createAndSealBatch([InlineObject])
+    case get(ids: [ObjectID], timeoutMilliseconds: Int64)
+    case release(ids: [ObjectID])
+    case contains(id: ObjectID)
+    case delete(ids: [ObjectID])
+    case evict(bytes: Int)
+    case list
+    case stats
+
+    public var messageType: MessageType {
+        switch self {
+        case .connect: .connect
+        case .create: .create
+        case .seal: .seal
+        case .abort: .abort
+        case .createAndSeal: .createAndSeal
+        case .createAndSealBatch: .createAndSealBatch
+        case .get: .get
+        case .release: .release
+        case .contains: .contains
+        case .delete: .delete
+        case .evict: .evict
+        case .list: .list
+        case .stats: .stats
+        }
+    }
+}
+
+/// Limits a decoder enforces before it allocates anything for a request.
+public struct WireLimits: Sendable {
+    /// Largest payload accepted in one frame.
+    public var maxPayload: Int
+    /// Most ids (or inline objects) in one request.
+    public var maxItems: Int
+
+    public init(maxPayload: Int = 64 << 20, maxItems: Int = 1 << 16) {
+        self.maxPayload = maxPayload
+        self.maxItems = maxItems
+    }
+}
+
+extension Request {
+    /// Appends one whole frame (header and payload) for this request.
+    public func encode(requestID: UInt64, into writer: inout ByteWriter) {
+        let frameStart = writer.buffer.count
+        FrameHeader(type: messageType.rawValue, requestID: requestID, payloadLength: 0).encode(into: &writer)
+        switch self {
+        case .connect(let clientName):
+            writer.append(clientName)
+        case .create(let id, let dataSize, let metadataSize, let timeout):
+            writer.append(id)
+            writer.append(UInt64(dataSize))
+            writer.append(UInt64(metadataSize))
+            writer.append(timeout)
+        case .seal(let id), .abort(let id), .contains(let id):
+            writer.append(id)
+        case .createAndSeal(let object, let timeout):
+            writer.append(timeout)
+            Self.encode(object, into: &writer)
+        case .createAndSealBatch(let objects):
+            writer.append(UInt32(objects.count))
+            for object in objects { Self.encode(object, into: &writer) }
+        case .get(let ids, let timeout):
+            writer.append(timeout)
+            writer.append(ids)
+        case .release(let ids), .delete(let ids):
+            writer.append(ids)
+        case .evict(let bytes):
+            writer.append(UInt64(bytes))
+        case .list, .stats:
+            break
+        }
+        FrameHeader.patchLength(in: &writer.buffer, frameStart: frameStart)
+    }
+
+    private static func encode(_ object: InlineObject, into writer: inout ByteWriter) {
+        writer.append(object.id)
+        writer.appendBytes(object.data)
+        writer.appendBytes(object.metadata)
+    }
+
+    /// Decodes a request payload of the given type; throws on anything malformed.
+    public static func decode(
+        type rawType: UInt16, payload: UnsafeRawBufferPointer, limits: WireLimits
+    ) throws(WireError) -> Request {
+        guard let type = MessageType(rawValue: rawType) else { throw .unknownMessageType(rawType) }
+        var reader = ByteReader(payload)
+        let request: Request
+        switch type {
+        case .connect:
+            request = .connect(clientName: try reader.readString())
+        case .create:
+            request = .create(
+                id: try reader.readID(), dataSize: try reader.readSize(), metadataSize: try reader.readSize(),
+                timeoutMilliseconds: try readTimeout(&reader))
+        case .seal: request = .seal(id: try reader.readID())
+        case .abort: request = .abort(id: try reader.readID())
+        case .contains: request = .contains(id: try reader.readID())
+        case .createAndSeal:
+            let timeout = try readTimeout(&reader)
+            request = .createAndSeal(try readInlineObject(&reader), timeoutMilliseconds: timeout)
+        case .createAndSealBatch:
+            let count = try reader.readCount(minimumItemSize: ObjectID.byteCount + 8, limit: limits.maxItems)
+            var objects = [InlineObject]()
+            objects.reserveCapacity(count)
+            for _ in 0..<count { objects.append(try readInlineObject(&reader)) }
+            request = .createAndSealBatch(objects)
+        case .get:
+            let timeout = try readTimeout(&reader)
+            request = .get(ids: try reader.readIDs(limit: limits.maxItems), timeoutMilliseconds: timeout)
+        case .release: request = .release(ids: try reader.readIDs(limit: limits.maxItems))
+        case .delete: request = .delete(ids: try reader.readIDs(limit: limits.maxItems))
+        case .evict: request = .evict(bytes: try reader.readSize())
+        case .list: request = .list
+        case .stats: request = .stats
+        }
+        try reader.expectEnd()
+        return request
+    }
+
+    private static func readTimeout(_ reader: inout ByteReader) throws(WireError) -> Int64 {
+        let timeout: Int64 = try reader.read()
+        guard timeout >= -1 else { throw .invalidValue("timeout \(timeout) ms") }
+        return timeout
+    }
+
+    private static func readInlineObject(_ reader: inout ByteReader) throws(WireError) -> InlineObject {
+        InlineObject(id: try reader.readID(), data: try reader.readBytes(), metadata: try reader.readBytes())
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Glibc
+import Logging
+import PlasmaCore
+import PlasmaStore
+
+/// `plasma-store`: the daemon. Arrow's short flags (-m, -s, -d, -h) work as aliases, so `-h` means
+/// hugepages here and help is `--help` only.
+@main
+struct PlasmaStoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plasma-store",
+        abstract: "A shared-memory object store: processes exchange immutable objects by id, with zero copies.",
+        discussion: """
+            Sizes accept bytes or a unit: K, M, G, T and KiB, MiB, GiB, TiB are powers of 1024; \
+            KB, MB, GB, TB powers of 1000. Examples: 2G, 512M, 1.5G, 2GiB, 1000000.
+            Stops on SIGTERM or SIGINT: clients are disconnected and the socket file is removed.
+            """,
+        helpNames: [.long])
+
+    @Option(name: [.customLong("memory"), .customShort("m")],
+            help: ArgumentHelp("Capacity: the most object bytes held at once, e.g. 2G, 512M, 1.5G, 2GiB, 1000000.", valueName: "size"))
+    var memory: String
+
+    @Option(name: [.customLong("socket"), .customShort("s")],
+            help: ArgumentHelp("Unix socket path. Default: $PLASMA_STORE_SOCKET, else /tmp/plasma.sock.", valueName: "path"))
+    var socket: String?
+
+    @Option(name: .customLong("socket-mode"),
+            help: ArgumentHelp("Permission bits of the socket file, in octal.", valueName: "mode"))
+    var socketMode = "600"
+
+    @Option(name: .customLong("max-clients"), help: "Most clients connected at once; more are refused with a reason.")
+    var maxClients = 1024
+
+    @Option(name: .customLong("log-level"),
+            help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel = "info"
+
+    @Flag(name: .customLong("no-prefault"), help: "Don't touch every page of the arena at start (faster start, slower first writes).")
+    var noPrefault = false
+
+    @Flag(name: [.customLong("hugepages"), .customShort("h")],
+          help: "Back the arena with hugepages; falls back to normal pages, with a log line, when none are reserved.")
+    var hugepages = false
+
+    @Option(name: [.customLong("directory"), .customShort("d")],
+            help: ArgumentHelp("Back the arena by an unlinked file in this directory (e.g. a hugetlbfs mount) instead of memfd.", valueName: "dir"))
+    var directory: String?
+
+    func validate() throws {
+        guard (try? ByteCount.parse(memory)) != nil else {
+            throw ValidationError(String(describing: Result { try ByteCount.parse(memory) }.failureDescription))
+        }
+        guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
+            throw ValidationError("invalid --socket-mode '\(socketMode)': give octal permission bits, e.g. 600 or 660")
+        }
+        guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("invalid --log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "plasma-store")
+        let capacity = try ByteCount.parse(memory)
+        let path = socket ?? ProcessEnvironment.value("PLASMA_STORE_SOCKET") ?? "/tmp/plasma.sock"
+
+        var configuration = ServerConfiguration(capacity: capacity, socketPath: path)
+        configuration.socketMode = UInt32(socketMode, radix: 8)!
+        configuration.maxClients = maxClients
+        configuration.arena.prefault = !noPrefault
+        configuration.arena.hugepages = hugepages
+        configuration.arena.directory = directory
+
+        let server: StoreServer
+        do {
+            server = try StoreServer(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        logStartup(server, logger: logger)
+        do {
+            try server.run()
+        } catch {
+            logger.critical("stopped by an error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    private func logStartup(_ server: StoreServer, logger: Logger) {
+        let arena = server.arena
+        if let errno = arena.hugepageFallback {
+            logger.warning("hugepages requested but unavailable (\(errno)); using normal pages. Reserve some with: sysctl vm.nr_hugepages=N")
+        }
+        let prefault = arena.prefaultDuration.map { "prefault \($0.formattedSeconds)" } ?? "no prefault"
+        let capacity = server.configuration.capacity
+        logger.info("plasma-store ready: capacity \(ByteCount.format(capacity)) (\(capacity) bytes), socket \(server.configuration.socketPath), \(prefault), pages \(arena.usesHugepages ? "huge" : "normal"), pid \(getpid())")
+    }
+}
+
+enum ProcessEnvironment {
+    static func value(_ name: String) -> String? {
+        guard let raw = getenv(name) else { return nil }
+        let value = String(cString: raw)
+        return value.isEmpty ? nil : value
+    }
+}
+
+extension Duration {
+    var formattedSeconds: String {
+        let (seconds, attoseconds) = components
+        let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return milliseconds < 1000 ? "\((milliseconds * 10).rounded() / 10) ms" : "\((milliseconds / 100).rounded() / 10) s"
+    }
+}
+
+extension Result where Failure == any Error {
+    var failureDescription: String {
+        if case .failure(let error) = self { return "\(error)" }
+        return ""
+    }
+}

@@ -1,0 +1,110 @@
+// A client in its own process, driven by the integration tests: each command does one thing the
+// tests need from "another process", prints one line when it reaches its point, and either exits or
+// waits to be killed.
+import Glibc
+import PlasmaClient
+import PlasmaCore
+import PlasmaPosix
+
+/// The bytes the tests expect for an object: cheap to generate on both sides.
+func pattern(size: Int, seed: Int) -> [UInt8] {
+    (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) }
+}
+
+/// FNV-1a, so that a big object is compared by one printed word.
+func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    return hash
+}
+
+/// One line on stdout, written at once (no stdio buffering: the tests wait for it).
+func say(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+func sleepForever() -> Never {
+    while true { pause() }
+}
+
+func milliseconds(_ text: String) -> Wait {
+    let value = Int(text)!
+    return value < 0 ? .forever : value == 0 ? .no : .timeout(.milliseconds(value))
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count >= 2, let command = arguments.first else {
+    say("usage: plasma-test-peer COMMAND SOCKET ARGS…")
+    exit(2)
+}
+let socketPath = arguments[1]
+let rest = Array(arguments.dropFirst(2))
+
+func run() throws {
+    switch command {
+    case "put":  // ID SIZE SEED [DELAY_MS]: create, write the pattern, seal, release
+        if rest.count > 3 { usleep(UInt32(Int(rest[3])! * 1000)) }
+        let client = try PlasmaClient(socketPath: socketPath, retries: 50)
+        let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
+        let bytes = pattern(size: Int(rest[1])!, seed: Int(rest[2])!)
+        bytes.withUnsafeBytes { object.data.copyMemory(from: $0) }
+        try object.seal()
+        try object.release()
+        say("sealed")
+    case "create-hold":  // ID SIZE: create, write, never seal
+        let client = try PlasmaClient(socketPath: socketPath)
+        let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
+        memset(object.data.baseAddress!, 7, object.data.count / 2)
+        say("created")
+        sleepForever()
+    case "get":  // ID TIMEOUT_MS: print the checksum of the data, or "missing"
+        let client = try PlasmaClient(socketPath: socketPath)
+        if let buffer = try client.get(ObjectID(hex: rest[0])!, timeout: milliseconds(rest[1])) {
+            say("checksum \(checksum(buffer.data)) size \(buffer.data.count) metadata \(buffer.metadata.count)")
+            try buffer.release()
+        } else {
+            say("missing")
+        }
+    case "get-hold":  // ID: get and keep the reference until killed
+        let client = try PlasmaClient(socketPath: socketPath)
+        say("waiting")
+        let buffer = try client.get(ObjectID(hex: rest[0])!, timeout: .forever)
+        say(buffer == nil ? "missing" : "held")
+        withExtendedLifetime(buffer) { sleepForever() }
+    case "write-to-get":  // ID: a stray write through a get buffer must fault, not corrupt
+        let client = try PlasmaClient(socketPath: socketPath)
+        let buffer = try client.get(ObjectID(hex: rest[0])!)!
+        say("writing")
+        UnsafeMutableRawPointer(mutating: buffer.data.baseAddress!).storeBytes(of: 0xFF, as: UInt8.self)
+        say("wrote")
+    case "raw":  // HEX [hold]: send raw bytes, then report when the store closes the connection
+        let socket = try UnixSocket.connect(path: socketPath)
+        var bytes = [UInt8]()
+        var hex = Substring(rest[0])
+        while hex.count >= 2 {
+            bytes.append(UInt8(hex.prefix(2), radix: 16)!)
+            hex = hex.dropFirst(2)
+        }
+        try bytes.withUnsafeBytes { try socket.writeAll($0) }
+        if rest.count > 1, rest[1] == "close" {
+            socket.close()
+            say("sent")
+            exit(0)
+        }
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        var descriptors: [Int32] = []
+        while try scratch.withUnsafeMutableBytes({ try socket.receive(into: $0, descriptors: &descriptors) }) ?? 0 > 0 {}
+        say("closed by store")
+    default:
+        say("unknown command \(command)")
+        exit(2)
+    }
+}
+
+do {
+    try run()
+} catch {
+    say("error \(error)")
+    exit(1)
+}
