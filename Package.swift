@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "PlasmaClient", targets: ["PlasmaClient"]),
         .library(name: "PlasmaStore", targets: ["PlasmaStore"]),
         .executable(name: "plasma-store", targets: ["plasma-store"]),
+        .executable(name: "plasma-bench", targets: ["plasma-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,6 +50,14 @@ let package = Package(
         .testTarget(
             name: "PlasmaUnitTests",
             dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore"]
+        ),
+        .executableTarget(
+            name: "plasma-bench",
+            dependencies: [
+                "PlasmaClient", "PlasmaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/plasma-bench"
         ),
         // A small client program the integration tests run as a separate process.
         .executableTarget(

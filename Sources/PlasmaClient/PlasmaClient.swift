@@ -25,14 +25,22 @@ public final class PlasmaClient: Sendable {
 
     /// Connects, retrying while no store answers yet (`retries` more attempts, `retryInterval` apart).
     ///
-    /// - Parameter prefault: map the arena with MAP_POPULATE (costs time at connect, proportional to
-    ///   the arena; saves the page faults of a first touch of each page later).
+    /// - Parameters:
+    ///   - prefault: map the arena with MAP_POPULATE (costs time at connect, proportional to the arena;
+    ///     saves the page faults of a first touch of each page later).
+    ///   - spin: how long a caller polls for its reply before sleeping in the kernel; trades a little
+    ///     CPU for round trips that don't pay a CPU wake-up (see docs/ARCHITECTURE.md). `.zero` never spins.
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
-        retryInterval: Duration = .milliseconds(100), prefault: Bool = false
+        retryInterval: Duration = .milliseconds(100), prefault: Bool = false, spin: Duration = .microseconds(50)
     ) throws(PlasmaClientError) {
         let socket = try Self.open(socketPath, retries: retries, retryInterval: retryInterval)
-        connection = ClientConnection(socket: socket)
+        do {
+            connection = try ClientConnection(socket: socket, spin: spin)
+        } catch {
+            socket.close()
+            throw error
+        }
         let reply = try connection.call(.connect(clientName: name))
         guard case .connected(let capacity, let arenaSize, _) = reply else {
             connection.shutdown(reason: "connect failed")

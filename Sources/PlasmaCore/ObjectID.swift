@@ -26,10 +26,12 @@ public struct ObjectID: Hashable, Sendable, Comparable {
         low = raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self)
     }
 
-    /// A fresh id from the system's random source.
+    /// A fresh id: 160 bits from a generator seeded by the system's random source (see `IDGenerator`).
     public static func random() -> ObjectID {
-        var generator = SystemRandomNumberGenerator()
-        return random(using: &generator)
+        var id = ObjectID(zeroed: ())
+        let (a, b, c) = IDGenerator.shared.next()
+        (id.high, id.middle, id.low) = (a, b, UInt32(truncatingIfNeeded: c))
+        return id
     }
 
     public static func random(using generator: inout some RandomNumberGenerator) -> ObjectID {

@@ -103,6 +103,13 @@ extension UnixSocket {
         return true
     }
 
+    /// Blocks until the socket has something to read (or is closed).
+    ///
+    /// The corresponding C function is `poll`.
+    public func waitUntilReadable() throws(SystemError) {
+        try waitFor(Int16(POLLIN))
+    }
+
     private func waitFor(_ events: Int16) throws(SystemError) {
         _ = try system_poll(rawValue, events, -1).get("poll(fd \(rawValue))")
     }

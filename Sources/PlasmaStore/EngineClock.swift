@@ -1,4 +1,5 @@
 import Glibc
+import PlasmaPosix
 
 /// The engine's two clocks, injectable so that tests control time.
 public struct EngineClock: Sendable {
@@ -15,7 +16,7 @@ public struct EngineClock: Sendable {
     }
 
     public static let system = EngineClock(
-        monotonicNanoseconds: { read(CLOCK_MONOTONIC).magnitude },
+        monotonicNanoseconds: { MonotonicClock.nanoseconds() },
         wallNanoseconds: { read(CLOCK_REALTIME) })
 
     private static func read(_ clock: clockid_t) -> Int64 {

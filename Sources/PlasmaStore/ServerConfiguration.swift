@@ -14,6 +14,8 @@ public struct ServerConfiguration: Sendable {
     /// Most reply bytes queued for one client that stopped reading before it is disconnected.
     public var maxPendingReplyBytes = 256 << 20
     public var engine: StoreEngine.Configuration
+    /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
+    public var busyPoll: Duration = .microseconds(50)
 
     public init(capacity: Int, socketPath: String) {
         self.capacity = capacity

@@ -27,7 +27,7 @@ public final class StoreServer {
         self.logger = logger
         do {
             arena = try Arena(size: configuration.arenaSize, options: configuration.arena)
-            loop = try EventLoop()
+            loop = try EventLoop(busyPollNanoseconds: configuration.busyPoll.clampedNanoseconds)
             wakeup = try EventFD()
         } catch {
             throw .system(error)

@@ -1,0 +1,120 @@
+import PlasmaClient
+import PlasmaCore
+
+/// One thing to measure. `run` does `iterations` operations and returns how many units of work were
+/// done (operations or bytes); the runner times it.
+struct Workload: Sendable {
+    enum Unit: String, Sendable {
+        case operations = "ops/s"
+        case bytes = "GB/s"
+    }
+
+    let name: String
+    let summary: String
+    let unit: Unit
+    /// Operations per repetition.
+    let iterations: Int
+    /// Work before timing starts (not timed); returns state the timed run uses.
+    let prepare: @Sendable (PlasmaClient, Int) throws -> [ObjectID]
+    let run: @Sendable (PlasmaClient, [ObjectID], Int) throws -> Int
+}
+
+/// 64 B objects, sequential, one client.
+let smallObjectSize = 64
+/// 64 MiB objects.
+let largeObjectSize = 64 << 20
+
+let workloads: [Workload] = [
+    Workload(
+        name: "put-small", summary: "create 64 B + write + seal + release",
+        unit: .operations, iterations: 20_000,
+        prepare: { _, _ in [] },
+        run: { client, _, iterations in
+            for _ in 0..<iterations {
+                let object = try client.create(.random(), dataSize: smallObjectSize)
+                object.data.initializeMemory(as: UInt8.self, repeating: 7)
+                try object.seal()
+                try object.release()
+            }
+            return iterations
+        }),
+    Workload(
+        name: "put-small-inline", summary: "createAndSeal 64 B (one round trip)",
+        unit: .operations, iterations: 20_000,
+        prepare: { _, _ in [] },
+        run: { client, _, iterations in
+            let data = [UInt8](repeating: 7, count: smallObjectSize)
+            for _ in 0..<iterations { try client.createAndSeal(.random(), data: data) }
+            return iterations
+        }),
+    Workload(
+        name: "get-small", summary: "get + release of sealed 64 B objects",
+        unit: .operations, iterations: 20_000,
+        prepare: { client, iterations in
+            let ids = (0..<1000).map { _ in ObjectID.random() }
+            let data = [UInt8](repeating: 7, count: smallObjectSize)
+            for id in ids { try client.createAndSeal(id, data: data) }
+            return ids
+        },
+        run: { client, ids, iterations in
+            for index in 0..<iterations {
+                guard let buffer = try client.get(ids[index % ids.count]) else { throw BenchError.missing }
+                try buffer.release()
+            }
+            return iterations
+        }),
+    Workload(
+        name: "put-large", summary: "create 64 MiB + write every byte + seal + release + delete",
+        unit: .bytes, iterations: 20,
+        prepare: { _, _ in [] },
+        run: { client, _, iterations in
+            let source = UnsafeMutableRawBufferPointer.allocate(byteCount: largeObjectSize, alignment: 64)
+            defer { source.deallocate() }
+            source.initializeMemory(as: UInt8.self, repeating: 3)
+            for _ in 0..<iterations {
+                let id = ObjectID.random()
+                let object = try client.create(id, dataSize: largeObjectSize)
+                object.data.copyMemory(from: UnsafeRawBufferPointer(source))
+                try object.seal()
+                try object.release()
+                try client.delete([id])
+            }
+            return iterations * largeObjectSize
+        }),
+    Workload(
+        name: "get-large", summary: "get 64 MiB + read every byte + release",
+        unit: .bytes, iterations: 20,
+        prepare: { client, _ in
+            let id = ObjectID.random()
+            let object = try client.create(id, dataSize: largeObjectSize)
+            object.data.initializeMemory(as: UInt8.self, repeating: 5)
+            try object.seal()
+            try object.release()
+            return [id]
+        },
+        run: { client, ids, iterations in
+            var sum: UInt64 = 0
+            for _ in 0..<iterations {
+                guard let buffer = try client.get(ids[0]) else { throw BenchError.missing }
+                sum &+= readEveryByte(buffer.data)
+                try buffer.release()
+            }
+            if sum == 42 { print("") }  // keep the reads observable
+            return iterations * largeObjectSize
+        }),
+]
+
+enum BenchError: Error, CustomStringConvertible {
+    case missing
+    var description: String { "an object the benchmark sealed is missing" }
+}
+
+/// Sums the buffer 8 bytes at a time so that every byte is loaded.
+@inline(never)
+func readEveryByte(_ buffer: UnsafeRawBufferPointer) -> UInt64 {
+    var sum: UInt64 = 0
+    let words = buffer.count / 8
+    let base = buffer.baseAddress!
+    for index in 0..<words { sum &+= base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) }
+    return sum
+}
