@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PlasmaStore", targets: ["PlasmaStore"]),
         .executable(name: "plasma-store", targets: ["plasma-store"]),
         .executable(name: "plasma-bench", targets: ["plasma-bench"]),
+        .executable(name: "plasma", targets: ["plasma"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,6 +60,14 @@ let package = Package(
             ],
             path: "Benchmarks/plasma-bench"
         ),
+        // The command-line tool: put, get, list, stats, delete, evict.
+        .executableTarget(
+            name: "plasma",
+            dependencies: [
+                "PlasmaClient", "PlasmaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // A small client program the integration tests run as a separate process.
         .executableTarget(
             name: "plasma-test-peer",
@@ -67,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlasmaIntegrationTests",
-            dependencies: ["PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer"]
+            dependencies: ["PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer", "plasma"]
         ),
     ]
 )

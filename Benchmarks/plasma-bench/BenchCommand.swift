@@ -6,6 +6,16 @@ import PlasmaCore
 /// `plasma-bench`: starts a store (or uses one), runs each workload after a warm-up, repeats it, and
 /// prints medians with the spread.
 @main
+enum Entry {
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        if arguments.count > 1, arguments[1] == WakeBenchmark.internalCommand {
+            return try await WakeBenchmark.waiterMain(Array(arguments.dropFirst(2)))
+        }
+        BenchCommand.main()
+    }
+}
+
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plasma-bench",
@@ -23,13 +33,19 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    @Argument(help: "Workloads to run (default: all): \(workloads.map(\.name).joined(separator: ", ")).")
+    @Option(help: "Seals per wake measurement.")
+    var wakes = 2000
+
+    @Argument(help: "Workloads to run (default: all): \(Self.allNames.joined(separator: ", ")).")
     var names: [String] = []
 
+    static let wakeNames = ["wake-blocking", "wake-async"]
+    static var allNames: [String] { workloads.map(\.name) + wakeNames }
+
     func validate() throws {
-        let known = Set(workloads.map(\.name))
+        let known = Set(Self.allNames)
         for name in names where !known.contains(name) {
-            throw ValidationError("unknown workload '\(name)'; known: \(workloads.map(\.name).joined(separator: ", "))")
+            throw ValidationError("unknown workload '\(name)'; known: \(Self.allNames.joined(separator: ", "))")
         }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
     }
@@ -46,7 +62,14 @@ struct BenchCommand: ParsableCommand {
             FileHandle.standardError.write(Data("running \(workload.name)…\n".utf8))
             results.append(try measure(workload, client: client))
         }
-        print(json ? Report.json(results) : Report.table(results, machine: Machine.describe(), store: path))
+        var latencies: [(String, WakeBenchmark.Latencies)] = []
+        for name in Self.wakeNames where names.isEmpty || names.contains(name) {
+            FileHandle.standardError.write(Data("running \(name) (\(wakes) seals)…\n".utf8))
+            let waiter: WakeBenchmark.Waiter = name == "wake-async" ? .async : .blocking
+            latencies.append((name, try WakeBenchmark.run(socket: path, waiter: waiter, count: wakes, client: client)))
+        }
+        print(json ? Report.json(results, latencies: latencies)
+                   : Report.table(results, latencies: latencies, machine: Machine.describe(), store: path))
     }
 
     func measure(_ workload: Workload, client: PlasmaClient) throws -> Result {

@@ -106,7 +106,13 @@ let workloads: [Workload] = [
 
 enum BenchError: Error, CustomStringConvertible {
     case missing
-    var description: String { "an object the benchmark sealed is missing" }
+    case waiterFailed(String)
+    var description: String {
+        switch self {
+        case .missing: "an object the benchmark sealed is missing"
+        case .waiterFailed(let output): "the waiter process failed; it printed: \(output.prefix(500))"
+        }
+    }
 }
 
 /// Sums the buffer 8 bytes at a time so that every byte is loaded.

@@ -52,7 +52,7 @@ static int open_unlinked_file(const char *directory, plasma_arena_t *a) {
 static int map_backing(uint64_t size, int huge, const char *directory, plasma_arena_t *a, uint64_t *page) {
     int fd;
     if (directory == NULL) {
-        fd = memfd_create("plasma-arena", MFD_CLOEXEC | (huge ? MFD_HUGETLB : 0));
+        fd = memfd_create("plasma-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB : 0));
         if (fd < 0) return fail(a, "memfd_create", errno);
     } else {
         fd = open_unlinked_file(directory, a);
@@ -77,6 +77,14 @@ static int map_backing(uint64_t size, int huge, const char *directory, plasma_ar
         int err = errno;
         close(fd);
         return fail(a, "ftruncate", err);
+    }
+    // Clients get this descriptor read-write; a client that shrank the file would make the store's own
+    // accesses fault (SIGBUS). Sealing the size makes ftruncate fail for everyone. (A file in a
+    // directory can't be sealed: with -d, clients are trusted not to truncate; see docs/SECURITY.md.)
+    if (directory == NULL && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        int err = errno;
+        close(fd);
+        return fail(a, "fcntl(F_ADD_SEALS)", err);
     }
     void *base = mmap(NULL, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) {

@@ -10,13 +10,14 @@ public final class ObjectBuffer: @unchecked Sendable {
     public let id: ObjectID
     public let data: UnsafeRawBufferPointer
     public let metadata: UnsafeRawBufferPointer
-    private let client: PlasmaClient
+    /// Keeps the mapping alive as long as the buffer, and takes the reference back.
+    private let owner: any ObjectOwner
     private let lock = Condition()
     private var released = false
 
-    init(id: ObjectID, client: PlasmaClient, data: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer) {
+    init(id: ObjectID, owner: any ObjectOwner, data: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer) {
         self.id = id
-        self.client = client
+        self.owner = owner
         self.data = data
         self.metadata = metadata
     }
@@ -24,7 +25,7 @@ public final class ObjectBuffer: @unchecked Sendable {
     /// Gives the reference back now. The bytes must not be used afterwards.
     public func release() throws(PlasmaClientError) {
         guard takeRelease() else { return }
-        try client.release(id)
+        try owner.release(id)
     }
 
     private func takeRelease() -> Bool {
@@ -35,7 +36,7 @@ public final class ObjectBuffer: @unchecked Sendable {
     }
 
     deinit {
-        if !released { client.connection.post(.release(ids: [id])) }
+        if !released { owner.post(.release(ids: [id])) }
     }
 }
 
@@ -101,8 +102,8 @@ public final class MutableObject: @unchecked Sendable {
 
     deinit {
         switch state {
-        case .writable: client.connection.post(.abort(id: id))
-        case .sealed: client.connection.post(.release(ids: [id]))
+        case .writable: client.post(.abort(id: id))
+        case .sealed: client.post(.release(ids: [id]))
         case .finished: break
         }
     }

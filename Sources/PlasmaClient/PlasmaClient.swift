@@ -8,15 +8,11 @@ import PlasmaWire
 ///
 /// Objects come back as buffers that point straight into the shared arena: no copies. A buffer holds a
 /// reference in the store until it is released, explicitly or when the buffer is dropped.
-public final class PlasmaClient: Sendable {
+public final class PlasmaClient: ObjectOwner {
     /// The store's capacity: the most object bytes it holds.
     public let capacity: Int
     let connection: ClientConnection
-    /// The arena mapped read-write, for objects this client creates.
-    let writableArena: SharedMemoryMapping
-    /// The arena mapped read-only, for objects it gets: a stray write faults instead of corrupting a
-    /// sealed object.
-    let readableArena: SharedMemoryMapping
+    let arena: ArenaMapping
 
     public static var defaultSocketPath: String {
         if let value = getenv("PLASMA_STORE_SOCKET"), value.pointee != 0 { return String(cString: value) }
@@ -34,47 +30,12 @@ public final class PlasmaClient: Sendable {
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
         retryInterval: Duration = .milliseconds(100), prefault: Bool = false, spin: Duration = .microseconds(50)
     ) throws(PlasmaClientError) {
-        let socket = try Self.open(socketPath, retries: retries, retryInterval: retryInterval)
-        do {
-            connection = try ClientConnection(socket: socket, spin: spin)
-        } catch {
-            socket.close()
-            throw error
-        }
-        let reply = try connection.call(.connect(clientName: name))
-        guard case .connected(let capacity, let arenaSize, _) = reply else {
-            connection.shutdown(reason: "connect failed")
-            throw Self.failure(reply, expected: "connected")
-        }
-        let descriptors = connection.takeDescriptors()
-        guard let arena = descriptors.last else {
-            throw .protocolViolation("the store sent no arena descriptor with its connect reply")
-        }
-        defer { for fd in descriptors { Glibc.close(fd) } }
-        do {
-            writableArena = try SharedMemoryMapping(descriptor: arena, size: arenaSize, writable: true, populate: prefault)
-            readableArena = try SharedMemoryMapping(descriptor: arena, size: arenaSize, writable: false, populate: prefault)
-        } catch {
-            throw .protocolViolation("cannot map the arena of \(arenaSize) bytes: \(error)")
-        }
-        self.capacity = capacity
-    }
-
-    private static func open(_ path: String, retries: Int, retryInterval: Duration) throws(PlasmaClientError) -> UnixSocket {
-        var attempt = 0
-        while true {
-            do {
-                return try UnixSocket.connect(path: path)
-            } catch {
-                guard attempt < retries else {
-                    throw .cannotConnect(path: path, reason: "\(error)")
-                }
-                attempt += 1
-                let (seconds, attoseconds) = retryInterval.components
-                var delay = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-                nanosleep(&delay, nil)
-            }
-        }
+        let handshake = try Handshake.perform(
+            socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
+            spin: spin)
+        connection = ClientConnection(socket: handshake.socket, reader: handshake.reader)
+        arena = handshake.arena
+        capacity = handshake.capacity
     }
 
     /// Closes the connection; calls still waiting fail with `disconnected`. Buffers already obtained stay
@@ -83,30 +44,21 @@ public final class PlasmaClient: Sendable {
         connection.shutdown(reason: "the client closed the connection")
     }
 
+    func call(_ request: Request) throws(PlasmaClientError) -> Reply { try connection.call(request) }
+    func post(_ request: Request) { connection.post(request) }
+
     // MARK: Creating
 
     /// Reserves an object and returns its writable bytes; `seal()` it to publish it.
     ///
-    /// - Parameter waitForSpace: how long to wait for space when the store is full and nothing evictable
-    ///   frees enough: nil fails at once, `.seconds(-1)`-style negatives are rejected; use
-    ///   `waitForSpaceForever` to wait without limit.
+    /// - Parameter waitForSpace: how long to wait when the store is full and evicting can't make room.
     public func create(
         _ id: ObjectID, dataSize: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no
     ) throws(PlasmaClientError) -> MutableObject {
-        let reply = try connection.call(.create(
+        let reply = try call(.create(
             id: id, dataSize: dataSize, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
-        guard case .created(let offset) = reply else { throw Self.failure(reply, expected: "created") }
-        let total = dataSize + metadata.count
-        guard offset >= 0, offset + total <= writableArena.size else {
-            throw .protocolViolation("object at \(offset)+\(total) lies outside the arena")
-        }
-        let base = writableArena.base + offset
-        metadata.withUnsafeBytes { raw in
-            if raw.count > 0 { (base + dataSize).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
-        }
-        return MutableObject(
-            id: id, client: self, data: UnsafeMutableRawBufferPointer(start: base, count: dataSize),
-            metadata: UnsafeRawBufferPointer(start: base + dataSize, count: metadata.count))
+        let bytes = try writableBytes(id, dataSize: dataSize, metadata: metadata, reply: reply)
+        return MutableObject(id: id, client: self, data: bytes.data, metadata: bytes.metadata)
     }
 
     /// Creates, copies in and seals in one round trip; no reference is kept. Best for small objects:
@@ -114,35 +66,29 @@ public final class PlasmaClient: Sendable {
     public func createAndSeal(
         _ id: ObjectID, data: [UInt8], metadata: [UInt8] = [], waitForSpace: Wait = .no
     ) throws(PlasmaClientError) {
-        let reply = try connection.call(.createAndSeal(
-            InlineObject(id: id, data: data, metadata: metadata), timeoutMilliseconds: waitForSpace.milliseconds))
-        guard case .done = reply else { throw Self.failure(reply, expected: "done") }
+        try expectDone(call(.createAndSeal(
+            InlineObject(id: id, data: data, metadata: metadata), timeoutMilliseconds: waitForSpace.milliseconds)))
     }
 
     /// Many small objects in one request; one status per object, in order. Never waits for space.
     public func createAndSeal(batch objects: [InlineObject]) throws(PlasmaClientError) -> [PlasmaStatus] {
-        let reply = try connection.call(.createAndSealBatch(objects))
-        guard case .statuses(let statuses) = reply, statuses.count == objects.count else {
-            throw Self.failure(reply, expected: "\(objects.count) statuses")
-        }
-        return statuses
+        try statuses(call(.createAndSealBatch(objects)), count: objects.count)
     }
 
-    func seal(_ id: ObjectID) throws(PlasmaClientError) {
-        let reply = try connection.call(.seal(id: id))
-        guard case .done = reply else { throw Self.failure(reply, expected: "done") }
+    /// Seals an object this client created (`MutableObject.seal()` calls this).
+    public func seal(_ id: ObjectID) throws(PlasmaClientError) {
+        try expectDone(call(.seal(id: id)))
     }
 
     /// Drops an unsealed object this client created.
     public func abort(_ id: ObjectID) throws(PlasmaClientError) {
-        let reply = try connection.call(.abort(id: id))
-        guard case .done = reply else { throw Self.failure(reply, expected: "done") }
+        try expectDone(call(.abort(id: id)))
     }
 
     // MARK: Getting
 
     /// The object, once sealed: waits up to `timeout` for another process to seal it; nil if it isn't
-    /// sealed by then. `.no` polls.
+    /// sealed by then. `.no` answers at once.
     public func get(_ id: ObjectID, timeout: Wait = .no) throws(PlasmaClientError) -> ObjectBuffer? {
         try get([id], timeout: timeout)[0]
     }
@@ -150,105 +96,41 @@ public final class PlasmaClient: Sendable {
     /// Several objects at once, in request order. Waits until every one is sealed or the timeout passes;
     /// then the missing ones are nil.
     public func get(_ ids: [ObjectID], timeout: Wait = .no) throws(PlasmaClientError) -> [ObjectBuffer?] {
-        let reply = try connection.call(.get(ids: ids, timeoutMilliseconds: timeout.milliseconds))
-        guard case .objects(let locations) = reply, locations.count == ids.count else {
-            throw Self.failure(reply, expected: "\(ids.count) objects")
-        }
-        var buffers = [ObjectBuffer?]()
-        buffers.reserveCapacity(ids.count)
-        var violation: PlasmaClientError?
-        for (id, location) in zip(ids, locations) {
-            guard let location else {
-                buffers.append(nil)
-                continue
-            }
-            let total = location.dataSize + location.metadataSize
-            guard location.offset + total <= readableArena.size, violation == nil else {
-                violation = .protocolViolation("object \(id) at \(location.offset)+\(total) lies outside the arena")
-                connection.post(.release(ids: [id]))
-                buffers.append(nil)
-                continue
-            }
-            let base = UnsafeRawPointer(readableArena.base + location.offset)
-            buffers.append(ObjectBuffer(
-                id: id, client: self, data: UnsafeRawBufferPointer(start: base, count: location.dataSize),
-                metadata: UnsafeRawBufferPointer(start: base + location.dataSize, count: location.metadataSize)))
-        }
-        if let violation { throw violation }
-        return buffers
+        let reply = try call(.get(ids: ids, timeoutMilliseconds: timeout.milliseconds))
+        return try buffers(ids, reply)
     }
 
-    func release(_ id: ObjectID) throws(PlasmaClientError) {
-        let reply = try connection.call(.release(ids: [id]))
-        guard case .statuses(let statuses) = reply, statuses.count == 1 else {
-            throw Self.failure(reply, expected: "one status")
-        }
-        guard statuses[0] == .ok else { throw .store(statuses[0], message: "release of \(id): \(statuses[0].summary)") }
+    /// Gives back one reference (buffers do this themselves; this is for ids held some other way).
+    public func release(_ id: ObjectID) throws(PlasmaClientError) {
+        let status = try statuses(call(.release(ids: [id])), count: 1)[0]
+        guard status == .ok else { throw .store(status, message: "release of \(id): \(status.summary)") }
     }
 
     // MARK: Everything else
 
     /// True when the object exists and is sealed.
     public func contains(_ id: ObjectID) throws(PlasmaClientError) -> Bool {
-        let reply = try connection.call(.contains(id: id))
-        guard case .contains(let present) = reply else { throw Self.failure(reply, expected: "contains") }
-        return present
+        try containsReply(call(.contains(id: id)))
     }
 
     /// Deletes objects: `.ok`, `.deletionDeferred` (still referenced; it goes with the last release),
     /// `.objectNotFound` or `.objectNotSealed`, per id.
     @discardableResult
     public func delete(_ ids: [ObjectID]) throws(PlasmaClientError) -> [PlasmaStatus] {
-        let reply = try connection.call(.delete(ids: ids))
-        guard case .statuses(let statuses) = reply, statuses.count == ids.count else {
-            throw Self.failure(reply, expected: "\(ids.count) statuses")
-        }
-        return statuses
+        try statuses(call(.delete(ids: ids)), count: ids.count)
     }
 
     /// Evicts least recently used unreferenced objects until at least `bytes` are freed.
     @discardableResult
     public func evict(_ bytes: Int) throws(PlasmaClientError) -> (bytes: Int, objects: Int) {
-        let reply = try connection.call(.evict(bytes: bytes))
-        guard case .evicted(let freed, let count) = reply else { throw Self.failure(reply, expected: "evicted") }
-        return (freed, count)
+        try evictedReply(call(.evict(bytes: bytes)))
     }
 
     public func list() throws(PlasmaClientError) -> [ObjectInfo] {
-        let reply = try connection.call(.list)
-        guard case .list(let infos) = reply else { throw Self.failure(reply, expected: "list") }
-        return infos
+        try listReply(call(.list))
     }
 
     public func statistics() throws(PlasmaClientError) -> StoreStatistics {
-        let reply = try connection.call(.stats)
-        guard case .stats(let statistics) = reply else { throw Self.failure(reply, expected: "stats") }
-        return statistics
-    }
-
-    static func failure(_ reply: Reply, expected: String) -> PlasmaClientError {
-        if case .failure(let status, let message) = reply { return .store(status, message: message) }
-        return .protocolViolation("expected \(expected), got \(reply)")
-    }
-}
-
-/// How long a call may wait in the store.
-public enum Wait: Sendable, Equatable {
-    /// Don't wait: answer with what is there now.
-    case no
-    case forever
-    /// Rounded up to whole milliseconds.
-    case timeout(Duration)
-
-    var milliseconds: Int64 {
-        switch self {
-        case .no: return 0
-        case .forever: return -1
-        case .timeout(let duration):
-            let (seconds, attoseconds) = duration.components
-            guard seconds >= 0, attoseconds >= 0 else { return 0 }
-            let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-            return max(1, milliseconds)
-        }
+        try statisticsReply(call(.stats))
     }
 }

@@ -11,6 +11,8 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     case disconnected(String)
     /// The store sent something this client can't make sense of.
     case protocolViolation(String)
+    /// These objects were not sealed before the timeout.
+    case timedOut([ObjectID])
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
         case .cannotConnect(let path, let reason): "cannot connect to a plasma store at \(path): \(reason)"
         case .disconnected(let reason): "disconnected from the store: \(reason)"
         case .protocolViolation(let what): "protocol violation: \(what)"
+        case .timedOut(let ids):
+            "timed out waiting for \(ids.count == 1 ? "object" : "objects") \(ids.map(\.hex).joined(separator: ", ")) to be sealed"
         }
     }
 

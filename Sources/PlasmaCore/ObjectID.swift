@@ -82,6 +82,15 @@ public struct ObjectID: Hashable, Sendable, Comparable {
         (destination + 16).storeBytes(of: low, as: UInt32.self)
     }
 
+    /// The first `length` bytes, the rest zeroed: a namespace key for prefix lookups.
+    public func prefix(_ length: Int) -> ObjectID {
+        var copy = self
+        withUnsafeMutableBytes(of: &copy) { raw in
+            for index in max(0, length)..<Self.byteCount { raw[index] = 0 }
+        }
+        return copy
+    }
+
     public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }

@@ -15,6 +15,7 @@ public enum PlasmaStatus: UInt16, Sendable, CaseIterable {
     case limitReached = 12
     case deletionDeferred = 13
     case shuttingDown = 14
+    case cancelled = 15
 
     /// What the code means, in words a log reader understands.
     public var summary: String {
@@ -34,6 +35,7 @@ public enum PlasmaStatus: UInt16, Sendable, CaseIterable {
         case .limitReached: "a store limit was reached"
         case .deletionDeferred: "deletion deferred until every reference is released"
         case .shuttingDown: "the store is shutting down"
+        case .cancelled: "cancelled by the client"
         }
     }
 }

@@ -26,6 +26,11 @@ public struct StoreStatistics: Sendable, Hashable {
     /// 1 - largest free block / free bytes of the arena's allocator.
     public var fragmentationPermille: Int64 = 0
     public var largestFreeBlock: Int64 = 0
+    /// Subscriptions held by all clients.
+    public var subscriptions: Int64 = 0
+    /// Events handed to subscribers' queues, and events dropped from queues that overflowed.
+    public var eventsQueued: Int64 = 0
+    public var eventsDropped: Int64 = 0
 
     public init() {}
 
@@ -35,6 +40,7 @@ public struct StoreStatistics: Sendable, Hashable {
             capacity, arenaSize, bytesInUse, arenaBytesAllocated, createdObjects, sealedObjects,
             evictableObjects, evictableBytes, evictedObjects, evictedBytes, deletedObjects, clients,
             pendingGets, pendingCreates, fragmentationPermille, largestFreeBlock,
+            subscriptions, eventsQueued, eventsDropped,
         ]
     }
 
@@ -46,6 +52,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (evictedObjects, evictedBytes, deletedObjects, clients) = (value(8), value(9), value(10), value(11))
         (pendingGets, pendingCreates) = (value(12), value(13))
         (fragmentationPermille, largestFreeBlock) = (value(14), value(15))
+        (subscriptions, eventsQueued, eventsDropped) = (value(16), value(17), value(18))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -53,5 +60,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "capacity", "arena_size", "bytes_in_use", "arena_bytes_allocated", "created_objects", "sealed_objects",
         "evictable_objects", "evictable_bytes", "evicted_objects", "evicted_bytes", "deleted_objects", "clients",
         "pending_gets", "pending_creates", "fragmentation_permille", "largest_free_block",
+        "subscriptions", "events_queued", "events_dropped",
     ]
 }

@@ -11,4 +11,6 @@ struct ClientRecord {
     var waitingGets: Set<UInt64> = []
     /// Creates of this client waiting for space, by request id.
     var waitingCreates: Set<UInt64> = []
+    /// This client's subscription ids.
+    var subscriptions: Set<UInt64> = []
 }

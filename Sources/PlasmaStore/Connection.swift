@@ -16,12 +16,19 @@ final class Connection {
     /// Bytes received that don't make a whole frame yet.
     var inbound: [UInt8] = []
     var outbound = OutboundBuffer()
+    /// Subscription events not yet moved to `outbound`; dropped (with a marker) past its limit.
+    var events: EventQueue
+    /// In the server's list of connections to flush before the loop sleeps.
+    var isScheduled = false
     /// Registered for writability because the socket refused bytes.
     var waitingForWritable = false
     var isClosed = false
+    /// Set when the connection must close but can't yet (inside an engine call); no more I/O for it.
+    var closeReason: String?
 
-    init(socket: UnixSocket, client: ClientID, peer: PeerCredentials?) {
+    init(socket: UnixSocket, client: ClientID, peer: PeerCredentials?, eventLimit: Int) {
         self.socket = socket
+        self.events = EventQueue(limit: eventLimit)
         self.client = client
         self.peer = peer
     }

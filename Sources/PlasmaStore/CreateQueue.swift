@@ -10,27 +10,38 @@ struct PendingCreate {
     let metadataSize: Int
     /// Present for create-and-seal: the bytes to copy in once space is found.
     let inline: InlineObject?
+    /// Monotonic nanoseconds of this create's timeout, nil for none (see `GetWait.deadline`).
+    var deadline: UInt64? = nil
+    /// Told apart from a later create that reuses the request id (set by the queue).
+    fileprivate(set) var serial: UInt64 = 0
 }
 
 /// Creates that asked to wait when the store was full. Served in arrival order so that a large
 /// create is not starved by a stream of small ones.
 struct CreateQueue {
     private var queue: Deque<PendingCreate> = []
-    /// Creates still wanted, with the request type to answer with.
-    private var live: [WaitKey: MessageType] = [:]
+    /// Creates still wanted, with the request type to answer with, the deadline they were given and the
+    /// serial of their queue entry: a cancelled entry lingers in `queue` until it reaches the head, and
+    /// must not come back to life when its request id is reused.
+    private var live: [WaitKey: (type: MessageType, deadline: UInt64?, serial: UInt64)] = [:]
+    private var nextSerial: UInt64 = 1
 
     var count: Int { live.count }
     func contains(_ key: WaitKey) -> Bool { live[key] != nil }
+    func deadline(of key: WaitKey) -> UInt64? { live[key]?.deadline }
 
     mutating func append(_ create: PendingCreate) {
+        var create = create
+        create.serial = nextSerial
+        nextSerial += 1
         queue.append(create)
-        live[create.key] = create.inline == nil ? .create : .createAndSeal
+        live[create.key] = (create.inline == nil ? .create : .createAndSeal, create.deadline, create.serial)
     }
 
     /// The oldest create still wanted; cancelled ones are dropped on the way.
     mutating func first() -> PendingCreate? {
         while let head = queue.first {
-            if live[head.key] != nil { return head }
+            if live[head.key]?.serial == head.serial { return head }
             queue.removeFirst()
         }
         return nil
@@ -45,6 +56,6 @@ struct CreateQueue {
     /// Returns the request type of the cancelled create, nil when it wasn't waiting.
     @discardableResult
     mutating func cancel(_ key: WaitKey) -> MessageType? {
-        live.removeValue(forKey: key)
+        live.removeValue(forKey: key)?.type
     }
 }

@@ -27,8 +27,10 @@ struct OutboundBuffer {
     /// Writes as much as the socket takes.
     mutating func flush(to socket: UnixSocket) throws(SystemError) -> FlushResult {
         while start < writer.buffer.count {
-            let end = descriptors.first.map { $0.offset > start ? $0.offset : writer.buffer.count } ?? writer.buffer.count
+            // A send ends where the next descriptor's byte begins, so that byte starts its own send.
             let attach = descriptors.first.flatMap { $0.offset == start ? $0.fd : nil }
+            let nextMark = descriptors.dropFirst(attach == nil ? 0 : 1).first?.offset
+            let end = nextMark ?? writer.buffer.count
             let result = writer.buffer.withUnsafeBytes { raw in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[start..<end])
                 return Result { () throws(SystemError) in

@@ -11,8 +11,12 @@ public struct ServerConfiguration: Sendable {
     public var maxClients = 1024
     public var arena = Arena.Options()
     public var wireLimits = WireLimits()
-    /// Most reply bytes queued for one client that stopped reading before it is disconnected.
-    public var maxPendingReplyBytes = 256 << 20
+    /// Most reply bytes queued for one client that stopped reading before it is disconnected. One
+    /// reply larger than this (a big `list`) is still sent: the limit applies to what is queued before it.
+    public var maxPendingReplyBytes = 64 << 20
+    /// Most event bytes queued for one client (`--client-buffer`); past it, its queued events are
+    /// dropped and one overflow marker sent instead.
+    public var clientEventBufferBytes = 8 << 20
     public var engine: StoreEngine.Configuration
     /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
     public var busyPoll: Duration = .microseconds(50)

@@ -5,6 +5,7 @@ public enum ServerError: Error, CustomStringConvertible {
     case system(SystemError)
     case socketInUse(path: String)
     case notASocket(path: String)
+    case insufficientMemory(requested: Int, available: Int)
 
     public var description: String {
         switch self {
@@ -13,6 +14,8 @@ public enum ServerError: Error, CustomStringConvertible {
             "a store is already serving on \(path); stop it first or choose another path with --socket"
         case .notASocket(let path):
             "\(path) exists and is not a socket; refusing to replace it (choose another path with --socket)"
+        case .insufficientMemory(let requested, let available):
+            "an arena of \(requested) bytes can't be prefaulted: the machine has \(available) bytes available (use a smaller --memory, or --no-prefault to fault pages in as they are used)"
         }
     }
 }

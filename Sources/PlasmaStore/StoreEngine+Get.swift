@@ -23,11 +23,11 @@ extension StoreEngine {
             return reply(key.client, key.requestID, .get, refusal)
         }
         for slot in foundSlots { addReferences(1, at: slot, for: key.client) }
-        let wait = GetWait(key: key, results: results, pending: pending)
+        var wait = GetWait(key: key, ids: ids, results: results, pending: pending)
         guard willWait else { return replyToGet(wait) }
         clients[key.client]!.waitingGets.insert(key.requestID)
+        wait.deadline = addDeadline(after: timeout, kind: .get, key: key)
         waitingGets.add(wait)
-        addDeadline(after: timeout, kind: .get, key: key)
     }
 
     private func refuseToWait(_ key: WaitKey) -> Reply? {
@@ -49,6 +49,23 @@ extension StoreEngine {
     func finishWaitingGet(_ key: WaitKey) {
         guard let wait = waitingGets.remove(key) else { return }
         replyToGet(wait)
+    }
+
+    /// Withdraws a waiting get (giving back what it had found) or a waiting create; the withdrawn
+    /// request is answered `cancelled`. Nothing happens when it isn't waiting (already answered).
+    func cancel(_ key: WaitKey) {
+        if let wait = waitingGets.remove(key) {
+            clients[key.client]?.waitingGets.remove(key.requestID)
+            for (position, id) in wait.ids.enumerated() where wait.results[position] != nil {
+                _ = release(id, by: key.client)
+            }
+            reply(key.client, key.requestID, .get, fail(.cancelled))
+        } else if let type = waitingCreates.cancel(key) {
+            clients[key.client]?.waitingCreates.remove(key.requestID)
+            reply(key.client, key.requestID, type, fail(.cancelled))
+            // FIX (unit tests): as for an expired create, the withdrawn one may have blocked the queue.
+            serveWaitingCreates()
+        }
     }
 
     // MARK: References
@@ -75,7 +92,7 @@ extension StoreEngine {
         precondition(objects[slot].referenceCount >= 0, "reference count below zero")
         guard objects[slot].referenceCount == 0, objects[slot].state == .sealed else { return }
         if objects[slot].deletePending {
-            removeObject(at: slot)
+            removeObject(at: slot, .deleted)
             deletedObjects += 1
         } else {
             objects.linkEvictable(slot)

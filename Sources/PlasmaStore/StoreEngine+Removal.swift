@@ -11,7 +11,7 @@ extension StoreEngine {
             objects[slot].deletePending = true
             return .deletionDeferred
         }
-        removeObject(at: slot)
+        removeObject(at: slot, .deleted)
         deletedObjects += 1
         serveWaitingCreates()
         return .ok
@@ -33,13 +33,15 @@ extension StoreEngine {
     func evict(_ slot: Int32) {
         evictedObjects += 1
         evictedBytes += objects[slot].totalSize
-        removeObject(at: slot)
+        removeObject(at: slot, .evicted)
     }
 
-    /// Drops the record and gives its block back. The caller has settled every reference.
-    func removeObject(at slot: Int32) {
+    /// Drops the record, gives its block back and tells subscribers why. The caller has settled every
+    /// reference.
+    func removeObject(at slot: Int32, _ removal: Removal) {
         let record = objects.remove(slot)
         precondition(record.referenceCount == 0, "removing a referenced object")
         if record.allocated { allocator.free(offset: record.offset) }
+        publish(event(for: removal, of: record.id), about: record.id)
     }
 }

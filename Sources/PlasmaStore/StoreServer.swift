@@ -19,25 +19,38 @@ public final class StoreServer {
     private var connections: [ClientID: Connection] = [:]
     /// Connections with replies queued since the last flush.
     private var unflushed: [Connection] = []
+    /// Connections to close once the engine call that condemned them has returned.
+    private var doomed: [Connection] = []
     /// Scratch for reads: most reads hold only whole frames and are decoded straight from here.
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
 
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
         self.configuration = configuration
         self.logger = logger
+        // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
+        socketFile = try SocketFile.claim(path: configuration.socketPath, mode: configuration.socketMode)
+        do {
+            if configuration.arena.prefault { try MemoryCheck.ensureAvailable(configuration.arenaSize) }
+        } catch {
+            socketFile.close()
+            throw error
+        }
         do {
             arena = try Arena(size: configuration.arenaSize, options: configuration.arena)
             loop = try EventLoop(busyPollNanoseconds: configuration.busyPoll.clampedNanoseconds)
             wakeup = try EventFD()
         } catch {
+            socketFile.close()
             throw .system(error)
         }
-        socketFile = try SocketFile.claim(path: configuration.socketPath, mode: configuration.socketMode)
         engine = StoreEngine(
             configuration: configuration.engine,
             memory: UnsafeMutableRawBufferPointer(start: arena.base, count: arena.size))
         engine.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
+        }
+        engine.eventSink = { [unowned self] subscription, event in
+            self.enqueue(event, for: subscription)
         }
     }
 
@@ -116,7 +129,8 @@ public final class StoreServer {
             refuse(socket, peer: peer)
             return
         }
-        let connection = Connection(socket: socket, client: engine.connect(), peer: peer)
+        let connection = Connection(
+            socket: socket, client: engine.connect(), peer: peer, eventLimit: configuration.clientEventBufferBytes)
         do {
             try loop.register(socket.rawValue, interest: .readable) { [unowned self, unowned connection] event in
                 handle(event, on: connection)
@@ -230,36 +244,66 @@ public final class StoreServer {
     // MARK: Writing
 
     private func enqueue(_ reply: Reply, type: MessageType, requestID: UInt64, for client: ClientID) {
-        guard let connection = connections[client], !connection.isClosed else { return }
-        if case .connected = reply { connection.outbound.attachDescriptorToNextByte(arena.descriptor) }
-        if connection.outbound.isEmpty { unflushed.append(connection) }
-        reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
+        guard let connection = connections[client], !connection.isClosed, connection.closeReason == nil else { return }
         if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
-            close(connection, reason: "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))")
+            // Not closed here: we are inside an engine call, and closing re-enters the engine.
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
+            doomed.append(connection)
+            return
         }
+        if case .connected = reply { connection.outbound.attachDescriptorToNextByte(arena.descriptor) }
+        reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
+        schedule(connection)
+    }
+
+    private func enqueue(_ event: ObjectEvent, for subscription: SubscriptionKey) {
+        guard let connection = connections[subscription.client], !connection.isClosed, connection.closeReason == nil else { return }
+        let dropped = connection.events.append(event, subscriptionID: subscription.subscriptionID)
+        if dropped > 0 {
+            engine.droppedEvents += dropped
+            logger.debug("\(connection.peerDescription) reads events too slowly: dropped \(dropped), sent an overflow marker")
+        }
+        schedule(connection)
+    }
+
+    private func schedule(_ connection: Connection) {
+        guard !connection.isScheduled else { return }
+        connection.isScheduled = true
+        unflushed.append(connection)
     }
 
     private func flushAll() {
+        for connection in doomed { close(connection, reason: connection.closeReason) }
+        doomed.removeAll()
         let pending = unflushed
         unflushed.removeAll(keepingCapacity: true)
-        for connection in pending where !connection.isClosed && !connection.waitingForWritable {
-            flush(connection)
+        for connection in pending {
+            connection.isScheduled = false
+            if !connection.isClosed && !connection.waitingForWritable { flush(connection) }
         }
     }
 
+    /// Writes replies, then the events queued behind them; what the socket won't take waits for
+    /// writability. Events move to the reply buffer only when it has drained, so that at most one
+    /// queue's worth of them is beyond dropping.
     private func flush(_ connection: Connection) {
         do {
-            switch try connection.outbound.flush(to: connection.socket) {
-            case .done:
-                if connection.waitingForWritable {
-                    connection.waitingForWritable = false
-                    try loop.modify(connection.socket.rawValue, interest: .readable)
+            while true {
+                if connection.outbound.isEmpty, !connection.events.isEmpty {
+                    connection.outbound.writer.buffer.append(contentsOf: connection.events.take())
                 }
-            case .wouldBlock:
-                if !connection.waitingForWritable {
-                    connection.waitingForWritable = true
-                    try loop.modify(connection.socket.rawValue, interest: [.readable, .writable])
+                if connection.outbound.isEmpty { break }
+                if try connection.outbound.flush(to: connection.socket) == .wouldBlock {
+                    if !connection.waitingForWritable {
+                        connection.waitingForWritable = true
+                        try loop.modify(connection.socket.rawValue, interest: [.readable, .writable])
+                    }
+                    return
                 }
+            }
+            if connection.waitingForWritable {
+                connection.waitingForWritable = false
+                try loop.modify(connection.socket.rawValue, interest: .readable)
             }
         } catch {
             close(connection, reason: "write failed: \(error)")

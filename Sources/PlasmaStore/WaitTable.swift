@@ -10,10 +10,16 @@ struct WaitKey: Hashable {
 /// A get that waits for at least one of its objects to be sealed.
 struct GetWait {
     let key: WaitKey
+    /// The ids asked for, in request order.
+    let ids: [ObjectID]
     /// One result per requested id, request order; filled as objects are sealed.
     var results: [ObjectLocation?]
     /// Positions in `results` still waiting, per id (an id may be asked for more than once).
     var pending: [ObjectID: [Int]]
+    /// Monotonic nanoseconds of this wait's timeout, nil for none. FIX (unit tests): the deadline heap
+    /// can't drop entries, so a get answered early leaves its deadline behind; `fireDeadlines` compares
+    /// against this so that the stale entry can't time out a later get that reuses the request id.
+    var deadline: UInt64? = nil
 }
 
 /// Gets waiting for seals, indexed by the object they wait for, so that a seal touches only its waiters.
@@ -24,6 +30,9 @@ struct WaitTable {
     var count: Int { waits.count }
 
     func contains(_ key: WaitKey) -> Bool { waits[key] != nil }
+
+    /// The deadline the waiting get `key` was given, nil when it isn't waiting or waits forever.
+    func deadline(of key: WaitKey) -> UInt64? { waits[key]?.deadline }
 
     mutating func add(_ wait: GetWait) {
         waits[wait.key] = wait

@@ -13,6 +13,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case evict = 11
     case list = 12
     case stats = 13
+    case cancel = 14
+    case subscribe = 15
+    case unsubscribe = 16
 
     public static let replyBit: UInt16 = 0x8000
     public static let eventBit: UInt16 = 0x4000

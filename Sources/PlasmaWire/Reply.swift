@@ -127,7 +127,7 @@ extension Reply {
                 capacity: try reader.readSize(), arenaSize: try reader.readSize(), clientID: try reader.read())
         case .create:
             return .created(offset: try reader.readSize())
-        case .seal, .abort, .createAndSeal:
+        case .seal, .abort, .createAndSeal, .cancel, .subscribe, .unsubscribe:
             return .done
         case .createAndSealBatch, .release, .delete:
             let count = try reader.readCount(minimumItemSize: 2, limit: noLimit)

@@ -1,18 +1,5 @@
 import PlasmaCore
 
-/// An object given inline, for create-and-seal.
-public struct InlineObject: Sendable, Equatable {
-    public var id: ObjectID
-    public var data: [UInt8]
-    public var metadata: [UInt8]
-
-    public init(id: ObjectID, data: [UInt8], metadata: [UInt8] = []) {
-        self.id = id
-        self.data = data
-        self.metadata = metadata
-    }
-}
-
 /// A native request. Timeouts are milliseconds: 0 = don't wait, -1 = wait forever.
 public enum Request: Sendable, Equatable {
     case connect(clientName: String)
@@ -30,6 +17,13 @@ public enum Request: Sendable, Equatable {
     case evict(bytes: Int)
     case list
     case stats
+    /// Withdraws a waiting get or create of this client. The store answers the withdrawn request
+    /// (`cancelled`, unless it was already answered) before it answers the cancel.
+    case cancel(requestID: UInt64)
+    /// Starts delivering events that match `filter`, tagged with `subscriptionID` (chosen by the
+    /// client, nonzero). Ids already sealed get their `sealed` event at once.
+    case subscribe(subscriptionID: UInt64, filter: SubscriptionFilter)
+    case unsubscribe(subscriptionID: UInt64)
 
     public var messageType: MessageType {
         switch self {
@@ -46,6 +40,9 @@ public enum Request: Sendable, Equatable {
         case .evict: .evict
         case .list: .list
         case .stats: .stats
+        case .cancel: .cancel
+        case .subscribe: .subscribe
+        case .unsubscribe: .unsubscribe
         }
     }
 }
@@ -93,6 +90,11 @@ extension Request {
             writer.append(UInt64(bytes))
         case .list, .stats:
             break
+        case .cancel(let requestID), .unsubscribe(let requestID):
+            writer.append(requestID)
+        case .subscribe(let subscriptionID, let filter):
+            writer.append(subscriptionID)
+            filter.encode(into: &writer)
         }
         FrameHeader.patchLength(in: &writer.buffer, frameStart: frameStart)
     }
@@ -137,6 +139,10 @@ extension Request {
         case .evict: request = .evict(bytes: try reader.readSize())
         case .list: request = .list
         case .stats: request = .stats
+        case .cancel: request = .cancel(requestID: try reader.read())
+        case .subscribe:
+            request = .subscribe(subscriptionID: try reader.read(), filter: try SubscriptionFilter.decode(&reader, limits: limits))
+        case .unsubscribe: request = .unsubscribe(subscriptionID: try reader.read())
         }
         try reader.expectEnd()
         return request

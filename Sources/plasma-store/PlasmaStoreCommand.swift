@@ -33,6 +33,10 @@ struct PlasmaStoreCommand: ParsableCommand {
     @Option(name: .customLong("max-clients"), help: "Most clients connected at once; more are refused with a reason.")
     var maxClients = 1024
 
+    @Option(name: .customLong("client-buffer"),
+            help: ArgumentHelp("Most subscription-event bytes queued for one client; past it its queued events are dropped for one overflow marker. A client with 8x this many reply bytes unread is disconnected.", valueName: "size"))
+    var clientBuffer = "8M"
+
     @Option(name: .customLong("log-level"),
             help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -60,6 +64,10 @@ struct PlasmaStoreCommand: ParsableCommand {
             throw ValidationError("invalid --socket-mode '\(socketMode)': give octal permission bits, e.g. 600 or 660")
         }
         guard (0...1_000_000).contains(busyPoll) else { throw ValidationError("--busy-poll takes 0 to 1000000 microseconds") }
+        guard let buffer = try? ByteCount.parse(clientBuffer), buffer >= 4096 else {
+            throw ValidationError("invalid --client-buffer '\(clientBuffer)': give a size of at least 4K, e.g. 8M")
+        }
+        _ = buffer
         guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("invalid --log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
@@ -84,6 +92,8 @@ struct PlasmaStoreCommand: ParsableCommand {
         configuration.arena.hugepages = hugepages
         configuration.arena.directory = directory
         configuration.busyPoll = .microseconds(busyPoll)
+        configuration.clientEventBufferBytes = try ByteCount.parse(clientBuffer)
+        configuration.maxPendingReplyBytes = 8 * configuration.clientEventBufferBytes
 
         let server: StoreServer
         do {

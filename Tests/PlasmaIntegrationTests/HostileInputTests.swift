@@ -3,76 +3,78 @@ import PlasmaClient
 import PlasmaCore
 import Testing
 
-/// Bad bytes from one client end that client's connection, with a log line, and nobody else notices.
-@Suite struct HostileInputTests {
-    /// Runs `peerArguments`, expects the store to drop that connection and log `logged`, and checks that
-    /// a bystander connected before and after is served.
-    func expectDisconnect(_ hex: String, close: Bool = false, logged: String) throws {
-        let store = try StoreProcess()
-        let bystander = try store.connect()
-        let id = ObjectID.random()
-        try bystander.createAndSeal(id, data: [7])
+extension IntegrationTests {
+    /// Bad bytes from one client end that client's connection, with a log line, and nobody else notices.
+    @Suite struct HostileInputTests {
+        /// Runs `peerArguments`, expects the store to drop that connection and log `logged`, and checks that
+        /// a bystander connected before and after is served.
+        func expectDisconnect(_ hex: String, close: Bool = false, logged: String) throws {
+            let store = try StoreProcess()
+            let bystander = try store.connect()
+            let id = ObjectID.random()
+            try bystander.createAndSeal(id, data: [7])
 
-        let attacker = try PeerProcess(["raw", store.socketPath, hex] + (close ? ["close"] : []))
-        #expect(attacker.nextLine() == (close ? "sent" : "closed by store"))
-        #expect(store.waitForLog(logged), "log: \(store.log)")
+            let attacker = try PeerProcess(["raw", store.socketPath, hex] + (close ? ["close"] : []))
+            #expect(attacker.nextLine() == (close ? "sent" : "closed by store"))
+            #expect(store.waitForLog(logged), "log: \(store.log)")
 
-        #expect(try bystander.contains(id))
-        #expect(try store.connect().contains(id))
-        #expect(try eventually { try bystander.statistics().clients == 1 })
-    }
+            #expect(try bystander.contains(id))
+            #expect(try store.connect().contains(id))
+            #expect(try eventually { try bystander.statistics().clients == 1 })
+        }
 
-    @Test func randomBytesAreDisconnected() throws {
-        var generator = SystemRandomNumberGenerator()
-        let hex = (0..<64).map { _ in String(format: "%02x", UInt8.random(in: 1...255, using: &generator)) }.joined()
-        try expectDisconnect(hex, logged: "not a plasma frame")
-    }
+        @Test func randomBytesAreDisconnected() throws {
+            var generator = SystemRandomNumberGenerator()
+            let hex = (0..<64).map { _ in String(format: "%02x", UInt8.random(in: 1...255, using: &generator)) }.joined()
+            try expectDisconnect(hex, logged: "not a plasma frame")
+        }
 
-    @Test func aFrameClaimingFourGigabytesIsDisconnected() throws {
-        // magic, version 1, type get, request id 1, length 0xFFFFFFFF, reserved 0
-        try expectDisconnect("504c534e" + "0100" + "0700" + "0100000000000000" + "ffffffff" + "00000000",
-                             logged: "exceeds the limit")
-    }
+        @Test func aFrameClaimingFourGigabytesIsDisconnected() throws {
+            // magic, version 1, type get, request id 1, length 0xFFFFFFFF, reserved 0
+            try expectDisconnect("504c534e" + "0100" + "0700" + "0100000000000000" + "ffffffff" + "00000000",
+                                 logged: "exceeds the limit")
+        }
 
-    @Test func anArrowHeaderClaimingTwoToTheFortyBytesIsDisconnected() throws {
-        // version 0, type 1 (create), length 2^40
-        try expectDisconnect("0000000000000000" + "0100000000000000" + "0000000000010000", logged: "Arrow plasma dialect")
-    }
+        @Test func anArrowHeaderClaimingTwoToTheFortyBytesIsDisconnected() throws {
+            // version 0, type 1 (create), length 2^40
+            try expectDisconnect("0000000000000000" + "0100000000000000" + "0000000000010000", logged: "Arrow plasma dialect")
+        }
 
-    @Test func aTruncatedFrameFromAClientThatHangsUpIsLoggedAndForgotten() throws {
-        // A create header announcing 56 payload bytes, then only 4 of them and EOF.
-        try expectDisconnect("504c534e" + "0100" + "0200" + "0100000000000000" + "38000000" + "00000000" + "01020304",
-                             close: true, logged: "in the middle of a frame")
-    }
+        @Test func aTruncatedFrameFromAClientThatHangsUpIsLoggedAndForgotten() throws {
+            // A create header announcing 56 payload bytes, then only 4 of them and EOF.
+            try expectDisconnect("504c534e" + "0100" + "0200" + "0100000000000000" + "38000000" + "00000000" + "01020304",
+                                 close: true, logged: "in the middle of a frame")
+        }
 
-    @Test func aMalformedPayloadIsDisconnected() throws {
-        // A seal request whose payload is 3 bytes instead of a 20-byte id.
-        try expectDisconnect("504c534e" + "0100" + "0300" + "0100000000000000" + "03000000" + "00000000" + "010203",
-                             logged: "malformed request")
-    }
+        @Test func aMalformedPayloadIsDisconnected() throws {
+            // A seal request whose payload is 3 bytes instead of a 20-byte id.
+            try expectDisconnect("504c534e" + "0100" + "0300" + "0100000000000000" + "03000000" + "00000000" + "010203",
+                                 logged: "malformed request")
+        }
 
-    @Test func misuseGetsAnErrorReplyAndTheConnectionLives() throws {
-        let store = try StoreProcess()
-        let client = try store.connect()
-        let sealed = ObjectID.random()
-        try client.createAndSeal(sealed, data: [1])
-        let othersObject = try client.create(.random(), dataSize: 8)
-        let fresh = ObjectID.random()
+        @Test func misuseGetsAnErrorReplyAndTheConnectionLives() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            let sealed = ObjectID.random()
+            try client.createAndSeal(sealed, data: [1])
+            let othersObject = try client.create(.random(), dataSize: 8)
+            let fresh = ObjectID.random()
 
-        let raw = try RawConnection(path: store.socketPath)
-        #expect(try raw.call(.release(ids: [sealed])) == .statuses([.notHeld]))
-        #expect(try raw.call(.seal(id: .random())).status == .objectNotFound)
-        #expect(try raw.call(.seal(id: othersObject.id)).status == .notCreator)
-        #expect(try raw.call(.abort(id: othersObject.id)).status == .notCreator)
-        #expect(try raw.call(.create(id: fresh, dataSize: 4, metadataSize: 0, timeoutMilliseconds: 0)) == .created(offset: try #require(try raw.lastOffset())))
-        #expect(try raw.call(.seal(id: fresh)) == .done)
-        #expect(try raw.call(.seal(id: fresh)).status == .objectAlreadySealed)
-        #expect(try raw.call(.abort(id: fresh)).status == .objectAlreadySealed)
-        #expect(try raw.call(.create(id: sealed, dataSize: 1, metadataSize: 0, timeoutMilliseconds: 0)).status == .objectExists)
-        #expect(try raw.call(.create(id: .random(), dataSize: 1 << 40, metadataSize: 0, timeoutMilliseconds: 0)).status == .tooLarge)
-        #expect(try raw.call(.delete(ids: [othersObject.id])) == .statuses([.objectNotSealed]))
-        // Still connected and served after all of that.
-        #expect(try raw.call(.contains(id: sealed)) == .contains(true))
-        #expect(try client.statistics().clients == 2)
+            let raw = try RawConnection(path: store.socketPath)
+            #expect(try raw.call(.release(ids: [sealed])) == .statuses([.notHeld]))
+            #expect(try raw.call(.seal(id: .random())).status == .objectNotFound)
+            #expect(try raw.call(.seal(id: othersObject.id)).status == .notCreator)
+            #expect(try raw.call(.abort(id: othersObject.id)).status == .notCreator)
+            #expect(try raw.call(.create(id: fresh, dataSize: 4, metadataSize: 0, timeoutMilliseconds: 0)) == .created(offset: try #require(try raw.lastOffset())))
+            #expect(try raw.call(.seal(id: fresh)) == .done)
+            #expect(try raw.call(.seal(id: fresh)).status == .objectAlreadySealed)
+            #expect(try raw.call(.abort(id: fresh)).status == .objectAlreadySealed)
+            #expect(try raw.call(.create(id: sealed, dataSize: 1, metadataSize: 0, timeoutMilliseconds: 0)).status == .objectExists)
+            #expect(try raw.call(.create(id: .random(), dataSize: 1 << 40, metadataSize: 0, timeoutMilliseconds: 0)).status == .tooLarge)
+            #expect(try raw.call(.delete(ids: [othersObject.id])) == .statuses([.objectNotSealed]))
+            // Still connected and served after all of that.
+            #expect(try raw.call(.contains(id: sealed)) == .contains(true))
+            #expect(try client.statistics().clients == 2)
+        }
     }
 }

@@ -1,6 +1,7 @@
 // A client in its own process, driven by the integration tests: each command does one thing the
 // tests need from "another process", prints one line when it reaches its point, and either exits or
 // waits to be killed.
+import Foundation
 import Glibc
 import PlasmaClient
 import PlasmaCore
@@ -44,7 +45,10 @@ let rest = Array(arguments.dropFirst(2))
 func run() throws {
     switch command {
     case "put":  // ID SIZE SEED [DELAY_MS]: create, write the pattern, seal, release
-        if rest.count > 3 { usleep(UInt32(Int(rest[3])! * 1000)) }
+        if rest.count > 3 {
+            say("started \(MonotonicClock.nanoseconds())")
+            usleep(UInt32(Int(rest[3])! * 1000))
+        }
         let client = try PlasmaClient(socketPath: socketPath, retries: 50)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
         let bytes = pattern(size: Int(rest[1])!, seed: Int(rest[2])!)
@@ -52,6 +56,35 @@ func run() throws {
         try object.seal()
         try object.release()
         say("sealed")
+    case "put-list":  // FILE [DELAY_MS]: create-and-seal one 8-byte object per hex id in FILE, in order
+        if rest.count > 1 { usleep(UInt32(Int(rest[1])! * 1000)) }
+        let client = try PlasmaClient(socketPath: socketPath)
+        let text = try String(contentsOfFile: rest[0], encoding: .utf8)
+        var count = 0
+        for line in text.split(separator: "\n") {
+            try client.createAndSeal(ObjectID(hex: line)!, data: [UInt8](repeating: 1, count: 8))
+            count += 1
+        }
+        say("sealed \(count)")
+    case "await-all":  // ID…: one task per id awaits it (async client); prints when all have arrived
+        let client = try AsyncPlasmaClient(socketPath: socketPath)
+        let ids = rest.map { ObjectID(hex: $0)! }
+        let done = DispatchSemaphore(value: 0)
+        let result = ResultBox()
+        Task {
+            do {
+                let bytes = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for id in ids { group.addTask { try await client.get(id).data.count } }
+                    return try await group.reduce(0, +)
+                }
+                result.line = "done \(MonotonicClock.nanoseconds()) \(bytes)"
+            } catch {
+                result.line = "error \(error)"
+            }
+            done.signal()
+        }
+        done.wait()
+        say(result.line)
     case "create-hold":  // ID SIZE: create, write, never seal
         let client = try PlasmaClient(socketPath: socketPath)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
@@ -107,4 +140,10 @@ do {
 } catch {
     say("error \(error)")
     exit(1)
+}
+
+/// Carries the async part's one line back to the main thread.
+final class ResultBox: @unchecked Sendable {
+    // @unchecked: written once by the task before `signal()`, read after `wait()`.
+    var line = ""
 }

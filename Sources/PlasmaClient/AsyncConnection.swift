@@ -1,0 +1,221 @@
+import Foundation
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+import Synchronization
+
+/// The async client's socket: a dedicated reader thread hands each reply to the task awaiting it, so
+/// any number of awaits share one connection and no task ever blocks a thread of the cooperative pool
+/// waiting for the store.
+///
+/// Cancelling a task withdraws its request in the store (`cancel`). The store always answers the
+/// withdrawn request before the cancel, so a reply that races the cancellation is still seen here and
+/// undone: references it gave are released, an object it created is aborted. Nothing leaks.
+final class AsyncConnection: RequestSender, Sendable {
+    private enum Pending {
+        case awaiting(CheckedContinuation<Reply, any Error>, Request)
+        /// Called on the reader thread with the reply (subscribe confirmations).
+        case callback(@Sendable (Reply) -> Void)
+        /// The task was cancelled before or while awaiting; undo whatever reply still comes.
+        case cancelled(Request?)
+    }
+
+    private struct State {
+        var nextRequestID: UInt64 = 2  // 1 was the handshake
+        var pending: [UInt64: Pending] = [:]
+        var failure: PlasmaClientError?
+        var subscriptions: [UInt64: EventStream] = [:]
+    }
+
+    let socket: UnixSocket
+    private let state = Mutex(State())
+    private let sending = Mutex(())
+
+    /// Starts the reader thread; it owns `reader` from now on.
+    init(socket: UnixSocket, reader: ReplyReader) {
+        self.socket = socket
+        let box = ReaderBox(reader)
+        let thread = Thread { [weak self] in
+            while let self {
+                let next = Result { () throws(PlasmaClientError) in try box.reader.next() }
+                if !self.dispatch(next) { return }
+            }
+        }
+        thread.name = "plasma-reply-reader"
+        thread.start()
+    }
+
+    deinit { socket.close() }
+
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Sends `request` and suspends until its reply; cancelling the task withdraws it.
+    func call(_ request: Request) async throws -> Reply {
+        let id = state.withLock { state in
+            defer { state.nextRequestID += 1 }
+            return state.nextRequestID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let refusal: (any Error)? = state.withLock { state in
+                    if let failure = state.failure { return failure }
+                    if case .cancelled = state.pending[id] {
+                        state.pending[id] = nil
+                        return CancellationError()
+                    }
+                    state.pending[id] = .awaiting(continuation, request)
+                    return nil
+                }
+                if let refusal { return continuation.resume(throwing: refusal) }
+                if case .failure(let error) = send(request, id: id) { fail(with: error) }
+            }
+        } onCancel: {
+            withdraw(id)
+        }
+    }
+
+    func post(_ request: Request) {
+        let id = state.withLock { state -> UInt64? in
+            guard state.failure == nil else { return nil }
+            defer { state.nextRequestID += 1 }
+            return state.nextRequestID
+        }
+        guard let id else { return }
+        _ = send(request, id: id)
+    }
+
+    private func send(_ request: Request, id: UInt64) -> Result<Void, PlasmaClientError> {
+        sending.withLock { _ in Result { () throws(PlasmaClientError) in try write(request, id: id, to: socket) } }
+    }
+
+    /// Ends the connection: every await (now and later) fails with `disconnected(reason)`.
+    func shutdown(reason: String) {
+        fail(with: .disconnected(reason))
+        socket.shutdown()
+    }
+
+    private func withdraw(_ id: UInt64) {
+        let continuation = state.withLock { state -> CheckedContinuation<Reply, any Error>? in
+            switch state.pending[id] {
+            case .awaiting(let continuation, let request):
+                state.pending[id] = .cancelled(request)
+                return continuation
+            case .callback:
+                return nil  // not a task's request
+            case .cancelled, nil:
+                // Not registered yet: mark it so that registration refuses at once.
+                if state.pending[id] == nil { state.pending[id] = .cancelled(nil) }
+                return nil
+            }
+        }
+        guard let continuation else { return }
+        continuation.resume(throwing: CancellationError())
+        post(.cancel(requestID: id))
+    }
+
+    /// Hands one reply to its awaiting task; false once the connection has failed.
+    private func dispatch(_ next: Result<ReplyReader.Incoming, PlasmaClientError>) -> Bool {
+        switch next {
+        case .failure(let error):
+            fail(with: error)
+            return false
+        case .success(.event(let subscriptionID, let event)):
+            let streams = state.withLock { state in
+                subscriptionID == 0 ? Array(state.subscriptions.values) : state.subscriptions[subscriptionID].map { [$0] } ?? []
+            }
+            for stream in streams { stream.deliver(event) }
+            return true
+        case .success(.reply(let requestID, let reply)):
+            if let ending = storeEndsConnection(requestID, reply) {
+                fail(with: ending)
+                return false
+            }
+            let pending = state.withLock { $0.pending.removeValue(forKey: requestID) }
+            switch pending {
+            case .awaiting(let continuation, _):
+                continuation.resume(returning: reply)
+            case .callback(let handle):
+                handle(reply)
+            case .cancelled(let request?):
+                undo(reply, of: request)
+            case .cancelled(nil), nil:
+                break  // a posted request's reply
+            }
+            return true
+        }
+    }
+
+    /// A withdrawn request was answered anyway: give back what the answer gave.
+    private func undo(_ reply: Reply, of request: Request) {
+        switch (request, reply) {
+        case (.get(let ids, _), .objects(let locations)):
+            let found = zip(ids, locations).compactMap { $1 == nil ? nil : $0 }
+            if !found.isEmpty { post(.release(ids: found)) }
+        case (.create(let id, _, _, _), .created):
+            post(.abort(id: id))
+        default:
+            break
+        }
+    }
+
+    private func fail(with error: PlasmaClientError) {
+        let waiting = state.withLock { state -> [CheckedContinuation<Reply, any Error>] in
+            if state.failure == nil { state.failure = error }
+            let waiting = state.pending.values.compactMap { pending -> CheckedContinuation<Reply, any Error>? in
+                if case .awaiting(let continuation, _) = pending { return continuation }
+                return nil
+            }
+            state.pending.removeAll()
+            return waiting
+        }
+        let (failure, streams) = state.withLock { state in
+            defer { state.subscriptions.removeAll() }
+            return (state.failure!, Array(state.subscriptions.values))
+        }
+        for continuation in waiting { continuation.resume(throwing: failure) }
+        for stream in streams { stream.finish(throwing: failure) }
+    }
+
+    // MARK: Subscriptions
+
+    /// A stream of the events that match `filter`. Ending the iteration (or cancelling its task)
+    /// unsubscribes in the store.
+    func events(matching filter: SubscriptionFilter) -> AsyncThrowingStream<ObjectEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: ObjectEvent.self, bufferingPolicy: .bufferingOldest(EventStream.bufferLimit))
+        let sink = EventStream(continuation)
+        let ids = state.withLock { state -> (subscription: UInt64, request: UInt64)? in
+            guard state.failure == nil else { return nil }
+            defer { state.nextRequestID += 2 }
+            let ids = (state.nextRequestID, state.nextRequestID + 1)
+            // Registered before the request goes out: already-sealed events may beat the reply.
+            state.subscriptions[ids.0] = sink
+            state.pending[ids.1] = .callback { reply in
+                if case .failure(let status, let message) = reply {
+                    sink.finish(throwing: PlasmaClientError.store(status, message: message))
+                }
+            }
+            return ids
+        }
+        guard let ids else {
+            continuation.finish(throwing: state.withLock { $0.failure! })
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            let wasLive = state.withLock { $0.subscriptions.removeValue(forKey: ids.subscription) != nil }
+            if wasLive { post(.unsubscribe(subscriptionID: ids.subscription)) }
+        }
+        if case .failure(let error) = send(.subscribe(subscriptionID: ids.subscription, filter: filter), id: ids.request) {
+            fail(with: error)
+        }
+        return stream
+    }
+}
+
+/// Moves the reply reader into the reader thread's closure.
+private final class ReaderBox: @unchecked Sendable {
+    // @unchecked: handed to exactly one thread, which is the only one that ever touches it.
+    let reader: ReplyReader
+    init(_ reader: ReplyReader) { self.reader = reader }
+}

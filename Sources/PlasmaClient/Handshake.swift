@@ -1,0 +1,68 @@
+import Glibc
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+
+/// Opening a connection: connect (with retries), say hello, receive and map the arena.
+struct Handshake {
+    let socket: UnixSocket
+    let reader: ReplyReader
+    let capacity: Int
+    let arena: ArenaMapping
+
+    /// - Parameter spin: the reader's poll window; `.zero` leaves the socket blocking.
+    static func perform(
+        socketPath: String, name: String, retries: Int, retryInterval: Duration, prefault: Bool, spin: Duration
+    ) throws(PlasmaClientError) -> Handshake {
+        let socket = try open(socketPath, retries: retries, retryInterval: retryInterval)
+        do {
+            return try greet(socket, name: name, prefault: prefault, spin: spin)
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+
+    private static func greet(_ socket: UnixSocket, name: String, prefault: Bool, spin: Duration) throws(PlasmaClientError) -> Handshake {
+        let reader = ReplyReader(socket: socket, spin: spin)
+        do {
+            try socket.setNonBlocking(spin > .zero)
+            try write(.connect(clientName: name), id: 1, to: socket)
+        } catch {
+            // A store that refuses us (too many clients) says why and closes, maybe before our hello
+            // arrived: its reason is still there to read.
+            if case .reply(_, .failure(let status, let message))? = try? reader.next() {
+                throw .store(status, message: message)
+            }
+            throw .disconnected("cannot greet the store: \(error)")
+        }
+        let (_, reply) = try reader.nextReply()
+        guard case .connected(let capacity, let arenaSize, _) = reply else {
+            if case .failure(let status, let message) = reply { throw .store(status, message: message) }
+            throw .protocolViolation("expected a connect reply, got \(reply)")
+        }
+        let descriptors = reader.descriptors
+        reader.descriptors.removeAll()
+        defer { for fd in descriptors { Glibc.close(fd) } }
+        guard let arenaDescriptor = descriptors.last else {
+            throw .protocolViolation("the store sent no arena descriptor with its connect reply")
+        }
+        let arena = try ArenaMapping(descriptor: arenaDescriptor, size: arenaSize, prefault: prefault)
+        return Handshake(socket: socket, reader: reader, capacity: capacity, arena: arena)
+    }
+
+    private static func open(_ path: String, retries: Int, retryInterval: Duration) throws(PlasmaClientError) -> UnixSocket {
+        var attempt = 0
+        while true {
+            do {
+                return try UnixSocket.connect(path: path)
+            } catch {
+                guard attempt < retries else { throw .cannotConnect(path: path, reason: "\(error)") }
+                attempt += 1
+                let nanoseconds = retryInterval.clampedNanoseconds
+                var delay = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+                nanosleep(&delay, nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import PlasmaCore
+import PlasmaWire
+
+/// A client that hands out buffers: it owns the arena mapping they point into and takes their
+/// references back. Reply handling that both the blocking and the async client share lives here.
+protocol ObjectOwner: AnyObject, Sendable {
+    var arena: ArenaMapping { get }
+    /// Sends without waiting for the reply (releases and aborts from deinit).
+    func post(_ request: Request)
+    /// Gives back one reference now (`ObjectBuffer.release()`).
+    func release(_ id: ObjectID) throws(PlasmaClientError)
+}
+
+extension ObjectOwner {
+    /// Turns a get reply into buffers, one per id in order (nil where not sealed). A location outside
+    /// the arena is a protocol violation: every reference the reply gave is handed back first.
+    func buffers(_ ids: [ObjectID], _ reply: Reply) throws(PlasmaClientError) -> [ObjectBuffer?] {
+        guard case .objects(let locations) = reply, locations.count == ids.count else {
+            throw failure(reply, expected: "\(ids.count) objects")
+        }
+        var bytes: [(data: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer)?] = []
+        bytes.reserveCapacity(ids.count)
+        do {
+            for (id, location) in zip(ids, locations) {
+                bytes.append(try location.map { location throws(PlasmaClientError) in try arena.readableBytes(location, id: id) })
+            }
+        } catch {
+            post(.release(ids: zip(ids, locations).filter { $0.1 != nil }.map(\.0)))
+            throw error
+        }
+        return zip(ids, bytes).map { id, bytes in
+            bytes.map { ObjectBuffer(id: id, owner: self, data: $0.data, metadata: $0.metadata) }
+        }
+    }
+
+    /// The writable object behind a create reply; aborts it if the store's offset can't be trusted.
+    func writableBytes(_ id: ObjectID, dataSize: Int, metadata: [UInt8], reply: Reply) throws(PlasmaClientError)
+        -> (data: UnsafeMutableRawBufferPointer, metadata: UnsafeRawBufferPointer)
+    {
+        guard case .created(let offset) = reply else { throw failure(reply, expected: "created") }
+        let bytes: (data: UnsafeMutableRawBufferPointer, metadata: UnsafeMutableRawBufferPointer)
+        do {
+            bytes = try arena.writableBytes(at: offset, dataSize: dataSize, metadataSize: metadata.count, id: id)
+        } catch {
+            post(.abort(id: id))
+            throw error
+        }
+        metadata.withUnsafeBytes { if $0.count > 0 { bytes.metadata.copyMemory(from: $0) } }
+        return (bytes.data, UnsafeRawBufferPointer(bytes.metadata))
+    }
+
+    func expectDone(_ reply: Reply) throws(PlasmaClientError) {
+        guard case .done = reply else { throw failure(reply, expected: "done") }
+    }
+
+    func statuses(_ reply: Reply, count: Int) throws(PlasmaClientError) -> [PlasmaStatus] {
+        guard case .statuses(let statuses) = reply, statuses.count == count else {
+            throw failure(reply, expected: "\(count) statuses")
+        }
+        return statuses
+    }
+
+    func containsReply(_ reply: Reply) throws(PlasmaClientError) -> Bool {
+        guard case .contains(let present) = reply else { throw failure(reply, expected: "contains") }
+        return present
+    }
+
+    func evictedReply(_ reply: Reply) throws(PlasmaClientError) -> (bytes: Int, objects: Int) {
+        guard case .evicted(let bytes, let objects) = reply else { throw failure(reply, expected: "evicted") }
+        return (bytes, objects)
+    }
+
+    func listReply(_ reply: Reply) throws(PlasmaClientError) -> [ObjectInfo] {
+        guard case .list(let infos) = reply else { throw failure(reply, expected: "list") }
+        return infos
+    }
+
+    func statisticsReply(_ reply: Reply) throws(PlasmaClientError) -> StoreStatistics {
+        guard case .stats(let statistics) = reply else { throw failure(reply, expected: "stats") }
+        return statistics
+    }
+
+    func failure(_ reply: Reply, expected: String) -> PlasmaClientError {
+        if case .failure(let status, let message) = reply { return .store(status, message: message) }
+        return .protocolViolation("expected \(expected), got \(reply)")
+    }
+}
+
+/// How long a call may wait in the store.
+public enum Wait: Sendable, Equatable {
+    /// Don't wait: answer with what is there now.
+    case no
+    case forever
+    /// Rounded up to whole milliseconds.
+    case timeout(Duration)
+
+    var milliseconds: Int64 {
+        switch self {
+        case .no: return 0
+        case .forever: return -1
+        case .timeout(let duration):
+            let nanoseconds = duration.clampedNanoseconds
+            return Int64(max(1, (nanoseconds + 999_999) / 1_000_000))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+
+/// Turns the bytes a store sends into replies, keeping any descriptors that ride along.
+///
+/// Not thread-safe: exactly one reader at a time (the leader of a blocking client, or the reader thread
+/// of an async one).
+final class ReplyReader {
+    private let socket: UnixSocket
+    /// How long to poll a nonblocking socket before sleeping in the kernel.
+    private let spinNanoseconds: UInt64
+    private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    private var start = 0
+    private var end = 0
+    /// Descriptors received so far and not yet taken.
+    var descriptors: [Int32] = []
+
+    init(socket: UnixSocket, spin: Duration) {
+        self.socket = socket
+        spinNanoseconds = spin.clampedNanoseconds
+    }
+
+    deinit {
+        buffer.deallocate()
+        for fd in descriptors { UnixSocket(rawValue: fd).close() }
+    }
+
+    /// What the store sends: a reply to a request, or an event for a subscription.
+    enum Incoming {
+        case reply(requestID: UInt64, Reply)
+        case event(subscriptionID: UInt64, ObjectEvent)
+    }
+
+    /// The next reply (skipping events): for the handshake and clients that never subscribe.
+    func nextReply() throws(PlasmaClientError) -> (requestID: UInt64, reply: Reply) {
+        while true {
+            if case .reply(let requestID, let reply) = try next() { return (requestID, reply) }
+        }
+    }
+
+    /// The next frame, reading from the socket as needed.
+    func next() throws(PlasmaClientError) -> Incoming {
+        while true {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+            let header: FrameHeader?
+            do {
+                header = try FrameHeader.decode(rest, maxPayload: Int(UInt32.max))
+            } catch {
+                throw .protocolViolation("bad reply header: \(error)")
+            }
+            if let header {
+                let size = FrameHeader.size + header.payloadLength
+                if rest.count >= size {
+                    start += size
+                    do {
+                        let payload = UnsafeRawBufferPointer(rebasing: rest[FrameHeader.size..<size])
+                        if header.type & MessageType.eventBit != 0 {
+                            return .event(subscriptionID: header.requestID, try ObjectEvent.decode(type: header.type, payload: payload))
+                        }
+                        return .reply(requestID: header.requestID, try Reply.decode(type: header.type, payload: payload))
+                    } catch {
+                        throw .protocolViolation("bad reply (type \(header.type)): \(error)")
+                    }
+                }
+                makeRoom(for: size)
+            } else {
+                makeRoom(for: FrameHeader.size)
+            }
+            try fill()
+        }
+    }
+
+    /// Moves the unread bytes to the front, and grows the buffer when one frame needs more.
+    private func makeRoom(for frameSize: Int) {
+        let unread = end - start
+        if frameSize > buffer.count {
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: frameSize, alignment: 16)
+            grown.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: unread)
+            buffer.deallocate()
+            buffer = grown
+        } else if start > 0 {
+            buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: unread)
+        }
+        (start, end) = (0, unread)
+    }
+
+    /// Reads what the socket has: polls for `spinNanoseconds` (nonblocking sockets), then blocks.
+    private func fill() throws(PlasmaClientError) {
+        let spinDeadline = spinNanoseconds > 0 ? MonotonicClock.nanoseconds() + spinNanoseconds : 0
+        var count: Int?
+        do {
+            while true {
+                count = try socket.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), descriptors: &descriptors)
+                if count != nil { break }
+                if MonotonicClock.nanoseconds() >= spinDeadline { try socket.waitUntilReadable() }
+            }
+        } catch {
+            throw .disconnected("reading failed: \(error)")
+        }
+        guard let count, count > 0 else { throw .disconnected("the store closed the connection") }
+        end += count
+    }
+}

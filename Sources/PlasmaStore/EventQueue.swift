@@ -1,0 +1,44 @@
+import PlasmaCore
+import PlasmaWire
+
+/// Events waiting for one client, with a byte limit: a subscriber that reads too slowly costs the
+/// store a bounded amount of memory. On overflow the queued events are dropped and one overflow marker
+/// takes their place, so the client knows to resync (`list` / `contains`) instead of silently missing
+/// events. Replies never go through here: they are never dropped.
+struct EventQueue {
+    private(set) var writer = ByteWriter()
+    private var queued = 0
+    /// Events dropped since the marker now at the head of the queue was written.
+    private var droppedSinceMarker = 0
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    var isEmpty: Bool { writer.buffer.isEmpty }
+
+    /// Queues `event`; returns how many events were dropped to respect the limit (0 normally).
+    mutating func append(_ event: ObjectEvent, subscriptionID: UInt64) -> Int {
+        var dropped = 0
+        if writer.buffer.count + event.frameSize > limit {
+            dropped = queued - (droppedSinceMarker > 0 ? 1 : 0) + 1  // the queue, less the old marker, plus this one
+            droppedSinceMarker += dropped
+            writer.buffer.removeAll(keepingCapacity: true)
+            queued = 1
+            ObjectEvent.overflow(droppedEvents: droppedSinceMarker).encode(subscriptionID: 0, into: &writer)
+            return dropped
+        }
+        event.encode(subscriptionID: subscriptionID, into: &writer)
+        queued += 1
+        return 0
+    }
+
+    /// Hands over everything queued (to be written, no longer droppable) and starts afresh.
+    mutating func take() -> [UInt8] {
+        defer {
+            writer.buffer = []
+            queued = 0
+            droppedSinceMarker = 0
+        }
+        return writer.buffer
+    }
+}

@@ -1,0 +1,7 @@
+import Testing
+
+/// Every integration suite nests in here, so that they run one test at a time: each test starts real
+/// processes (a daemon, peers), and the timing claims (a wait of about a second, a timeout of 200 ms)
+/// only mean something when tests don't starve each other of the machine's two cores. Serial, the
+/// whole set still takes under half a minute.
+@Suite(.serialized) enum IntegrationTests {}
