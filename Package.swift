@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "plasma-bench",
             dependencies: [
-                "PlasmaClient", "PlasmaCore",
+                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"

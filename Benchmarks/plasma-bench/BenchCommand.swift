@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlasmaClient
 import PlasmaCore
+import PlasmaPosix
 
 /// `plasma-bench`: starts a store (or uses one), runs each workload after a warm-up, repeats it, and
 /// prints medians with the spread.
@@ -9,10 +10,14 @@ import PlasmaCore
 enum Entry {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        if arguments.count > 1, arguments[1] == WakeBenchmark.internalCommand {
-            return try await WakeBenchmark.waiterMain(Array(arguments.dropFirst(2)))
+        let rest = Array(arguments.dropFirst(2))
+        switch arguments.count > 1 ? arguments[1] : "" {
+        case WakeBenchmark.internalCommand: try await WakeBenchmark.waiterMain(rest)
+        case FanoutBenchmark.role: try await FanoutBenchmark.subscribersMain(rest)
+        case StalledBenchmark.role: try await StalledBenchmark.healthyMain(rest)
+        case AwaitManyBenchmark.role: try await AwaitManyBenchmark.waiterMain(rest)
+        default: BenchCommand.main()
         }
-        BenchCommand.main()
     }
 }
 
@@ -36,11 +41,26 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seals per wake measurement.")
     var wakes = 2000
 
+    @Option(help: "fanout: subscribers (one connection each).")
+    var subscribers = 1000
+
+    @Option(help: "fanout: objects each subscriber subscribes to.")
+    var objectsPerSubscriber = 100
+
+    @Option(help: "fanout: processes the subscribers are spread over.")
+    var subscriberProcesses = 20
+
+    @Option(help: "stalled: objects sealed (and deleted) while one subscriber never reads.")
+    var stalledSeals = 1_000_000
+
     @Argument(help: "Workloads to run (default: all): \(Self.allNames.joined(separator: ", ")).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async"]
-    static var allNames: [String] { workloads.map(\.name) + wakeNames }
+    static let processNames = ["await-many", "fanout", "stalled"]
+    static var allNames: [String] { workloads.map(\.name) + wakeNames + processNames }
+
+    func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
     func validate() throws {
         let known = Set(Self.allNames)
@@ -55,21 +75,65 @@ struct BenchCommand: ParsableCommand {
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
         let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
-        let selected = names.isEmpty ? workloads : workloads.filter { names.contains($0.name) }
+        let selectedWorkloads = names.isEmpty ? workloads : workloads.filter { names.contains($0.name) }
 
-        var results: [Result] = []
-        for workload in selected {
-            FileHandle.standardError.write(Data("running \(workload.name)…\n".utf8))
-            results.append(try measure(workload, client: client))
+        var rows: [Row] = []
+        for workload in selectedWorkloads {
+            announce(workload.name)
+            rows.append(Row(try measure(workload, client: client)))
         }
-        var latencies: [(String, WakeBenchmark.Latencies)] = []
-        for name in Self.wakeNames where names.isEmpty || names.contains(name) {
-            FileHandle.standardError.write(Data("running \(name) (\(wakes) seals)…\n".utf8))
+        for name in Self.wakeNames where self.selected(name) {
+            announce("\(name) (\(wakes) seals)")
             let waiter: WakeBenchmark.Waiter = name == "wake-async" ? .async : .blocking
-            latencies.append((name, try WakeBenchmark.run(socket: path, waiter: waiter, count: wakes, client: client)))
+            let latency = try WakeBenchmark.run(socket: path, waiter: waiter, count: wakes, client: client)
+            rows.append(Row(
+                name: name, figure: String(format: "p50 %.1f us", latency.percentile(0.5)),
+                spread: String(format: "p99 %.1f us", latency.percentile(0.99)),
+                what: "seal in one process to get returning in another (\(wakes) seals)",
+                json: [("unit", "\"us\""), ("p50", "\(latency.percentile(0.5))"), ("p99", "\(latency.percentile(0.99))"),
+                       ("samples", "\(wakes)")]))
         }
-        print(json ? Report.json(results, latencies: latencies)
-                   : Report.table(results, latencies: latencies, machine: Machine.describe(), store: path))
+        if selected("await-many") {
+            announce("await-many (10000 awaits on one connection)")
+            let outcome = try AwaitManyBenchmark.run(socket: path, count: 10_000, client: client)
+            rows.append(Row(
+                name: "await-many", figure: String(format: "%.2fx", outcome.awaitedSeconds / outcome.baselineSeconds),
+                spread: String(format: "%.3f s vs %.3f s", outcome.awaitedSeconds, outcome.baselineSeconds),
+                what: "\(outcome.resumed) of \(outcome.count) awaits on one connection resumed; time vs the same seals unwatched",
+                json: [("ratio", "\(outcome.awaitedSeconds / outcome.baselineSeconds)"), ("resumed", "\(outcome.resumed)"),
+                       ("awaited_seconds", "\(outcome.awaitedSeconds)"), ("baseline_seconds", "\(outcome.baselineSeconds)")]))
+        }
+        if selected("fanout") {
+            announce("fanout (\(subscribers) subscribers × \(objectsPerSubscriber) objects)")
+            let outcome = try FanoutBenchmark.run(
+                socket: path, subscribers: subscribers, perSubscriber: objectsPerSubscriber,
+                processes: subscriberProcesses, client: client)
+            rows.append(Row(
+                name: "fanout", figure: "\(Report.format(outcome.producerRate)) seals/s",
+                spread: String(format: "%.0f%% of %@ unwatched", 100 * outcome.producerRate / outcome.baselineRate,
+                               Report.format(outcome.baselineRate)),
+                what: String(format: "%d subscribers × %d: delivered %d, lost %d, all delivered %.2f s after the first seal",
+                             outcome.subscribers, outcome.perSubscriber, outcome.delivered, outcome.lost, outcome.deliverySeconds),
+                json: [("producer_rate", "\(outcome.producerRate)"), ("baseline_rate", "\(outcome.baselineRate)"),
+                       ("delivered", "\(outcome.delivered)"), ("lost", "\(outcome.lost)"),
+                       ("delivery_seconds", "\(outcome.deliverySeconds)")]))
+        }
+        if selected("stalled") {
+            announce("stalled (\(stalledSeals) seals)")
+            let storePID = try UnixSocket.connect(path: path).peerCredentials().pid
+            let outcome = try StalledBenchmark.run(socket: path, storePID: storePID, seals: stalledSeals, client: client)
+            rows.append(Row(
+                name: "stalled", figure: String(format: "%+.1f MiB RSS", Double(outcome.rssGrowth) / 1_048_576),
+                spread: "healthy got \(outcome.healthyDelivered)/\(outcome.healthyExpected)",
+                what: "\(outcome.seals) seals+deletes with one subscriber that never reads (dropped for it: \(outcome.droppedForStalled))",
+                json: [("rss_growth_bytes", "\(outcome.rssGrowth)"), ("healthy_delivered", "\(outcome.healthyDelivered)"),
+                       ("healthy_expected", "\(outcome.healthyExpected)"), ("dropped_for_stalled", "\(outcome.droppedForStalled)")]))
+        }
+        print(json ? Report.json(rows) : Report.table(rows, machine: Machine.describe(), store: path))
+    }
+
+    func announce(_ what: String) {
+        FileHandle.standardError.write(Data("running \(what)…\n".utf8))
     }
 
     func measure(_ workload: Workload, client: PlasmaClient) throws -> Result {

@@ -1,38 +1,43 @@
 import Foundation
 
+/// One line of results: what was measured, its headline figure, the spread, and the same as JSON.
+struct Row {
+    let name: String
+    let figure: String
+    let spread: String
+    let what: String
+    /// JSON object fields (already encoded values).
+    let json: [(String, String)]
+
+    init(_ result: Result) {
+        let unit = result.workload.unit.rawValue
+        name = result.workload.name
+        figure = "\(Report.format(result.median)) \(unit)"
+        spread = "\(Report.format(result.rates.first!)) … \(Report.format(result.rates.last!))"
+        what = result.workload.summary
+        json = [("unit", "\"\(unit)\""), ("median", "\(result.median)"), ("min", "\(result.rates.first!)"),
+                ("max", "\(result.rates.last!)"), ("repetitions", "\(result.rates.count)")]
+    }
+
+    init(name: String, figure: String, spread: String, what: String, json: [(String, String)]) {
+        (self.name, self.figure, self.spread, self.what, self.json) = (name, figure, spread, what, json)
+    }
+}
+
 /// Formats results for people (a table) or programs (JSON).
 enum Report {
-    static func table(
-        _ results: [Result], latencies: [(String, WakeBenchmark.Latencies)], machine: String, store: String
-    ) -> String {
+    static func table(_ rows: [Row], machine: String, store: String) -> String {
         var lines = ["machine: \(machine)", "store: \(store)", ""]
-        lines.append(pad("workload", 18) + pad("median", 14) + pad("min … max", 26) + "what")
-        for result in results {
-            let unit = result.workload.unit.rawValue
-            lines.append(
-                pad(result.workload.name, 18) + pad("\(format(result.median)) \(unit)", 14)
-                    + pad("\(format(result.rates.first!)) … \(format(result.rates.last!))", 26)
-                    + result.workload.summary)
-        }
-        for (name, latency) in latencies {
-            lines.append(
-                pad(name, 18) + pad(String(format: "p50 %.1f us", latency.percentile(0.5)), 14)
-                    + pad(String(format: "p99 %.1f us", latency.percentile(0.99)), 26)
-                    + "seal in one process to get returning in another (\(latency.nanoseconds.count) seals)")
-        }
+        lines.append(pad("workload", 18) + pad("median", 16) + pad("spread", 26) + "what")
+        for row in rows { lines.append(pad(row.name, 18) + pad(row.figure, 16) + pad(row.spread, 26) + row.what) }
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ results: [Result], latencies: [(String, WakeBenchmark.Latencies)]) -> String {
-        let entries = results.map { result in
-            "{\"workload\":\"\(result.workload.name)\",\"unit\":\"\(result.workload.unit.rawValue)\","
-                + "\"median\":\(result.median),\"min\":\(result.rates.first!),\"max\":\(result.rates.last!),"
-                + "\"repetitions\":\(result.rates.count)}"
+    static func json(_ rows: [Row]) -> String {
+        let objects = rows.map { row in
+            "{" + ([("workload", "\"\(row.name)\"")] + row.json).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
         }
-        let wakes = latencies.map { name, latency in
-            "{\"workload\":\"\(name)\",\"unit\":\"us\",\"p50\":\(latency.percentile(0.5)),\"p99\":\(latency.percentile(0.99)),\"samples\":\(latency.nanoseconds.count)}"
-        }
-        return "[" + (entries + wakes).joined(separator: ",") + "]"
+        return "[" + objects.joined(separator: ",") + "]"
     }
 
     static func format(_ value: Double) -> String {

@@ -2,7 +2,6 @@ import Foundation
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
-import Synchronization
 
 /// The async client's socket: a dedicated reader thread hands each reply to the task awaiting it, so
 /// any number of awaits share one connection and no task ever blocks a thread of the cooperative pool
@@ -28,8 +27,9 @@ final class AsyncConnection: RequestSender, Sendable {
     }
 
     let socket: UnixSocket
-    private let state = Mutex(State())
-    private let sending = Mutex(())
+    private let state = Locked(State())
+    /// Serialises writes so that frames from concurrent tasks don't interleave.
+    private let sending = Condition()
 
     /// Starts the reader thread; it owns `reader` from now on.
     init(socket: UnixSocket, reader: ReplyReader) {
@@ -85,7 +85,9 @@ final class AsyncConnection: RequestSender, Sendable {
     }
 
     private func send(_ request: Request, id: UInt64) -> Result<Void, PlasmaClientError> {
-        sending.withLock { _ in Result { () throws(PlasmaClientError) in try write(request, id: id, to: socket) } }
+        sending.lock()
+        defer { sending.unlock() }
+        return Result { () throws(PlasmaClientError) in try write(request, id: id, to: socket) }
     }
 
     /// Ends the connection: every await (now and later) fails with `disconnected(reason)`.

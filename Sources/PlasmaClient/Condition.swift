@@ -31,3 +31,20 @@ final class Condition: @unchecked Sendable {
         return try body()
     }
 }
+
+/// A value behind a pthread mutex. Used instead of `Synchronization.Mutex` because ThreadSanitizer
+/// understands pthread locks (the futex-based Mutex shows up as false races), and the async tests run
+/// under TSan in CI.
+final class Locked<Value>: @unchecked Sendable {
+    // @unchecked: `value` is only touched inside `withLock`, under `lock`.
+    private let lock = Condition()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

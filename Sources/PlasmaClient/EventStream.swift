@@ -1,6 +1,5 @@
 import PlasmaCore
 import PlasmaWire
-import Synchronization
 
 /// Feeds one subscription's events to its AsyncThrowingStream, with a bounded buffer: when the
 /// application reads too slowly, the events that don't fit are dropped and an `overflow` event takes
@@ -10,7 +9,7 @@ final class EventStream: Sendable {
 
     private let continuation: AsyncThrowingStream<ObjectEvent, any Error>.Continuation
     /// Events dropped here and not yet reported.
-    private let dropped = Mutex(0)
+    private let dropped = Locked(0)
 
     init(_ continuation: AsyncThrowingStream<ObjectEvent, any Error>.Continuation) {
         self.continuation = continuation

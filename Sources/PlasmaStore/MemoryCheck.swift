@@ -14,7 +14,7 @@ enum MemoryCheck {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             guard text.hasPrefix("MemAvailable:") else { continue }
             let kilobytes = text.split(separator: " ").compactMap { Int($0) }.first
             return kilobytes.map { $0 * 1024 }

@@ -172,7 +172,8 @@ public final class StoreServer {
                     Result { () throws(SystemError) in try connection.socket.read(into: raw) }
                 }.get()
             } catch {
-                return close(connection, reason: "read failed: \(error)")
+                // A peer that exits with replies unread resets the connection: that's its way of leaving.
+                return close(connection, reason: error.errno == .connectionReset ? nil : "read failed: \(error)")
             }
             guard let count else { return }
             guard count > 0 else {
@@ -306,7 +307,9 @@ public final class StoreServer {
                 try loop.modify(connection.socket.rawValue, interest: .readable)
             }
         } catch {
-            close(connection, reason: "write failed: \(error)")
+            // The peer closed its end (it exited, or hung up after its last request): an orderly end.
+            let peerGone = error.errno == .brokenPipe || error.errno == .connectionReset
+            close(connection, reason: peerGone ? nil : "write failed: \(error)")
         }
     }
 

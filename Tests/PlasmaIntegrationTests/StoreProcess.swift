@@ -92,8 +92,8 @@ final class PeerProcess {
     private let output = Pipe()
     private var buffered = ""
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = BuiltProducts.url("plasma-test-peer")
+    init(_ arguments: [String], program: String = "plasma-test-peer") throws {
+        process.executableURL = BuiltProducts.url(program)
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

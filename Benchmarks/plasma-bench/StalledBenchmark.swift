@@ -1,0 +1,86 @@
+import Foundation
+import PlasmaClient
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+
+/// `stalled`: one subscriber to everything that never reads, while a producer seals (and deletes) N
+/// objects. Measures the store's anonymous RSS before and after (its bounded event queue is all that
+/// may grow) and what a healthy subscriber to everything, in another process, received.
+enum StalledBenchmark {
+    static let role = "__healthy-subscriber"
+
+    struct Outcome {
+        let seals: Int
+        let rssGrowth: Int
+        let healthyDelivered: Int
+        let healthyExpected: Int
+        let droppedForStalled: Int64
+    }
+
+    static func run(socket: String, storePID: Int32, seals: Int, client: PlasmaClient) throws -> Outcome {
+        // The stalled subscriber: subscribes to everything over a raw socket, then never reads again.
+        let stalled = try UnixSocket.connect(path: socket)
+        defer { stalled.close() }
+        var writer = ByteWriter()
+        Request.subscribe(subscriptionID: 1, filter: .all).encode(requestID: 1, into: &writer)
+        try writer.buffer.withUnsafeBytes { try stalled.writeAll($0) }
+
+        let expected = 2 * seals  // a sealed and a deleted event per object
+        let healthy = try ChildProcess(role: role, [socket, "\(expected)"])
+        while try client.statistics().subscriptions < 2 { usleep(10_000) }
+        let rssBefore = anonymousRSS(pid: storePID) ?? 0
+
+        let payload = [UInt8](repeating: 1, count: 64)
+        let batch = 1000
+        var progress = ProgressLine(total: seals, label: "stalled")
+        for start in stride(from: 0, to: seals, by: batch) {
+            let objects = (start..<min(seals, start + batch)).map { _ in InlineObject(id: .random(), data: payload) }
+            _ = try client.createAndSeal(batch: objects)
+            try client.delete(objects.map(\.id))
+            progress.update(start + objects.count)
+        }
+        progress.finish()
+        let rssAfter = anonymousRSS(pid: storePID) ?? 0
+        let delivered = Int(healthy.finish().split(separator: " ").first.flatMap { Int($0) } ?? 0)
+        return Outcome(
+            seals: seals, rssGrowth: rssAfter - rssBefore, healthyDelivered: delivered, healthyExpected: expected,
+            droppedForStalled: try client.statistics().eventsDropped)
+    }
+
+    /// The healthy subscriber: counts events until it has `expected` of them (or overflows), prints the count.
+    static func healthyMain(_ arguments: [String]) async throws {
+        let client = try AsyncPlasmaClient(socketPath: arguments[0])
+        let expected = Int(arguments[1])!
+        var (received, lost) = (0, 0)
+        for try await event in client.allEvents() {
+            if case .overflow(let dropped) = event { lost += dropped } else { received += 1 }
+            if received + lost >= expected { break }
+        }
+        print("\(received) \(lost)")
+    }
+}
+
+/// A one-line progress indication on stderr for long runs (only when stderr is a terminal).
+struct ProgressLine {
+    let total: Int
+    let label: String
+    private var lastPercent = -1
+    private let isTerminal = isatty(2) == 1
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+    }
+
+    mutating func update(_ done: Int) {
+        let percent = total == 0 ? 100 : done * 100 / total
+        guard isTerminal, percent != lastPercent else { return }
+        lastPercent = percent
+        FileHandle.standardError.write(Data("\r\(label): \(percent)%".utf8))
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,0 +1,122 @@
+import PlasmaClient
+
+/// Durations as people type them: `5s`, `250ms`, `1m`, `2.5s`, `1h`, or a plain number of seconds.
+enum DurationArgument {
+    static let forms = "a number of seconds or a number with a unit, e.g. 5, 2.5s, 250ms, 1m, 1h"
+
+    struct ParseError: Error, CustomStringConvertible {
+        let text: String
+        var description: String { "invalid duration '\(text)': use \(DurationArgument.forms)" }
+    }
+
+    private static let units: [(suffix: String, nanoseconds: Double)] = [
+        ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
+    ]
+
+    static func parse(_ text: String) throws(ParseError) -> Duration {
+        let lowered = text.lowercased()
+        var number = Substring(lowered)
+        var scale = 1e9
+        if let unit = units.first(where: { lowered.hasSuffix($0.suffix) }) {
+            number = number.dropLast(unit.suffix.count)
+            scale = unit.nanoseconds
+        }
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              number.filter({ $0 == "." }).count <= 1, number != ".",
+              let value = Double(number)
+        else { throw ParseError(text: text) }
+        let nanoseconds = (value * scale).rounded()
+        guard nanoseconds.isFinite, nanoseconds < 1e18 else { throw ParseError(text: text) }
+        return .nanoseconds(Int64(nanoseconds))
+    }
+
+    /// `--wait-for-space` values: a duration, or `forever` (what the bare flag means).
+    static func parseWait(_ text: String) throws(ParseError) -> Wait {
+        if text.lowercased() == "forever" { return .forever }
+        return .timeout(try parse(text))
+    }
+}
+
+/// Rewrites of the command line before ArgumentParser sees it.
+enum CommandLineRewrite {
+    /// The arguments as ArgumentParser can parse them: the global `--socket` may come before the
+    /// subcommand (`plasma --socket P list`), so it is moved after the subcommand's name; and the
+    /// optional value of put's `--wait-for-space` is made explicit.
+    static func normalizing(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--socket" || argument == "-s", index + 1 < arguments.count {
+                leading += arguments[index...index + 1]
+                index += 2
+            } else if argument.hasPrefix("--socket=") {
+                leading.append(argument)
+                index += 1
+            } else {
+                break
+            }
+        }
+        var rest = Array(arguments[index...])
+        if !leading.isEmpty, let command = rest.first, !command.hasPrefix("-") {
+            rest.insert(contentsOf: leading, at: 1)
+        } else {
+            rest = leading + rest
+        }
+        return rest.first == "put" ? normalizingOptionalValues(rest) : rest
+    }
+
+    /// `--wait-for-space` takes an optional value, which ArgumentParser options can't. Before parsing,
+    /// the bare flag becomes `--wait-for-space=forever`, or `--wait-for-space=NEXT` when the next word
+    /// looks like a duration and isn't the last argument (the last one is the file).
+    static func normalizingOptionalValues(_ arguments: [String]) -> [String] {
+        let flag = "--wait-for-space"
+        var result: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" {
+                result += arguments[index...]
+                break
+            }
+            if argument == flag {
+                let next = index + 1
+                if next < arguments.count - 1, (try? DurationArgument.parseWait(arguments[next])) != nil {
+                    result.append("\(flag)=\(arguments[next])")
+                    index += 2
+                    continue
+                }
+                result.append("\(flag)=forever")
+            } else {
+                result.append(argument)
+            }
+            index += 1
+        }
+        return result
+    }
+}
+
+extension Duration {
+    /// A short form for durations a person reads: `250ms`, `2.5s`, `3m05s`, `2h07m`, `4d03h`.
+    var compact: String {
+        let nanoseconds = Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9
+        return Self.compact(nanoseconds: nanoseconds)
+    }
+
+    static func compact(nanoseconds: Double) -> String {
+        let value = max(0, nanoseconds)
+        func rounded(_ x: Double) -> String {
+            let text = String((x * 10).rounded() / 10)
+            return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+        }
+        if value < 1e3 { return "\(Int(value))ns" }
+        if value < 1e6 { return "\(rounded(value / 1e3))µs" }
+        if value < 1e9 { return "\(rounded(value / 1e6))ms" }
+        let seconds = Int(value / 1e9)
+        if seconds < 60 { return "\(rounded(value / 1e9))s" }
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        if seconds < 3600 { return "\(seconds / 60)m\(two(seconds % 60))s" }
+        if seconds < 86400 { return "\(seconds / 3600)h\(two(seconds % 3600 / 60))m" }
+        return "\(seconds / 86400)d\(two(seconds % 86400 / 3600))h"
+    }
+}
