@@ -85,6 +85,27 @@ func run() throws {
         }
         done.wait()
         say(result.line)
+    case "create-writing":  // ID SIZE: create, then keep writing into it until killed
+        let client = try PlasmaClient(socketPath: socketPath)
+        let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
+        say("writing")
+        var value: UInt8 = 0
+        while true {
+            memset(object.data.baseAddress!, Int32(value), object.data.count)
+            value &+= 1
+        }
+    case "seal-hold":  // ID SIZE: create, write, seal, keep the creator's reference until killed
+        let client = try PlasmaClient(socketPath: socketPath)
+        let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
+        memset(object.data.baseAddress!, 1, object.data.count)
+        try object.seal()
+        say("sealed")
+        withExtendedLifetime(object) { sleepForever() }
+    case "subscribe-hold":  // subscribe to everything and never read the events
+        let client = try AsyncPlasmaClient(socketPath: socketPath)
+        let events = client.allEvents()
+        say("subscribed")
+        withExtendedLifetime((client, events)) { sleepForever() }
     case "create-hold":  // ID SIZE: create, write, never seal
         let client = try PlasmaClient(socketPath: socketPath)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
@@ -124,6 +145,10 @@ func run() throws {
             socket.close()
             say("sent")
             exit(0)
+        }
+        if rest.count > 1, rest[1] == "hold" {  // half a frame, then wait to be killed
+            say("sent")
+            sleepForever()
         }
         var scratch = [UInt8](repeating: 0, count: 4096)
         var descriptors: [Int32] = []
