@@ -132,3 +132,38 @@ extension IntegrationTests {
         }
     }
 }
+
+extension IntegrationTests {
+    /// SIGTERM while clients are busy: each gets a clean error, the store exits 0 and removes its socket.
+    @Suite struct ShutdownUnderLoadTests {
+        @Test func sigtermUnderLoadDisconnectsEveryClientCleanly() throws {
+            let store = try StoreProcess()
+            let clients = try (0..<8).map { _ in try store.connect() }
+            let workers = clients.map { client in
+                BackgroundCall { () -> PlasmaClientError? in
+                    let payload = [UInt8](repeating: 1, count: 256)
+                    while true {
+                        do {
+                            let id = ObjectID.random()
+                            try client.createAndSeal(id, data: payload)
+                            _ = try client.get(id)
+                            try client.delete([id])
+                        } catch let error as PlasmaClientError {
+                            return error
+                        }
+                    }
+                }
+            }
+            usleep(300_000)  // let them get going
+            #expect(store.stop() == 0)
+            for worker in workers {
+                let error = try worker.value(timeout: 20)
+                switch error {
+                case .disconnected?: break
+                default: Issue.record("expected a disconnected error, got \(String(describing: error))")
+                }
+            }
+            #expect(access(store.socketPath, F_OK) != 0, "the socket file is left behind")
+        }
+    }
+}
