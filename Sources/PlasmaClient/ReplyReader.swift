@@ -8,8 +8,8 @@ import PlasmaWire
 /// of an async one).
 final class ReplyReader {
     private let socket: UnixSocket
-    /// How long to poll a nonblocking socket before sleeping in the kernel.
-    private let spinNanoseconds: UInt64
+    /// How long to poll a nonblocking socket before sleeping in the kernel (adapts to whether it pays).
+    private var spin: AdaptiveSpin
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     private var start = 0
     private var end = 0
@@ -18,7 +18,7 @@ final class ReplyReader {
 
     init(socket: UnixSocket, spin: Duration) {
         self.socket = socket
-        spinNanoseconds = spin.clampedNanoseconds
+        self.spin = AdaptiveSpin(maximumNanoseconds: spin.clampedNanoseconds)
     }
 
     deinit {
@@ -85,19 +85,26 @@ final class ReplyReader {
         (start, end) = (0, unread)
     }
 
-    /// Reads what the socket has: polls for `spinNanoseconds` (nonblocking sockets), then blocks.
+    /// Reads what the socket has: polls for the spin window (nonblocking sockets), then blocks.
     private func fill() throws(PlasmaClientError) {
-        let spinDeadline = spinNanoseconds > 0 ? MonotonicClock.nanoseconds() + spinNanoseconds : 0
+        let window = spin.windowNanoseconds
+        let deadline = window > 0 ? MonotonicClock.nanoseconds() + window : 0
+        var slept = false
         var count: Int?
         do {
             while true {
                 count = try socket.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), descriptors: &descriptors)
                 if count != nil { break }
-                if MonotonicClock.nanoseconds() >= spinDeadline { try socket.waitUntilReadable() }
+                if !slept, MonotonicClock.nanoseconds() >= deadline {
+                    slept = true
+                    if window > 0 { spin.missed() } else { spin.sleptWithoutPolling() }
+                }
+                if slept { try socket.waitUntilReadable() }
             }
         } catch {
             throw .disconnected("reading failed: \(error)")
         }
+        if !slept, window > 0 { spin.caught() }
         guard let count, count > 0 else { throw .disconnected("the store closed the connection") }
         end += count
     }

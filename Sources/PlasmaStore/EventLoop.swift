@@ -19,14 +19,15 @@ final class EventLoop {
     /// Called before each wait: flush output.
     var beforeSleep: () -> Void = {}
 
-    /// After a pass that did work, poll without sleeping for this long: the next request of a busy
-    /// client usually arrives sooner than a halted CPU wakes up (tens of microseconds on a VM).
-    let busyPollNanoseconds: UInt64
+    /// After a pass that did work, poll without sleeping for a while: the next request of a busy
+    /// client usually arrives sooner than a halted CPU wakes up (tens of microseconds on a VM). The
+    /// window adapts: it shrinks to nothing when polling doesn't pay (an idle store, a shared core).
+    private var busyPoll: AdaptiveSpin
     private var busyUntil: UInt64 = 0
 
     init(busyPollNanoseconds: UInt64) throws(SystemError) {
         epoll = try Epoll()
-        self.busyPollNanoseconds = busyPollNanoseconds
+        busyPoll = AdaptiveSpin(maximumNanoseconds: busyPollNanoseconds)
     }
 
     func register(_ fd: Int32, interest: Epoll.Interest, handler: @escaping Handler) throws(SystemError) {
@@ -49,9 +50,9 @@ final class EventLoop {
     func run() throws(SystemError) {
         while !isStopping {
             beforeSleep()
-            let busy = busyPollNanoseconds > 0 && MonotonicClock.nanoseconds() < busyUntil
-            try epoll.wait(timeoutMilliseconds: busy ? 0 : timeoutMilliseconds(), into: &events)
-            if !events.isEmpty, busyPollNanoseconds > 0 { busyUntil = MonotonicClock.nanoseconds() + busyPollNanoseconds }
+            let polling = busyUntil != 0
+            try epoll.wait(timeoutMilliseconds: polling ? 0 : timeoutMilliseconds(), into: &events)
+            adaptBusyPoll(polling: polling)
             for event in events {
                 // A handler may have unregistered a later descriptor in this same batch.
                 handlers[event.fd]?(event)
@@ -59,6 +60,18 @@ final class EventLoop {
             onWake()
         }
         beforeSleep()
+    }
+
+    /// Learns from this pass whether polling paid, and sets the next polling deadline (0: sleep).
+    private func adaptBusyPoll(polling: Bool) {
+        let now = MonotonicClock.nanoseconds()
+        if !events.isEmpty {
+            if polling { busyPoll.caught() } else { busyPoll.sleptWithoutPolling() }
+            busyUntil = busyPoll.windowNanoseconds > 0 ? now + busyPoll.windowNanoseconds : 0
+        } else if polling, now >= busyUntil {
+            busyPoll.missed()
+            busyUntil = 0
+        }
     }
 }
 

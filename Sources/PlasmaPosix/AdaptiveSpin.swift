@@ -1,0 +1,40 @@
+/// How long to poll before sleeping in the kernel, learned from whether polling pays.
+///
+/// Polling saves a wake-up (tens of microseconds on a VM) when the awaited bytes come within the window;
+/// it wastes the window, and worse, starves the peer we wait for when both share one core. So the window
+/// doubles (up to the maximum) each time polling caught the work and halves each time it ran out; at
+/// zero it stays off, except for one full-length probe every 64 sleeps, so that it comes back when the
+/// machine frees up.
+public struct AdaptiveSpin: Sendable {
+    public let maximumNanoseconds: UInt64
+    public private(set) var windowNanoseconds: UInt64
+    private var sleepsUntilProbe = Self.probeInterval
+    private static let probeInterval = 64
+    private static let floor: UInt64 = 1_000
+
+    public init(maximumNanoseconds: UInt64) {
+        self.maximumNanoseconds = maximumNanoseconds
+        windowNanoseconds = maximumNanoseconds
+    }
+
+    /// The work came while polling.
+    public mutating func caught() {
+        windowNanoseconds = min(maximumNanoseconds, max(Self.floor, windowNanoseconds * 2))
+    }
+
+    /// The window ran out with nothing to show for it.
+    public mutating func missed() {
+        windowNanoseconds /= 2
+        if windowNanoseconds < Self.floor { windowNanoseconds = 0 }
+    }
+
+    /// Slept without polling (the window is zero): every so often, try polling again.
+    public mutating func sleptWithoutPolling() {
+        guard windowNanoseconds == 0, maximumNanoseconds > 0 else { return }
+        sleepsUntilProbe -= 1
+        if sleepsUntilProbe == 0 {
+            sleepsUntilProbe = Self.probeInterval
+            windowNanoseconds = maximumNanoseconds
+        }
+    }
+}
