@@ -16,6 +16,8 @@ enum Entry {
         case FanoutBenchmark.role: try await FanoutBenchmark.subscribersMain(rest)
         case StalledBenchmark.role: try await StalledBenchmark.healthyMain(rest)
         case AwaitManyBenchmark.role: try await AwaitManyBenchmark.waiterMain(rest)
+        case MultiClientBenchmark.role: try MultiClientBenchmark.clientMain(rest)
+        case ConnectStormBenchmark.role: try ConnectStormBenchmark.stormMain(rest)
         default: BenchCommand.main()
         }
     }
@@ -29,7 +31,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Use the store already serving on this socket instead of starting one.")
     var socket: String?
 
-    @Option(help: "Capacity of the store the benchmark starts.")
+    @Option(help: "Capacity of the store the benchmark starts (and of Arrow's store, with --compare-arrow).")
     var memory = "4G"
 
     @Option(help: "Timed repetitions per workload (after one warm-up).")
@@ -53,34 +55,97 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "stalled: objects sealed (and deleted) while one subscriber never reads.")
     var stalledSeals = 1_000_000
 
+    @Option(help: ArgumentHelp(
+        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects). The figure is the aggregate: all their operations / time from the first start to the last finish. 1 runs it in this process. Not used by --compare-arrow (one client).",
+        valueName: "N"))
+    var clients = 1
+
+    @Option(help: ArgumentHelp(
+        "connect-storm: clients that connect at once, each doing connect + put (create 64 B, write, seal, release) + get. They run as threads (one connection each) in at most --storm-processes processes, not one process each (1000 Swift processes cost too much memory). The store the benchmark starts allows max(4096, N+256) clients; a --socket store must allow N itself.",
+        valueName: "N"))
+    var storm = 1000
+
+    @Option(help: ArgumentHelp("connect-storm: most processes the clients are spread over.", valueName: "P"))
+    var stormProcesses = 50
+
+    @Option(help: ArgumentHelp(
+        "churn: capacity of the separate store the benchmark starts for it (with --socket, churn uses that store and its capacity). The working set is twice the capacity.",
+        valueName: "size"))
+    var churnMemory = "256M"
+
+    @Option(help: ArgumentHelp("churn: creates per timed repetition (the warm-up is one pass over the working set).", valueName: "N"))
+    var churnOperations = 20_000
+
+    @Option(help: "churn and scale: seed of the sizes, ids and sample order.")
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp(
+        "scale: objects of 64 B a store is filled with (createAndSeal batches of 1000), once per invocation. The benchmark starts a separate store for it (capacity max(256 MiB, 128 B × N)); with --socket, that store.",
+        valueName: "N"))
+    var scaleObjects = 1_000_000
+
+    @Option(help: ArgumentHelp("scale: random get+release pairs timed per repetition, at 1000 objects and at --scale-objects.", valueName: "N"))
+    var scaleSamples = 10_000
+
+    @Option(help: ArgumentHelp(
+        "Path of Arrow's plasma-store-server (pyarrow 11.0.0 wheel): run only the Arrow comparison. It starts that store with -m of --memory and runs the Arrow-capable workloads (\(arrowWorkloads.map(\.name).joined(separator: ", "))) through one Swift Arrow-dialect client against it and against our store (if ours serves the Arrow dialect; otherwise that column says so), alternating with our native dialect; prints both medians, their ratio and the native median. Positional names then select among those workloads.",
+        valueName: "path"))
+    var compareArrow: String?
+
     @Argument(help: "Workloads to run (default: all): \(Self.allNames.joined(separator: ", ")).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async"]
-    static let processNames = ["await-many", "fanout", "stalled"]
-    static var allNames: [String] { workloads.map(\.name) + wakeNames + processNames }
+    static let processNames = ["await-many", "fanout", "stalled", "connect-storm"]
+    static let storeNames = ["churn", "scale"]
+    static var allNames: [String] { workloads.map(\.name) + wakeNames + processNames + storeNames }
 
     func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
     func validate() throws {
-        let known = Set(Self.allNames)
+        let known = compareArrow == nil ? Self.allNames : arrowWorkloads.map(\.name)
         for name in names where !known.contains(name) {
-            throw ValidationError("unknown workload '\(name)'; known: \(Self.allNames.joined(separator: ", "))")
+            throw ValidationError("unknown workload '\(name)'\(compareArrow == nil ? "" : " for --compare-arrow"); known: \(known.joined(separator: ", "))")
         }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
+        guard clients > 0, storm > 0, stormProcesses > 0, churnOperations > 0, scaleSamples > 0 else {
+            throw ValidationError("--clients, --storm, --storm-processes, --churn-operations and --scale-samples must be at least 1")
+        }
+        guard scaleObjects >= ScaleBenchmark.firstStep else { throw ValidationError("--scale-objects must be at least \(ScaleBenchmark.firstStep)") }
+        for (flag, size) in [("--memory", memory), ("--churn-memory", churnMemory)] where (try? ByteCount.parse(size)) == nil {
+            throw ValidationError("invalid \(flag) '\(size)': give a size, e.g. 4G or 256M")
+        }
+        if let path = compareArrow, !FileManager.default.isExecutableFile(atPath: path) {
+            throw ValidationError("--compare-arrow: no executable at \(path)")
+        }
     }
 
     func run() throws {
-        let store = try socket == nil ? LaunchedStore(memory: memory) : nil
+        let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
         let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
+        if let arrowServer = compareArrow {
+            let lines = try ArrowComparison.run(
+                arrowServer: arrowServer, memory: memory, ourSocket: path, native: client, names: names,
+                repetitions: repetitions)
+            let rows = lines.map { Row(name: "arrow-compare:\($0.workload.name)", figure: "", spread: "", what: "", json: $0.json) }
+            print(json ? Report.json(rows) : Report.table([], machine: Machine.describe(), store: path)
+                + Report.comparison(lines, arrowServer: arrowServer, memory: memory))
+            return
+        }
         let selectedWorkloads = names.isEmpty ? workloads : workloads.filter { names.contains($0.name) }
 
         var rows: [Row] = []
         for workload in selectedWorkloads {
-            announce(workload.name)
-            rows.append(Row(try measure(workload, client: client)))
+            if clients > 1, MultiClientBenchmark.workloadNames.contains(workload.name) {
+                announce("\(workload.name) (\(clients) client processes)")
+                let result = try MultiClientBenchmark.measure(workload, socket: path, clients: clients, repetitions: repetitions)
+                rows.append(Row(result, clients: clients))
+            } else {
+                announce(workload.name)
+                rows.append(Row(try measure(workload, client: client)))
+            }
         }
         for name in Self.wakeNames where self.selected(name) {
             announce("\(name) (\(wakes) seals)")
@@ -129,7 +194,42 @@ struct BenchCommand: ParsableCommand {
                 json: [("rss_growth_bytes", "\(outcome.rssGrowth)"), ("healthy_delivered", "\(outcome.healthyDelivered)"),
                        ("healthy_expected", "\(outcome.healthyExpected)"), ("dropped_for_stalled", "\(outcome.droppedForStalled)")]))
         }
+        if selected("connect-storm") {
+            announce("connect-storm (\(storm) clients at once, \(1 + repetitions) storms)")
+            rows.append(ConnectStormBenchmark.row(try ConnectStormBenchmark.run(
+                socket: path, connections: storm, processes: stormProcesses, repetitions: repetitions)))
+        }
+        if selected("churn") {
+            announce("churn (\(socket == nil ? "own store of \(churnMemory)" : "the --socket store"))")
+            let (churnStore, churnClient) = try separateStore(memory: churnMemory, tag: "churn", or: client)
+            defer { churnStore?.stop() }
+            rows.append(ChurnBenchmark.row(try ChurnBenchmark.run(
+                client: churnClient, operations: churnOperations, repetitions: repetitions, seed: seed), seed: seed))
+        }
+        if selected("scale") {
+            announce("scale (\(scaleObjects) objects, \(socket == nil ? "own store" : "the --socket store"))")
+            let (scaleStore, scaleClient) = try separateStore(
+                memory: ScaleBenchmark.memory(objects: scaleObjects), tag: "scale", or: client)
+            defer { scaleStore?.stop() }
+            let storePID = try UnixSocket.connect(path: scaleStore?.socketPath ?? path).peerCredentials().pid
+            rows.append(ScaleBenchmark.row(try ScaleBenchmark.run(
+                client: scaleClient, storePID: storePID, objects: scaleObjects, samples: scaleSamples,
+                repetitions: repetitions, seed: seed)))
+        }
         print(json ? Report.json(rows) : Report.table(rows, machine: Machine.describe(), store: path))
+    }
+
+    /// A fresh store of its own for a workload that needs a known state (churn, scale), unless --socket
+    /// was given: then that store and `client`.
+    func separateStore(memory: String, tag: String, or client: PlasmaClient) throws -> (LaunchedStore?, PlasmaClient) {
+        guard socket == nil else { return (nil, client) }
+        let store = try LaunchedStore(memory: memory, maxClients: 64, tag: tag)
+        do {
+            return (store, try PlasmaClient(socketPath: store.socketPath, retries: 600))
+        } catch {
+            store.stop()
+            throw error
+        }
     }
 
     func announce(_ what: String) {

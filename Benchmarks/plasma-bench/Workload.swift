@@ -7,6 +7,8 @@ struct Workload: Sendable {
     enum Unit: String, Sendable {
         case operations = "ops/s"
         case bytes = "GB/s"
+        /// Objects per second, for requests that carry many objects.
+        case objects = "objects/s"
     }
 
     let name: String
@@ -23,6 +25,8 @@ struct Workload: Sendable {
 let smallObjectSize = 64
 /// 64 MiB objects.
 let largeObjectSize = 64 << 20
+/// Objects per createAndSealBatch request in put-batch.
+let batchSize = 1000
 
 let workloads: [Workload] = [
     Workload(
@@ -46,6 +50,18 @@ let workloads: [Workload] = [
             let data = [UInt8](repeating: 7, count: smallObjectSize)
             for _ in 0..<iterations { try client.createAndSeal(.random(), data: data) }
             return iterations
+        }),
+    Workload(
+        name: "put-batch", summary: "createAndSeal batches of \(batchSize) × 64 B (one round trip per batch)",
+        unit: .objects, iterations: 20,
+        prepare: { _, _ in [] },
+        run: { client, _, iterations in
+            let data = [UInt8](repeating: 7, count: smallObjectSize)
+            for _ in 0..<iterations {
+                let objects = (0..<batchSize).map { _ in InlineObject(id: .random(), data: data) }
+                guard try client.createAndSeal(batch: objects).allSatisfy({ $0 == .ok }) else { throw BenchError.batchRefused }
+            }
+            return iterations * batchSize
         }),
     Workload(
         name: "get-small", summary: "get + release of sealed 64 B objects",
@@ -99,20 +115,31 @@ let workloads: [Workload] = [
                 sum &+= readEveryByte(buffer.data)
                 try buffer.release()
             }
-            if sum == 42 { print("") }  // keep the reads observable
+            guard sum == expectedSum(of: 5, iterations: iterations) else { throw BenchError.missing }
             return iterations * largeObjectSize
         }),
 ]
 
 enum BenchError: Error, CustomStringConvertible {
     case missing
+    case batchRefused
     case waiterFailed(String)
+    case childFailed(String)
     var description: String {
         switch self {
-        case .missing: "an object the benchmark sealed is missing"
+        case .missing: "an object the benchmark sealed is missing (or its bytes differ)"
+        case .batchRefused: "the store refused an object of a createAndSeal batch"
+        case .childFailed(let what): what
         case .waiterFailed(let output): "the waiter process failed; it printed: \(output.prefix(500))"
         }
     }
+}
+
+/// What `readEveryByte` returns, summed over `iterations` reads, for a large object filled with `byte`
+/// (checks that the bytes read are the bytes written, and keeps the reads observable).
+func expectedSum(of byte: UInt8, iterations: Int) -> UInt64 {
+    let word = UInt64(byte) &* 0x0101_0101_0101_0101
+    return word &* UInt64(largeObjectSize / 8) &* UInt64(iterations)
 }
 
 /// Sums the buffer 8 bytes at a time so that every byte is loaded.

@@ -31,6 +31,12 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Events handed to subscribers' queues, and events dropped from queues that overflowed.
     public var eventsQueued: Int64 = 0
     public var eventsDropped: Int64 = 0
+    /// Objects (and their bytes) evicted to the external store (`--external-store`) and still there.
+    public var spilledObjects: Int64 = 0
+    public var spilledBytes: Int64 = 0
+    /// Objects (and bytes) brought back from the external store by gets, since the store started.
+    public var restoredObjects: Int64 = 0
+    public var restoredBytes: Int64 = 0
 
     public init() {}
 
@@ -41,6 +47,7 @@ public struct StoreStatistics: Sendable, Hashable {
             evictableObjects, evictableBytes, evictedObjects, evictedBytes, deletedObjects, clients,
             pendingGets, pendingCreates, fragmentationPermille, largestFreeBlock,
             subscriptions, eventsQueued, eventsDropped,
+            spilledObjects, spilledBytes, restoredObjects, restoredBytes,
         ]
     }
 
@@ -53,6 +60,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (pendingGets, pendingCreates) = (value(12), value(13))
         (fragmentationPermille, largestFreeBlock) = (value(14), value(15))
         (subscriptions, eventsQueued, eventsDropped) = (value(16), value(17), value(18))
+        (spilledObjects, spilledBytes, restoredObjects, restoredBytes) = (value(19), value(20), value(21), value(22))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -61,5 +69,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "evictable_objects", "evictable_bytes", "evicted_objects", "evicted_bytes", "deleted_objects", "clients",
         "pending_gets", "pending_creates", "fragmentation_permille", "largest_free_block",
         "subscriptions", "events_queued", "events_dropped",
+        "spilled_objects", "spilled_bytes", "restored_objects", "restored_bytes",
     ]
 }

@@ -7,6 +7,8 @@ final class Connection {
         /// No complete first frame yet: the first bytes will tell.
         case undetermined
         case native
+        /// Arrow Plasma (pyarrow 11 / libplasma): the first 8 bytes were zero (Arrow's version field).
+        case arrow
     }
 
     let socket: UnixSocket
@@ -25,6 +27,11 @@ final class Connection {
     var isClosed = false
     /// Set when the connection must close but can't yet (inside an engine call); no more I/O for it.
     var closeReason: String?
+    /// The Arrow dialect's per-connection state (ArrowSession.swift); nil for native clients.
+    var arrow: ArrowSession?
+    /// Descriptors received (SCM_RIGHTS) and not yet claimed, oldest first. Only connections that are
+    /// not known to be native read with a control buffer: Arrow clients pass an fd after Subscribe.
+    var receivedDescriptors: [Int32] = []
 
     init(socket: UnixSocket, client: ClientID, peer: PeerCredentials?, eventLimit: Int) {
         self.socket = socket

@@ -8,15 +8,16 @@ struct OutboundBuffer {
     var writer = ByteWriter()
     /// Bytes of `writer.buffer` already written.
     private var start = 0
-    /// (absolute byte offset in `writer.buffer`, descriptor) in order.
-    private var descriptors: [(offset: Int, fd: Int32)] = []
+    /// (absolute byte offset in `writer.buffer`, descriptor, whether that byte goes alone) in order.
+    private var descriptors: [(offset: Int, fd: Int32, alone: Bool)] = []
 
     var pendingBytes: Int { writer.buffer.count - start }
     var isEmpty: Bool { pendingBytes == 0 }
 
-    /// The next byte appended carries `fd`.
-    mutating func attachDescriptorToNextByte(_ fd: Int32) {
-        descriptors.append((writer.buffer.count, fd))
+    /// The next byte appended carries `fd`. `alone`: that byte is sent by itself (Arrow's fling: its
+    /// client receives the fd with a 1-byte recvmsg and reads everything else with plain reads).
+    mutating func attachDescriptorToNextByte(_ fd: Int32, alone: Bool = false) {
+        descriptors.append((writer.buffer.count, fd, alone))
     }
 
     enum FlushResult {
@@ -30,7 +31,8 @@ struct OutboundBuffer {
             // A send ends where the next descriptor's byte begins, so that byte starts its own send.
             let attach = descriptors.first.flatMap { $0.offset == start ? $0.fd : nil }
             let nextMark = descriptors.dropFirst(attach == nil ? 0 : 1).first?.offset
-            let end = nextMark ?? writer.buffer.count
+            let alone = attach != nil && descriptors.first!.alone
+            let end = alone ? start + 1 : nextMark ?? writer.buffer.count
             let result = writer.buffer.withUnsafeBytes { raw in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[start..<end])
                 return Result { () throws(SystemError) in

@@ -20,6 +20,13 @@ public struct ServerConfiguration: Sendable {
     public var engine: StoreEngine.Configuration
     /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
     public var busyPoll: Duration = .microseconds(50)
+    /// Where evicted objects go instead of being dropped (`--external-store`, Arrow's `-e`):
+    /// `hashtable://NAME` or `file:///DIR`; nil: eviction drops them.
+    public var externalStore: String?
+
+    /// Largest Arrow frame payload: Arrow's CreateAndSeal carries the object inline, so an object as
+    /// large as the capacity must fit (plus room for the flatbuffer around it).
+    public var arrowMaxPayload: Int { max(wireLimits.maxPayload, capacity + (1 << 20)) }
 
     public init(capacity: Int, socketPath: String) {
         self.capacity = capacity

@@ -6,6 +6,8 @@ public enum ServerError: Error, CustomStringConvertible {
     case socketInUse(path: String)
     case notASocket(path: String)
     case insufficientMemory(requested: Int, available: Int)
+    /// `--external-store` is malformed or its directory can't be made.
+    case invalidExternalStore(String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum ServerError: Error, CustomStringConvertible {
             "\(path) exists and is not a socket; refusing to replace it (choose another path with --socket)"
         case .insufficientMemory(let requested, let available):
             "an arena of \(requested) bytes can't be prefaulted: the machine has \(available) bytes available (use a smaller --memory, or --no-prefault to fault pages in as they are used)"
+        case .invalidExternalStore(let reason): "invalid --external-store \(reason)"
         }
     }
 }

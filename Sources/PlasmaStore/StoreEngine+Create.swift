@@ -15,7 +15,7 @@ extension StoreEngine {
         if waitingCreates.contains(key) {
             return reply(key.client, key.requestID, type, fail(.invalidRequest, "request id \(key.requestID) is already waiting"))
         }
-        if objects.slot(of: id) != nil {
+        if isKnown(id) {  // present, or spilled to the external store
             return reply(key.client, key.requestID, type, fail(.objectExists, id.hex))
         }
         if let offset = reserveSpace(size) {
@@ -39,7 +39,7 @@ extension StoreEngine {
     func createAndSealNow(_ object: InlineObject, client: ClientID) -> PlasmaStatus {
         let size = object.data.count + object.metadata.count
         guard size <= capacity else { return .tooLarge }
-        guard objects.slot(of: object.id) == nil else { return .objectExists }
+        guard !isKnown(object.id) else { return .objectExists }
         guard let offset = reserveSpace(size) else { return .outOfMemory }
         _ = place(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
                   offset: offset, client: client)
@@ -47,8 +47,9 @@ extension StoreEngine {
     }
 
     /// Inserts the object at `offset`. A plain create leaves it unsealed and referenced by its creator;
-    /// an inline one is copied in and sealed at once, with no reference held.
-    private func place(
+    /// an inline one is copied in and sealed at once, with no reference held. (Internal, not private:
+    /// Arrow's create uses it too.)
+    func place(
         id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, offset: Int?, client: ClientID
     ) -> Reply {
         let record = ObjectRecord(
@@ -132,7 +133,7 @@ extension StoreEngine {
     func serveWaitingCreates() {
         while let pending = waitingCreates.first() {
             let size = pending.dataSize + pending.metadataSize
-            if objects.slot(of: pending.id) != nil {
+            if isKnown(pending.id) {
                 waitingCreates.removeFirst()
                 clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
                 reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.objectExists, pending.id.hex))

@@ -7,6 +7,7 @@ extension StoreEngine {
     /// Each found object gives the client one reference, taken the moment it is found so that it can't
     /// be evicted while the rest of the get waits.
     func get(_ ids: [ObjectID], timeout: Int64, key: WaitKey) {
+        if external != nil { restoreSpilled(ids) }  // StoreEngine+External.swift
         var results = [ObjectLocation?](repeating: nil, count: ids.count)
         var foundSlots: [Int32] = []
         var pending: [ObjectID: [Int]] = [:]
@@ -71,6 +72,8 @@ extension StoreEngine {
     // MARK: References
 
     func addReferences(_ count: Int, at slot: Int32, for client: ClientID) {
+        // Arrow clients hold at most one reference per object (StoreEngine+Arrow.swift).
+        let count = arrow.clients.isEmpty ? count : arrowReferencesToAdd(count, at: slot, for: client)
         guard count > 0 else { return }
         if objects[slot].isEvictable { objects.unlinkEvictable(slot) }
         objects[slot].referenceCount += count

@@ -5,7 +5,7 @@ extension StoreEngine {
     /// Deletes a sealed object now, or when its last reference goes (`deletionDeferred`).
     /// Unsealed objects can't be deleted: only their creator may abort them.
     func delete(_ id: ObjectID) -> PlasmaStatus {
-        guard let slot = objects.slot(of: id) else { return .objectNotFound }
+        guard let slot = objects.slot(of: id) else { return dropSpilled(id) ? .ok : .objectNotFound }
         guard objects[slot].state == .sealed else { return .objectNotSealed }
         if objects[slot].referenceCount > 0 {
             objects[slot].deletePending = true
@@ -33,6 +33,8 @@ extension StoreEngine {
     func evict(_ slot: Int32) {
         evictedObjects += 1
         evictedBytes += objects[slot].totalSize
+        // With an external store the bytes move there and the object stays known (StoreEngine+External.swift).
+        if external != nil, spill(slot) { return }
         removeObject(at: slot, .evicted)
     }
 

@@ -45,6 +45,11 @@ public final class StoreEngine {
     var eventsQueued = 0
     /// Counted by the server, which owns the queues that drop.
     public var droppedEvents = 0
+    /// Arrow-dialect clients and their quotas (StoreEngine+Arrow.swift).
+    var arrow = ArrowEngineState()
+    /// Where evicted objects go instead of being dropped (`--external-store`), with what is there now
+    /// (StoreEngine+External.swift); nil: eviction drops objects.
+    var external: ExternalSpill?
 
     /// - Parameter memory: the arena as the store maps it; the engine copies inline objects into it and
     ///   never reads it (clients may scribble on it).
@@ -72,6 +77,7 @@ public final class StoreEngine {
     /// released, its waits dropped. Then waiting creates get a chance at the space that freed.
     public func disconnect(_ client: ClientID) {
         guard let record = clients.removeValue(forKey: client) else { return }
+        arrowClientLeft(client)  // gives its quota back (StoreEngine+Arrow.swift)
         for subscriptionID in record.subscriptions { subscriptions.remove(SubscriptionKey(client: client, subscriptionID: subscriptionID)) }
         for requestID in record.waitingGets { _ = waitingGets.remove(WaitKey(client: client, requestID: requestID)) }
         for requestID in record.waitingCreates { waitingCreates.cancel(WaitKey(client: client, requestID: requestID)) }
@@ -115,7 +121,7 @@ public final class StoreEngine {
         case .release(let ids):
             reply(client, requestID, type, .statuses(ids.map { release($0, by: client) }))
         case .contains(let id):
-            let present = objects.slot(of: id).map { objects[$0].state == .sealed } ?? false
+            let present = objects.slot(of: id).map { objects[$0].state == .sealed } ?? isSpilled(id)
             reply(client, requestID, type, .contains(present))
         case .delete(let ids):
             reply(client, requestID, type, .statuses(ids.map { delete($0) }))
@@ -123,7 +129,8 @@ public final class StoreEngine {
             let (freed, count) = evict(atLeast: bytes)
             reply(client, requestID, type, .evicted(bytes: freed, objects: count))
         case .list:
-            reply(client, requestID, type, .list(objects.records.map(\.info).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }))
+            // Spilled objects are listed too: they are sealed and come back on get.
+            reply(client, requestID, type, .list((objects.records.map(\.info) + spilledInfos()).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }))
         case .stats:
             reply(client, requestID, type, .stats(statistics))
         case .subscribe(let subscriptionID, let filter):
@@ -203,6 +210,7 @@ public final class StoreEngine {
         statistics.subscriptions = Int64(subscriptions.count)
         statistics.eventsQueued = Int64(eventsQueued)
         statistics.eventsDropped = Int64(droppedEvents)
+        if let external { external.fill(&statistics) }
         return statistics
     }
 

@@ -14,19 +14,24 @@ public final class StoreServer {
     let engine: StoreEngine
     let logger: Logger
     private let socketFile: SocketFile
-    private let loop: EventLoop
+    // Not private: the Arrow dialect's code (StoreServer+Arrow.swift) watches notification sockets.
+    let loop: EventLoop
     private let wakeup: EventFD
     private var connections: [ClientID: Connection] = [:]
     /// Connections with replies queued since the last flush.
     private var unflushed: [Connection] = []
     /// Connections to close once the engine call that condemned them has returned.
     private var doomed: [Connection] = []
+    /// Condemns a connection from inside an engine call (see `doomed`); for StoreServer+Arrow.swift.
+    func doom(_ connection: Connection) { doomed.append(connection) }
     /// Scratch for reads: most reads hold only whole frames and are decoded straight from here.
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
 
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
         self.configuration = configuration
         self.logger = logger
+        // Arrow's -e: checked (and its directory made) before anything else is set up.
+        let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url) }
         // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
         socketFile = try SocketFile.claim(path: configuration.socketPath, mode: configuration.socketMode)
         do {
@@ -46,6 +51,7 @@ public final class StoreServer {
         engine = StoreEngine(
             configuration: configuration.engine,
             memory: UnsafeMutableRawBufferPointer(start: arena.base, count: arena.size))
+        if let externalStore { engine.attachExternalStore(externalStore) }
         engine.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
         }
@@ -95,6 +101,7 @@ public final class StoreServer {
     private func shutDown() {
         socketFile.close()
         for connection in Array(connections.values) { close(connection, reason: nil) }
+        engine.external?.store.removeAll()  // spilled objects live as long as the store
         logger.info("store stopped; socket \(configuration.socketPath) removed")
     }
 
@@ -169,7 +176,12 @@ public final class StoreServer {
             let count: Int?
             do {
                 count = try readBuffer.withUnsafeMutableBytes { raw in
-                    Result { () throws(SystemError) in try connection.socket.read(into: raw) }
+                    Result { () throws(SystemError) in
+                        if connection.dialect == .native { return try connection.socket.read(into: raw) }
+                        // Arrow clients pass an fd (1 byte + SCM_RIGHTS) after Subscribe: a plain read
+                        // would consume the byte and the kernel would drop the fd.
+                        return try connection.socket.receive(into: raw, descriptors: &connection.receivedDescriptors)
+                    }
                 }.get()
             } catch {
                 // A peer that exits with replies unread resets the connection: that's its way of leaving.
@@ -209,15 +221,19 @@ public final class StoreServer {
             let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
             if connection.dialect == .undetermined {
                 guard rest.count >= 8 else { return offset }
-                guard FrameHeader.looksNative(rest) else {
-                    let arrow = rest.loadUnaligned(as: UInt64.self) == 0
-                    close(connection, reason: arrow
-                        ? "speaks the Arrow plasma dialect, which this store does not serve yet"
-                        : "sent bytes that are not a plasma frame")
-                    return offset
+                if rest.loadUnaligned(as: UInt64.self) == 0 {
+                    startArrowSession(connection)  // Arrow's version field, 0: StoreServer+Arrow.swift
+                } else {
+                    guard FrameHeader.looksNative(rest) else {
+                        close(connection, reason: "sent bytes that are not a plasma frame")
+                        return offset
+                    }
+                    connection.dialect = .native
+                    for descriptor in connection.receivedDescriptors { UnixSocket(rawValue: descriptor).close() }
+                    connection.receivedDescriptors.removeAll()
                 }
-                connection.dialect = .native
             }
+            if connection.dialect == .arrow { return offset + processArrowFrames(rest, on: connection) }
             let header: FrameHeader
             do {
                 guard let decoded = try FrameHeader.decode(rest, maxPayload: configuration.wireLimits.maxPayload)
@@ -246,6 +262,7 @@ public final class StoreServer {
 
     private func enqueue(_ reply: Reply, type: MessageType, requestID: UInt64, for client: ClientID) {
         guard let connection = connections[client], !connection.isClosed, connection.closeReason == nil else { return }
+        if connection.dialect == .arrow { return arrowGetAnswered(reply, requestID: requestID, on: connection) }
         if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
             // Not closed here: we are inside an engine call, and closing re-enters the engine.
             connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
@@ -259,6 +276,7 @@ public final class StoreServer {
 
     private func enqueue(_ event: ObjectEvent, for subscription: SubscriptionKey) {
         guard let connection = connections[subscription.client], !connection.isClosed, connection.closeReason == nil else { return }
+        if connection.dialect == .arrow { return arrowEvent(event, on: connection) }  // its notification socket
         let dropped = connection.events.append(event, subscriptionID: subscription.subscriptionID)
         if dropped > 0 {
             engine.droppedEvents += dropped
@@ -267,7 +285,7 @@ public final class StoreServer {
         schedule(connection)
     }
 
-    private func schedule(_ connection: Connection) {
+    func schedule(_ connection: Connection) {
         guard !connection.isScheduled else { return }
         connection.isScheduled = true
         unflushed.append(connection)
@@ -317,7 +335,7 @@ public final class StoreServer {
 
     /// Ends a connection: the engine undoes the client's state (a transaction), the socket closes.
     /// `reason` nil means an orderly close; anything else is logged as a warning.
-    private func close(_ connection: Connection, reason: String?, tellClient: Bool = false) {
+    func close(_ connection: Connection, reason: String?, tellClient: Bool = false) {
         guard !connection.isClosed else { return }
         if let reason, tellClient, connection.dialect == .native {
             // Best effort, never blocking: a native client learns why (request id 0 = the store itself).
@@ -332,6 +350,7 @@ public final class StoreServer {
         }
         loop.unregister(connection.socket.rawValue)
         connection.socket.close()
+        releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds
         connections[connection.client] = nil
         engine.disconnect(connection.client)
     }

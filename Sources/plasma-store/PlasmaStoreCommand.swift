@@ -56,6 +56,10 @@ struct PlasmaStoreCommand: ParsableCommand {
             help: ArgumentHelp("Back the arena by an unlinked file in this directory (e.g. a hugetlbfs mount) instead of memfd.", valueName: "dir"))
     var directory: String?
 
+    @Option(name: [.customLong("external-store"), .customShort("e")],
+            help: ArgumentHelp("Keep evicted objects instead of dropping them; a get brings them back. hashtable://NAME keeps them in the store's own memory (Arrow's -e); file:///DIR writes one file per object in DIR.", valueName: "url"))
+    var externalStore: String?
+
     func validate() throws {
         guard (try? ByteCount.parse(memory)) != nil else {
             throw ValidationError(String(describing: Result { try ByteCount.parse(memory) }.failureDescription))
@@ -68,6 +72,9 @@ struct PlasmaStoreCommand: ParsableCommand {
             throw ValidationError("invalid --client-buffer '\(clientBuffer)': give a size of at least 4K, e.g. 8M")
         }
         _ = buffer
+        if let externalStore, let invalid = ExternalStoreURL.validate(externalStore) {
+            throw ValidationError("invalid --external-store \(invalid)")
+        }
         guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("invalid --log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
@@ -91,6 +98,7 @@ struct PlasmaStoreCommand: ParsableCommand {
         configuration.arena.prefault = !noPrefault
         configuration.arena.hugepages = hugepages
         configuration.arena.directory = directory
+        configuration.externalStore = externalStore
         configuration.busyPoll = .microseconds(busyPoll)
         configuration.clientEventBufferBytes = try ByteCount.parse(clientBuffer)
         configuration.maxPendingReplyBytes = 8 * configuration.clientEventBufferBytes

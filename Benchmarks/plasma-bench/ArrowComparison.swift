@@ -1,0 +1,141 @@
+import Foundation
+import PlasmaClient
+import PlasmaCore
+
+/// `--compare-arrow PATH`: starts Arrow's `plasma-store-server` (PATH) with the same capacity as ours,
+/// and runs each Arrow-capable workload through the same Swift Arrow-dialect client (`ArrowClient`)
+/// against our store and Arrow's, plus the native workload against ours: after one warm-up each, every
+/// repetition runs ours (Arrow dialect), Arrow's, ours (native) in turn, so that the machine's noise
+/// hits all three alike. When our store doesn't serve the Arrow dialect (it disconnects the first Arrow
+/// frame), the "ours" column says so and no figure is made up.
+enum ArrowComparison {
+    struct Line {
+        let workload: ArrowWorkload
+        /// Ascending rates, or why there are none.
+        let ours: Swift.Result<[Double], Reason>
+        let theirs: [Double]
+        let native: [Double]
+    }
+
+    struct Reason: Error { let text: String }
+
+    static func run(
+        arrowServer: String, memory: String, ourSocket: String, native: PlasmaClient, names: [String], repetitions: Int
+    ) throws -> [Line] {
+        let arrowStore = try LaunchedStore(arrowServer: arrowServer, bytes: try ByteCount.parse(memory))
+        defer { arrowStore.stop() }
+        let theirs: ArrowClient
+        do {
+            theirs = try ArrowClient(path: arrowStore.socketPath, retries: 100)
+        } catch {
+            throw BenchError.childFailed("Arrow's store did not answer (\(error)); its log: \(LaunchedStore.arrowLogPath)")
+        }
+        var lines: [Line] = []
+        var ours = connectOurs(ourSocket)  // probed once: a store that doesn't serve Arrow isn't asked again
+        let served = (try? ours.get()) != nil
+        for workload in arrowWorkloads where names.isEmpty || names.contains(workload.name) {
+            FileHandle.standardError.write(Data("running \(workload.name) (Arrow dialect: ours, Arrow's; native)…\n".utf8))
+            if served, case .failure = ours { ours = connectOurs(ourSocket) }  // a fresh connection after a failure
+            let line = try compare(workload, ours: &ours, theirs: theirs, native: native, repetitions: repetitions)
+            lines.append(line)
+        }
+        return lines
+    }
+
+    /// One workload: prepare and warm up on all three, then alternate timed runs.
+    private static func compare(
+        _ workload: ArrowWorkload, ours: inout Swift.Result<ArrowClient, Reason>, theirs: ArrowClient,
+        native: PlasmaClient, repetitions: Int
+    ) throws -> Line {
+        let nativeWorkload = workload.native
+        let (unit, iterations) = (nativeWorkload.unit, nativeWorkload.iterations)
+        let warmUp = max(1, iterations / 4)
+        let theirState = try workload.prepare(theirs)
+        let nativeState = try nativeWorkload.prepare(native, iterations)
+        let ourState = attempt(&ours) { client -> [ObjectID] in
+            let state = try workload.prepare(client)
+            _ = try workload.run(client, state, warmUp)
+            return state
+        } ?? []
+        _ = try workload.run(theirs, theirState, warmUp)
+        _ = try nativeWorkload.run(native, nativeState, warmUp)
+
+        var ourRates: [Double] = []
+        var theirRates: [Double] = []
+        var nativeRates: [Double] = []
+        for _ in 0..<repetitions {
+            if let rate = attempt(&ours, { client in try timed(unit) { try workload.run(client, ourState, iterations) } }) {
+                ourRates.append(rate)
+            }
+            theirRates.append(try timed(unit) { try workload.run(theirs, theirState, iterations) })
+            nativeRates.append(try timed(unit) { try nativeWorkload.run(native, nativeState, iterations) })
+        }
+        if !ourState.isEmpty { _ = attempt(&ours) { client in try client.delete(ourState) } }
+        if !theirState.isEmpty { try theirs.delete(theirState) }
+        try native.delete(nativeState)
+        let ourResult: Swift.Result<[Double], Reason>
+        switch ours {
+        case .success: ourResult = .success(ourRates.sorted())
+        case .failure(let reason): ourResult = .failure(reason)
+        }
+        return Line(workload: workload, ours: ourResult, theirs: theirRates.sorted(), native: nativeRates.sorted())
+    }
+
+    /// Our store in the Arrow dialect, or why not: a disconnect at the first frame means it doesn't serve
+    /// the dialect (yet).
+    private static func connectOurs(_ socket: String) -> Swift.Result<ArrowClient, Reason> {
+        do {
+            return .success(try ArrowClient(path: socket))
+        } catch ArrowClient.Failure.disconnected {
+            return .failure(Reason(text: "Arrow dialect not served yet"))
+        } catch {
+            return .failure(Reason(text: "Arrow connect failed: \(error)"))
+        }
+    }
+
+    /// Runs `body` on our Arrow-dialect client if there is one; a failure ends our side of this workload.
+    private static func attempt<T>(_ ours: inout Swift.Result<ArrowClient, Reason>, _ body: (ArrowClient) throws -> T) -> T? {
+        guard case .success(let client) = ours else { return nil }
+        do {
+            return try body(client)
+        } catch {
+            ours = .failure(Reason(text: "failed: \(error)"))
+            return nil
+        }
+    }
+
+    private static func timed(_ unit: Workload.Unit, _ body: () throws -> Int) rethrows -> Double {
+        let start = ContinuousClock.now
+        let work = try body()
+        let seconds = (ContinuousClock.now - start).seconds
+        return unit == .bytes ? Double(work) / seconds / 1e9 : Double(work) / seconds
+    }
+}
+
+extension ArrowComparison.Line {
+    var unit: String { workload.native.unit.rawValue }
+    var theirMedian: Double { theirs[theirs.count / 2] }
+    var nativeMedian: Double { native[native.count / 2] }
+    var ourMedian: Double? { (try? ours.get()).map { $0[$0.count / 2] } }
+    var ratio: Double? { ourMedian.map { $0 / theirMedian } }
+
+    var json: [(String, String)] {
+        let ourRates = try? ours.get()
+        let status: String
+        switch ours {
+        case .success: status = "null"
+        case .failure(let reason): status = "\"\(reason.text.replacingOccurrences(of: "\"", with: "'"))\""
+        }
+        return [
+            ("unit", "\"\(unit)\""), ("arrow_requests", "\"\(workload.requests)\""),
+            ("ours_arrow_median", ourMedian.map { "\($0)" } ?? "null"),
+            ("ours_arrow_min", ourRates.map { "\($0.first!)" } ?? "null"),
+            ("ours_arrow_max", ourRates.map { "\($0.last!)" } ?? "null"),
+            ("ours_arrow_status", status),
+            ("arrow_median", "\(theirMedian)"), ("arrow_min", "\(theirs.first!)"), ("arrow_max", "\(theirs.last!)"),
+            ("ratio_ours_to_arrow", ratio.map { "\($0)" } ?? "null"),
+            ("native_median", "\(nativeMedian)"), ("native_min", "\(native.first!)"), ("native_max", "\(native.last!)"),
+            ("repetitions", "\(theirs.count)"),
+        ]
+    }
+}

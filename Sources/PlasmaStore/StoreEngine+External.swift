@@ -1,0 +1,143 @@
+import PlasmaCore
+import PlasmaWire
+
+/// An object whose bytes live in the external store: everything its record said except the location.
+struct SpilledObject {
+    let dataSize: Int
+    let metadataSize: Int
+    let digest: UInt64
+    let createdAtWallNanoseconds: Int64
+    let createdAtMonotonicNanoseconds: UInt64
+    let sealDurationNanoseconds: Int64
+
+    var totalSize: Int { dataSize + metadataSize }
+}
+
+/// The external store and what the engine has put there (Arrow's EVICTED state).
+final class ExternalSpill {
+    let store: ExternalStore
+    var objects: [ObjectID: SpilledObject] = [:]
+    var bytes = 0
+    var restoredObjects = 0
+    var restoredBytes = 0
+
+    init(store: ExternalStore) { self.store = store }
+
+    func fill(_ statistics: inout StoreStatistics) {
+        statistics.spilledObjects = Int64(objects.count)
+        statistics.spilledBytes = Int64(bytes)
+        statistics.restoredObjects = Int64(restoredObjects)
+        statistics.restoredBytes = Int64(restoredBytes)
+    }
+}
+
+/// Eviction to an external store (`--external-store`), as Arrow's store did it: an evicted object's bytes
+/// move out of the arena and the object stays known. It is still "contained", listed (sealed, no
+/// references), can't be created again, and a get brings it back (evicting others if needed) before
+/// answering. Moving out is silent (no deletion event, as in Arrow); deleting a spilled object is a
+/// deletion like any other.
+extension StoreEngine {
+    func attachExternalStore(_ store: ExternalStore) {
+        external = ExternalSpill(store: store)
+    }
+
+    func isSpilled(_ id: ObjectID) -> Bool { external?.objects[id] != nil }
+
+    /// Present in the arena or spilled: the id is taken.
+    func isKnown(_ id: ObjectID) -> Bool { objects.slot(of: id) != nil || isSpilled(id) }
+
+    /// Moves an evictable object to the external store; false (nothing changed) when the store refused it.
+    func spill(_ slot: Int32) -> Bool {
+        guard let external else { return false }
+        let record = objects[slot]
+        let region = UnsafeRawBufferPointer(
+            start: record.allocated ? memory.baseAddress! + record.offset : nil, count: record.allocated ? record.totalSize : 0)
+        guard external.store.put(record.id, region) else { return false }
+        external.objects[record.id] = SpilledObject(
+            dataSize: record.dataSize, metadataSize: record.metadataSize, digest: record.digest,
+            createdAtWallNanoseconds: record.createdAtWallNanoseconds,
+            createdAtMonotonicNanoseconds: record.createdAtMonotonicNanoseconds,
+            sealDurationNanoseconds: record.sealDurationNanoseconds)
+        external.bytes += record.totalSize
+        objects.remove(slot)
+        if record.allocated { allocator.free(offset: record.offset) }
+        return true
+    }
+
+    /// Forgets a spilled object (delete); true when it was spilled. Subscribers hear of the deletion.
+    func dropSpilled(_ id: ObjectID) -> Bool {
+        guard let external, let object = external.objects.removeValue(forKey: id) else { return false }
+        external.bytes -= object.totalSize
+        external.store.remove(id)
+        deletedObjects += 1
+        publish(.deleted(id), about: id)
+        return true
+    }
+
+    /// Brings the spilled objects among `ids` back into the arena before a get looks for them. The
+    /// requested objects already there are pinned meanwhile, so that making room for one can't push out
+    /// another; pinning moves them to the newest end of the LRU, which a get would do anyway.
+    /// An object that can't come back (no room: everything else is referenced) stays spilled and the
+    /// get sees it as missing.
+    func restoreSpilled(_ ids: [ObjectID]) {
+        guard let external, !external.objects.isEmpty, ids.contains(where: { external.objects[$0] != nil }) else { return }
+        var pinned: [Int32] = []
+        func pin(_ slot: Int32) {
+            if objects[slot].isEvictable { objects.unlinkEvictable(slot) }
+            objects[slot].referenceCount += 1
+            pinned.append(slot)
+        }
+        var seen = Set<ObjectID>()
+        let unique = ids.filter { seen.insert($0).inserted }
+        for id in unique {
+            if let slot = objects.slot(of: id), objects[slot].state == .sealed { pin(slot) }
+        }
+        for id in unique {
+            guard let object = external.objects[id], let offset = reserveSpace(object.totalSize) else { continue }
+            let buffer = UnsafeMutableRawBufferPointer(
+                start: offset.map { memory.baseAddress! + $0 }, count: offset == nil ? 0 : object.totalSize)
+            guard external.store.take(id, into: buffer) else {
+                if let offset { allocator.free(offset: offset) }
+                continue
+            }
+            external.objects[id] = nil
+            external.bytes -= object.totalSize
+            external.restoredObjects += 1
+            external.restoredBytes += object.totalSize
+            var record = ObjectRecord(
+                id: id, state: .sealed, offset: offset ?? 0, allocated: offset != nil, dataSize: object.dataSize,
+                metadataSize: object.metadataSize, creator: ClientID(rawValue: 0),
+                createdAtWallNanoseconds: object.createdAtWallNanoseconds,
+                createdAtMonotonicNanoseconds: object.createdAtMonotonicNanoseconds)
+            record.sealDurationNanoseconds = object.sealDurationNanoseconds
+            record.digest = object.digest
+            pin(objects.insert(record))
+        }
+        for slot in pinned {
+            objects[slot].referenceCount -= 1
+            if objects[slot].referenceCount == 0, !objects[slot].deletePending { objects.linkEvictable(slot) }
+        }
+    }
+
+    /// Spilled objects as native list rows.
+    func spilledInfos() -> [ObjectInfo] {
+        guard let external else { return [] }
+        return external.objects.map { id, object in
+            ObjectInfo(
+                id: id, dataSize: object.dataSize, metadataSize: object.metadataSize, referenceCount: 0, state: .sealed,
+                createdAtNanoseconds: object.createdAtWallNanoseconds, sealDurationNanoseconds: object.sealDurationNanoseconds,
+                deletePending: false)
+        }
+    }
+
+    /// Spilled objects as Arrow list rows (Arrow's EVICTED entries look sealed there too).
+    func spilledArrowInfos() -> [ArrowObjectInfo] {
+        guard let external else { return [] }
+        return external.objects.map { id, object in
+            ArrowObjectInfo(
+                objectID: id, dataSize: Int64(object.dataSize), metadataSize: Int64(object.metadataSize), refCount: 0,
+                createTime: object.createdAtWallNanoseconds / 1_000_000_000,
+                constructDuration: object.sealDurationNanoseconds / 1_000_000_000, digest: Self.digestBytes(object.digest))
+        }
+    }
+}
