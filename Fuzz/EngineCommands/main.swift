@@ -52,10 +52,6 @@ import PlasmaWire
 /// ENGINE_TRACE=1 prints every command, reply and event (for reading a crashing input).
 private let tracing = getenv("ENGINE_TRACE") != nil
 
-/// ENGINE_SKIP_KNOWN_BUGS=1 steers around the reported bugs below, to explore past them until they are
-/// fixed (see Fuzz/README.md). Known: a get reusing the request id of a waiting get of the same client.
-private let skipKnownBugs = getenv("ENGINE_SKIP_KNOWN_BUGS") != nil
-
 private func trace(_ line: @autoclosure () -> String) {
     if tracing { fputs(line() + "\n", stderr) }
 }
@@ -351,13 +347,7 @@ private final class Harness {
             let slot = slot(&program)
             let ids = ids(&program)
             let timeout = timeout(&program)
-            var requestID = requestID(slot, program.byte())
-            if skipKnownBugs, let client = slots[slot],
-                let waiting = requests[RequestKey(client: client.rawValue, requestID: requestID, type: .get)],
-                waiting.answered < waiting.sent
-            {
-                requestID = self.requestID(slot, 0)
-            }
+            let requestID = requestID(slot, program.byte())
             send(.get(ids: ids, timeoutMilliseconds: timeout), slot: slot, requestID: requestID, timeout: timeout,
                  items: ids.count)
         case 8:

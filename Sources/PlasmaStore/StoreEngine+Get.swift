@@ -19,6 +19,13 @@ extension StoreEngine {
                 pending[id, default: []].append(position)
             }
         }
+        // A request id that is already waiting is refused even when this get would be answered at
+        // once: answering it would drop the id from the client's books while the first get still
+        // waits, and that orphaned wait would outlive the client (Fuzz/README.md, bug 1).
+        if waitingGets.contains(key) {
+            let refusal = fail(.invalidRequest, "request id \(key.requestID) is already waiting")
+            return reply(key.client, key.requestID, .get, refusal)
+        }
         let willWait = !pending.isEmpty && timeout != 0
         if willWait, let refusal = refuseToWait(key) {
             return reply(key.client, key.requestID, .get, refusal)
@@ -32,9 +39,6 @@ extension StoreEngine {
     }
 
     private func refuseToWait(_ key: WaitKey) -> Reply? {
-        if waitingGets.contains(key) {
-            return fail(.invalidRequest, "request id \(key.requestID) is already waiting")
-        }
         if clients[key.client]!.waitingGets.count >= configuration.maxWaitingGetsPerClient {
             return fail(.limitReached, "\(configuration.maxWaitingGetsPerClient) gets already waiting")
         }

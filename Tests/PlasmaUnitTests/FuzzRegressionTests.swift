@@ -13,7 +13,7 @@ import Testing
 @Suite struct FuzzRegressionTests {
     // MARK: EngineCommands: a get that reuses the request id of a waiting get
 
-    // Fuzz/crashes/EngineCommands/seal-after-disconnect (21 bytes, EngineCommands program):
+    // Fuzz/corpus/EngineCommands/seal-after-disconnect (21 bytes, EngineCommands program):
     //   07 01 01 00 01 00   client A (slot 1): get [id 0], timeout -1, request id 1       -> waits
     //   07 01 00 00 80      client A: get [], timeout 0, *reused* request id 1            -> answered at once
     //   01 01               disconnect A
@@ -28,55 +28,49 @@ import Testing
     // `clients[client]!` traps (StoreEngine+Get.swift, `addReferences`). Any client can crash the store
     // this way with three requests and a disconnect; the object's seal can come from anyone.
     @Test func sealAfterDisconnectOfAClientWhoseWaitingGetIDWasReusedDoesNotCrash() async {
-        await withKnownIssue("store traps: stale waiting get of a disconnected client (Fuzz/README.md, bug 1)") {
-            await #expect(processExitsWith: .success) {
-                let harness = EngineHarness(capacity: 64 * 1024)
-                let a = harness.connect()
-                let b = harness.connect()
-                #expect(harness.get([testID(0)], timeout: -1, from: a, requestID: 1) == nil)
-                // Answered at once; `.objects([])` today, a refusal (id already waiting) would do as well.
-                #expect(harness.get([], timeout: 0, from: a, requestID: 1) != nil)
-                harness.engine.disconnect(a)
-                harness.createAndSeal(testID(0), data: [1, 2, 3, 4], from: b)  // traps before the fix
-                harness.expectConsistent()
-            }
+        await #expect(processExitsWith: .success) {
+            let harness = EngineHarness(capacity: 64 * 1024)
+            let a = harness.connect()
+            let b = harness.connect()
+            #expect(harness.get([testID(0)], timeout: -1, from: a, requestID: 1) == nil)
+            // Answered at once: refused, because request id 1 is still waiting.
+            #expect(harness.get([], timeout: 0, from: a, requestID: 1)?.status == .invalidRequest)
+            harness.engine.disconnect(a)
+            harness.createAndSeal(testID(0), data: [1, 2, 3, 4], from: b)  // trapped before the fix
+            harness.expectConsistent()
         }
     }
 
-    // Fuzz/crashes/EngineCommands/reply-to-disconnected-client (13 bytes; what the fuzzer found first):
+    // Fuzz/corpus/EngineCommands/reply-to-disconnected-client (13 bytes; what the fuzzer found first):
     //   07 05 01 00 02 00   client A (slot 1): get [id 0], timeout 1 ms, request id 1      -> waits
     //   07 01 00 00 e8      client A: get [], timeout 0, reused request id 1               -> answered at once
     //   01 01               disconnect A;  then the harness fires every deadline
     // Same cause as above: the stale wait survives the disconnect, and its deadline answers a client
     // that is gone (the server drops it, but the engine's books are wrong).
     @Test func noReplyReachesAClientAfterItDisconnected() {
-        withKnownIssue("stale waiting get answered after disconnect (Fuzz/README.md, bug 1)") {
-            let harness = EngineHarness(capacity: 64 * 1024)
-            let a = harness.connect()
-            #expect(harness.get([testID(0)], timeout: 1, from: a, requestID: 1) == nil)
-            #expect(harness.get([], timeout: 0, from: a, requestID: 1) != nil)  // answered at once, either way
-            let afterDisconnect = harness.repliesDuring {
-                harness.engine.disconnect(a)
-                harness.clock.advance(milliseconds: 5)
-                harness.engine.fireDeadlines()
-            }
-            #expect(afterDisconnect.isEmpty, "replies to a disconnected client: \(afterDisconnect)")
-            #expect(harness.statistics.pendingGets == 0)
+        let harness = EngineHarness(capacity: 64 * 1024)
+        let a = harness.connect()
+        #expect(harness.get([testID(0)], timeout: 1, from: a, requestID: 1) == nil)
+        #expect(harness.get([], timeout: 0, from: a, requestID: 1) != nil)  // answered at once (refused)
+        let afterDisconnect = harness.repliesDuring {
+            harness.engine.disconnect(a)
+            harness.clock.advance(milliseconds: 5)
+            harness.engine.fireDeadlines()
         }
+        #expect(afterDisconnect.isEmpty, "replies to a disconnected client: \(afterDisconnect)")
+        #expect(harness.statistics.pendingGets == 0)
     }
 
     // Same cause, seen from the limits: the client record forgets waits, so `maxWaitingGetsPerClient` can
     // be bypassed by answering a reused id at once after each waiting get.
     @Test func waitingGetLimitCannotBeBypassedByReusingRequestIDs() {
-        withKnownIssue("waiting-get limit bypassed (Fuzz/README.md, bug 1)") {
-            let harness = EngineHarness(capacity: 64 * 1024) { $0.maxWaitingGetsPerClient = 2 }
-            let a = harness.connect()
-            for requestID: UInt64 in 1...4 {
-                _ = harness.get([testID(UInt8(requestID))], timeout: -1, from: a, requestID: requestID)
-                _ = harness.get([], timeout: 0, from: a, requestID: requestID)
-            }
-            #expect(harness.statistics.pendingGets <= 2)
+        let harness = EngineHarness(capacity: 64 * 1024) { $0.maxWaitingGetsPerClient = 2 }
+        let a = harness.connect()
+        for requestID: UInt64 in 1...4 {
+            _ = harness.get([testID(UInt8(requestID))], timeout: -1, from: a, requestID: requestID)
+            _ = harness.get([], timeout: 0, from: a, requestID: requestID)
         }
+        #expect(harness.statistics.pendingGets == 2)
     }
 
     // MARK: Decoders: every committed seed and crash input, and every one-byte change of it
