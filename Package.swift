@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlasmaUnitTests",
-            dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore"]
+            dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore", "PlasmaClient"]
         ),
         .executableTarget(
             name: "plasma-bench",

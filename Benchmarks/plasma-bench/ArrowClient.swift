@@ -6,7 +6,7 @@ import PlasmaWire
 /// A minimal blocking client of the Arrow Plasma dialect (pyarrow 11 / libplasma framing), for
 /// --compare-arrow: the same code drives Arrow's `plasma-store-server` and our store.
 ///
-/// Framing as in docs (arrow-plasma-protocol.md §1): every message is a 24-byte header plus a
+/// Framing as in docs/PROTOCOL.md §12 and docs/ARCHITECTURE.md §10: every message is a 24-byte header plus a
 /// flatbuffer; replies are read with exact-length plain reads, so that a descriptor byte that follows a
 /// reply is never swallowed; a descriptor arrives as its own 1-byte message with SCM_RIGHTS, once per
 /// segment (keyed by the store's `store_fd`), and is mapped `mmap_size - 8` bytes (the 8-byte gap the
@@ -14,8 +14,8 @@ import PlasmaWire
 /// Not done (the store doesn't check it): computing a digest; every seal sends 8 zero bytes.
 final class ArrowClient {
     enum Failure: Error, CustomStringConvertible {
-        /// The store closed the connection (our store does this to an Arrow client when it doesn't serve
-        /// the dialect yet).
+        /// The store closed the connection (a store that doesn't serve the dialect, such as builds of
+        /// ours before it did, closes at the first Arrow frame).
         case disconnected(String)
         case unexpected(String)
         case store(ArrowPlasmaError, String)

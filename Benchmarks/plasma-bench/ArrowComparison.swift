@@ -6,8 +6,8 @@ import PlasmaCore
 /// and runs each Arrow-capable workload through the same Swift Arrow-dialect client (`ArrowClient`)
 /// against our store and Arrow's, plus the native workload against ours: after one warm-up each, every
 /// repetition runs ours (Arrow dialect), Arrow's, ours (native) in turn, so that the machine's noise
-/// hits all three alike. When our store doesn't serve the Arrow dialect (it disconnects the first Arrow
-/// frame), the "ours" column says so and no figure is made up.
+/// hits all three alike. Should the store at `ourSocket` not serve the Arrow dialect (builds before it
+/// did disconnect at the first Arrow frame), the "ours" column says so and no figure is made up.
 enum ArrowComparison {
     struct Line {
         let workload: ArrowWorkload

@@ -18,6 +18,8 @@ enum Entry {
         case AwaitManyBenchmark.role: try await AwaitManyBenchmark.waiterMain(rest)
         case MultiClientBenchmark.role: try MultiClientBenchmark.clientMain(rest)
         case ConnectStormBenchmark.role: try ConnectStormBenchmark.stormMain(rest)
+        case SoakClient.role: try await SoakClient.main(rest)
+        case PipelinedBenchmark.role: try await PipelinedBenchmark.clientMain(rest)
         default: BenchCommand.main()
         }
     }
@@ -43,6 +45,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seals per wake measurement.")
     var wakes = 2000
 
+    @Option(help: ArgumentHelp("put-pipelined: createAndSeal requests the async client keeps in flight.", valueName: "N"))
+    var window = 64
+
     @Option(help: "fanout: subscribers (one connection each).")
     var subscribers = 1000
 
@@ -56,9 +61,17 @@ struct BenchCommand: ParsableCommand {
     var stalledSeals = 1_000_000
 
     @Option(help: ArgumentHelp(
-        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects). The figure is the aggregate: all their operations / time from the first start to the last finish. 1 runs it in this process. Not used by --compare-arrow (one client).",
+        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects). The figure is the aggregate: all their operations / time from the first start to the last finish. 1 (the default) runs it in this process. Not used by --compare-arrow (one client). soak: its client processes (default 32).",
         valueName: "N"))
-    var clients = 1
+    var clients: Int?
+
+    @Option(help: ArgumentHelp("soak: seconds of load, at least 10. The first tenth (at least 20 s, at most half) is the warm-up.", valueName: "seconds"))
+    var duration = 600
+
+    @Option(help: ArgumentHelp(
+        "soak: capacity of the separate store the benchmark starts for it, much smaller than the clients' working set (~1.3 GB at 32 clients) so that creates keep evicting. With --socket, soak uses that store.",
+        valueName: "size"))
+    var soakMemory = "256M"
 
     @Option(help: ArgumentHelp(
         "connect-storm: clients that connect at once, each doing connect + put (create 64 B, write, seal, release) + get. They run as threads (one connection each) in at most --storm-processes processes, not one process each (1000 Swift processes cost too much memory). The store the benchmark starts allows max(4096, N+256) clients; a --socket store must allow N itself.",
@@ -88,31 +101,37 @@ struct BenchCommand: ParsableCommand {
     var scaleSamples = 10_000
 
     @Option(help: ArgumentHelp(
-        "Path of Arrow's plasma-store-server (pyarrow 11.0.0 wheel): run only the Arrow comparison. It starts that store with -m of --memory and runs the Arrow-capable workloads (\(arrowWorkloads.map(\.name).joined(separator: ", "))) through one Swift Arrow-dialect client against it and against our store (if ours serves the Arrow dialect; otherwise that column says so), alternating with our native dialect; prints both medians, their ratio and the native median. Positional names then select among those workloads.",
+        "Path of Arrow's plasma-store-server (pyarrow 11.0.0 wheel): side by side. It starts that store with -m of --memory and runs the Arrow-capable workloads (\(arrowWorkloads.map(\.name).joined(separator: ", "))) through one Swift Arrow-dialect client against it and against our store, alternating with our native dialect; prints both medians, their ratio and the native median. The other selected workloads run natively as usual, in the same invocation.",
         valueName: "path"))
     var compareArrow: String?
 
-    @Argument(help: "Workloads to run (default: all): \(Self.allNames.joined(separator: ", ")).")
+    @Argument(help: "Workloads to run (default: all but soak): \(Self.allNames.joined(separator: ", ")), soak (alone).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async"]
-    static let processNames = ["await-many", "fanout", "stalled", "connect-storm"]
+    static let processNames = ["put-pipelined", "await-many", "fanout", "stalled", "connect-storm"]
     static let storeNames = ["churn", "scale"]
     static var allNames: [String] { workloads.map(\.name) + wakeNames + processNames + storeNames }
 
     func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
     func validate() throws {
-        let known = compareArrow == nil ? Self.allNames : arrowWorkloads.map(\.name)
+        let known = Self.allNames + ["soak"]
         for name in names where !known.contains(name) {
-            throw ValidationError("unknown workload '\(name)'\(compareArrow == nil ? "" : " for --compare-arrow"); known: \(known.joined(separator: ", "))")
+            throw ValidationError("unknown workload '\(name)'; known: \(known.joined(separator: ", "))")
         }
+        if compareArrow != nil, names.contains("soak") { throw ValidationError("--compare-arrow doesn't run soak") }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
-        guard clients > 0, storm > 0, stormProcesses > 0, churnOperations > 0, scaleSamples > 0 else {
-            throw ValidationError("--clients, --storm, --storm-processes, --churn-operations and --scale-samples must be at least 1")
+        if names.contains("soak"), names.count > 1 {
+            throw ValidationError("soak runs alone: name no other workload with it")
+        }
+        guard names != ["soak"] || duration >= 10 else { throw ValidationError("--duration must be at least 10") }
+        guard names != ["soak"] || (clients ?? 32) < 0xFFFF else { throw ValidationError("soak: --clients must be below 65535") }
+        guard clients ?? 1 > 0, window > 0, storm > 0, stormProcesses > 0, churnOperations > 0, scaleSamples > 0 else {
+            throw ValidationError("--clients, --window, --storm, --storm-processes, --churn-operations and --scale-samples must be at least 1")
         }
         guard scaleObjects >= ScaleBenchmark.firstStep else { throw ValidationError("--scale-objects must be at least \(ScaleBenchmark.firstStep)") }
-        for (flag, size) in [("--memory", memory), ("--churn-memory", churnMemory)] where (try? ByteCount.parse(size)) == nil {
+        for (flag, size) in [("--memory", memory), ("--churn-memory", churnMemory), ("--soak-memory", soakMemory)] where (try? ByteCount.parse(size)) == nil {
             throw ValidationError("invalid \(flag) '\(size)': give a size, e.g. 4G or 256M")
         }
         if let path = compareArrow, !FileManager.default.isExecutableFile(atPath: path) {
@@ -121,24 +140,25 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if names == ["soak"] { return try runSoak() }
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
         let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
-        if let arrowServer = compareArrow {
-            let lines = try ArrowComparison.run(
-                arrowServer: arrowServer, memory: memory, ourSocket: path, native: client, names: names,
-                repetitions: repetitions)
-            let rows = lines.map { Row(name: "arrow-compare:\($0.workload.name)", figure: "", spread: "", what: "", json: $0.json) }
-            print(json ? Report.json(rows) : Report.table([], machine: Machine.describe(), store: path)
-                + Report.comparison(lines, arrowServer: arrowServer, memory: memory))
-            return
+        // --compare-arrow: the Arrow-capable workloads run side by side first (Arrow's store and ours
+        // through the Arrow dialect, alternating with our native dialect); the rest run natively after.
+        let arrowNames = arrowWorkloads.map(\.name)
+        var comparison: [ArrowComparison.Line] = []
+        if let arrowServer = compareArrow, names.isEmpty || names.contains(where: arrowNames.contains) {
+            comparison = try ArrowComparison.run(
+                arrowServer: arrowServer, memory: memory, ourSocket: path, native: client,
+                names: names.filter(arrowNames.contains), repetitions: repetitions)
         }
-        let selectedWorkloads = names.isEmpty ? workloads : workloads.filter { names.contains($0.name) }
+        let selectedWorkloads = workloads.filter { selected($0.name) && (compareArrow == nil || !arrowNames.contains($0.name)) }
 
         var rows: [Row] = []
         for workload in selectedWorkloads {
-            if clients > 1, MultiClientBenchmark.workloadNames.contains(workload.name) {
+            if let clients, clients > 1, MultiClientBenchmark.workloadNames.contains(workload.name) {
                 announce("\(workload.name) (\(clients) client processes)")
                 let result = try MultiClientBenchmark.measure(workload, socket: path, clients: clients, repetitions: repetitions)
                 rows.append(Row(result, clients: clients))
@@ -146,6 +166,10 @@ struct BenchCommand: ParsableCommand {
                 announce(workload.name)
                 rows.append(Row(try measure(workload, client: client)))
             }
+        }
+        if selected("put-pipelined") {
+            announce("put-pipelined (window \(window), async client in another process)")
+            rows.append(try PipelinedBenchmark.run(socket: path, window: window, repetitions: repetitions))
         }
         for name in Self.wakeNames where self.selected(name) {
             announce("\(name) (\(wakes) seals)")
@@ -173,15 +197,7 @@ struct BenchCommand: ParsableCommand {
             let outcome = try FanoutBenchmark.run(
                 socket: path, subscribers: subscribers, perSubscriber: objectsPerSubscriber,
                 processes: subscriberProcesses, client: client)
-            rows.append(Row(
-                name: "fanout", figure: "\(Report.format(outcome.producerRate)) seals/s",
-                spread: String(format: "%.0f%% of %@ unwatched", 100 * outcome.producerRate / outcome.baselineRate,
-                               Report.format(outcome.baselineRate)),
-                what: String(format: "%d subscribers × %d: delivered %d, lost %d, all delivered %.2f s after the first seal",
-                             outcome.subscribers, outcome.perSubscriber, outcome.delivered, outcome.lost, outcome.deliverySeconds),
-                json: [("producer_rate", "\(outcome.producerRate)"), ("baseline_rate", "\(outcome.baselineRate)"),
-                       ("delivered", "\(outcome.delivered)"), ("lost", "\(outcome.lost)"),
-                       ("delivery_seconds", "\(outcome.deliverySeconds)")]))
+            rows.append(outcome.row)
         }
         if selected("stalled") {
             announce("stalled (\(stalledSeals) seals)")
@@ -216,7 +232,46 @@ struct BenchCommand: ParsableCommand {
                 client: scaleClient, storePID: storePID, objects: scaleObjects, samples: scaleSamples,
                 repetitions: repetitions, seed: seed)))
         }
-        print(json ? Report.json(rows) : Report.table(rows, machine: Machine.describe(), store: path))
+        let comparisonRows = comparison.map {
+            Row(name: "arrow-compare:\($0.workload.name)", figure: "", spread: "", what: "", json: $0.json)
+        }
+        print(json ? Report.json(rows + comparisonRows) : Report.table(rows, machine: Machine.describe(), store: path)
+            + (compareArrow.map { Report.comparison(comparison, arrowServer: $0, memory: memory) } ?? ""))
+    }
+
+    /// soak, alone: its own store of --soak-memory (none of --memory), or the --socket store. Prints the
+    /// table (or JSON) and then fails (exit status 1) when the soak found anything wrong.
+    func runSoak() throws {
+        let clients = self.clients ?? 32
+        let store = try socket == nil ? LaunchedStore(memory: soakMemory, maxClients: max(1024, 4 * clients), tag: "soak") : nil
+        defer { store?.stop() }
+        let path = socket ?? store!.socketPath
+        let monitor = try PlasmaClient(socketPath: path, retries: 600)
+        defer { monitor.close() }
+        let storePID = try store?.pid ?? peerPID(path)
+        announce("soak (\(clients) client processes, \(duration) s, \(socket == nil ? "own store of \(soakMemory)" : "the --socket store"))")
+        let outcome = try SoakBenchmark.run(
+            socket: path, storePID: storePID, storeIsAlive: { store?.isRunning ?? (kill(storePID, 0) == 0) },
+            monitor: monitor, seconds: duration, clients: clients, seed: seed)
+        let row = SoakBenchmark.row(outcome, seed: seed)
+        print(json ? Report.json([row]) : Report.table([row], machine: Machine.describe(), store: path)
+            + "\n" + SoakBenchmark.operationsLine(outcome))
+        fflush(nil)  // the table before the verdict on stderr
+        for error in outcome.errors { FileHandle.standardError.write(Data("soak error: \(error)\n".utf8)) }
+        for failure in outcome.failures { FileHandle.standardError.write(Data("soak FAILED: \(failure)\n".utf8)) }
+        if !outcome.failures.isEmpty { throw ExitCode.failure }
+        FileHandle.standardError.write(Data("soak passed\n".utf8))
+    }
+
+    /// The process serving `path`; the probe connection is closed again (and given a moment to go, so
+    /// that the soak's count of idle clients doesn't include it).
+    func peerPID(_ path: String) throws -> Int32 {
+        let probe = try UnixSocket.connect(path: path)
+        defer {
+            probe.close()
+            usleep(100_000)
+        }
+        return try probe.peerCredentials().pid
     }
 
     /// A fresh store of its own for a workload that needs a known state (churn, scale), unless --socket

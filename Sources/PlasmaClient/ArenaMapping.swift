@@ -21,7 +21,7 @@ struct ArenaMapping: Sendable {
     func writableBytes(at offset: Int, dataSize: Int, metadataSize: Int, id: ObjectID) throws(PlasmaClientError)
         -> (data: UnsafeMutableRawBufferPointer, metadata: UnsafeMutableRawBufferPointer)
     {
-        let base = try checked(offset, dataSize + metadataSize, id, writable)
+        let base = try checked(offset, dataSize, metadataSize, id, writable)
         return (UnsafeMutableRawBufferPointer(start: base, count: dataSize),
                 UnsafeMutableRawBufferPointer(start: base + dataSize, count: metadataSize))
     }
@@ -30,16 +30,22 @@ struct ArenaMapping: Sendable {
     func readableBytes(_ location: ObjectLocation, id: ObjectID) throws(PlasmaClientError)
         -> (data: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer)
     {
-        let base = UnsafeRawPointer(try checked(location.offset, location.dataSize + location.metadataSize, id, readable))
+        let base = UnsafeRawPointer(
+            try checked(location.offset, location.dataSize, location.metadataSize, id, readable))
         return (UnsafeRawBufferPointer(start: base, count: location.dataSize),
                 UnsafeRawBufferPointer(start: base + location.dataSize, count: location.metadataSize))
     }
 
-    private func checked(_ offset: Int, _ size: Int, _ id: ObjectID, _ mapping: SharedMemoryMapping) throws(PlasmaClientError)
-        -> UnsafeMutableRawPointer
-    {
-        guard offset >= 0, size >= 0, offset <= mapping.size, size <= mapping.size - offset else {
-            throw .protocolViolation("object \(id) at \(offset)+\(size) lies outside the arena of \(mapping.size) bytes")
+    /// Each size is checked on its own before they are added: a hostile store's sizes near `Int.max`
+    /// (or negative) must give an error, not an overflow trap.
+    private func checked(
+        _ offset: Int, _ dataSize: Int, _ metadataSize: Int, _ id: ObjectID, _ mapping: SharedMemoryMapping
+    ) throws(PlasmaClientError) -> UnsafeMutableRawPointer {
+        guard offset >= 0, dataSize >= 0, metadataSize >= 0, offset <= mapping.size,
+              dataSize <= mapping.size - offset, metadataSize <= mapping.size - offset - dataSize
+        else {
+            throw .protocolViolation(
+                "object \(id) at \(offset)+\(dataSize)+\(metadataSize) lies outside the arena of \(mapping.size) bytes")
         }
         return mapping.base + offset
     }

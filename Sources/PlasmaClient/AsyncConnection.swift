@@ -190,7 +190,9 @@ final class AsyncConnection: RequestSender, Sendable {
             guard state.failure == nil else { return nil }
             defer { state.nextRequestID += 2 }
             let ids = (state.nextRequestID, state.nextRequestID + 1)
-            // Registered before the request goes out: already-sealed events may beat the reply.
+            // Registered before the request goes out: the store sends the events for ids already
+            // sealed right behind the reply, and the reader thread may take them (and drops events
+            // for a subscription id it doesn't know) before this thread could register after sending.
             state.subscriptions[ids.0] = sink
             state.pending[ids.1] = .callback { reply in
                 if case .failure(let status, let message) = reply {

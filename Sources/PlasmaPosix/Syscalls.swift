@@ -85,6 +85,30 @@ internal func system_chmod(_ path: String, _ mode: mode_t) -> Result<CInt, Errno
     valueOrErrno { Glibc.chmod(path, mode) }
 }
 
+/// Changes only the group (owner -1: unchanged).
+internal func system_chgrp(_ path: String, _ group: gid_t) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.chown(path, uid_t.max, group) }
+}
+
+/// The gid of the group named `name`, nil when there is none; grows its buffer on ERANGE.
+internal func system_getgrnam(_ name: String) -> Result<gid_t?, Errno> {
+    var size = 1024
+    while true {
+        var entry = Glibc.group()
+        var found: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: size)
+        let status = getgrnam_r(name, &entry, &buffer, size, &found)
+        switch status {
+        case 0: return .success(found?.pointee.gr_gid)
+        case EINTR: continue
+        case ERANGE where size < 1 << 24: size *= 2
+        // getgrnam_r(3): these mean "no such group" on some systems.
+        case ENOENT, ESRCH, EBADF, EPERM: return .success(nil)
+        default: return .failure(Errno(rawValue: status))
+        }
+    }
+}
+
 internal func system_unlink(_ path: String) -> Result<CInt, Errno> {
     valueOrErrno { Glibc.unlink(path) }
 }

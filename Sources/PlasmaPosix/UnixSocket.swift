@@ -9,12 +9,14 @@ public struct UnixSocket: Hashable, Sendable {
         self.rawValue = rawValue
     }
 
-    /// A nonblocking, close-on-exec socket listening at `path`, chmod'ed to `mode` before it accepts
-    /// anyone. An existing file at `path` is an error (EADDRINUSE): whether to unlink it is the server's call.
-    /// A `path` longer than `sun_path` fails with ENAMETOOLONG.
+    /// A nonblocking, close-on-exec socket listening at `path`, given to `group` (if any) and chmod'ed
+    /// to `mode` before it accepts anyone. An existing file at `path` is an error (EADDRINUSE): whether
+    /// to unlink it is the server's call. A `path` longer than `sun_path` fails with ENAMETOOLONG.
     ///
-    /// The corresponding C functions are `socket`, `bind`, `chmod` and `listen`.
-    public static func listen(path: String, mode: UInt32, backlog: Int32 = 1024) throws(SystemError) -> UnixSocket {
+    /// The corresponding C functions are `socket`, `bind`, `chown`, `chmod` and `listen`.
+    public static func listen(
+        path: String, mode: UInt32, group: UInt32? = nil, backlog: Int32 = 1024
+    ) throws(SystemError) -> UnixSocket {
         let fd = try system_socket(AF_UNIX, socketType(nonBlocking: true)).get("socket(AF_UNIX)")
         let socket = UnixSocket(rawValue: fd)
         do {
@@ -24,7 +26,9 @@ public struct UnixSocket: Hashable, Sendable {
             throw error
         }
         do {
-            // chmod before listen: until listen, connects are refused, so no one slips in under the umask.
+            // chown and chmod before listen: until listen, connects are refused, so no one slips in
+            // under the umask or the creator's group.
+            if let group { _ = try system_chgrp(path, gid_t(group)).get("chown(\(path), group \(group))") }
             _ = try system_chmod(path, mode_t(mode)).get("chmod(\(path))")
             _ = try system_listen(fd, backlog).get("listen(\(path))")
         } catch {

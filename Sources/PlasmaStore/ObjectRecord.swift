@@ -20,7 +20,7 @@ struct ObjectRecord {
     var sealDurationNanoseconds: Int64 = -1
     /// Arrow's 8-byte seal digest (XXH64 the Arrow client computed), little-endian. The store never
     /// checks it, only reports it (Arrow's list and notifications). Native seals carry none: 0, i.e. 8
-    /// zero bytes, as Arrow's own store reports for objects restored from its external store.
+    /// zero bytes, not an empty digest, because pyarrow takes an empty digest to mean "not sealed yet".
     var digest: UInt64 = 0
     /// The Arrow client whose `set_client_options` quota this object is charged to; nil for none.
     var quotaOwner: ClientID? = nil

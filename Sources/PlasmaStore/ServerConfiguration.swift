@@ -8,6 +8,8 @@ public struct ServerConfiguration: Sendable {
     public var socketPath: String
     /// Permission bits of the socket file (`--socket-mode`); owner-only by default.
     public var socketMode: UInt32 = 0o600
+    /// Group the socket file is given to (`--socket-group`): a name, or a gid; nil leaves the store's own.
+    public var socketGroup: String?
     public var maxClients = 1024
     public var arena = Arena.Options()
     public var wireLimits = WireLimits()

@@ -5,6 +5,8 @@ public enum ServerError: Error, CustomStringConvertible {
     case system(SystemError)
     case socketInUse(path: String)
     case notASocket(path: String)
+    /// `--socket-group` names no group.
+    case unknownGroup(String)
     case insufficientMemory(requested: Int, available: Int)
     /// `--external-store` is malformed or its directory can't be made.
     case invalidExternalStore(String)
@@ -16,6 +18,8 @@ public enum ServerError: Error, CustomStringConvertible {
             "a store is already serving on \(path); stop it first or choose another path with --socket"
         case .notASocket(let path):
             "\(path) exists and is not a socket; refusing to replace it (choose another path with --socket)"
+        case .unknownGroup(let name):
+            "no group named '\(name)' (--socket-group takes a group name from the group database, or a gid)"
         case .insufficientMemory(let requested, let available):
             "an arena of \(requested) bytes can't be prefaulted: the machine has \(available) bytes available (use a smaller --memory, or --no-prefault to fault pages in as they are used)"
         case .invalidExternalStore(let reason): "invalid --external-store \(reason)"

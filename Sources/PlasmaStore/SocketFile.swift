@@ -11,7 +11,10 @@ struct SocketFile {
     let path: String
     private let inode: ino_t
 
-    static func claim(path: String, mode: UInt32) throws(ServerError) -> SocketFile {
+    /// - Parameter group: a group name, or a numeric gid that names no group; the socket file is given
+    ///   to it. Looked up before anything at `path` is touched.
+    static func claim(path: String, mode: UInt32, group: String? = nil) throws(ServerError) -> SocketFile {
+        let gid = try group.map { (name) throws(ServerError) in try groupID(name) }
         if let existing = fileStatus(path) {
             guard existing.st_mode & S_IFMT == S_IFSOCK else { throw .notASocket(path: path) }
             if let live = try? UnixSocket.connect(path: path) {
@@ -22,7 +25,7 @@ struct SocketFile {
         }
         let listener: UnixSocket
         do {
-            listener = try UnixSocket.listen(path: path, mode: mode)
+            listener = try UnixSocket.listen(path: path, mode: mode, group: gid)
         } catch {
             throw .system(error)
         }
@@ -32,6 +35,18 @@ struct SocketFile {
     func close() {
         listener.close()
         if let current = Self.fileStatus(path), current.st_ino == inode { unlink(path) }
+    }
+
+    private static func groupID(_ name: String) throws(ServerError) -> UInt32 {
+        let found: UInt32?
+        do {
+            found = try SystemGroup.id(named: name)
+        } catch {
+            throw .system(error)
+        }
+        // As chgrp(1) does: a name first, then a number.
+        guard let gid = found ?? UInt32(name) else { throw .unknownGroup(name) }
+        return gid
     }
 
     private static func fileStatus(_ path: String) -> stat? {

@@ -14,7 +14,9 @@ struct ArrowEngineState {
     }
 
     var clients: [ClientID: Client] = [:]
-    /// Sum of the quotas granted: taken from the global pool (Arrow's global LRU capacity).
+    /// Sum of the quotas granted. It only decides whether the next quota is granted (Arrow's 30 % rule);
+    /// unlike Arrow's store, which shrank its global LRU by each quota, nothing is reserved: other
+    /// clients may still fill the whole capacity (one LRU for all; docs/ARCHITECTURE.md §10).
     var grantedQuota = 0
 }
 

@@ -18,6 +18,9 @@ extension StoreEngine {
         if isKnown(id) {  // present, or spilled to the external store
             return reply(key.client, key.requestID, type, fail(.objectExists, id.hex))
         }
+        if let refusal = quotaRefusal(size, for: key.client) {
+            return reply(key.client, key.requestID, type, fail(.limitReached, refusal))
+        }
         if let offset = reserveSpace(size) {
             return reply(key.client, key.requestID, type,
                          place(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline,
@@ -27,7 +30,8 @@ extension StoreEngine {
             return reply(key.client, key.requestID, type, fail(.outOfMemory, outOfMemoryDetail(size)))
         }
         guard clients[key.client]!.waitingCreates.count < configuration.maxWaitingCreatesPerClient else {
-            return reply(key.client, key.requestID, type, fail(.limitReached, "too many creates waiting for space"))
+            let detail = "\(configuration.maxWaitingCreatesPerClient) creates already waiting for space"
+            return reply(key.client, key.requestID, type, fail(.limitReached, detail))
         }
         clients[key.client]!.waitingCreates.insert(key.requestID)
         var pending = PendingCreate(key: key, id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline)
@@ -40,6 +44,7 @@ extension StoreEngine {
         let size = object.data.count + object.metadata.count
         guard size <= capacity else { return .tooLarge }
         guard !isKnown(object.id) else { return .objectExists }
+        guard quotaRefusal(size, for: client) == nil else { return .limitReached }
         guard let offset = reserveSpace(size) else { return .outOfMemory }
         _ = place(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
                   offset: offset, client: client)
@@ -59,8 +64,7 @@ extension StoreEngine {
         let slot = objects.insert(record)
         guard let inline else {
             objects[slot].referenceCount = 1
-            clients[client]!.references[id, default: 0] += 1
-            clients[client]!.unsealed.insert(id)
+            clients[client]!.created(id, size: record.totalSize)
             return .created(offset: record.offset)
         }
         if let offset {
@@ -96,7 +100,7 @@ extension StoreEngine {
         guard let slot = objects.slot(of: id) else { return fail(.objectNotFound, id.hex) }
         guard objects[slot].state == .created else { return fail(.objectAlreadySealed, id.hex) }
         guard objects[slot].creator == client else { return fail(.notCreator, id.hex) }
-        clients[client]!.unsealed.remove(id)
+        clients[client]!.sealed(id, size: objects[slot].totalSize)
         markSealed(slot)
         return .done
     }
@@ -111,16 +115,17 @@ extension StoreEngine {
             addReferences(positions, at: slot, for: key.client)
             if let completed { replyToGet(completed) }
         }
-        if objects[slot].referenceCount == 0 { objects.linkEvictable(slot) }
         publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
+        // Unreferenced: evictable now, or deleted now if an Arrow client asked for its deletion while it
+        // was unsealed (`arrowDelete`); a deletion-pending object must never sit in the LRU list.
+        dropReferences(0, at: slot)
     }
 
     func abort(_ id: ObjectID, by client: ClientID) -> Reply {
         guard let slot = objects.slot(of: id) else { return fail(.objectNotFound, id.hex) }
         guard objects[slot].state == .created else { return fail(.objectAlreadySealed, "only unsealed objects can be aborted") }
         guard objects[slot].creator == client else { return fail(.notCreator, id.hex) }
-        clients[client]!.unsealed.remove(id)
-        let held = clients[client]!.references.removeValue(forKey: id) ?? 0
+        let held = clients[client]!.aborted(id, size: objects[slot].totalSize)
         objects[slot].referenceCount -= held
         removeObject(at: slot, .aborted)
         serveWaitingCreates()
@@ -137,6 +142,13 @@ extension StoreEngine {
                 waitingCreates.removeFirst()
                 clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
                 reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.objectExists, pending.id.hex))
+                continue
+            }
+            // The client may have pinned more while this create waited.
+            if let refusal = quotaRefusal(size, for: pending.key.client) {
+                waitingCreates.removeFirst()
+                clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+                reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.limitReached, refusal))
                 continue
             }
             guard let offset = reserveSpace(size) else { return }

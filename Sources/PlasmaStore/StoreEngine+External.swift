@@ -77,8 +77,8 @@ extension StoreEngine {
     /// Brings the spilled objects among `ids` back into the arena before a get looks for them. The
     /// requested objects already there are pinned meanwhile, so that making room for one can't push out
     /// another; pinning moves them to the newest end of the LRU, which a get would do anyway.
-    /// An object that can't come back (no room: everything else is referenced) stays spilled and the
-    /// get sees it as missing.
+    /// An object that can't come back for want of room (everything else is referenced) stays spilled
+    /// and the get sees it as missing; one whose bytes can't be read back is gone.
     func restoreSpilled(_ ids: [ObjectID]) {
         guard let external, !external.objects.isEmpty, ids.contains(where: { external.objects[$0] != nil }) else { return }
         var pinned: [Int32] = []
@@ -97,7 +97,10 @@ extension StoreEngine {
             let buffer = UnsafeMutableRawBufferPointer(
                 start: offset.map { memory.baseAddress! + $0 }, count: offset == nil ? 0 : object.totalSize)
             guard external.store.take(id, into: buffer) else {
+                // Unreadable (a spill file removed or damaged behind our back): `take` has dropped it,
+                // so drop it from the books too; subscribers hear it was deleted.
                 if let offset { allocator.free(offset: offset) }
+                _ = dropSpilled(id)
                 continue
             }
             external.objects[id] = nil

@@ -81,13 +81,13 @@ extension StoreEngine {
         guard count > 0 else { return }
         if objects[slot].isEvictable { objects.unlinkEvictable(slot) }
         objects[slot].referenceCount += count
-        clients[client]!.references[objects[slot].id, default: 0] += count
+        clients[client]!.addReferences(count, to: objects[slot].id, size: objects[slot].totalSize)
     }
 
     func release(_ id: ObjectID, by client: ClientID, count: Int = 1) -> PlasmaStatus {
         guard let held = clients[client]?.references[id], held >= count else { return .notHeld }
         guard let slot = objects.slot(of: id) else { return .objectNotFound }
-        clients[client]!.references[id] = held == count ? nil : held - count
+        clients[client]!.dropReferences(count, to: id, size: objects[slot].totalSize)
         dropReferences(count, at: slot)
         serveWaitingCreates()
         return .ok

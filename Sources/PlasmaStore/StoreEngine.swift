@@ -17,6 +17,8 @@ public final class StoreEngine {
         public var maxWaitingCreatesPerClient = 1 << 10
         /// Most subscriptions one client may hold at once.
         public var maxSubscriptionsPerClient = 1 << 12
+        /// Most bytes one native client may pin (`--client-quota`, StoreEngine+Quota.swift); nil: no limit.
+        public var clientQuota: Int?
 
         public init(capacity: Int) { self.capacity = capacity }
     }
@@ -182,6 +184,7 @@ public final class StoreEngine {
         let (delay, overflow) = UInt64(milliseconds).multipliedReportingOverflow(by: 1_000_000)
         let (nanoseconds, late) = clock.monotonicNanoseconds().addingReportingOverflow(delay)
         guard !overflow, !late else { return nil }
+        dropStaleDeadlinesIfMany()
         deadlines.insert(Deadline(nanoseconds: nanoseconds, kind: kind, key: key))
         return nanoseconds
     }
@@ -227,6 +230,6 @@ public final class StoreEngine {
             let shouldBeEvictable = record.state == .sealed && record.referenceCount == 0 && !record.deletePending
             guard record.isEvictable == shouldBeEvictable else { return false }
         }
-        return bytes == objects.bytesInUse && bytes <= capacity && allocator.checkInvariants()
+        return bytes == objects.bytesInUse && bytes <= capacity && pinnedBytesAreExact() && allocator.checkInvariants()
     }
 }

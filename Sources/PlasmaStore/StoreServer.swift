@@ -33,9 +33,12 @@ public final class StoreServer {
         // Arrow's -e: checked (and its directory made) before anything else is set up.
         let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url) }
         // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
-        socketFile = try SocketFile.claim(path: configuration.socketPath, mode: configuration.socketMode)
+        socketFile = try SocketFile.claim(
+            path: configuration.socketPath, mode: configuration.socketMode, group: configuration.socketGroup)
         do {
-            if configuration.arena.prefault { try MemoryCheck.ensureAvailable(configuration.arenaSize) }
+            if configuration.arena.prefault {
+                try MemoryCheck.ensureAvailable(configuration.arenaSize, hugepages: configuration.arena.hugepages)
+            }
         } catch {
             socketFile.close()
             throw error

@@ -6,7 +6,9 @@
 ///                              native connection can't be mistaken for Arrow's int64 version 0
 ///  4      2     version        1
 ///  6      2     type           MessageType; replies set bit 15, events bit 14
-///  8      8     request id     echoed in the reply; 0 in events
+///  8      8     request id     request: the client's; reply: the request's, or 0 when the store
+///                              speaks for itself before closing; event: the subscription id, or 0
+///                              for every subscription of the connection (overflow)
 /// 16      4     payload length bytes that follow the header
 /// 20      4     reserved       0
 /// ```

@@ -27,8 +27,16 @@ struct PlasmaStoreCommand: ParsableCommand {
     var socket: String?
 
     @Option(name: .customLong("socket-mode"),
-            help: ArgumentHelp("Permission bits of the socket file, in octal.", valueName: "mode"))
-    var socketMode = "600"
+            help: ArgumentHelp("Permission bits of the socket file, in octal. Default: 600, or 660 with --socket-group.", valueName: "mode"))
+    var socketMode: String?
+
+    @Option(name: .customLong("socket-group"),
+            help: ArgumentHelp("Give the socket file to this group (a name, or a gid), so that its members can connect.", valueName: "group"))
+    var socketGroup: String?
+
+    @Option(name: .customLong("client-quota"),
+            help: ArgumentHelp("Most bytes one native client may keep unevictable: objects it created and hasn't sealed, and objects it holds references to. Creates past it fail. Default: no limit.", valueName: "size"))
+    var clientQuota: String?
 
     @Option(name: .customLong("max-clients"), help: "Most clients connected at once; more are refused with a reason.")
     var maxClients = 1024
@@ -64,8 +72,12 @@ struct PlasmaStoreCommand: ParsableCommand {
         guard (try? ByteCount.parse(memory)) != nil else {
             throw ValidationError(String(describing: Result { try ByteCount.parse(memory) }.failureDescription))
         }
-        guard UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) == true else {
+        if let socketMode, UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) != true {
             throw ValidationError("invalid --socket-mode '\(socketMode)': give octal permission bits, e.g. 600 or 660")
+        }
+        if socketGroup?.isEmpty == true { throw ValidationError("--socket-group needs a group name or gid") }
+        if let clientQuota, (try? ByteCount.parse(clientQuota)).map({ $0 > 0 }) != true {
+            throw ValidationError("invalid --client-quota '\(clientQuota)': give a size of at least 1 byte, e.g. 256M")
         }
         guard (0...1_000_000).contains(busyPoll) else { throw ValidationError("--busy-poll takes 0 to 1000000 microseconds") }
         guard let buffer = try? ByteCount.parse(clientBuffer), buffer >= 4096 else {
@@ -93,7 +105,10 @@ struct PlasmaStoreCommand: ParsableCommand {
         let path = socket ?? ProcessEnvironment.value("PLASMA_STORE_SOCKET") ?? "/tmp/plasma.sock"
 
         var configuration = ServerConfiguration(capacity: capacity, socketPath: path)
-        configuration.socketMode = UInt32(socketMode, radix: 8)!
+        // A group shares the socket: read/write for it too, unless --socket-mode says otherwise.
+        configuration.socketMode = socketMode.map { UInt32($0, radix: 8)! } ?? (socketGroup == nil ? 0o600 : 0o660)
+        configuration.socketGroup = socketGroup
+        configuration.engine.clientQuota = try clientQuota.map { try ByteCount.parse($0) }
         configuration.maxClients = maxClients
         configuration.arena.prefault = !noPrefault
         configuration.arena.hugepages = hugepages
@@ -126,7 +141,8 @@ struct PlasmaStoreCommand: ParsableCommand {
         }
         let prefault = arena.prefaultDuration.map { "prefault \($0.formattedSeconds)" } ?? "no prefault"
         let capacity = server.configuration.capacity
-        logger.info("plasma-store ready: capacity \(ByteCount.format(capacity)) (\(capacity) bytes), socket \(server.configuration.socketPath), \(prefault), pages \(arena.usesHugepages ? "huge" : "normal"), pid \(getpid())")
+        let quota = server.configuration.engine.clientQuota.map { ", client quota \(ByteCount.format($0))" } ?? ""
+        logger.info("plasma-store ready: capacity \(ByteCount.format(capacity)) (\(capacity) bytes), socket \(server.configuration.socketPath), \(prefault), pages \(arena.usesHugepages ? "huge" : "normal"), pid \(getpid())\(quota)")
     }
 }
 

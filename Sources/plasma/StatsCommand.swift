@@ -14,7 +14,7 @@ struct StatsCommand: ParsableCommand {
     /// Fields that count bytes, shown as `64.0 MiB (67108864 bytes)`.
     static let byteFields: Set<String> = [
         "capacity", "arena_size", "bytes_in_use", "arena_bytes_allocated", "evictable_bytes", "evicted_bytes",
-        "largest_free_block",
+        "largest_free_block", "spilled_bytes", "restored_bytes",
     ]
 
     @OptionGroup var connection: ConnectionOptions

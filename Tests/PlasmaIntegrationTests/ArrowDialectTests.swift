@@ -259,6 +259,35 @@ extension IntegrationTests {
             #expect(store.stop() == 0)
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "spill files removed at exit")
         }
+
+        @Test func aSpillFileRemovedBehindTheStoresBackLosesThatObjectOnlyAndKeepsTheBooksRight() throws {
+            let directory = "/tmp/plasma-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let store = try StoreProcess(memory: "1M", arguments: ["--external-store", "file://\(directory)"])
+            let client = try store.connect()
+            let ids = (0..<6).map { _ in ObjectID.random() }
+            for (index, id) in ids.enumerated() { try client.createAndSeal(id, data: pattern(size: 300_000, seed: index)) }
+            let lost = ids[0]  // the oldest: spilled first
+            let spillFile = "\(directory)/\(lost.hex).plasma-spill"
+            #expect(FileManager.default.fileExists(atPath: spillFile))
+            try FileManager.default.removeItem(atPath: spillFile)
+            let before = try client.statistics()
+
+            #expect(try client.get(lost) == nil, "unreadable: gone")
+            #expect(try !client.contains(lost))
+            // Making room for it may have spilled another object, so count both places.
+            let after = try client.statistics()
+            #expect(after.sealedObjects + after.spilledObjects == before.sealedObjects + before.spilledObjects - 1)
+            #expect(after.spilledBytes == after.spilledObjects * 300_000)
+            #expect(after.deletedObjects == before.deletedObjects + 1)
+            #expect(try client.list().count == 5)
+            for (index, id) in ids.enumerated().dropFirst() {  // the rest come back intact
+                let buffer = try #require(try client.get(id))
+                #expect(checksum(buffer.data) == checksum(pattern(size: 300_000, seed: index)))
+                try buffer.release()
+            }
+            #expect(store.stop() == 0)
+        }
     }
 }
 

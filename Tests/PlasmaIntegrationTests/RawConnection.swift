@@ -34,6 +34,16 @@ final class RawConnection {
         try writer.buffer.withUnsafeBytes { try socket.writeAll($0) }
     }
 
+    /// Sends many requests in one write, reading nothing back (for tests that fill a limit).
+    func sendAll(_ requests: [Request]) throws {
+        var writer = ByteWriter()
+        for request in requests {
+            request.encode(requestID: nextID, into: &writer)
+            nextID += 1
+        }
+        try writer.buffer.withUnsafeBytes { try socket.writeAll($0) }
+    }
+
     enum Frame {
         case reply(Reply)
         case event(subscriptionID: UInt64, ObjectEvent)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PlasmaClient
+import Testing
 
 /// Where `swift build` put the executables: beside the test bundle.
 enum BuiltProducts {
@@ -73,8 +74,17 @@ final class StoreProcess {
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            // SIGTERM first, so that a store built with AddressSanitizer runs its leak check at exit;
+            // SIGKILL if it hasn't gone within 5 s.
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(5_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
+        }
+        let log = self.log
+        if log.contains("Sanitizer") {
+            Issue.record("the store's log has a sanitizer report:\n\(log.suffix(8000))")
         }
         try? FileManager.default.removeItem(at: logURL)
         unlink(socketPath)

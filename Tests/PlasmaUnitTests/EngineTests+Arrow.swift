@@ -89,6 +89,20 @@ import Testing
         harness.expectConsistent()
     }
 
+    // Found while adding quotas: the object was linked into the LRU list with its delete pending, and
+    // `checkInvariants` failed.
+    @Test func anUnreferencedObjectWhoseDeleteWaitsForItsSealIsDeletedAtTheSeal() {
+        let harness = EngineHarness(capacity: 1 << 16)
+        let arrow = arrowClient(harness)
+        _ = harness.engine.arrowCreate(id: testID(1), dataSize: 5, metadataSize: 0, evictIfFull: true, deviceNum: 0, client: arrow)
+        #expect(harness.engine.release(testID(1), by: arrow) == .ok)
+        #expect(harness.engine.arrowDelete([testID(1)]) == [.objectNotSealed])
+        #expect(harness.engine.arrowSeal(testID(1), digest: Self.digest, by: arrow) == .ok)
+        #expect(!harness.engine.arrowContains(testID(1)))
+        #expect(harness.statistics.bytesInUse == 0)
+        harness.expectConsistent()
+    }
+
     @Test func refreshMakesAnObjectTheMostRecentlyUsed() {
         let harness = EngineHarness(capacity: 1 << 16)
         let arrow = arrowClient(harness)

@@ -83,3 +83,25 @@ public enum ArrowFrame {
         return try result.get()
     }
 }
+
+/// A message decoded from an Arrow frame's payload (requests and replies): the one decoder each type
+/// writes, and the conveniences every such type gets from it.
+public protocol ArrowPayloadDecodable {
+    static func decode(type: Int64, payload: UnsafeRawBufferPointer, limits: WireLimits) throws(WireError) -> Self
+}
+
+extension ArrowPayloadDecodable {
+    public static func decode(type: Int64, payload: [UInt8], limits: WireLimits = WireLimits()) throws(WireError) -> Self {
+        let result = payload.withUnsafeBytes { raw in
+            Result { () throws(WireError) in try decode(type: type, payload: raw, limits: limits) }
+        }
+        return try result.get()
+    }
+
+    /// Decodes one complete frame (header and exactly its payload).
+    public static func decode(frame: [UInt8], limits: WireLimits = WireLimits()) throws(WireError) -> Self {
+        try ArrowFrame.withPayload(of: frame, limits: limits) { (type, payload) throws(WireError) in
+            try decode(type: type, payload: payload, limits: limits)
+        }
+    }
+}

@@ -278,7 +278,7 @@ extension FlatBufferBuilder {
 
 // MARK: - Decoding
 
-extension ArrowReply {
+extension ArrowReply: ArrowPayloadDecodable {
     /// Decodes a reply payload of the given header type; throws for request types, unused types and
     /// anything malformed, including a reply missing a field the pyarrow client requires.
     public static func decode(
@@ -382,21 +382,6 @@ extension ArrowReply {
         }
     }
 
-    public static func decode(
-        type: Int64, payload: [UInt8], limits: WireLimits = WireLimits()
-    ) throws(WireError) -> ArrowReply {
-        let result = payload.withUnsafeBytes { raw in
-            Result { () throws(WireError) in try decode(type: type, payload: raw, limits: limits) }
-        }
-        return try result.get()
-    }
-
-    /// Decodes one complete frame (header and exactly its payload).
-    public static func decode(frame: [UInt8], limits: WireLimits = WireLimits()) throws(WireError) -> ArrowReply {
-        try ArrowFrame.withPayload(of: frame, limits: limits) { (type, payload) throws(WireError) in
-            try decode(type: type, payload: payload, limits: limits)
-        }
-    }
 }
 
 extension ArrowPlasmaError {

@@ -194,7 +194,7 @@ extension FlatBufferBuilder {
 
 // MARK: - Decoding
 
-extension ArrowRequest {
+extension ArrowRequest: ArrowPayloadDecodable {
     /// Decodes a request payload of the given header type. Throws for reply types, unused types
     /// (disconnect, unsubscribe, data, notification) and anything malformed.
     public static func decode(
@@ -283,22 +283,6 @@ extension ArrowRequest {
             .deleteReply, .containsReply, .listReply, .connectReply, .evictReply, .setOptionsReply,
             .getDebugStringReply, .createAndSealBatchReply, .refreshLRUReply:
             throw .unknownArrowType(type)
-        }
-    }
-
-    public static func decode(
-        type: Int64, payload: [UInt8], limits: WireLimits = WireLimits()
-    ) throws(WireError) -> ArrowRequest {
-        let result = payload.withUnsafeBytes { raw in
-            Result { () throws(WireError) in try decode(type: type, payload: raw, limits: limits) }
-        }
-        return try result.get()
-    }
-
-    /// Decodes one complete frame (header and exactly its payload).
-    public static func decode(frame: [UInt8], limits: WireLimits = WireLimits()) throws(WireError) -> ArrowRequest {
-        try ArrowFrame.withPayload(of: frame, limits: limits) { (type, payload) throws(WireError) in
-            try decode(type: type, payload: payload, limits: limits)
         }
     }
 
