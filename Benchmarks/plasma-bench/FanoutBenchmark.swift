@@ -49,10 +49,11 @@ enum FanoutBenchmark {
         let list = try writeIDs(ids.map(\.hex), tag: "fanout")
         defer { try? FileManager.default.removeItem(at: list) }
         let perProcess = (subscribers + processes - 1) / processes
+        // Counted before the subscribers start, or fast ones would be counted in `before` and waited for again.
+        let before = try client.statistics().subscriptions
         let children = try stride(from: 0, to: subscribers, by: perProcess).map { first in
             try ChildProcess(role: role, [socket, list.path, "\(perSubscriber)", "\(first)", "\(min(perProcess, subscribers - first))"])
         }
-        let before = try client.statistics().subscriptions
         while try client.statistics().subscriptions < before + Int64(subscribers) { usleep(10_000) }
 
         let (storeStart, producerStart) = (storeCPU(), CPUUsage.ofThisProcess())

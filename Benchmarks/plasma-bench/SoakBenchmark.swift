@@ -7,12 +7,16 @@ import PlasmaCore
 /// seconds, while one of them, picked at random every 0.5 to 3 s, is SIGKILLed and replaced. The
 /// store's anonymous RSS and open descriptors are measured twice in the same state, with no soak client
 /// connected: after the warm-up (the first tenth of the duration, at least 20 s but at most half; the
-/// clients are stopped for it and a new set started) and at the end. Why 20 s: malloc keeps what the
-/// store frees, so its idle RSS is the high-water mark of its busy heap (measured with gdb: ~0.9 MiB in
-/// use, ~4.6 MiB free but kept, at 32 clients), and that mark settles after 10 to 20 s of this load. The soak fails when the store dies, a client meets an
-/// unexpected outcome, dies on its own or hangs, the store still counts clients, waits, subscriptions,
-/// unsealed or referenced objects once every client has gone, or RSS or descriptors grew by more than
-/// 5 % (descriptors: at least one is allowed, since 5 % of ~10 is less than one).
+/// clients are stopped for it and a new set started) and at the end.
+///
+/// Why 20 s: malloc keeps what the store frees, so its idle RSS is the high-water mark of its busy heap
+/// (seen with gdb's mallinfo2 at 32 clients: ~0.9 MiB in use, ~4.6 MiB free but kept), and that mark
+/// settles after 10 to 20 s of this load.
+///
+/// The soak fails when the store dies; a client meets an unexpected outcome, dies on its own or hangs;
+/// the store still counts clients, waits, subscriptions, unsealed or referenced objects once every
+/// client has gone; or RSS or descriptors grew by more than 5 % (descriptors: one is always allowed,
+/// since 5 % of the idle store's ~10 is less than one).
 enum SoakBenchmark {
     /// What the store looks like with no soak client connected.
     struct Snapshot {
@@ -80,6 +84,9 @@ enum SoakBenchmark {
             guard storeIsAlive() else { return nil }
             let (statistics, leftovers) = try settle(monitor, idle: idle)
             failures += leftovers.map { "\(when): \($0)" }
+            // After a second with no requests the store hands its freed heap back (EventLoop.onIdle,
+            // plasma_heap_trim); measure after that, so RSS shows what it holds, not malloc's high-water mark.
+            usleep(1_500_000)
             guard let rss = anonymousRSS(pid: storePID), let descriptors = openDescriptors(pid: storePID) else {
                 failures.append("cannot read /proc/\(storePID) (is the store on this machine?)")
                 return nil

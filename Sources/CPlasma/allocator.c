@@ -6,11 +6,11 @@
 //   1. units and bins      - size <-> bin index arithmetic
 //   2. node pool           - growable array of nodes plus a stack of unused ones
 //   3. bin lists           - doubly linked free lists and their bitmaps
-//   4. offset hash         - open-addressing map offset -> node for allocated blocks
-//   5. public API          - create, allocate, free, stats
-//   6. invariant check
+//   4. public API          - create, allocate, free, stats
+//   5. invariant check
 //
-// Every size and offset inside this file is in 64-byte units unless a name says "bytes".
+// Every size and offset inside this file is in 64-byte units unless a name says "bytes". Units are
+// stored as uint32_t, which is what bounds the arena (PLASMA_ALLOCATOR_MAX_SIZE, < 256 GiB).
 
 #include "plasma_allocator.h"
 
@@ -30,24 +30,21 @@
 #define NO_BIN UINT32_MAX
 #define NIL UINT32_MAX                    // "no node"
 #define INITIAL_NODES 64u
-#define INITIAL_SLOTS 64u                 // hash slots; always a power of two
 
 enum node_state { NODE_UNUSED = 0, NODE_FREE = 1, NODE_ALLOCATED = 2 };
 
-// One block of the arena (or an unused entry of the pool).
+// One block of the arena (or an unused entry of the pool): 24 bytes. Its state sits in the parallel
+// `states` array (one byte per node) rather than here, where it would pad the node to 28.
 typedef struct {
-    uint64_t offset;
-    uint64_t size;
+    uint32_t offset;               // units
+    uint32_t size;                 // units
     uint32_t prev_phys, next_phys; // physical neighbours, NIL at the ends of the arena
     uint32_t prev_free, next_free; // bin list links; next_free also links the unused-node stack
-    uint8_t state;
 } node_t;
 
-// A hash slot: the offset of an allocated block and its node. Empty when node == NIL.
-typedef struct {
-    uint64_t offset;
-    uint32_t node;
-} slot_t;
+_Static_assert(sizeof(node_t) == 24, "a node is six 32-bit fields: its size is per-object memory");
+_Static_assert(PLASMA_ALLOCATOR_MAX_SIZE == (uint64_t)UINT32_MAX * PLASMA_ALLOCATOR_ALIGNMENT,
+               "the size limit is what 32-bit unit counts can name");
 
 struct plasma_allocator {
     uint64_t total_units;
@@ -56,6 +53,7 @@ struct plasma_allocator {
     uint64_t allocated_count;
 
     node_t *nodes;
+    uint8_t *states;          // enum node_state of nodes[i]
     uint32_t node_capacity;
     uint32_t nodes_touched;   // nodes[0, nodes_touched) have been handed out at least once
     uint32_t unused_head;     // stack of released nodes, linked through next_free
@@ -63,10 +61,6 @@ struct plasma_allocator {
     uint64_t fl_bitmap;               // bit f: some bin of first level f is non-empty
     uint16_t sl_bitmap[FL_COUNT];     // bit s of [f]: bin (f, s) is non-empty
     uint32_t bin_head[BIN_COUNT];
-
-    slot_t *slots;
-    uint64_t slot_mask;       // capacity - 1
-    uint64_t slot_count;      // occupied slots
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -109,7 +103,10 @@ static int node_reserve(plasma_allocator_t *a) {
     uint32_t capacity = grown > NIL ? NIL : (uint32_t)grown;
     node_t *nodes = realloc(a->nodes, (size_t)capacity * sizeof(node_t));
     if (nodes == NULL) return -ENOMEM;
-    a->nodes = nodes;
+    a->nodes = nodes; // the old capacity stays valid for both arrays until states has grown too
+    uint8_t *states = realloc(a->states, (size_t)capacity);
+    if (states == NULL) return -ENOMEM;
+    a->states = states;
     a->node_capacity = capacity;
     return 0;
 }
@@ -123,11 +120,12 @@ static uint32_t node_take(plasma_allocator_t *a) {
         index = a->nodes_touched++;
     }
     a->nodes[index] = (node_t){.prev_phys = NIL, .next_phys = NIL, .prev_free = NIL, .next_free = NIL};
+    a->states[index] = NODE_UNUSED;
     return index;
 }
 
 static void node_release(plasma_allocator_t *a, uint32_t index) {
-    a->nodes[index].state = NODE_UNUSED;
+    a->states[index] = NODE_UNUSED;
     a->nodes[index].next_free = a->unused_head;
     a->unused_head = index;
 }
@@ -140,7 +138,7 @@ static void node_release(plasma_allocator_t *a, uint32_t index) {
 static void bin_insert(plasma_allocator_t *a, uint32_t index) {
     node_t *n = &a->nodes[index];
     uint32_t bin = bin_of(n->size);
-    n->state = NODE_FREE;
+    a->states[index] = NODE_FREE;
     n->prev_free = NIL;
     n->next_free = a->bin_head[bin];
     if (n->next_free != NIL) a->nodes[n->next_free].prev_free = index;
@@ -192,113 +190,28 @@ static uint32_t find_free_block(const plasma_allocator_t *a, uint64_t units) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// 4. Offset hash: allocated offset -> node, open addressing with linear probing. Deletion shifts
-//    later entries back (no tombstones), so lookups never slow down with churn.
-// ---------------------------------------------------------------------------------------------------
-
-static inline uint64_t slot_home(uint64_t offset, uint64_t mask) {
-    // Offsets are often regular (multiples of some size); mix all bits before masking (murmur3 fmix64).
-    uint64_t x = offset;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x & mask;
-}
-
-static slot_t *slots_new(uint64_t capacity) {
-    slot_t *slots = malloc((size_t)capacity * sizeof(slot_t));
-    if (slots == NULL) return NULL;
-    for (uint64_t i = 0; i < capacity; i++) slots[i].node = NIL;
-    return slots;
-}
-
-static void slot_put(slot_t *slots, uint64_t mask, uint64_t offset, uint32_t node) {
-    uint64_t i = slot_home(offset, mask);
-    while (slots[i].node != NIL) i = (i + 1) & mask;
-    slots[i] = (slot_t){.offset = offset, .node = node};
-}
-
-// Keeps the load factor <= 1/2 after one more insert, so hash_insert() cannot fail.
-static int hash_reserve(plasma_allocator_t *a) {
-    uint64_t capacity = a->slot_mask + 1;
-    if ((a->slot_count + 1) * 2 <= capacity) return 0;
-    uint64_t grown = capacity * 2;
-    if (grown > SIZE_MAX / sizeof(slot_t)) return -ENOMEM;
-    slot_t *slots = slots_new(grown);
-    if (slots == NULL) return -ENOMEM;
-    for (uint64_t i = 0; i < capacity; i++) {
-        if (a->slots[i].node != NIL) slot_put(slots, grown - 1, a->slots[i].offset, a->slots[i].node);
-    }
-    free(a->slots);
-    a->slots = slots;
-    a->slot_mask = grown - 1;
-    return 0;
-}
-
-static void hash_insert(plasma_allocator_t *a, uint64_t offset, uint32_t node) {
-    slot_put(a->slots, a->slot_mask, offset, node);
-    a->slot_count++;
-}
-
-// Slot index holding `offset`, or -1.
-static int64_t hash_find(const plasma_allocator_t *a, uint64_t offset) {
-    uint64_t i = slot_home(offset, a->slot_mask);
-    while (a->slots[i].node != NIL) {
-        if (a->slots[i].offset == offset) return (int64_t)i;
-        i = (i + 1) & a->slot_mask;
-    }
-    return -1;
-}
-
-// Backward-shift deletion: walk the cluster after the hole and move back every entry whose home
-// is not between the hole and its current position (cyclically), so every probe chain stays intact.
-static void hash_remove(plasma_allocator_t *a, uint64_t hole) {
-    uint64_t mask = a->slot_mask;
-    uint64_t i = (hole + 1) & mask;
-    while (a->slots[i].node != NIL) {
-        uint64_t home = slot_home(a->slots[i].offset, mask);
-        bool home_after_hole = ((i - home) & mask) < ((i - hole) & mask);
-        if (!home_after_hole) {
-            a->slots[hole] = a->slots[i];
-            hole = i;
-        }
-        i = (i + 1) & mask;
-    }
-    a->slots[hole].node = NIL;
-    a->slot_count--;
-}
-
-// Node of the allocated block at `offset_bytes`, or NIL (also for unaligned offsets).
-static uint32_t allocated_node_at(const plasma_allocator_t *a, uint64_t offset_bytes, int64_t *slot) {
-    if (offset_bytes % PLASMA_ALLOCATOR_ALIGNMENT != 0) return NIL;
-    int64_t found = hash_find(a, offset_bytes >> UNIT_SHIFT);
-    if (slot != NULL) *slot = found;
-    return found < 0 ? NIL : a->slots[found].node;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// 5. Public API
+// 4. Public API
 // ---------------------------------------------------------------------------------------------------
 
 plasma_allocator_t *plasma_allocator_create(uint64_t size) {
+    if (size > PLASMA_ALLOCATOR_MAX_SIZE) return NULL;
     plasma_allocator_t *a = calloc(1, sizeof(*a));
     if (a == NULL) return NULL;
     a->nodes = malloc(INITIAL_NODES * sizeof(node_t));
-    a->slots = slots_new(INITIAL_SLOTS);
-    if (a->nodes == NULL || a->slots == NULL) {
+    a->states = malloc(INITIAL_NODES);
+    if (a->nodes == NULL || a->states == NULL) {
         plasma_allocator_destroy(a);
         return NULL;
     }
     a->node_capacity = INITIAL_NODES;
     a->unused_head = NIL;
-    a->slot_mask = INITIAL_SLOTS - 1;
     for (uint32_t bin = 0; bin < BIN_COUNT; bin++) a->bin_head[bin] = NIL;
 
     a->total_units = size >> UNIT_SHIFT;
     if (a->total_units > 0) {
         uint32_t whole = node_take(a); // cannot fail: the array is fresh
         a->nodes[whole].offset = 0;
-        a->nodes[whole].size = a->total_units;
+        a->nodes[whole].size = (uint32_t)a->total_units;
         bin_insert(a, whole);
     }
     return a;
@@ -307,12 +220,12 @@ plasma_allocator_t *plasma_allocator_create(uint64_t size) {
 void plasma_allocator_destroy(plasma_allocator_t *a) {
     if (a == NULL) return;
     free(a->nodes);
-    free(a->slots);
+    free(a->states);
     free(a);
 }
 
 // Cuts `index` down to `units`; the tail becomes a new free node right after it.
-static void split(plasma_allocator_t *a, uint32_t index, uint64_t units) {
+static void split(plasma_allocator_t *a, uint32_t index, uint32_t units) {
     uint32_t tail = node_take(a);
     node_t *n = &a->nodes[index];
     node_t *t = &a->nodes[tail];
@@ -326,23 +239,23 @@ static void split(plasma_allocator_t *a, uint32_t index, uint64_t units) {
     bin_insert(a, tail);
 }
 
-int plasma_allocator_allocate(plasma_allocator_t *a, uint64_t size, uint64_t *offset) {
+int plasma_allocator_allocate(plasma_allocator_t *a, uint64_t size, plasma_allocator_block_t *block) {
     if (size > UINT64_MAX - (PLASMA_ALLOCATOR_ALIGNMENT - 1)) return -ENOMEM;
     uint64_t units = (size + PLASMA_ALLOCATOR_ALIGNMENT - 1) >> UNIT_SHIFT;
     if (units == 0) units = 1;
-    if (units > a->free_units) return -ENOMEM;
+    if (units > a->free_units) return -ENOMEM; // also keeps units within uint32_t
 
     uint32_t index = find_free_block(a, units);
     if (index == NIL) return -ENOMEM;
     // Reserve before changing anything, so a failed malloc leaves no trace.
-    if (node_reserve(a) != 0 || hash_reserve(a) != 0) return -ENOMEM;
+    if (node_reserve(a) != 0) return -ENOMEM;
 
     bin_remove(a, index);
-    if (a->nodes[index].size > units) split(a, index, units);
-    a->nodes[index].state = NODE_ALLOCATED;
-    hash_insert(a, a->nodes[index].offset, index);
+    if (a->nodes[index].size > units) split(a, index, (uint32_t)units);
+    a->states[index] = NODE_ALLOCATED;
     a->allocated_count++;
-    *offset = a->nodes[index].offset << UNIT_SHIFT;
+    block->offset = (uint64_t)a->nodes[index].offset << UNIT_SHIFT;
+    block->handle = index;
     return 0;
 }
 
@@ -356,23 +269,32 @@ static void merge_into_left(plasma_allocator_t *a, uint32_t left, uint32_t right
     node_release(a, right);
 }
 
-int plasma_allocator_free(plasma_allocator_t *a, uint64_t offset) {
-    int64_t slot;
-    uint32_t index = allocated_node_at(a, offset, &slot);
+// The node of `block` if it names an allocated block (its handle and offset agree), else NIL.
+// This is what stands between a wrong handle and corrupted metadata: a stale handle (its node freed,
+// merged or reused for another block) or a garbage one fails here and nothing changes.
+static uint32_t allocated_node(const plasma_allocator_t *a, plasma_allocator_block_t block) {
+    uint32_t index = block.handle;
+    if (index >= a->nodes_touched || a->states[index] != NODE_ALLOCATED) return NIL;
+    if (block.offset % PLASMA_ALLOCATOR_ALIGNMENT != 0) return NIL;
+    if (block.offset >> UNIT_SHIFT != a->nodes[index].offset) return NIL;
+    return index;
+}
+
+int plasma_allocator_free(plasma_allocator_t *a, plasma_allocator_block_t block) {
+    uint32_t index = allocated_node(a, block);
     if (index == NIL) return -EINVAL;
-    hash_remove(a, (uint64_t)slot);
     a->allocated_count--;
 
     // Merge with free neighbours now, so free blocks are always maximal. Keeping the left node of
     // each pair means the node at offset 0 never changes.
     uint32_t prev = a->nodes[index].prev_phys;
-    if (prev != NIL && a->nodes[prev].state == NODE_FREE) {
+    if (prev != NIL && a->states[prev] == NODE_FREE) {
         bin_remove(a, prev);
         merge_into_left(a, prev, index);
         index = prev;
     }
     uint32_t next = a->nodes[index].next_phys;
-    if (next != NIL && a->nodes[next].state == NODE_FREE) {
+    if (next != NIL && a->states[next] == NODE_FREE) {
         bin_remove(a, next);
         merge_into_left(a, index, next);
     }
@@ -380,9 +302,9 @@ int plasma_allocator_free(plasma_allocator_t *a, uint64_t offset) {
     return 0;
 }
 
-uint64_t plasma_allocator_block_size(const plasma_allocator_t *a, uint64_t offset) {
-    uint32_t index = allocated_node_at(a, offset, NULL);
-    return index == NIL ? 0 : a->nodes[index].size << UNIT_SHIFT;
+uint64_t plasma_allocator_block_size(const plasma_allocator_t *a, plasma_allocator_block_t block) {
+    uint32_t index = allocated_node(a, block);
+    return index == NIL ? 0 : (uint64_t)a->nodes[index].size << UNIT_SHIFT;
 }
 
 // The largest free block is in the highest non-empty bin; within that bin sizes differ, so scan it.
@@ -403,12 +325,11 @@ void plasma_allocator_stats(const plasma_allocator_t *a, plasma_allocator_stats_
     out->largest_free_block = largest_free_units(a) << UNIT_SHIFT;
     out->allocated_blocks = a->allocated_count;
     out->free_blocks = a->free_count;
-    out->metadata_bytes = sizeof(*a) + (uint64_t)a->node_capacity * sizeof(node_t)
-        + (a->slot_mask + 1) * sizeof(slot_t);
+    out->metadata_bytes = sizeof(*a) + (uint64_t)a->node_capacity * (sizeof(node_t) + sizeof(uint8_t));
 }
 
 // ---------------------------------------------------------------------------------------------------
-// 6. Invariant check (tests only). Each code names the first invariant found broken.
+// 5. Invariant check (tests only). Each code names the first invariant found broken.
 // ---------------------------------------------------------------------------------------------------
 
 enum {
@@ -421,7 +342,7 @@ enum {
     PLASMA_CHECK_BIN = -6,              // a bin list holds a wrong node, or has a bad back link
     PLASMA_CHECK_BITMAP = -7,           // bitmaps disagree with the bin lists
     PLASMA_CHECK_COUNTS = -8,           // free/allocated counters disagree with the nodes
-    PLASMA_CHECK_HASH = -9,             // hash and allocated nodes are not a bijection
+    PLASMA_CHECK_TOO_LARGE = -9,        // the managed size exceeds what 32-bit units can name
     PLASMA_CHECK_POOL = -10,            // unused-node stack is inconsistent
 };
 
@@ -430,7 +351,7 @@ static int check_chain(const plasma_allocator_t *a, uint64_t live, uint64_t *fre
                        uint64_t *free_count, uint64_t *allocated_count) {
     uint32_t first = NIL;
     for (uint32_t i = 0; i < a->nodes_touched; i++) {
-        if (a->nodes[i].state != NODE_UNUSED && a->nodes[i].prev_phys == NIL) {
+        if (a->states[i] != NODE_UNUSED && a->nodes[i].prev_phys == NIL) {
             if (first != NIL) return PLASMA_CHECK_NO_FIRST;
             first = i;
         }
@@ -443,12 +364,12 @@ static int check_chain(const plasma_allocator_t *a, uint64_t live, uint64_t *fre
     for (uint32_t i = first; i != NIL; prev = i, i = a->nodes[i].next_phys) {
         if (i >= a->nodes_touched || ++steps > live) return PLASMA_CHECK_GAP;
         const node_t *n = &a->nodes[i];
-        if (n->state == NODE_UNUSED || n->prev_phys != prev || n->offset != end || n->size == 0)
+        if (a->states[i] == NODE_UNUSED || n->prev_phys != prev || n->offset != end || n->size == 0)
             return PLASMA_CHECK_GAP;
         if (n->size > a->total_units - end) return PLASMA_CHECK_END;
         end += n->size;
-        if (n->state == NODE_FREE) {
-            if (prev != NIL && a->nodes[prev].state == NODE_FREE) return PLASMA_CHECK_ADJACENT_FREE;
+        if (a->states[i] == NODE_FREE) {
+            if (prev != NIL && a->states[prev] == NODE_FREE) return PLASMA_CHECK_ADJACENT_FREE;
             *free_units += n->size;
             ++*free_count;
         } else {
@@ -467,7 +388,7 @@ static int check_bins(const plasma_allocator_t *a, uint64_t free_count) {
         for (uint32_t i = a->bin_head[bin]; i != NIL; prev = i, i = a->nodes[i].next_free) {
             if (i >= a->nodes_touched || ++listed > free_count) return PLASMA_CHECK_BIN;
             const node_t *n = &a->nodes[i];
-            if (n->state != NODE_FREE || n->prev_free != prev || bin_of(n->size) != bin)
+            if (a->states[i] != NODE_FREE || n->prev_free != prev || bin_of(n->size) != bin)
                 return PLASMA_CHECK_BIN;
         }
     }
@@ -477,35 +398,21 @@ static int check_bins(const plasma_allocator_t *a, uint64_t free_count) {
     return listed == free_count ? 0 : PLASMA_CHECK_BIN;
 }
 
-// Every occupied slot names a distinct allocated node with its offset, reachable by lookup.
-// With slot_count == allocated nodes that makes the hash a bijection onto the allocated nodes.
-static int check_hash(const plasma_allocator_t *a, uint64_t allocated_count) {
-    uint64_t occupied = 0;
-    for (uint64_t s = 0; s <= a->slot_mask; s++) {
-        uint32_t i = a->slots[s].node;
-        if (i == NIL) continue;
-        occupied++;
-        if (i >= a->nodes_touched || a->nodes[i].state != NODE_ALLOCATED
-            || a->nodes[i].offset != a->slots[s].offset || hash_find(a, a->slots[s].offset) != (int64_t)s)
-            return PLASMA_CHECK_HASH;
-    }
-    return occupied == a->slot_count && occupied == allocated_count ? 0 : PLASMA_CHECK_HASH;
-}
-
 static int check_pool(const plasma_allocator_t *a, uint64_t live) {
     uint64_t unused = 0;
     for (uint32_t i = a->unused_head; i != NIL; i = a->nodes[i].next_free) {
-        if (i >= a->nodes_touched || ++unused > a->nodes_touched || a->nodes[i].state != NODE_UNUSED)
+        if (i >= a->nodes_touched || ++unused > a->nodes_touched || a->states[i] != NODE_UNUSED)
             return PLASMA_CHECK_POOL;
     }
     return live + unused == a->nodes_touched ? 0 : PLASMA_CHECK_POOL;
 }
 
 int plasma_allocator_check(const plasma_allocator_t *a) {
+    if (a->total_units > UINT32_MAX) return PLASMA_CHECK_TOO_LARGE;
     if (a->nodes_touched > a->node_capacity) return PLASMA_CHECK_BAD_NODE;
     uint64_t live = 0;
     for (uint32_t i = 0; i < a->nodes_touched; i++) {
-        uint8_t state = a->nodes[i].state;
+        uint8_t state = a->states[i];
         if (state > NODE_ALLOCATED) return PLASMA_CHECK_BAD_NODE;
         if (state != NODE_UNUSED) live++;
     }
@@ -515,7 +422,6 @@ int plasma_allocator_check(const plasma_allocator_t *a) {
     if (rc == 0 && (free_units != a->free_units || free_count != a->free_count
                     || allocated_count != a->allocated_count))
         rc = PLASMA_CHECK_COUNTS;
-    if (rc == 0) rc = check_hash(a, allocated_count);
     if (rc == 0) rc = check_pool(a, live);
     return rc;
 }

@@ -31,21 +31,18 @@ final class AsyncConnection: RequestSender, Sendable {
     /// Serialises writes so that frames from concurrent tasks don't interleave.
     private let sending = Condition()
 
-    /// Starts the reader thread; it owns `reader` from now on.
+    /// Hands the socket to the process's read loop (`ReadLoop`), which owns `reader` from now on.
     init(socket: UnixSocket, reader: ReplyReader) {
         self.socket = socket
-        let box = ReaderBox(reader)
-        let thread = Thread { [weak self] in
-            while let self {
-                let next = Result { () throws(PlasmaClientError) in try box.reader.next() }
-                if !self.dispatch(next) { return }
-            }
+        do {
+            try ReadLoop.shared.add(socket, reader: reader, for: self)
+        } catch {
+            fail(with: .disconnected("cannot watch the socket: \(error)"))
         }
-        thread.name = "plasma-reply-reader"
-        thread.start()
     }
 
-    deinit { socket.close() }
+    /// The read loop closes the socket once it no longer watches it.
+    deinit { ReadLoop.shared.retire(socket) }
 
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
@@ -67,6 +64,7 @@ final class AsyncConnection: RequestSender, Sendable {
                     return nil
                 }
                 if let refusal { return continuation.resume(throwing: refusal) }
+                ReadLoop.shared.callStarted()
                 if case .failure(let error) = send(request, id: id) { fail(with: error) }
             }
         } onCancel: {
@@ -101,6 +99,7 @@ final class AsyncConnection: RequestSender, Sendable {
             switch state.pending[id] {
             case .awaiting(let continuation, let request):
                 state.pending[id] = .cancelled(request)
+                ReadLoop.shared.callsEnded(1)
                 return continuation
             case .callback:
                 return nil  // not a task's request
@@ -115,6 +114,28 @@ final class AsyncConnection: RequestSender, Sendable {
         post(.cancel(requestID: id))
     }
 
+    /// Called by the read loop when the socket is readable: reads what it holds and hands on every whole
+    /// frame. False once the connection has failed (the loop then stops watching it).
+    /// `events` counts the events handed on.
+    func readAvailable(from reader: ReplyReader, events: inout Int) -> Bool {
+        do {
+            var drained = false
+            while true {
+                while let frame = try reader.nextBuffered() {
+                    if case .event = frame { events += 1 }
+                    if !dispatch(.success(frame)) { return false }
+                }
+                // A read that didn't fill the buffer took everything there was.
+                if drained { return true }
+                let (read, filled) = try reader.receiveAvailable()
+                if !read, !filled { return true }
+                drained = !filled
+            }
+        } catch {
+            return dispatch(.failure(error))
+        }
+    }
+
     /// Hands one reply to its awaiting task; false once the connection has failed.
     private func dispatch(_ next: Result<ReplyReader.Incoming, PlasmaClientError>) -> Bool {
         switch next {
@@ -122,10 +143,12 @@ final class AsyncConnection: RequestSender, Sendable {
             fail(with: error)
             return false
         case .success(.event(let subscriptionID, let event)):
-            let streams = state.withLock { state in
-                subscriptionID == 0 ? Array(state.subscriptions.values) : state.subscriptions[subscriptionID].map { [$0] } ?? []
+            guard subscriptionID == 0 else {
+                // The common case, once per event: one lookup, nothing allocated.
+                state.withLock { $0.subscriptions[subscriptionID] }?.deliver(event)
+                return true
             }
-            for stream in streams { stream.deliver(event) }
+            for stream in state.withLock({ Array($0.subscriptions.values) }) { stream.deliver(event) }
             return true
         case .success(.reply(let requestID, let reply)):
             if let ending = storeEndsConnection(requestID, reply) {
@@ -135,6 +158,7 @@ final class AsyncConnection: RequestSender, Sendable {
             let pending = state.withLock { $0.pending.removeValue(forKey: requestID) }
             switch pending {
             case .awaiting(let continuation, _):
+                ReadLoop.shared.callsEnded(1)
                 continuation.resume(returning: reply)
             case .callback(let handle):
                 handle(reply)
@@ -168,6 +192,7 @@ final class AsyncConnection: RequestSender, Sendable {
                 return nil
             }
             state.pending.removeAll()
+            ReadLoop.shared.callsEnded(waiting.count)
             return waiting
         }
         let (failure, streams) = state.withLock { state in
@@ -215,11 +240,4 @@ final class AsyncConnection: RequestSender, Sendable {
         }
         return stream
     }
-}
-
-/// Moves the reply reader into the reader thread's closure.
-private final class ReaderBox: @unchecked Sendable {
-    // @unchecked: handed to exactly one thread, which is the only one that ever touches it.
-    let reader: ReplyReader
-    init(_ reader: ReplyReader) { self.reader = reader }
 }

@@ -9,7 +9,11 @@ final class Condition: @unchecked Sendable {
 
     init() {
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)  // timed waits count monotonic time
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -23,6 +27,15 @@ final class Condition: @unchecked Sendable {
     func unlock() { pthread_mutex_unlock(mutex) }
     /// Call with the lock held; returns with it held.
     func wait() { pthread_cond_wait(condition, mutex) }
+    /// Call with the lock held; returns with it held, when woken or after `nanoseconds` at most.
+    func wait(nanoseconds: UInt64) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let total = UInt64(deadline.tv_nsec) + nanoseconds
+        deadline.tv_sec += Int(total / 1_000_000_000)
+        deadline.tv_nsec = Int(total % 1_000_000_000)
+        pthread_cond_timedwait(condition, mutex, &deadline)
+    }
     func broadcast() { pthread_cond_broadcast(condition) }
 
     func withLock<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {

@@ -42,33 +42,57 @@ final class ReplyReader {
     /// The next frame, reading from the socket as needed.
     func next() throws(PlasmaClientError) -> Incoming {
         while true {
-            let rest = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-            let header: FrameHeader?
-            do {
-                header = try FrameHeader.decode(rest, maxPayload: Int(UInt32.max))
-            } catch {
-                throw .protocolViolation("bad reply header: \(error)")
-            }
-            if let header {
-                let size = FrameHeader.size + header.payloadLength
-                if rest.count >= size {
-                    start += size
-                    do {
-                        let payload = UnsafeRawBufferPointer(rebasing: rest[FrameHeader.size..<size])
-                        if header.type & MessageType.eventBit != 0 {
-                            return .event(subscriptionID: header.requestID, try ObjectEvent.decode(type: header.type, payload: payload))
-                        }
-                        return .reply(requestID: header.requestID, try Reply.decode(type: header.type, payload: payload))
-                    } catch {
-                        throw .protocolViolation("bad reply (type \(header.type)): \(error)")
-                    }
-                }
-                makeRoom(for: size)
-            } else {
-                makeRoom(for: FrameHeader.size)
-            }
+            if let frame = try nextBuffered() { return frame }
             try fill()
         }
+    }
+
+    /// The next frame if the bytes already read hold a whole one; otherwise nil, with room made for it.
+    func nextBuffered() throws(PlasmaClientError) -> Incoming? {
+        let rest = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+        let header: FrameHeader?
+        do {
+            header = try FrameHeader.decode(rest, maxPayload: Int(UInt32.max))
+        } catch {
+            throw .protocolViolation("bad reply header: \(error)")
+        }
+        guard let header else {
+            makeRoom(for: FrameHeader.size)
+            return nil
+        }
+        let size = FrameHeader.size + header.payloadLength
+        guard rest.count >= size else {
+            makeRoom(for: size)
+            return nil
+        }
+        start += size
+        do {
+            let payload = UnsafeRawBufferPointer(rebasing: rest[FrameHeader.size..<size])
+            if header.type & MessageType.eventBit != 0 {
+                return .event(subscriptionID: header.requestID, try ObjectEvent.decode(type: header.type, payload: payload))
+            }
+            return .reply(requestID: header.requestID, try Reply.decode(type: header.type, payload: payload))
+        } catch {
+            throw .protocolViolation("bad reply (type \(header.type)): \(error)")
+        }
+    }
+
+    /// One nonblocking read of whatever the socket holds, for a reader that learned from epoll that it
+    /// is readable. Returns false when nothing was there, or when the buffer had no room left (call
+    /// `nextBuffered` first). Throws on EOF and errors.
+    func receiveAvailable() throws(PlasmaClientError) -> (read: Bool, filled: Bool) {
+        let room = UnsafeMutableRawBufferPointer(rebasing: buffer[end...])
+        guard room.count > 0 else { return (false, true) }
+        let count: Int?
+        do {
+            count = try socket.receive(into: room, descriptors: &descriptors)
+        } catch {
+            throw .disconnected("reading failed: \(error)")
+        }
+        guard let count else { return (false, false) }
+        guard count > 0 else { throw .disconnected("the store closed the connection") }
+        end += count
+        return (true, count == room.count)
     }
 
     /// Moves the unread bytes to the front, and grows the buffer when one frame needs more.

@@ -9,6 +9,23 @@ import CPlasma
 public final class Allocator {
     /// Granularity of offsets and block sizes, in bytes.
     public static let alignment = Int(PLASMA_ALLOCATOR_ALIGNMENT)
+    /// The largest size an allocator manages: 2^32 - 1 units of 64 bytes (just under 256 GiB), because
+    /// its nodes count offsets and sizes in 32-bit units.
+    public static let maximumSize = Int(PLASMA_ALLOCATOR_MAX_SIZE)
+
+    /// An allocated block: where it starts, and the handle that lets ``free(_:)`` find its node
+    /// without a lookup. Keep both; ``free(_:)`` checks that they still belong together.
+    public struct Block: Sendable, Equatable {
+        public let offset: Int
+        public let handle: UInt32
+
+        public init(offset: Int, handle: UInt32) {
+            self.offset = offset
+            self.handle = handle
+        }
+
+        var raw: plasma_allocator_block_t { plasma_allocator_block_t(offset: UInt64(offset), handle: handle) }
+    }
 
     /// A snapshot of the allocator's state. All sizes are in bytes.
     public struct Statistics: Sendable, Equatable {
@@ -30,10 +47,12 @@ public final class Allocator {
 
     private let handle: OpaquePointer
 
-    /// Manages the offsets `[0, size)`, rounded down to a multiple of ``alignment``.
+    /// Manages the offsets `[0, size)`, rounded down to a multiple of ``alignment``. `size` must be at
+    /// most ``maximumSize`` (the store refuses larger arenas before it gets here).
     /// Traps only if the metadata cannot be allocated.
     public init(size: Int) {
         precondition(size >= 0, "arena size must not be negative")
+        precondition(size <= Self.maximumSize, "arena of \(size) bytes exceeds the allocator's limit of \(Self.maximumSize)")
         guard let handle = plasma_allocator_create(UInt64(size)) else {
             fatalError("out of memory creating the allocator's metadata")
         }
@@ -44,27 +63,27 @@ public final class Allocator {
         plasma_allocator_destroy(handle)
     }
 
-    /// Returns the offset of a block of at least `size` bytes (rounded up to ``alignment``; 0 allocates
-    /// one unit), or nil when no free block fits. A failed allocation changes nothing.
-    public func allocate(_ size: Int) -> Int? {
+    /// Returns a block of at least `size` bytes (rounded up to ``alignment``; 0 allocates one unit), or
+    /// nil when no free block fits. A failed allocation changes nothing.
+    public func allocate(_ size: Int) -> Block? {
         precondition(size >= 0, "allocation size must not be negative")
-        var offset: UInt64 = 0
-        guard plasma_allocator_allocate(handle, UInt64(size), &offset) == 0 else { return nil }
-        return Int(offset)
+        var block = plasma_allocator_block_t()
+        guard plasma_allocator_allocate(handle, UInt64(size), &block) == 0 else { return nil }
+        return Block(offset: Int(block.offset), handle: block.handle)
     }
 
-    /// Frees the block starting at `offset`. Returns false, changing nothing, when `offset` is not the
-    /// start of an allocated block (a double free or a garbage offset).
+    /// Frees `block`. Returns false, changing nothing, when it is not an allocated block whose handle
+    /// and offset belong together (a double free, a garbage handle or offset).
     @discardableResult
-    public func free(offset: Int) -> Bool {
-        guard offset >= 0 else { return false }
-        return plasma_allocator_free(handle, UInt64(offset)) == 0
+    public func free(_ block: Block) -> Bool {
+        guard block.offset >= 0 else { return false }
+        return plasma_allocator_free(handle, block.raw) == 0
     }
 
-    /// Size in bytes of the allocated block starting at `offset`, nil if there is none.
-    public func blockSize(at offset: Int) -> Int? {
-        guard offset >= 0 else { return nil }
-        let size = plasma_allocator_block_size(handle, UInt64(offset))
+    /// Size in bytes of `block`, nil if it is not an allocated block (checked as ``free(_:)`` checks).
+    public func blockSize(of block: Block) -> Int? {
+        guard block.offset >= 0 else { return nil }
+        let size = plasma_allocator_block_size(handle, block.raw)
         return size == 0 ? nil : Int(size)
     }
 

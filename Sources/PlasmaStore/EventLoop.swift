@@ -18,6 +18,11 @@ final class EventLoop {
     var onWake: () -> Void = {}
     /// Called before each wait: flush output.
     var beforeSleep: () -> Void = {}
+    /// Called once when nothing has happened for `idleDelayMilliseconds` after a pass that did work.
+    var onIdle: () -> Void = {}
+    var idleDelayMilliseconds: Int32 = 1000
+    private var idleCallPending = false
+    private var lastWorkNanoseconds: UInt64 = 0
 
     /// After a pass that did work, poll without sleeping for a while: the next request of a busy
     /// client usually arrives sooner than a halted CPU wakes up (tens of microseconds on a VM). The
@@ -51,8 +56,13 @@ final class EventLoop {
         while !isStopping {
             beforeSleep()
             let polling = busyUntil != 0
-            try epoll.wait(timeoutMilliseconds: polling ? 0 : timeoutMilliseconds(), into: &events)
+            var timeout = polling ? 0 : timeoutMilliseconds()
+            if idleCallPending, !polling {
+                timeout = timeout < 0 ? idleDelayMilliseconds : min(timeout, idleDelayMilliseconds)
+            }
+            try epoll.wait(timeoutMilliseconds: timeout, into: &events)
             adaptBusyPoll(polling: polling)
+            noteIdleness()
             for event in events {
                 // A handler may have unregistered a later descriptor in this same batch.
                 handlers[event.fd]?(event)
@@ -60,6 +70,17 @@ final class EventLoop {
             onWake()
         }
         beforeSleep()
+    }
+
+    private func noteIdleness() {
+        let now = MonotonicClock.nanoseconds()
+        if !events.isEmpty {
+            idleCallPending = true
+            lastWorkNanoseconds = now
+        } else if idleCallPending, now - lastWorkNanoseconds >= UInt64(idleDelayMilliseconds) * 1_000_000 {
+            idleCallPending = false
+            onIdle()
+        }
     }
 
     /// Learns from this pass whether polling paid, and sets the next polling deadline (0: sleep).

@@ -32,13 +32,16 @@ struct EventQueue {
         return 0
     }
 
-    /// Hands over everything queued (to be written, no longer droppable) and starts afresh.
-    mutating func take() -> [UInt8] {
-        defer {
-            writer.buffer = []
-            queued = 0
-            droppedSinceMarker = 0
+    /// Hands everything queued to `output` (to be written, no longer droppable) and starts afresh.
+    /// An empty `output` (the usual case) trades buffers with the queue: nothing is copied or allocated.
+    mutating func take(into output: inout [UInt8]) {
+        if output.isEmpty {
+            swap(&output, &writer.buffer)
+        } else {
+            output.append(contentsOf: writer.buffer)
         }
-        return writer.buffer
+        writer.buffer.removeAll(keepingCapacity: true)
+        queued = 0
+        droppedSinceMarker = 0
     }
 }

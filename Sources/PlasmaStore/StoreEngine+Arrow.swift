@@ -66,26 +66,26 @@ extension StoreEngine {
         guard !overflow else { return .failed(.outOfMemory) }
         if isKnown(id) { return .failed(.objectExists) }
         guard enforceArrowQuota(size, for: client, evictIfFull: evictIfFull),
-              let offset = arrowReserveSpace(size, evictIfFull: evictIfFull)
+              let block = arrowReserveSpace(size, evictIfFull: evictIfFull)
         else {
             serveWaitingCreates()  // what the failed create evicted may serve native creates
             return .failed(.outOfMemory)
         }
-        _ = place(id: id, dataSize: data, metadataSize: metadata, inline: nil, offset: offset, client: client)
+        _ = place(id: id, dataSize: data, metadataSize: metadata, inline: nil, block: block, client: client)
         chargeArrowQuota(id, to: client)
-        return .created(ObjectLocation(offset: offset ?? 0, dataSize: data, metadataSize: metadata))
+        return .created(ObjectLocation(offset: block?.offset ?? 0, dataSize: data, metadataSize: metadata))
     }
 
     /// Arrow's `AllocateMemory` loop: allocate; when that fails, evict from the LRU at least
     /// max(shortfall, capacity / 5) bytes and retry; give up when less than the shortfall (or nothing)
     /// was evicted. Objects it evicted stay evicted. One difference: an object larger than the capacity
     /// fails at once, where Arrow's store first flushed the whole LRU for nothing.
-    /// Returns like `reserveSpace`: the offset, `.some(nil)` for a zero-byte object, nil for no room.
-    func arrowReserveSpace(_ size: Int, evictIfFull: Bool) -> Int?? {
+    /// Returns like `reserveSpace`: the block, `.some(nil)` for a zero-byte object, nil for no room.
+    func arrowReserveSpace(_ size: Int, evictIfFull: Bool) -> Allocator.Block?? {
         guard size > 0 else { return .some(nil) }
         guard size <= capacity else { return nil }
         while true {
-            if objects.bytesInUse + size <= capacity, let offset = allocator.allocate(size) { return offset }
+            if objects.bytesInUse + size <= capacity, let block = allocator.allocate(size) { return block }
             guard evictIfFull else { return nil }
             // Shortfall <= 0 means fragmentation: the 20 % still frees room, until the LRU is empty.
             let shortfall = objects.bytesInUse + size - capacity

@@ -21,10 +21,10 @@ extension StoreEngine {
         if let refusal = quotaRefusal(size, for: key.client) {
             return reply(key.client, key.requestID, type, fail(.limitReached, refusal))
         }
-        if let offset = reserveSpace(size) {
+        if let block = reserveSpace(size) {
             return reply(key.client, key.requestID, type,
                          place(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline,
-                               offset: offset, client: key.client))
+                               block: block, client: key.client))
         }
         guard timeout != 0 else {
             return reply(key.client, key.requestID, type, fail(.outOfMemory, outOfMemoryDetail(size)))
@@ -45,20 +45,20 @@ extension StoreEngine {
         guard size <= capacity else { return .tooLarge }
         guard !isKnown(object.id) else { return .objectExists }
         guard quotaRefusal(size, for: client) == nil else { return .limitReached }
-        guard let offset = reserveSpace(size) else { return .outOfMemory }
+        guard let block = reserveSpace(size) else { return .outOfMemory }
         _ = place(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
-                  offset: offset, client: client)
+                  block: block, client: client)
         return .ok
     }
 
-    /// Inserts the object at `offset`. A plain create leaves it unsealed and referenced by its creator;
-    /// an inline one is copied in and sealed at once, with no reference held. (Internal, not private:
-    /// Arrow's create uses it too.)
+    /// Inserts the object in `block` (nil for a zero-byte object). A plain create leaves it unsealed and
+    /// referenced by its creator; an inline one is copied in and sealed at once, with no reference held.
+    /// (Internal, not private: Arrow's create uses it too.)
     func place(
-        id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, offset: Int?, client: ClientID
+        id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, block: Allocator.Block?, client: ClientID
     ) -> Reply {
         let record = ObjectRecord(
-            id: id, state: .created, offset: offset ?? 0, allocated: offset != nil, dataSize: dataSize,
+            id: id, state: .created, block: block, dataSize: dataSize,
             metadataSize: metadataSize, creator: client, createdAtWallNanoseconds: clock.wallNanoseconds(),
             createdAtMonotonicNanoseconds: clock.monotonicNanoseconds())
         let slot = objects.insert(record)
@@ -67,7 +67,7 @@ extension StoreEngine {
             clients[client]!.created(id, size: record.totalSize)
             return .created(offset: record.offset)
         }
-        if let offset {
+        if let offset = block?.offset {
             let base = memory.baseAddress! + offset
             inline.data.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             inline.metadata.withUnsafeBytes { (base + dataSize).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
@@ -76,15 +76,15 @@ extension StoreEngine {
         return .done
     }
 
-    /// Finds room for `size` bytes: the arena offset, `.some(nil)` for a zero-byte object that needs no
+    /// Finds room for `size` bytes: the arena block, `.some(nil)` for a zero-byte object that needs no
     /// block, or nil when even evicting every evictable object would not make room. Evicts nothing in
     /// that last case, so a hopeless create does not empty the store for nothing.
-    func reserveSpace(_ size: Int) -> Int?? {
+    func reserveSpace(_ size: Int) -> Allocator.Block?? {
         guard size > 0 else { return .some(nil) }
         let shortfall = objects.bytesInUse + size - capacity
         if shortfall > objects.evictableBytes { return nil }
         while true {
-            if objects.bytesInUse + size <= capacity, let offset = allocator.allocate(size) { return offset }
+            if objects.bytesInUse + size <= capacity, let block = allocator.allocate(size) { return block }
             guard let victim = objects.leastRecentlyUsed else { return nil }
             evict(victim)
         }
@@ -151,12 +151,12 @@ extension StoreEngine {
                 reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.limitReached, refusal))
                 continue
             }
-            guard let offset = reserveSpace(size) else { return }
+            guard let block = reserveSpace(size) else { return }
             waitingCreates.removeFirst()
             clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
             reply(pending.key.client, pending.key.requestID, type(of: pending),
                   place(id: pending.id, dataSize: pending.dataSize, metadataSize: pending.metadataSize,
-                        inline: pending.inline, offset: offset, client: pending.key.client))
+                        inline: pending.inline, block: block, client: pending.key.client))
         }
     }
 

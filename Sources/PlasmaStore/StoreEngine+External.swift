@@ -51,7 +51,7 @@ extension StoreEngine {
         guard let external else { return false }
         let record = objects[slot]
         let region = UnsafeRawBufferPointer(
-            start: record.allocated ? memory.baseAddress! + record.offset : nil, count: record.allocated ? record.totalSize : 0)
+            start: record.block == nil ? nil : memory.baseAddress! + record.offset, count: record.block == nil ? 0 : record.totalSize)
         guard external.store.put(record.id, region) else { return false }
         external.objects[record.id] = SpilledObject(
             dataSize: record.dataSize, metadataSize: record.metadataSize, digest: record.digest,
@@ -60,7 +60,7 @@ extension StoreEngine {
             sealDurationNanoseconds: record.sealDurationNanoseconds)
         external.bytes += record.totalSize
         objects.remove(slot)
-        if record.allocated { allocator.free(offset: record.offset) }
+        if let block = record.block { allocator.free(block) }
         return true
     }
 
@@ -93,13 +93,13 @@ extension StoreEngine {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed { pin(slot) }
         }
         for id in unique {
-            guard let object = external.objects[id], let offset = reserveSpace(object.totalSize) else { continue }
+            guard let object = external.objects[id], let block = reserveSpace(object.totalSize) else { continue }
             let buffer = UnsafeMutableRawBufferPointer(
-                start: offset.map { memory.baseAddress! + $0 }, count: offset == nil ? 0 : object.totalSize)
+                start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
             guard external.store.take(id, into: buffer) else {
                 // Unreadable (a spill file removed or damaged behind our back): `take` has dropped it,
                 // so drop it from the books too; subscribers hear it was deleted.
-                if let offset { allocator.free(offset: offset) }
+                if let block { allocator.free(block) }
                 _ = dropSpilled(id)
                 continue
             }
@@ -108,7 +108,7 @@ extension StoreEngine {
             external.restoredObjects += 1
             external.restoredBytes += object.totalSize
             var record = ObjectRecord(
-                id: id, state: .sealed, offset: offset ?? 0, allocated: offset != nil, dataSize: object.dataSize,
+                id: id, state: .sealed, block: block, dataSize: object.dataSize,
                 metadataSize: object.metadataSize, creator: ClientID(rawValue: 0),
                 createdAtWallNanoseconds: object.createdAtWallNanoseconds,
                 createdAtMonotonicNanoseconds: object.createdAtMonotonicNanoseconds)

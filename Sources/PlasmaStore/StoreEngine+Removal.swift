@@ -43,7 +43,7 @@ extension StoreEngine {
     func removeObject(at slot: Int32, _ removal: Removal) {
         let record = objects.remove(slot)
         precondition(record.referenceCount == 0, "removing a referenced object")
-        if record.allocated { allocator.free(offset: record.offset) }
+        if let block = record.block { allocator.free(block) }
         publish(event(for: removal, of: record.id), about: record.id)
     }
 }

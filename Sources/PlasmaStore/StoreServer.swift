@@ -1,3 +1,4 @@
+import CPlasma
 import Glibc
 import Logging
 import PlasmaCore
@@ -20,6 +21,8 @@ public final class StoreServer {
     private var connections: [ClientID: Connection] = [:]
     /// Connections with replies queued since the last flush.
     private var unflushed: [Connection] = []
+    /// The connections `flushAll` is working through (kept to reuse its storage).
+    private var flushing: [Connection] = []
     /// Connections to close once the engine call that condemned them has returned.
     private var doomed: [Connection] = []
     /// Condemns a connection from inside an engine call (see `doomed`); for StoreServer+Arrow.swift.
@@ -93,6 +96,9 @@ public final class StoreServer {
             loop.timeoutMilliseconds = { [unowned self] in millisecondsUntilNextDeadline() }
             loop.onWake = { [unowned self] in engine.fireDeadlines() }
             loop.beforeSleep = { [unowned self] in flushAll() }
+            // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
+            // follows what it holds now rather than its busiest moment (see plasma_heap.h).
+            loop.onIdle = { _ = plasma_heap_trim() }
             try loop.run()
         } catch {
             shutDown()
@@ -297,12 +303,19 @@ public final class StoreServer {
     private func flushAll() {
         for connection in doomed { close(connection, reason: connection.closeReason) }
         doomed.removeAll()
-        let pending = unflushed
-        unflushed.removeAll(keepingCapacity: true)
-        for connection in pending {
-            connection.isScheduled = false
-            if !connection.isClosed && !connection.waitingForWritable { flush(connection) }
+        swap(&unflushed, &flushing)
+        // Replies first: a client waiting for one (a producer's seal) shouldn't wait behind the sends
+        // of the events that seal caused to other connections.
+        for connection in flushing where connection.isScheduled && !connection.outbound.isEmpty {
+            flushScheduled(connection)
         }
+        for connection in flushing where connection.isScheduled { flushScheduled(connection) }
+        flushing.removeAll(keepingCapacity: true)
+    }
+
+    private func flushScheduled(_ connection: Connection) {
+        connection.isScheduled = false
+        if !connection.isClosed && !connection.waitingForWritable { flush(connection) }
     }
 
     /// Writes replies, then the events queued behind them; what the socket won't take waits for
@@ -312,7 +325,7 @@ public final class StoreServer {
         do {
             while true {
                 if connection.outbound.isEmpty, !connection.events.isEmpty {
-                    connection.outbound.writer.buffer.append(contentsOf: connection.events.take())
+                    connection.events.take(into: &connection.outbound.writer.buffer)
                 }
                 if connection.outbound.isEmpty { break }
                 if try connection.outbound.flush(to: connection.socket) == .wouldBlock {

@@ -53,12 +53,17 @@ public struct FrameHeader: Equatable, Sendable {
 
     /// Appends the header; the payload length is patched later by `patchLength`.
     public func encode(into writer: inout ByteWriter) {
-        writer.append(Self.magic)
-        writer.append(Self.version)
-        writer.append(type)
-        writer.append(requestID)
-        writer.append(UInt32(truncatingIfNeeded: payloadLength))
-        writer.append(UInt32(0))
+        writer.appendFixed(Self.size) { store(to: $0) }
+    }
+
+    /// Writes the 24 bytes at `destination`.
+    public func store(to destination: UnsafeMutableRawPointer) {
+        destination.storeBytes(of: Self.magic.littleEndian, as: UInt32.self)
+        destination.storeBytes(of: Self.version.littleEndian, toByteOffset: 4, as: UInt16.self)
+        destination.storeBytes(of: type.littleEndian, toByteOffset: 6, as: UInt16.self)
+        destination.storeBytes(of: requestID.littleEndian, toByteOffset: 8, as: UInt64.self)
+        destination.storeBytes(of: UInt32(truncatingIfNeeded: payloadLength).littleEndian, toByteOffset: 16, as: UInt32.self)
+        destination.storeBytes(of: UInt32(0), toByteOffset: 20, as: UInt32.self)
     }
 
     /// Writes the payload length of the frame that starts at `frameStart`.

@@ -4,19 +4,23 @@ extension ObjectEvent {
     /// Appends one event frame. `subscriptionID` goes in the request-id field; 0 means every
     /// subscription of the connection (overflow).
     public func encode(subscriptionID: UInt64, into writer: inout ByteWriter) {
-        let frameStart = writer.buffer.count
-        FrameHeader(type: MessageType.eventBit | kind, requestID: subscriptionID, payloadLength: 0).encode(into: &writer)
-        switch self {
-        case .sealed(let id, let dataSize, let metadataSize):
-            writer.append(id)
-            writer.append(UInt64(dataSize))
-            writer.append(UInt64(metadataSize))
-        case .deleted(let id), .evicted(let id), .aborted(let id):
-            writer.append(id)
-        case .overflow(let dropped):
-            writer.append(UInt64(dropped))
+        // Once per event per subscriber: the whole frame is built in scratch space and appended once.
+        let size = frameSize
+        writer.appendFixed(size) { frame in
+            FrameHeader(type: MessageType.eventBit | kind, requestID: subscriptionID, payloadLength: size - FrameHeader.size)
+                .store(to: frame)
+            let payload = frame + FrameHeader.size
+            switch self {
+            case .sealed(let id, let dataSize, let metadataSize):
+                id.store(to: payload)
+                payload.storeBytes(of: UInt64(dataSize).littleEndian, toByteOffset: ObjectID.byteCount, as: UInt64.self)
+                payload.storeBytes(of: UInt64(metadataSize).littleEndian, toByteOffset: ObjectID.byteCount + 8, as: UInt64.self)
+            case .deleted(let id), .evicted(let id), .aborted(let id):
+                id.store(to: payload)
+            case .overflow(let dropped):
+                payload.storeBytes(of: UInt64(dropped).littleEndian, as: UInt64.self)
+            }
         }
-        FrameHeader.patchLength(in: &writer.buffer, frameStart: frameStart)
     }
 
     /// Encoded size of an event frame, for queue accounting without encoding.

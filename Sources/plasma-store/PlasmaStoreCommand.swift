@@ -69,8 +69,13 @@ struct PlasmaStoreCommand: ParsableCommand {
     var externalStore: String?
 
     func validate() throws {
-        guard (try? ByteCount.parse(memory)) != nil else {
+        guard let capacity = try? ByteCount.parse(memory) else {
             throw ValidationError(String(describing: Result { try ByteCount.parse(memory) }.failureDescription))
+        }
+        // The allocator counts offsets in 32-bit units of 64 bytes; the arena rounds up to 2 MiB at most.
+        let largestCapacity = Allocator.maximumSize / (2 << 20) * (2 << 20)
+        guard capacity <= largestCapacity else {
+            throw ValidationError("--memory \(memory) is more than one store can manage: at most \(largestCapacity) bytes (256 GiB - 2 MiB)")
         }
         if let socketMode, UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) != true {
             throw ValidationError("invalid --socket-mode '\(socketMode)': give octal permission bits, e.g. 600 or 660")

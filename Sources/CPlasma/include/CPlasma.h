@@ -4,4 +4,5 @@
 #include "plasma_arena.h"
 #include "plasma_allocator.h"
 #include "plasma_socket.h"
+#include "plasma_heap.h"
 #endif

@@ -1,0 +1,7 @@
+#include "plasma_heap.h"
+
+#include <malloc.h>
+
+int plasma_heap_trim(void) {
+    return malloc_trim(0);
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Glibc
+import PlasmaPosix
+import Synchronization
+
+/// The one thread that reads every async connection's socket in this process, over epoll.
+///
+/// A thread per connection cost a wake-up and two context switches per frame: a process holding many
+/// subscriptions on many connections paid that for every event, and each wake-up also cost the store
+/// a cross-CPU wake in its `send`. One reader finds every socket that is ready in one `epoll_wait`, so
+/// frames that arrive while it works are read without any wake-up at all, on whichever connection.
+///
+/// While events stream in, the loop also naps between passes (`nap`): for up to `napNanoseconds` it
+/// doesn't watch the sockets, so the store's sends during that time wake no one, and the next pass
+/// takes all of them at once. It naps only when no task awaits a reply on any connection, and a task
+/// that starts awaiting during a nap ends it at once: replies are never held back, and a first event
+/// after a quiet spell is read at once; only later events of a stream wait, by at most the nap.
+///
+/// Sockets are registered nonblocking and stay open until the loop itself has stopped watching them
+/// (`retire`), so a descriptor number can't be reused while the loop might still read it.
+final class ReadLoop: @unchecked Sendable {
+    // @unchecked: `epoll` is waited on by the loop's thread only (epoll_ctl is thread-safe), and
+    // `state` is behind its lock; each `Registration` is touched by the loop's thread only.
+
+    /// Started on first use; it lives as long as the process, asleep when nothing is registered.
+    static let shared = ReadLoop()
+
+    private final class Registration {
+        weak var connection: AsyncConnection?
+        let reader: ReplyReader
+        /// Still in the epoll set: false once the connection failed (its socket may stay readable).
+        var watching = true
+
+        init(_ connection: AsyncConnection, _ reader: ReplyReader) {
+            self.connection = connection
+            self.reader = reader
+        }
+    }
+
+    private struct State {
+        var registrations: [Int32: Registration] = [:]
+        /// Sockets whose connection is gone: to unwatch, forget and close on the loop's thread.
+        var retired: [UnixSocket] = []
+    }
+
+    private let epoll: Epoll
+    private let wakeup: EventFD
+    private let state = Locked(State())
+
+    /// Longest nap between two passes that delivered events.
+    static let napNanoseconds: UInt64 = {
+        if let text = ProcessInfo.processInfo.environment["PLASMA_READ_NAP_US"], let micros = UInt64(text) {
+            return micros * 1000
+        }
+        return 200_000
+    }()
+    /// Passes that delivered events closer together than this mean a stream: nap after them.
+    static let streamGapNanoseconds: UInt64 = 1_000_000
+    /// Tasks awaiting a reply, over every connection: no nap while there is one.
+    private let awaiting = Atomic<Int>(0)
+    private let napping = Atomic<Bool>(false)
+    private let napCondition = Condition()
+    /// A call started during the nap (under `napCondition`).
+    private var napInterrupted = false
+
+    private init() {
+        do {
+            epoll = try Epoll()
+            wakeup = try EventFD()
+            try epoll.add(wakeup.rawValue, interest: .readable)
+        } catch {
+            fatalError("cannot set up the async client's read loop: \(error)")
+        }
+        Thread { [self] in run() }.start()
+    }
+
+    /// Starts reading `socket` for `connection` (made nonblocking here); `reader` is the loop's from now on.
+    func add(_ socket: UnixSocket, reader: ReplyReader, for connection: AsyncConnection) throws(SystemError) {
+        try socket.setNonBlocking(true)
+        state.withLock { $0.registrations[socket.rawValue] = Registration(connection, reader) }
+        do {
+            try epoll.add(socket.rawValue, interest: .readable)
+        } catch {
+            state.withLock { $0.registrations[socket.rawValue] = nil }
+            throw error
+        }
+    }
+
+    /// The connection is gone: the loop stops watching `socket` and closes it. Any thread.
+    func retire(_ socket: UnixSocket) {
+        state.withLock { $0.retired.append(socket) }
+        wakeup.signal()
+    }
+
+    /// A task is about to await a reply: it must not wait for a nap to end. Any thread.
+    func callStarted() {
+        awaiting.add(1, ordering: .sequentiallyConsistent)
+        guard napping.load(ordering: .sequentiallyConsistent) else { return }
+        napCondition.withLock {
+            napInterrupted = true
+            napCondition.broadcast()
+        }
+    }
+
+    /// `count` tasks stopped awaiting (answered, cancelled or failed). Any thread.
+    func callsEnded(_ count: Int) {
+        if count > 0 { awaiting.subtract(count, ordering: .sequentiallyConsistent) }
+    }
+
+    private func run() {
+        Thread.current.name = "plasma-readloop"  // from the thread itself, or Linux keeps the creator's name
+        var events: [Epoll.Event] = []
+        var lastEventPass: UInt64 = 0
+        while true {
+            do {
+                try epoll.wait(timeoutMilliseconds: -1, into: &events)
+            } catch {
+                fatalError("the async client's read loop failed: \(error)")
+            }
+            var delivered = 0
+            for event in events {
+                if event.fd == wakeup.rawValue {
+                    wakeup.drain()
+                    continue
+                }
+                guard let registration = state.withLock({ $0.registrations[event.fd] }), registration.watching,
+                      let connection = registration.connection  // nil: its retirement is on the way
+                else { continue }
+                if !connection.readAvailable(from: registration.reader, events: &delivered) {
+                    registration.watching = false
+                    epoll.remove(event.fd)
+                }
+            }
+            retireSockets()
+            if delivered > 0 {
+                let now = MonotonicClock.nanoseconds()
+                if now - lastEventPass < Self.streamGapNanoseconds { nap() }
+                lastEventPass = now
+            }
+        }
+    }
+
+    /// Waits up to `napNanoseconds` without watching the sockets, unless a task awaits a reply.
+    private func nap() {
+        guard Self.napNanoseconds > 0 else { return }
+        napping.store(true, ordering: .sequentiallyConsistent)
+        napCondition.withLock {
+            // Checked after `napping` is set: a call either sees the nap (and ends it) or is seen here.
+            if awaiting.load(ordering: .sequentiallyConsistent) == 0, !napInterrupted {
+                napCondition.wait(nanoseconds: Self.napNanoseconds)
+            }
+            napInterrupted = false
+        }
+        napping.store(false, ordering: .sequentiallyConsistent)
+    }
+
+    private func retireSockets() {
+        let retired = state.withLock { state -> [(UnixSocket, Registration?)] in
+            defer { state.retired.removeAll() }
+            return state.retired.map { ($0, state.registrations.removeValue(forKey: $0.rawValue)) }
+        }
+        for (socket, registration) in retired {
+            if registration?.watching == true { epoll.remove(socket.rawValue) }
+            socket.close()
+        }
+    }
+}
