@@ -19,6 +19,16 @@ enum StalledBenchmark {
     }
 
     static func run(socket: String, storePID: Int32, seals: Int, client: PlasmaClient) throws -> Outcome {
+        // Store-wide counts before: an earlier workload's subscribers may still be leaving (fanout's
+        // thousand), so wait until the count holds still, then count our two subscriptions and the drops
+        // from there. Otherwise the seals could start before the healthy subscriber is subscribed.
+        var before = try client.statistics()
+        for _ in 0..<300 {
+            usleep(100_000)
+            let now = try client.statistics()
+            if now.subscriptions == before.subscriptions { break }
+            before = now
+        }
         // The stalled subscriber: subscribes to everything over a raw socket, then never reads again.
         let stalled = try UnixSocket.connect(path: socket)
         defer { stalled.close() }
@@ -28,7 +38,7 @@ enum StalledBenchmark {
 
         let expected = 2 * seals  // a sealed and a deleted event per object
         let healthy = try ChildProcess(role: role, [socket, "\(expected)"])
-        while try client.statistics().subscriptions < 2 { usleep(10_000) }
+        while try client.statistics().subscriptions < before.subscriptions + 2 { usleep(10_000) }
         let rssBefore = anonymousRSS(pid: storePID) ?? 0
 
         let payload = [UInt8](repeating: 1, count: 64)
@@ -45,7 +55,7 @@ enum StalledBenchmark {
         let delivered = Int(healthy.finish().split(separator: " ").first.flatMap { Int($0) } ?? 0)
         return Outcome(
             seals: seals, rssGrowth: rssAfter - rssBefore, healthyDelivered: delivered, healthyExpected: expected,
-            droppedForStalled: try client.statistics().eventsDropped)
+            droppedForStalled: try client.statistics().eventsDropped - before.eventsDropped)
     }
 
     /// The healthy subscriber: counts events until it has `expected` of them (or overflows), prints the count.

@@ -47,15 +47,17 @@ final class ReadLoop: @unchecked Sendable {
     private let wakeup: EventFD
     private let state = Locked(State())
 
-    /// Longest nap between two passes that delivered events.
+    /// Longest nap between two passes that delivered events: what a later event of a stream may wait.
+    /// `PLASMA_READ_NAP_US` (microseconds, 0 = never nap) overrides it, for measuring.
     static let napNanoseconds: UInt64 = {
         if let text = ProcessInfo.processInfo.environment["PLASMA_READ_NAP_US"], let micros = UInt64(text) {
             return micros * 1000
         }
-        return 200_000
+        return 250_000
     }()
-    /// Passes that delivered events closer together than this mean a stream: nap after them.
-    static let streamGapNanoseconds: UInt64 = 1_000_000
+    /// Passes that delivered events closer together than this mean a stream: nap after them. (A nap
+    /// that catches nothing costs one extra wake-up: nothing, at the rates this allows.)
+    static let streamGapNanoseconds: UInt64 = 20_000_000
     /// Tasks awaiting a reply, over every connection: no nap while there is one.
     private let awaiting = Atomic<Int>(0)
     private let napping = Atomic<Bool>(false)

@@ -78,8 +78,8 @@ final class ReplyReader {
     }
 
     /// One nonblocking read of whatever the socket holds, for a reader that learned from epoll that it
-    /// is readable. Returns false when nothing was there, or when the buffer had no room left (call
-    /// `nextBuffered` first). Throws on EOF and errors.
+    /// is readable. `read`: something arrived; `filled`: it filled the buffer, so more may be waiting
+    /// (also when there was no room at all: call `nextBuffered` first). Throws on EOF and errors.
     func receiveAvailable() throws(PlasmaClientError) -> (read: Bool, filled: Bool) {
         let room = UnsafeMutableRawBufferPointer(rebasing: buffer[end...])
         guard room.count > 0 else { return (false, true) }
