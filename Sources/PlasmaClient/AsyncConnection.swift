@@ -3,9 +3,9 @@ import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
 
-/// The async client's socket: a dedicated reader thread hands each reply to the task awaiting it, so
-/// any number of awaits share one connection and no task ever blocks a thread of the cooperative pool
-/// waiting for the store.
+/// The async client's socket: the process's read loop (`ReadLoop`) hands each reply to the task
+/// awaiting it, so any number of awaits share one connection and no task ever blocks a thread of the
+/// cooperative pool waiting for the store.
 ///
 /// Cancelling a task withdraws its request in the store (`cancel`). The store always answers the
 /// withdrawn request before the cancel, so a reply that races the cancellation is still seen here and
@@ -13,7 +13,7 @@ import PlasmaWire
 final class AsyncConnection: RequestSender, Sendable {
     private enum Pending {
         case awaiting(CheckedContinuation<Reply, any Error>, Request)
-        /// Called on the reader thread with the reply (subscribe confirmations).
+        /// Called on the read loop's thread with the reply (subscribe confirmations).
         case callback(@Sendable (Reply) -> Void)
         /// The task was cancelled before or while awaiting; undo whatever reply still comes.
         case cancelled(Request?)
@@ -216,7 +216,7 @@ final class AsyncConnection: RequestSender, Sendable {
             defer { state.nextRequestID += 2 }
             let ids = (state.nextRequestID, state.nextRequestID + 1)
             // Registered before the request goes out: the store sends the events for ids already
-            // sealed right behind the reply, and the reader thread may take them (and drops events
+            // sealed right behind the reply, and the read loop may take them (and drops events
             // for a subscription id it doesn't know) before this thread could register after sending.
             state.subscriptions[ids.0] = sink
             state.pending[ids.1] = .callback { reply in

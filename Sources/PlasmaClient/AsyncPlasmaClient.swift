@@ -7,7 +7,7 @@ import PlasmaWire
 /// Any number of awaits share the one connection.
 ///
 /// A separate type from the blocking `PlasmaClient` because the two read replies differently: this one
-/// has a reader thread that resumes tasks, that one lets the calling thread read its own reply.
+/// has the process's read loop resume tasks, that one lets the calling thread read its own reply.
 public final class AsyncPlasmaClient: ObjectOwner {
     public let capacity: Int
     let connection: AsyncConnection
@@ -20,7 +20,7 @@ public final class AsyncPlasmaClient: ObjectOwner {
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
         retryInterval: Duration = .milliseconds(100), prefault: Bool = false
     ) throws(PlasmaClientError) {
-        // The reader thread blocks in the kernel; spinning there would only burn a core.
+        // The read loop blocks in the kernel; spinning there would only burn a core.
         let handshake = try Handshake.perform(
             socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
             spin: .zero)

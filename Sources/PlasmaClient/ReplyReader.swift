@@ -4,8 +4,8 @@ import PlasmaWire
 
 /// Turns the bytes a store sends into replies, keeping any descriptors that ride along.
 ///
-/// Not thread-safe: exactly one reader at a time (the leader of a blocking client, or the reader thread
-/// of an async one).
+/// Not thread-safe: exactly one reader at a time (the leader of a blocking client, or the read loop for
+/// an async one).
 final class ReplyReader {
     private let socket: UnixSocket
     /// How long to poll a nonblocking socket before sleeping in the kernel (adapts to whether it pays).

@@ -193,11 +193,11 @@ final class BackgroundCall<Value>: @unchecked Sendable {
 
 /// `eventually` for async tests: sleeps with `Task.sleep`, so that it never holds one of the
 /// cooperative pool's few threads while the tasks it waits for need one.
-func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) async throws -> Bool {
+func eventually(timeout: TimeInterval = 10, _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        if try condition() { return true }
+        if try await condition() { return true }
         try await Task.sleep(for: .milliseconds(10))
     }
-    return try condition()
+    return try await condition()
 }
