@@ -4,4 +4,6 @@ import Testing
 /// processes (a daemon, peers), and the timing claims (a wait of about a second, a timeout of 200 ms)
 /// only mean something when tests don't starve each other of the machine's two cores. Serial, the
 /// whole set still takes under half a minute.
-@Suite(.serialized) enum IntegrationTests {}
+// The time limit turns a test that would hang (a lost event, a reply that never comes) into a failure;
+// it is generous because the interop test installs pyarrow on a fresh machine.
+@Suite(.serialized, .timeLimit(.minutes(10))) enum IntegrationTests {}
