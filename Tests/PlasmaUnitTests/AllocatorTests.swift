@@ -3,18 +3,6 @@ import Testing
 
 @testable import PlasmaStore
 
-/// Deterministic generator so failures reproduce (SplitMix64).
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 private let KiB = 1 << 10
 private let MiB = 1 << 20
@@ -68,7 +56,7 @@ private let GiB = 1 << 30
     @Test func offsetsAreAlignedAndBlocksNeverOverlapOrExceedTheSize() {
         let size = 8 * MiB
         let allocator = Allocator(size: size)
-        var rng = SeededGenerator(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var blocks: [(block: Allocator.Block, size: Int)] = []
         for _ in 0..<2000 {
             let request = Int.random(in: 0...20_000, using: &rng)
@@ -93,7 +81,7 @@ private let GiB = 1 << 30
     @Test func freeingEverythingInRandomOrderCoalescesIntoOneWholeBlock() {
         let size = 64 * MiB + 192
         let allocator = Allocator(size: size)
-        var rng = SeededGenerator(seed: 42)
+        var rng = SeededRandom(seed: 42)
         var offsets: [Allocator.Block] = []
         while let block = allocator.allocate(Int.random(in: 1...64 * KiB, using: &rng)) {
             offsets.append(block)
@@ -164,7 +152,7 @@ private let GiB = 1 << 30
         let size = 256 * MiB
         let target = size / 10 * 9
         let allocator = Allocator(size: size)
-        var rng = SeededGenerator(seed: 2024)
+        var rng = SeededRandom(seed: 2024)
         var live: [(block: Allocator.Block, size: Int)] = []
         var allocatedBytes = 0
         var failedAllocations = 0

@@ -59,17 +59,6 @@ private func u32(_ bytes: [UInt8], _ offset: Int) -> Int {
     bytes.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
 }
 
-/// SplitMix64: a small, seeded generator so the mutation loop is reproducible.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 // MARK: - Samples
 
@@ -837,7 +826,7 @@ private let referenceBuilderPayloads: [(String, [UInt8])] = [
     // MARK: Random mutation
 
     @Test func twentyThousandRandomMutationsNeverCrash() {
-        var generator = SplitMix64(state: 0x5EED_A770_0011)
+        var generator = SeededRandom(seed: 0x5EED_A770_0011)
         var frames: [(kind: Int, bytes: [UInt8])] = sampleRequests.map { (0, $0.encode()) }
         frames += sampleReplies.map { (1, $0.encode()) }
         frames += sampleNotifications.map { (2, $0.encode()) }

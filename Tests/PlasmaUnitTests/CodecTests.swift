@@ -373,7 +373,7 @@ private func bytes(_ build: (inout ByteWriter) -> Void) -> [UInt8] {
     // MARK: Fuzz
 
     @Test func tenThousandRandomPayloadsNeverCrashTheRequestDecoder() {
-        var random = HarnessRandom(seed: 0x5EED)
+        var random = SeededRandom(seed: 0x5EED)
         let limits = WireLimits(maxPayload: 1 << 16, maxItems: 64)
         var decodedCount = 0
         for _ in 0..<10_000 {
@@ -406,7 +406,7 @@ private func bytes(_ build: (inout ByteWriter) -> Void) -> [UInt8] {
     }
 
     @Test func tenThousandRandomPayloadsNeverCrashTheReplyDecoder() {
-        var random = HarnessRandom(seed: 0xFACE)
+        var random = SeededRandom(seed: 0xFACE)
         for _ in 0..<10_000 {
             let type = MessageType.allCases.randomElement(using: &random)!
             // Mostly a valid ok status in front, so that the bodies get exercised.

@@ -58,7 +58,7 @@ private let acceptedByteCounts: [(String, Int)] = [
 
 @Suite struct ObjectIDTests {
     @Test func hexRoundTripsAndIsFortyLowercaseDigits() throws {
-        var random = HarnessRandom(seed: 20)
+        var random = SeededRandom(seed: 20)
         for _ in 0..<100 {
             let id = ObjectID.random(using: &random)
             #expect(id.hex.count == 40)
@@ -102,8 +102,8 @@ private let acceptedByteCounts: [(String, Int)] = [
     @Test func randomIDsDifferAndSeededOnesRepeat() {
         let ids = Set((0..<1000).map { _ in ObjectID.random() })
         #expect(ids.count == 1000)
-        var first = HarnessRandom(seed: 5)
-        var second = HarnessRandom(seed: 5)
+        var first = SeededRandom(seed: 5)
+        var second = SeededRandom(seed: 5)
         #expect(ObjectID.random(using: &first) == ObjectID.random(using: &second))
     }
 
@@ -112,7 +112,7 @@ private let acceptedByteCounts: [(String, Int)] = [
         let high = try #require(ObjectID(bytes: [0x02] + [UInt8](repeating: 0x00, count: 19)))
         #expect(low < high)
         #expect(!(high < low))
-        var random = HarnessRandom(seed: 9)
+        var random = SeededRandom(seed: 9)
         let sample = (0..<200).map { _ in ObjectID.random(using: &random) }
         #expect(sample.sorted().map(\.bytes) == sample.map(\.bytes).sorted { $0.lexicographicallyPrecedes($1) })
     }

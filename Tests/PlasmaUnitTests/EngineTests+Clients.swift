@@ -122,7 +122,7 @@ extension EngineTests {
     func randomOperationStreamKeepsTheBooksBalanced(seed: UInt64) {
         let capacity = 8192
         let harness = EngineHarness(capacity: capacity)
-        var random = HarnessRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         let ids = (0..<40 as Range<UInt8>).map(testID)
         var clients = (0..<4).map { _ in harness.connect() }
         // Requests each live client still expects exactly one answer to.

@@ -178,7 +178,7 @@ import Testing
     func randomStreamChargesExactlyAndRefusesOnlyCreatesPastTheQuota(seed: UInt64) {
         let quota = 1500
         let harness = harness(quota: quota, capacity: 4000)
-        var random = HarnessRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         let ids = (0..<24 as Range<UInt8>).map(testID)
         var clients = (0..<3).map { _ in harness.connect() }
         var refusals = 0

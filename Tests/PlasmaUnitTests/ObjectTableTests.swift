@@ -3,17 +3,6 @@ import Testing
 
 @testable import PlasmaStore
 
-/// SplitMix64, so a failure reproduces.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct ObjectTableTests {
     private func record(_ id: ObjectID, size: Int = 64) -> ObjectRecord {
@@ -41,7 +30,7 @@ private struct SplitMix: RandomNumberGenerator {
 
     /// Random inserts and removes (through several growths, with slots reused) against a dictionary.
     @Test func theIndexFindsExactlyThePresentIdsThroughGrowthAndChurn() {
-        var generator = SplitMix(state: 6)
+        var generator = SeededRandom(seed: 6)
         var table = ObjectTable()
         var model: [ObjectID: Int32] = [:]
         var present: [ObjectID] = []
