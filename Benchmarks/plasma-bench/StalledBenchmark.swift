@@ -44,27 +44,43 @@ enum StalledBenchmark {
         let payload = [UInt8](repeating: 1, count: 64)
         let batch = 1000
         var progress = ProgressLine(total: seals, label: "stalled")
+        // Flow control: the producer stays within `window` events of what the healthy subscriber reports
+        // having read, so that a reader that keeps up loses nothing (at full speed the producer makes
+        // ~400K events/s, more than any one reader takes). The stalled one gets no such courtesy.
+        let window = 60_000  // ~3.5 MB of event frames, well inside the default 8 MiB --client-buffer
+        var healthySeen = 0
         for start in stride(from: 0, to: seals, by: batch) {
             let objects = (start..<min(seals, start + batch)).map { _ in InlineObject(id: .random(), data: payload) }
             _ = try client.createAndSeal(batch: objects)
             try client.delete(objects.map(\.id))
             progress.update(start + objects.count)
+            while 2 * (start + objects.count) - healthySeen > window,
+                  let line = healthy.readLine(), let seen = Int(line.dropFirst("progress ".count)) {
+                healthySeen = seen
+            }
         }
         progress.finish()
         let rssAfter = anonymousRSS(pid: storePID) ?? 0
-        let delivered = Int(healthy.finish().split(separator: " ").first.flatMap { Int($0) } ?? 0)
+        let last = healthy.finish().split(separator: "\n").last { !$0.hasPrefix("progress") }
+        let delivered = Int(last?.split(separator: " ").first.flatMap { Int($0) } ?? 0)
         return Outcome(
             seals: seals, rssGrowth: rssAfter - rssBefore, healthyDelivered: delivered, healthyExpected: expected,
             droppedForStalled: try client.statistics().eventsDropped - before.eventsDropped)
     }
 
-    /// The healthy subscriber: counts events until it has `expected` of them (or overflows), prints the count.
+    /// The healthy subscriber: counts events until it has `expected` of them (or overflows); prints
+    /// "progress N" every 10,000 events (the producer's flow control) and then "received lost".
     static func healthyMain(_ arguments: [String]) async throws {
         let client = try AsyncPlasmaClient(socketPath: arguments[0])
         let expected = Int(arguments[1])!
-        var (received, lost) = (0, 0)
+        var (received, lost, reported) = (0, 0, 0)
         for try await event in client.allEvents() {
             if case .overflow(let dropped) = event { lost += dropped } else { received += 1 }
+            if (received + lost) / 10_000 > reported {  // an overflow marker may jump several at once
+                reported = (received + lost) / 10_000
+                print("progress \(received + lost)")
+                fflush(nil)
+            }
             if received + lost >= expected { break }
         }
         print("\(received) \(lost)")
