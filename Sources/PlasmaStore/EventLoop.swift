@@ -61,8 +61,9 @@ final class EventLoop {
                 timeout = timeout < 0 ? idleDelayMilliseconds : min(timeout, idleDelayMilliseconds)
             }
             try epoll.wait(timeoutMilliseconds: timeout, into: &events)
-            adaptBusyPoll(polling: polling)
-            noteIdleness()
+            let now = MonotonicClock.nanoseconds()  // one clock read per pass, for both bookkeepers
+            adaptBusyPoll(polling: polling, now: now)
+            noteIdleness(now: now)
             for event in events {
                 // A handler may have unregistered a later descriptor in this same batch.
                 handlers[event.fd]?(event)
@@ -72,8 +73,7 @@ final class EventLoop {
         beforeSleep()
     }
 
-    private func noteIdleness() {
-        let now = MonotonicClock.nanoseconds()
+    private func noteIdleness(now: UInt64) {
         if !events.isEmpty {
             idleCallPending = true
             lastWorkNanoseconds = now
@@ -84,8 +84,7 @@ final class EventLoop {
     }
 
     /// Learns from this pass whether polling paid, and sets the next polling deadline (0: sleep).
-    private func adaptBusyPoll(polling: Bool) {
-        let now = MonotonicClock.nanoseconds()
+    private func adaptBusyPoll(polling: Bool, now: UInt64) {
         if !events.isEmpty {
             if polling { busyPoll.caught() } else { busyPoll.sleptWithoutPolling() }
             busyUntil = busyPoll.windowNanoseconds > 0 ? now + busyPoll.windowNanoseconds : 0
