@@ -29,14 +29,10 @@ private func violated(_ what: String) -> Never {
     fatalError("ArrowDecoder property violated: \(what)")
 }
 
-private func decodeRequest(_ type: Int64, _ payload: UnsafeRawBufferPointer, _ limits: WireLimits) -> ArrowRequest? {
-    do throws(WireError) { return try ArrowRequest.decode(type: type, payload: payload, limits: limits) } catch {
-        return nil
-    }
-}
-
-private func decodeReply(_ type: Int64, _ payload: UnsafeRawBufferPointer, _ limits: WireLimits) -> ArrowReply? {
-    do throws(WireError) { return try ArrowReply.decode(type: type, payload: payload, limits: limits) } catch {
+private func decode<Message: ArrowMessage>(
+    _: Message.Type, _ type: Int64, _ payload: UnsafeRawBufferPointer, _ limits: WireLimits
+) -> Message? {
+    do throws(WireError) { return try Message.decode(type: type, payload: payload, limits: limits) } catch {
         return nil
     }
 }
@@ -47,46 +43,27 @@ private func decodeNotification(_ payload: UnsafeRawBufferPointer, _ limits: Wir
     }
 }
 
-private func checkRequest(_ type: Int64, _ payload: UnsafeRawBufferPointer) {
-    let loose = decodeRequest(type, payload, defaultLimits)
-    if let tight = decodeRequest(type, payload, tightLimits), tight != loose {
-        violated("request decodes under tight limits to \(tight) but under default limits to \(String(describing: loose))")
+/// The request and the reply decoder each: tight limits agree with the default ones, and what decodes
+/// re-encodes (payload, and whole frame) to bytes that decode to the same value.
+private func check<Message: ArrowMessage>(_ kind: Message.Type, _ type: Int64, _ payload: UnsafeRawBufferPointer) {
+    let loose = decode(kind, type, payload, defaultLimits)
+    if let tight = decode(kind, type, payload, tightLimits), tight != loose {
+        violated("\(kind) decodes under tight limits to \(tight) but under default limits to \(String(describing: loose))")
     }
-    guard let request = loose else { return }
-    guard request.messageType.rawValue == type else { violated("request \(request) decoded from type \(type)") }
-    let again = request.encodePayload()
-    let decoded: ArrowRequest
-    do throws(WireError) { decoded = try ArrowRequest.decode(type: type, payload: again, limits: defaultLimits) } catch {
-        violated("re-encoded request \(request) does not decode: \(error)")
-    }
-    guard decoded == request else { violated("request \(request) round-trips to \(decoded)") }
-    let frame = request.encode()
+    guard let message = loose else { return }
+    guard message.messageType.rawValue == type else { violated("\(kind) \(message) decoded from type \(type)") }
+    let decoded: Message
     do throws(WireError) {
-        let fromFrame = try ArrowRequest.decode(frame: frame, limits: defaultLimits)
-        guard fromFrame == request else { violated("request \(request) round-trips through its frame to \(fromFrame)") }
+        decoded = try Message.decode(type: type, payload: message.encodePayload(), limits: defaultLimits)
     } catch {
-        violated("frame of request \(request) does not decode: \(error)")
+        violated("re-encoded \(kind) \(message) does not decode: \(error)")
     }
-}
-
-private func checkReply(_ type: Int64, _ payload: UnsafeRawBufferPointer) {
-    let loose = decodeReply(type, payload, defaultLimits)
-    if let tight = decodeReply(type, payload, tightLimits), tight != loose {
-        violated("reply decodes under tight limits to \(tight) but under default limits to \(String(describing: loose))")
-    }
-    guard let reply = loose else { return }
-    guard reply.messageType.rawValue == type else { violated("reply \(reply) decoded from type \(type)") }
-    let again = reply.encodePayload()
-    let decoded: ArrowReply
-    do throws(WireError) { decoded = try ArrowReply.decode(type: type, payload: again, limits: defaultLimits) } catch {
-        violated("re-encoded reply \(reply) does not decode: \(error)")
-    }
-    guard decoded == reply else { violated("reply \(reply) round-trips to \(decoded)") }
+    guard decoded == message else { violated("\(kind) \(message) round-trips to \(decoded)") }
     do throws(WireError) {
-        let fromFrame = try ArrowReply.decode(frame: reply.encode(), limits: defaultLimits)
-        guard fromFrame == reply else { violated("reply \(reply) round-trips through its frame to \(fromFrame)") }
+        let fromFrame = try Message.decode(frame: message.encode(), limits: defaultLimits)
+        guard fromFrame == message else { violated("\(kind) \(message) round-trips through its frame to \(fromFrame)") }
     } catch {
-        violated("frame of reply \(reply) does not decode: \(error)")
+        violated("frame of \(kind) \(message) does not decode: \(error)")
     }
 }
 
@@ -160,8 +137,8 @@ private func walkFlatbuffer(_ payload: UnsafeRawBufferPointer) {
 }
 
 private func checkPayload(type: Int64, _ payload: UnsafeRawBufferPointer) {
-    checkRequest(type, payload)
-    checkReply(type, payload)
+    check(ArrowRequest.self, type, payload)
+    check(ArrowReply.self, type, payload)
     checkNotification(payload)
     walkFlatbuffer(payload)
 }

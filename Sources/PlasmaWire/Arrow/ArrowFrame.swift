@@ -84,13 +84,19 @@ public enum ArrowFrame {
     }
 }
 
-/// A message decoded from an Arrow frame's payload (requests and replies): the one decoder each type
-/// writes, and the conveniences every such type gets from it.
-public protocol ArrowPayloadDecodable {
+/// A request or a reply of the Arrow dialect: each type writes its payload encoder and decoder, and
+/// gets the whole-frame conveniences from here.
+public protocol ArrowMessage: Equatable, Sendable {
+    var messageType: ArrowMessageType { get }
+    /// The flatbuffer alone.
+    func encodePayload() -> [UInt8]
     static func decode(type: Int64, payload: UnsafeRawBufferPointer, limits: WireLimits) throws(WireError) -> Self
 }
 
-extension ArrowPayloadDecodable {
+extension ArrowMessage {
+    /// The whole frame: 24-byte header and flatbuffer payload.
+    public func encode() -> [UInt8] { ArrowFrame.encode(type: messageType, payload: encodePayload()) }
+
     public static func decode(type: Int64, payload: [UInt8], limits: WireLimits = WireLimits()) throws(WireError) -> Self {
         let result = payload.withUnsafeBytes { raw in
             Result { () throws(WireError) in try decode(type: type, payload: raw, limits: limits) }

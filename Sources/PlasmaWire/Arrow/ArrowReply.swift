@@ -154,9 +154,6 @@ public enum ArrowReply: Equatable, Sendable {
 // MARK: - Encoding
 
 extension ArrowReply {
-    /// The whole frame: 24-byte header and flatbuffer payload.
-    public func encode() -> [UInt8] { ArrowFrame.encode(type: messageType, payload: encodePayload()) }
-
     /// The flatbuffer alone, built in the order the C++ store 11.0 builds it (so for the same values
     /// the bytes equal what `plasma-store-server` sends).
     public func encodePayload() -> [UInt8] {
@@ -278,7 +275,7 @@ extension FlatBufferBuilder {
 
 // MARK: - Decoding
 
-extension ArrowReply: ArrowPayloadDecodable {
+extension ArrowReply: ArrowMessage {
     /// Decodes a reply payload of the given header type; throws for request types, unused types and
     /// anything malformed, including a reply missing a field the pyarrow client requires.
     public static func decode(

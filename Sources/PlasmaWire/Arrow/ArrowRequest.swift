@@ -66,9 +66,6 @@ public enum ArrowRequest: Equatable, Sendable {
 // MARK: - Encoding
 
 extension ArrowRequest {
-    /// The whole frame: 24-byte header and flatbuffer payload.
-    public func encode() -> [UInt8] { ArrowFrame.encode(type: messageType, payload: encodePayload()) }
-
     /// The flatbuffer alone. Strings, vectors and fields are built in the order libplasma 11's
     /// `Send*Request` builds them (GCC evaluates call arguments right to left), so for the same values the
     /// bytes equal what pyarrow sends.
@@ -194,7 +191,7 @@ extension FlatBufferBuilder {
 
 // MARK: - Decoding
 
-extension ArrowRequest: ArrowPayloadDecodable {
+extension ArrowRequest: ArrowMessage {
     /// Decodes a request payload of the given header type. Throws for reply types, unused types
     /// (disconnect, unsubscribe, data, notification) and anything malformed.
     public static func decode(
