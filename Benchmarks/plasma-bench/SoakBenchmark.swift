@@ -15,8 +15,9 @@ import PlasmaCore
 ///
 /// The soak fails when the store dies; a client meets an unexpected outcome, dies on its own or hangs;
 /// the store still counts clients, waits, subscriptions, unsealed or referenced objects once every
-/// client has gone; or RSS or descriptors grew by more than 5 % (descriptors: one is always allowed,
-/// since 5 % of the idle store's ~10 is less than one).
+/// client has gone; or RSS or descriptors grew by more than 5 % (with a floor: 256 KiB of RSS and one
+/// descriptor are always allowed, since 5 % of the idle store's ~2 MiB and ~10 descriptors is below
+/// their noise).
 enum SoakBenchmark {
     /// What the store looks like with no soak client connected.
     struct Snapshot {
@@ -112,8 +113,13 @@ enum SoakBenchmark {
             failures.append("\(tally[.unexpected]) unexpected outcomes in clients, \(errors.count) error reports")
         }
         if let start, let end {
-            if Double(end.rssAnon) > Double(start.rssAnon) * (1 + growthLimit) {
-                failures.append("store RssAnon grew \(mib(start.rssAnon)) → \(mib(end.rssAnon)), more than 5 %")
+            // 5 %, but never less than 256 KiB: since the store trims its heap when idle its RSS is ~2 MiB,
+            // and 5 % of that (~100 KiB) is below the heap's page-level noise (a clean 60 s CI run saw
+            // 2.1 → 2.2 MiB with the same number of objects). A leak still shows: the store without the
+            // two leak fixes grew 1 MiB in 60 s.
+            let rssSlack = max(256 * 1024, Int(Double(start.rssAnon) * growthLimit))
+            if end.rssAnon > start.rssAnon + rssSlack {
+                failures.append("store RssAnon grew \(mib(start.rssAnon)) → \(mib(end.rssAnon)), more than max(5 %, 256 KiB)")
             }
             if end.descriptors > start.descriptors + max(1, Int(Double(start.descriptors) * growthLimit)) {
                 failures.append("store descriptors grew \(start.descriptors) → \(end.descriptors)")
