@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "swift-plasma",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "PlasmaClient", targets: ["PlasmaClient"]),
         .library(name: "PlasmaStore", targets: ["PlasmaStore"]),
@@ -19,7 +18,9 @@ let package = Package(
     ],
     targets: [
         // Thin C: memfd arena, the allocator (metadata outside the arena), SCM_RIGHTS, CMSG macros.
-        .target(name: "CPlasma", cSettings: [.unsafeFlags(["-O2"])]),
+        // Optimised by the build configuration (`-c release`), like every other target: no unsafe flags,
+        // so that packages can depend on this one.
+        .target(name: "CPlasma"),
         // Typed Swift values over the raw syscalls; the only Swift code that calls libc for I/O.
         .target(
             name: "PlasmaPosix",

@@ -28,7 +28,7 @@ enum Entry {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plasma-bench",
-        abstract: "Measure a plasma store: medians over repetitions, release build.")
+        abstract: "Measure a plasma store: medians over repetitions, release build.", version: PlasmaVersion.current)
 
     @Option(help: "Use the store already serving on this socket instead of starting one.")
     var socket: String?

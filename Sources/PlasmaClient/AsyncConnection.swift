@@ -184,6 +184,11 @@ final class AsyncConnection: RequestSender, Sendable {
         }
     }
 
+    /// The process's read loop stopped (ReadLoop.stop): nothing will be read from this socket again.
+    func readLoopFailed(_ error: SystemError) {
+        fail(with: .disconnected("the async client's read loop failed: \(error)"))
+    }
+
     private func fail(with error: PlasmaClientError) {
         let waiting = state.withLock { state -> [CheckedContinuation<Reply, any Error>] in
             if state.failure == nil { state.failure = error }

@@ -99,8 +99,12 @@ public enum Wait: Sendable, Equatable {
         case .no: return 0
         case .forever: return -1
         case .timeout(let duration):
+            // Clamped, never trapping: a timeout of any length is "wait at most this long", and one too
+            // long to count in milliseconds is as good as forever.
             let nanoseconds = duration.clampedNanoseconds
-            return Int64(max(1, (nanoseconds + 999_999) / 1_000_000))
+            let (rounded, overflow) = nanoseconds.addingReportingOverflow(999_999)
+            let milliseconds = overflow ? UInt64.max / 1_000_000 : rounded / 1_000_000
+            return Int64(clamping: max(1, milliseconds))
         }
     }
 }

@@ -41,10 +41,13 @@ final class ReadLoop: @unchecked Sendable {
         var registrations: [Int32: Registration] = [:]
         /// Sockets whose connection is gone: to unwatch, forget and close on the loop's thread.
         var retired: [UnixSocket] = []
+        /// Why the loop can't serve (its set-up or `epoll_wait` failed); connections are refused with it.
+        var failure: SystemError?
     }
 
-    private let epoll: Epoll
-    private let wakeup: EventFD
+    /// nil when set-up failed (`state.failure` says why): every `add` then throws instead of trapping.
+    private let epoll: Epoll?
+    private let wakeup: EventFD?
     private let state = Locked(State())
 
     /// Longest nap between two passes that delivered events: what a later event of a stream may wait.
@@ -65,23 +68,33 @@ final class ReadLoop: @unchecked Sendable {
     /// A call started during the nap (under `napCondition`).
     private var napInterrupted = false
 
+    /// A set-up failure (out of descriptors, say) is kept and reported to each connection that tries to
+    /// use the loop, as an error: a library must not end its host process.
     private init() {
+        var made: (Epoll, EventFD)?
         do {
-            epoll = try Epoll()
-            wakeup = try EventFD()
+            let epoll = try Epoll()
+            let wakeup = try EventFD()
             try epoll.add(wakeup.rawValue, interest: .readable)
+            made = (epoll, wakeup)
         } catch {
-            fatalError("cannot set up the async client's read loop: \(error)")
+            state.withLock { $0.failure = error }
         }
-        Thread { [self] in run() }.start()
+        (epoll, wakeup) = (made?.0, made?.1)
+        if made != nil { Thread { [self] in run() }.start() }
     }
 
     /// Starts reading `socket` for `connection` (made nonblocking here); `reader` is the loop's from now on.
+    /// Throws the loop's own failure, if it has one.
     func add(_ socket: UnixSocket, reader: ReplyReader, for connection: AsyncConnection) throws(SystemError) {
         try socket.setNonBlocking(true)
-        state.withLock { $0.registrations[socket.rawValue] = Registration(connection, reader) }
+        let failure = state.withLock { state -> SystemError? in
+            if state.failure == nil { state.registrations[socket.rawValue] = Registration(connection, reader) }
+            return state.failure
+        }
+        if let failure { throw failure }
         do {
-            try epoll.add(socket.rawValue, interest: .readable)
+            try epoll!.add(socket.rawValue, interest: .readable)
         } catch {
             state.withLock { $0.registrations[socket.rawValue] = nil }
             throw error
@@ -90,8 +103,13 @@ final class ReadLoop: @unchecked Sendable {
 
     /// The connection is gone: the loop stops watching `socket` and closes it. Any thread.
     func retire(_ socket: UnixSocket) {
-        state.withLock { $0.retired.append(socket) }
-        wakeup.signal()
+        let stopped = state.withLock { state -> Bool in
+            if state.failure == nil { state.retired.append(socket) }
+            return state.failure != nil
+        }
+        // A loop that has stopped watches nothing: the socket can close at once.
+        guard !stopped else { return socket.close() }
+        wakeup!.signal()
     }
 
     /// A task is about to await a reply: it must not wait for a nap to end. Any thread.
@@ -111,13 +129,16 @@ final class ReadLoop: @unchecked Sendable {
 
     private func run() {
         Thread.current.name = "plasma-readloop"  // from the thread itself, or Linux keeps the creator's name
+        guard let epoll, let wakeup else { return }
         var events: [Epoll.Event] = []
         var lastEventPass: UInt64 = 0
         while true {
             do {
                 try epoll.wait(timeoutMilliseconds: -1, into: &events)
+            } catch where error.errno == .interrupted {
+                continue
             } catch {
-                fatalError("the async client's read loop failed: \(error)")
+                return stop(failing: error)
             }
             var delivered = 0
             for event in events {
@@ -156,13 +177,28 @@ final class ReadLoop: @unchecked Sendable {
         napping.store(false, ordering: .sequentiallyConsistent)
     }
 
+    /// `epoll_wait` failed for good (it only does on a broken epoll set): every connection's callers get
+    /// the error, new connections are refused with it, and the thread ends.
+    private func stop(failing error: SystemError) {
+        let (registrations, retired) = state.withLock { state in
+            defer {
+                state.failure = error
+                state.registrations.removeAll()
+                state.retired.removeAll()
+            }
+            return (Array(state.registrations.values), state.retired)
+        }
+        for registration in registrations { registration.connection?.readLoopFailed(error) }
+        for socket in retired { socket.close() }
+    }
+
     private func retireSockets() {
         let retired = state.withLock { state -> [(UnixSocket, Registration?)] in
             defer { state.retired.removeAll() }
             return state.retired.map { ($0, state.registrations.removeValue(forKey: $0.rawValue)) }
         }
         for (socket, registration) in retired {
-            if registration?.watching == true { epoll.remove(socket.rawValue) }
+            if registration?.watching == true { epoll?.remove(socket.rawValue) }
             socket.close()
         }
     }

@@ -16,6 +16,7 @@ struct PlasmaStoreCommand: ParsableCommand {
             KB, MB, GB, TB powers of 1000. Examples: 2G, 512M, 1.5G, 2GiB, 1000000.
             Stops on SIGTERM or SIGINT: clients are disconnected and the socket file is removed.
             """,
+        version: PlasmaVersion.current,
         helpNames: [.long])
 
     @Option(name: [.customLong("memory"), .customShort("m")],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import PlasmaCore
 
 /// `plasma`: the store from a terminal or a script.
 ///
@@ -17,6 +18,7 @@ struct PlasmaCommand: ParsableCommand {
 
             \(ExitStatus.helpText)
             """,
+        version: PlasmaVersion.current,
         subcommands: [
             PutCommand.self, GetCommand.self, ListCommand.self, StatsCommand.self, DeleteCommand.self,
             EvictCommand.self, WatchCommand.self,
