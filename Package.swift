@@ -69,6 +69,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The README's Swift examples as complete programs (ReadmeExampleTests keep the two identical).
+        .executableTarget(name: "example-put-get", dependencies: ["PlasmaClient"], path: "Examples/put-get"),
+        .executableTarget(name: "example-await-producers", dependencies: ["PlasmaClient"], path: "Examples/await-producers"),
+        .executableTarget(name: "example-subscriber", dependencies: ["PlasmaClient"], path: "Examples/subscriber"),
         // A small client program the integration tests run as a separate process.
         .executableTarget(
             name: "plasma-test-peer",
@@ -77,7 +81,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PlasmaIntegrationTests",
-            dependencies: ["PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer", "plasma"]
+            dependencies: [
+                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer", "plasma",
+                "example-put-get", "example-await-producers", "example-subscriber",
+            ]
         ),
     ]
 )

@@ -2,7 +2,8 @@
 # Issue #11: another package can depend on swift-plasma by URL and version. Clones this repository's
 # committed HEAD, tags the clone with PlasmaVersion.current, makes a throwaway package that depends on it
 # through a file:// URL with `from:` that version, builds it (Swift 6 language mode) and runs it against
-# a real store. SwiftPM refuses unsafe build flags in such a dependency, so this also guards against them.
+# a real store; the README's example programs are built in it too, unchanged. SwiftPM refuses unsafe
+# build flags in such a dependency, so this also guards against them.
 #
 # Usage: .ci/check-url-dependency.sh PLASMA_STORE_BINARY
 set -euo pipefail
@@ -17,7 +18,17 @@ version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' "$root/Sources/Plas
 git clone -q "$root" "$work/swift-plasma"
 git -C "$work/swift-plasma" tag "$version"
 
+# The README's examples (Examples/*/main.swift) go in unchanged, one executable each: they must compile
+# in a fresh package, in Swift 6 language mode (the default of tools version 6.1).
 mkdir -p "$work/app/Sources/app"
+targets='        .executableTarget(name: "app", dependencies: [.product(name: "PlasmaClient", package: "swift-plasma")]),'
+for example in "$root"/Examples/*/; do
+    name="example-$(basename "$example")"
+    mkdir -p "$work/app/Sources/$name"
+    cp "$example/main.swift" "$work/app/Sources/$name/main.swift"
+    targets="$targets
+        .executableTarget(name: \"$name\", dependencies: [.product(name: \"PlasmaClient\", package: \"swift-plasma\")]),"
+done
 cat > "$work/app/Package.swift" <<EOF
 // swift-tools-version: 6.1
 import PackageDescription
@@ -26,7 +37,7 @@ let package = Package(
     name: "app",
     dependencies: [.package(url: "file://$work/swift-plasma", from: "$version")],
     targets: [
-        .executableTarget(name: "app", dependencies: [.product(name: "PlasmaClient", package: "swift-plasma")]),
+$targets
     ]
 )
 EOF
