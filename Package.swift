@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Thin C: memfd arena, the allocator (metadata outside the arena), SCM_RIGHTS, CMSG macros.
@@ -40,7 +41,14 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
-        .target(name: "PlasmaClient", dependencies: ["PlasmaPosix", "PlasmaCore", "PlasmaWire"]),
+        .target(
+            name: "PlasmaClient",
+            dependencies: [
+                "PlasmaPosix", "PlasmaCore", "PlasmaWire",
+                // SHA-256 for ObjectID(name:), a rule other languages reproduce with their standard library.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "plasma-store",
             dependencies: [
