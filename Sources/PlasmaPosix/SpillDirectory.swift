@@ -23,7 +23,8 @@ public final class SpillDirectory {
     /// be the store's own, not a symlink, and not writable by group or others; then proves it
     /// writable by writing and removing a probe file.
     ///
-    /// The corresponding C functions are `mkdir`, `open`, `fstat`, `openat`, `write` and `unlinkat`.
+    /// The corresponding C functions are `mkdir`, `open`, `fstat` (`lstat` to explain a refusal), `openat`,
+    /// `write` and `unlinkat`.
     public init(path: String) throws(SpillDirectoryError) {
         let path = Self.normalized(path)
         let owner = system_geteuid()
@@ -59,7 +60,7 @@ public final class SpillDirectory {
     public func write(_ name: String, key: [UInt8], dataSize: Int, body: UnsafeRawBufferPointer) throws(SpillFileError) {
         precondition(Self.isPlainName(name) && (0...body.count).contains(dataSize))
         let header = SpillHeader(key: key, dataSize: dataSize, metadataSize: body.count - dataSize, checksum: XXH64.hash(body))
-        let temporary = ".\(name).\(system_getpid()).tmp"
+        let temporary = Self.temporaryName(for: name)
         let headerBytes = ScratchBytes(copying: header.bytes)
         defer { headerBytes.free() }
         try Self.createFile(temporary, in: descriptor, writing: [UnsafeRawBufferPointer(headerBytes.bytes), body])
@@ -124,6 +125,10 @@ public final class SpillDirectory {
 
     // MARK: Helpers
 
+    /// Where `write` puts a file before renaming it: hidden, and per process, so that two stores
+    /// sharing a directory by mistake don't collide.
+    static func temporaryName(for name: String) -> String { ".\(name).\(system_getpid()).tmp" }
+
     /// One path component: what `openat` must not resolve into another directory.
     static func isPlainName(_ name: String) -> Bool {
         !name.isEmpty && name != "." && name != ".." && !name.contains("/")
@@ -152,9 +157,13 @@ public final class SpillDirectory {
         let descriptor: CInt
         switch system_open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) {
         case .success(let fd): descriptor = fd
-        case .failure(.tooManySymbolicLinkLevels):
-            throw .unsafe(path: path, reason: "is a symbolic link: give the directory itself")
-        case .failure(let errno): throw .system(path: path, SystemError(operation: "open(\(path))", errno: errno))
+        case .failure(let errno):
+            // With O_DIRECTORY a symlink fails as ENOTDIR; it is refused either way, lstat only names why.
+            var status = stat()
+            if case .success = system_lstat(path, &status), status.st_mode & S_IFMT == S_IFLNK {
+                throw .unsafe(path: path, reason: "is a symbolic link: give the directory itself")
+            }
+            throw .system(path: path, SystemError(operation: "open(\(path))", errno: errno))
         }
         var status = stat()
         if case .failure(let errno) = system_fstat(descriptor, &status) {
