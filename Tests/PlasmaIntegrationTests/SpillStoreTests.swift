@@ -33,8 +33,11 @@ extension IntegrationTests {
             let errors = Pipe()
             let store = ["--memory", "1M", "--socket", socket, "--external-store", spill.url]
             if let user {
+                // A copy beside the directory: the build folder may be closed to `user` (e.g. under /root).
+                let binary = spill.parent + "/plasma-store"
+                try FileManager.default.copyItem(atPath: BuiltProducts.url("plasma-store").path, toPath: binary)
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-                process.arguments = ["--reuid", "\(user)", "--regid", "\(user)", "--clear-groups", BuiltProducts.url("plasma-store").path] + store
+                process.arguments = ["--reuid", "\(user)", "--regid", "\(user)", "--clear-groups", binary] + store
             } else {
                 process.executableURL = BuiltProducts.url("plasma-store")
                 process.arguments = store
