@@ -68,7 +68,10 @@ final class FileExternalStore: ExternalStore {
     }
 
     func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
-        guard files.contains(id) else { return false }
+        guard files.contains(id) else {
+            warn("restoring object \(id.hex) failed: the store has no spill file for it")  // books out of step
+            return false
+        }
         defer { remove(id) }  // restored or not, the file has served
         do {
             try directory.read(name(id), key: id.bytes, dataSize: dataSize, into: buffer)
