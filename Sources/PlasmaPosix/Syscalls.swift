@@ -217,3 +217,43 @@ internal func system_unmap(_ base: UnsafeMutableRawPointer, _ size: Int) {
 internal func system_page_size() -> Int {
     Int(plasma_page_size())
 }
+
+// MARK: files relative to a directory descriptor (SpillDirectory)
+
+internal func system_mkdir(_ path: String, _ mode: mode_t) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.mkdir(path, mode) }
+}
+
+internal func system_open(_ path: String, _ flags: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.open(path, flags) }
+}
+
+internal func system_openat(_ directory: CInt, _ name: String, _ flags: CInt, _ mode: mode_t) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.openat(directory, name, flags, mode) }
+}
+
+internal func system_fstat(_ fd: CInt, _ status: inout stat) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.fstat(fd, &status) }
+}
+
+internal func system_lstat(_ path: String, _ status: inout stat) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.lstat(path, &status) }
+}
+
+internal func system_unlinkat(_ directory: CInt, _ name: String, _ flags: CInt) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.unlinkat(directory, name, flags) }
+}
+
+internal func system_renameat_noreplace(_ directory: CInt, _ from: String, _ to: String) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_renameat_noreplace(directory, from, to) }
+}
+
+internal func system_geteuid() -> uid_t { Glibc.geteuid() }
+
+internal func system_getpid() -> pid_t { Glibc.getpid() }
+
+// MARK: CPlasma: checksums
+
+internal func system_xxh64(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
+    plasma_xxh64(bytes.baseAddress, bytes.count, seed)
+}

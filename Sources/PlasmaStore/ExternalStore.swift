@@ -1,14 +1,17 @@
+import Logging
 import PlasmaCore
 import PlasmaPosix
 
 /// Where evicted objects go when the store runs with `--external-store` (Arrow's `-e`): instead of
 /// being dropped, an evicted object's bytes move here and come back transparently on the next get.
-/// Used only from the event-loop thread.
+/// Used only from the event-loop thread. Failures are returned as false; the engine counts them
+/// (`spill_failures`, `restore_failures`) and the store logs why.
 protocol ExternalStore: AnyObject {
-    /// Keeps a copy of `bytes` (data then metadata); false when it can't (the object is then dropped).
-    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer) -> Bool
+    /// Keeps a copy of `bytes` (`dataSize` bytes of data, then metadata); false when it can't (the
+    /// object is then dropped).
+    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool
     /// Copies the object back into `buffer` (exactly its size) and forgets it; false when it can't.
-    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer) -> Bool
+    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool
     func remove(_ id: ObjectID)
     /// The store is stopping: drop everything (spilled objects live as long as the store).
     func removeAll()
@@ -19,12 +22,12 @@ protocol ExternalStore: AnyObject {
 final class HashtableExternalStore: ExternalStore {
     private var objects: [ObjectID: [UInt8]] = [:]
 
-    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
         objects[id] = Array(bytes)
         return true
     }
 
-    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
         guard let bytes = objects.removeValue(forKey: id), bytes.count == buffer.count else { return false }
         bytes.withUnsafeBytes { if $0.count > 0 { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return true
@@ -34,50 +37,69 @@ final class HashtableExternalStore: ExternalStore {
     func removeAll() { objects.removeAll() }
 }
 
-/// `file:///DIR`: one file per evicted object in DIR (created if missing), named by the id in hex and
-/// removed when the object comes back, is deleted, or the store stops. Memory stays bounded by
-/// `--memory`; the disk holds the rest.
+/// `file:///DIR`: one file per evicted object in DIR, named by the id in hex and removed when the
+/// object comes back, is deleted, or the store stops. Memory stays bounded by `--memory`; the disk
+/// holds the rest. DIR is the store's own (SpillDirectory checks it, and makes it mode 0700 if
+/// missing), and every file carries a header and checksum that a restore verifies. Each failure is a
+/// warning in the log, at most `warningBurst` a minute plus a count of the rest.
 final class FileExternalStore: ExternalStore {
-    let directory: String
+    static let warningBurst = 10
+    let directory: SpillDirectory
     private var files: Set<ObjectID> = []
+    private let logger: Logger
+    private var warnings = WarningRateLimit(burst: warningBurst, intervalNanoseconds: 60_000_000_000)
 
-    init(directory: String) throws(SystemError) {
-        self.directory = directory
-        try SpillFile.createDirectory(directory)
+    init(directory: String, logger: Logger) throws(SpillDirectoryError) {
+        self.directory = try SpillDirectory(path: directory)
+        self.logger = logger
     }
 
-    private func path(_ id: ObjectID) -> String { "\(directory)/\(id.hex).plasma-spill" }
+    private func name(_ id: ObjectID) -> String { "\(id.hex).plasma-spill" }
 
-    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
         do {
-            try SpillFile.write(bytes, to: path(id))
+            try directory.write(name(id), key: id.bytes, dataSize: dataSize, body: bytes)
         } catch {
-            SpillFile.remove(path(id))
+            warn("spilling object \(id.hex) to \(directory.path) failed, so it is dropped: \(error)")
             return false
         }
         files.insert(id)
         return true
     }
 
-    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard files.contains(id) else { return false }
-        defer { remove(id) }
+    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
+        guard files.contains(id) else {
+            warn("restoring object \(id.hex) failed: the store has no spill file for it")  // books out of step
+            return false
+        }
+        defer { remove(id) }  // restored or not, the file has served
         do {
-            try SpillFile.read(path(id), into: buffer)
+            try directory.read(name(id), key: id.bytes, dataSize: dataSize, into: buffer)
             return true
         } catch {
+            warn("restoring object \(id.hex) from \(directory.path) failed, so it is deleted: \(error)")
             return false
         }
     }
 
     func remove(_ id: ObjectID) {
         guard files.remove(id) != nil else { return }
-        SpillFile.remove(path(id))
+        directory.remove(name(id))
     }
 
     func removeAll() {
-        for id in files { SpillFile.remove(path(id)) }
+        for id in files { directory.remove(name(id)) }
         files.removeAll()
+        let suppressed = warnings.takeSuppressed()
+        if suppressed > 0 { logger.warning("\(suppressed) more spill or restore failures were not logged") }
+    }
+
+    private func warn(_ message: @autoclosure () -> String) {
+        let decision = warnings.admit(now: MonotonicClock.nanoseconds())
+        if decision.suppressedBefore > 0 {
+            logger.warning("\(decision.suppressedBefore) more spill or restore failures in the last minute were not logged")
+        }
+        if decision.log { logger.warning("\(message())") }
     }
 }
 
@@ -98,11 +120,12 @@ public enum ExternalStoreURL {
         return Invalid(description: "'\(url)': unknown external store; use hashtable://NAME or file:///DIR")
     }
 
-    static func open(_ url: String) throws(ServerError) -> ExternalStore {
+    /// Opens the store; for `file://`, makes or checks its directory and proves it writable.
+    static func open(_ url: String, logger: Logger) throws(ServerError) -> ExternalStore {
         if let invalid = validate(url) { throw .invalidExternalStore(invalid.description) }
         if url.hasPrefix("hashtable://") { return HashtableExternalStore() }
         do {
-            return try FileExternalStore(directory: String(url.dropFirst("file://".count)))
+            return try FileExternalStore(directory: String(url.dropFirst("file://".count)), logger: logger)
         } catch {
             throw .invalidExternalStore("'\(url)': \(error)")
         }

@@ -20,6 +20,10 @@ final class ExternalSpill {
     var bytes = 0
     var restoredObjects = 0
     var restoredBytes = 0
+    /// Objects dropped because the store couldn't keep them, and spilled objects lost because their
+    /// bytes couldn't be read back (missing, damaged, not what was written); the store logs why.
+    var spillFailures = 0
+    var restoreFailures = 0
 
     init(store: ExternalStore) { self.store = store }
 
@@ -28,6 +32,8 @@ final class ExternalSpill {
         statistics.spilledBytes = Int64(bytes)
         statistics.restoredObjects = Int64(restoredObjects)
         statistics.restoredBytes = Int64(restoredBytes)
+        statistics.spillFailures = Int64(spillFailures)
+        statistics.restoreFailures = Int64(restoreFailures)
     }
 }
 
@@ -52,7 +58,10 @@ extension StoreEngine {
         let record = objects[slot]
         let region = UnsafeRawBufferPointer(
             start: record.block == nil ? nil : memory.baseAddress! + record.offset, count: record.block == nil ? 0 : record.totalSize)
-        guard external.store.put(record.id, region) else { return false }
+        guard external.store.put(record.id, region, dataSize: record.dataSize) else {
+            external.spillFailures += 1
+            return false
+        }
         external.objects[record.id] = SpilledObject(
             dataSize: record.dataSize, metadataSize: record.metadataSize, digest: record.digest,
             createdAtWallNanoseconds: record.createdAtWallNanoseconds,
@@ -96,9 +105,10 @@ extension StoreEngine {
             guard let object = external.objects[id], let block = reserveSpace(object.totalSize) else { continue }
             let buffer = UnsafeMutableRawBufferPointer(
                 start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
-            guard external.store.take(id, into: buffer) else {
-                // Unreadable (a spill file removed or damaged behind our back): `take` has dropped it,
-                // so drop it from the books too; subscribers hear it was deleted.
+            guard external.store.take(id, into: buffer, dataSize: object.dataSize) else {
+                // Unreadable (a spill file removed or damaged behind our back): `take` has dropped it
+                // and logged why, so drop it from the books too; subscribers hear it was deleted.
+                external.restoreFailures += 1
                 if let block { allocator.free(block) }
                 _ = dropSpilled(id)
                 continue

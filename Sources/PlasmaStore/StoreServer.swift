@@ -34,7 +34,7 @@ public final class StoreServer {
         self.configuration = configuration
         self.logger = logger
         // Arrow's -e: checked (and its directory made) before anything else is set up.
-        let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url) }
+        let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url, logger: logger) }
         // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
         socketFile = try SocketFile.claim(
             path: configuration.socketPath, mode: configuration.socketMode, group: configuration.socketGroup)

@@ -5,4 +5,6 @@
 #include "plasma_allocator.h"
 #include "plasma_socket.h"
 #include "plasma_heap.h"
+#include "plasma_xxh64.h"
+#include "plasma_file.h"
 #endif
