@@ -50,8 +50,10 @@ struct CLIError: Error, CustomStringConvertible {
     /// Maps a client error to its exit status; `doing` says what was attempted, e.g. `put 1f2e…`.
     init(_ error: PlasmaClientError, doing: String) {
         switch error {
-        case .cannotConnect:
+        case .cannotConnect, .untrustedStore:
             self.init(.cannotConnect, error.description)
+        case .invalidTrust:
+            self.init(.usage, error.description)
         case .store(let status, let message):
             let exit: ExitStatus =
                 switch status {
