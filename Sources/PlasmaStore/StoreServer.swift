@@ -187,8 +187,7 @@ public final class StoreServer {
 
     private func backlogDrained() {
         guard let episode = acceptPause.drained(now: engine.clock.monotonicNanoseconds()) else { return }
-        let seconds = Duration.nanoseconds(Int64(clamping: episode.nanoseconds))
-        logger.warning("accepting again after \(seconds) short of descriptors: \(episode.failedAccepts) accepts had to wait")
+        logger.warning("accepting again after \(episode.nanoseconds / 1_000_000) ms short of descriptors: \(episode.failedAccepts) accept attempts failed (waiting connections, and a retry a second)")
     }
 
     private func accept(_ socket: UnixSocket) {
