@@ -9,11 +9,13 @@ import SystemPackage
 /// Instead the server takes the listener out of epoll and puts it back when a connection closes (a
 /// descriptor freed) or, failing that, after `retryNanoseconds` (ENFILE frees when another process
 /// closes something; a spill file may have been closed). An episode runs from the first failure until
-/// the backlog is drained; it is logged once when it starts and once when it ends.
+/// the backlog is drained; it is logged once when it starts and once when it ends. Any other accept
+/// failure is handled the same way, since retrying at once wouldn't cure it either (ECONNABORTED, a
+/// client that gave up while queued, is not a failure: the server just goes on).
 struct AcceptPause {
     static let retryNanoseconds: UInt64 = 1_000_000_000
 
-    /// Errors that mean "no descriptor (or kernel memory) for now", not "something is broken".
+    /// Errors that mean "no descriptor (or kernel memory) for now", not "something is broken" (for the log).
     static func isShortage(_ errno: Errno) -> Bool {
         errno == .tooManyOpenFiles || errno == .tooManyOpenFilesInSystem || errno == .noBufferSpace
             || errno == .noMemory

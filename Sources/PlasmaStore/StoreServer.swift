@@ -75,8 +75,10 @@ public final class StoreServer {
         do {
             limit = try DescriptorLimit.raiseSoftToHard()
         } catch {
-            logger.warning("cannot raise the descriptor limit: \(error); --max-clients \(configuration.maxClients) is not checked against it")
-            return configuration
+            // E.g. an unlimited hard limit above a lowered fs.nr_open: go on with the soft limit.
+            guard let current = try? DescriptorLimit.current() else { return configuration }
+            logger.warning("cannot raise the descriptor limit from \(current.soft): \(error)")
+            limit = current
         }
         let clients = DescriptorBudget.clientLimit(requested: configuration.maxClients, descriptorLimit: limit.soft)
         guard clients < configuration.maxClients else { return configuration }
@@ -138,8 +140,9 @@ public final class StoreServer {
     }
 
     private func millisecondsUntilNextDeadline() -> Int32 {
-        let retry = acceptPause.isPaused ? acceptPause.retryAt : nil
-        guard let deadline = [engine.nextDeadline, retry].compactMap({ $0 }).min() else { return -1 }
+        var next = engine.nextDeadline
+        if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }
+        guard let deadline = next else { return -1 }
         let now = engine.clock.monotonicNanoseconds()
         guard deadline > now else { return 0 }
         // Round up so that we never wake a hair early and spin.
@@ -156,20 +159,22 @@ public final class StoreServer {
                 socket = accepted
             } catch {
                 if error.errno == .connectionAbort { continue }  // that client gave up while queued
-                if AcceptPause.isShortage(error.errno) { return pauseAccepting(error) }
-                logger.error("accept failed: \(error)")
-                return
+                return pauseAccepting(error)
             }
             accept(socket)
         }
     }
 
-    /// Out of descriptors: the listener leaves epoll (see AcceptPause) until `resumeAccepting`.
+    /// Out of descriptors (or another accept failure, which retrying at once wouldn't cure either): the
+    /// listener leaves epoll (see AcceptPause) until `resumeAccepting`.
     private func pauseAccepting(_ error: SystemError) {
-        if acceptPause.failed(now: engine.clock.monotonicNanoseconds()) {
-            logger.warning("out of descriptors with \(connections.count) clients connected (\(error)): not accepting until a connection closes; clients wait in the backlog. Raise the descriptor limit (ulimit -n) or lower --max-clients")
-        }
         loop.unregister(socketFile.listener.rawValue)
+        guard acceptPause.failed(now: engine.clock.monotonicNanoseconds()) else { return }  // logged already
+        if AcceptPause.isShortage(error.errno) {
+            logger.warning("out of descriptors with \(connections.count) clients connected (\(error)): not accepting until a connection closes; clients wait in the backlog. Raise the descriptor limit (ulimit -n) or lower --max-clients")
+        } else {
+            logger.error("accept failed: \(error); not accepting until a connection closes or a second passes")
+        }
     }
 
     /// Puts the listener back and accepts what waited; called when a connection closes (a descriptor
