@@ -69,21 +69,22 @@ extension IntegrationTests {
             let pid = store.process.processIdentifier
             var first: [UnixSocket] = []
             defer { for socket in first { socket.close() } }
-            for _ in 0..<20 { first.append(try UnixSocket.connect(path: store.socketPath)) }
+            for _ in 0..<50 { first.append(try UnixSocket.connect(path: store.socketPath)) }
             let probe = try store.connect()
-            #expect(try eventually { try probe.statistics().clients == 21 })
+            #expect(try eventually { try probe.statistics().clients == 51 })
 
             let limit = openDescriptors(of: pid) + 3
             #expect(try Tool.run(["prlimit", "--pid", "\(pid)", "--nofile=\(limit):\(limit)"]) == 0)
             var second: [UnixSocket] = []
             defer { for socket in second { socket.close() } }
-            for _ in 0..<10 { second.append(try UnixSocket.connect(path: store.socketPath)) }  // queue in the backlog
+            // More than the 3 free descriptors (and any holes below the limit): the rest queue in the backlog.
+            for _ in 0..<30 { second.append(try UnixSocket.connect(path: store.socketPath)) }
             #expect(store.waitForLog("out of descriptors"), "\(store.log)")
 
             for socket in first { socket.close() }
             first.removeAll()
             #expect(store.waitForLog("accepting again"), "\(store.log)")
-            #expect(try eventually { try probe.statistics().clients == 11 })  // the probe and the 10 that waited
+            #expect(try eventually { try probe.statistics().clients == 31 })  // the probe and the 30 that waited
 
             let id = ObjectID.random()
             let client = try store.connect()
@@ -100,7 +101,7 @@ extension IntegrationTests {
             let numbers = summary.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
             let (milliseconds, failed) = (numbers[numbers.count - 2], numbers[numbers.count - 1])
             #expect(failed >= 1)
-            #expect(failed <= 10 + 2 * (milliseconds / 1000 + 1), "\(summary)")
+            #expect(failed <= 30 + 2 * (milliseconds / 1000 + 1), "\(summary)")
         }
 
         @Test func connectsAndDisconnectsAreDebugLinesAndTheDaemonHasOneLabel() throws {
