@@ -16,14 +16,15 @@ public final class AsyncPlasmaClient: ObjectOwner {
     /// Objects up to this size travel inline in one create-and-seal; larger ones are written in place.
     public static let inlineLimit = 64 << 10
 
+    /// `trust`: whose store to talk to, as for `PlasmaClient.init`.
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
-        retryInterval: Duration = .milliseconds(100), prefault: Bool = false
+        retryInterval: Duration = .milliseconds(100), prefault: Bool = false, trust: StoreTrust? = nil
     ) throws(PlasmaClientError) {
         // The read loop blocks in the kernel; spinning there would only burn a core.
         let handshake = try Handshake.perform(
             socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
-            spin: .zero)
+            spin: .zero, trust: trust)
         connection = AsyncConnection(socket: handshake.socket, reader: handshake.reader)
         arena = handshake.arena
         capacity = handshake.capacity

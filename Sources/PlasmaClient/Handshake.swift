@@ -11,15 +11,35 @@ struct Handshake {
     let arena: ArenaMapping
 
     /// - Parameter spin: the reader's poll window; `.zero` leaves the socket blocking.
+    /// - Parameter trust: whose store to accept; nil: `StoreTrust.fromEnvironment()`.
     static func perform(
-        socketPath: String, name: String, retries: Int, retryInterval: Duration, prefault: Bool, spin: Duration
+        socketPath: String, name: String, retries: Int, retryInterval: Duration, prefault: Bool, spin: Duration,
+        trust: StoreTrust?
     ) throws(PlasmaClientError) -> Handshake {
+        let trust = if let trust { trust } else { try StoreTrust.fromEnvironment() }
         let socket = try open(socketPath, retries: retries, retryInterval: retryInterval)
         do {
+            try checkOwner(of: socket, at: socketPath, trust: trust)
             return try greet(socket, name: name, prefault: prefault, spin: spin)
         } catch {
             socket.close()
             throw error
+        }
+    }
+
+    /// Before a byte is sent: who listens there? (The kernel recorded the listener's credentials when
+    /// it called listen; the peer can't forge them.)
+    static func checkOwner(of socket: UnixSocket, at path: String, trust: StoreTrust) throws(PlasmaClientError) {
+        guard !trust.anyUser else { return }
+        let store: PeerCredentials
+        do {
+            store = try socket.peerCredentials()
+        } catch {
+            throw .cannotConnect(path: path, reason: "cannot learn who runs the store: \(error)")
+        }
+        let client = geteuid()
+        guard trust.admits(storeUID: store.uid, clientUID: client) else {
+            throw .untrustedStore(path: path, storeUID: store.uid, storePID: store.pid, clientUID: client)
         }
     }
 

@@ -26,13 +26,16 @@ public final class PlasmaClient: ObjectOwner {
     ///     saves the page faults of a first touch of each page later).
     ///   - spin: how long a caller polls for its reply before sleeping in the kernel; trades a little
     ///     CPU for round trips that don't pay a CPU wake-up (see docs/ARCHITECTURE.md). `.zero` never spins.
+    ///   - trust: whose store to talk to (`StoreTrust`); nil reads `PLASMA_TRUSTED_STORE_UID`, and
+    ///     without it only a store run by this process's user or root is accepted.
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
-        retryInterval: Duration = .milliseconds(100), prefault: Bool = false, spin: Duration = .microseconds(50)
+        retryInterval: Duration = .milliseconds(100), prefault: Bool = false, spin: Duration = .microseconds(50),
+        trust: StoreTrust? = nil
     ) throws(PlasmaClientError) {
         let handshake = try Handshake.perform(
             socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
-            spin: spin)
+            spin: spin, trust: trust)
         connection = ClientConnection(socket: handshake.socket, reader: handshake.reader)
         arena = handshake.arena
         capacity = handshake.capacity

@@ -13,6 +13,11 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     case protocolViolation(String)
     /// These objects were not sealed before the timeout.
     case timedOut([ObjectID])
+    /// The store listening on `path` runs as a user this client doesn't trust (see `StoreTrust`);
+    /// nothing was sent to it.
+    case untrustedStore(path: String, storeUID: UInt32, storePID: Int32, clientUID: UInt32)
+    /// A trust setting (`PLASMA_TRUSTED_STORE_UID`, a `--trust-store-uid`) that doesn't parse.
+    case invalidTrust(String)
 
     public var description: String {
         switch self {
@@ -22,6 +27,9 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
         case .protocolViolation(let what): "protocol violation: \(what)"
         case .timedOut(let ids):
             "timed out waiting for \(ids.count == 1 ? "object" : "objects") \(ids.map(\.hex).joined(separator: ", ")) to be sealed"
+        case .untrustedStore(let path, let storeUID, let storePID, let clientUID):
+            "the store at \(path) runs as uid \(storeUID) (pid \(storePID)), which is neither this user (uid \(clientUID)) nor root: refusing to talk to it. If you trust uid \(storeUID), set \(StoreTrust.environmentVariable)=\(storeUID) (or 'any'), or pass --trust-store-uid \(storeUID) to plasma"
+        case .invalidTrust(let what): "invalid store trust: \(what)"
         }
     }
 

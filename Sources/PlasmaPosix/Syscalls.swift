@@ -113,6 +113,45 @@ internal func system_unlink(_ path: String) -> Result<CInt, Errno> {
     valueOrErrno { Glibc.unlink(path) }
 }
 
+// MARK: files: publishing a socket file (UnixSocket+Publish.swift)
+
+internal func system_lstat(_ path: String, _ status: inout stat) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.lstat(path, &status) }
+}
+
+/// A new directory, mode 0700, named by replacing the template's trailing XXXXXX; its path.
+internal func system_mkdtemp(_ template: String) -> Result<String, Errno> {
+    var bytes = Array(template.utf8CString)
+    return bytes.withUnsafeMutableBufferPointer { buffer in
+        guard Glibc.mkdtemp(buffer.baseAddress!) != nil else { return .failure(Errno(rawValue: Glibc.errno)) }
+        return .success(String(cString: buffer.baseAddress!))
+    }
+}
+
+/// A handle on a directory of ours, for /proc/self/fd paths.
+internal func system_open_directory_path(_ path: String) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) }
+}
+
+/// Fails with EEXIST rather than replace anything at `to`.
+internal func system_link(_ from: String, _ to: String) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.link(from, to) }
+}
+
+internal func system_rmdir(_ path: String) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.rmdir(path) }
+}
+
+// MARK: resource limits
+
+internal func system_getrlimit_nofile(_ limit: inout rlimit) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+}
+
+internal func system_setrlimit_nofile(_ limit: inout rlimit) -> Result<CInt, Errno> {
+    valueOrErrno { Glibc.setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+}
+
 internal func system_shutdown(_ fd: CInt, _ how: CInt) -> Result<CInt, Errno> {
     valueOrErrno { Glibc.shutdown(fd, how) }
 }

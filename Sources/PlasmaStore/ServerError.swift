@@ -10,6 +10,8 @@ public enum ServerError: Error, CustomStringConvertible {
     case insufficientMemory(requested: Int, available: Int)
     /// `--external-store` is malformed or its directory can't be made.
     case invalidExternalStore(String)
+    /// The socket's directory is writable by everyone and not sticky: anyone could swap the socket.
+    case unsafeSocketDirectory(String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum ServerError: Error, CustomStringConvertible {
         case .insufficientMemory(let requested, let available):
             "an arena of \(requested) bytes can't be prefaulted: the machine has \(available) bytes available (use a smaller --memory, or --no-prefault to fault pages in as they are used)"
         case .invalidExternalStore(let reason): "invalid --external-store \(reason)"
+        case .unsafeSocketDirectory(let directory):
+            "refusing to put the socket in \(directory): anyone may write there and it has no sticky bit, so any user could replace the socket with their own (use a directory only the store's user can write, e.g. $XDG_RUNTIME_DIR, or chmod +t \(directory))"
         }
     }
 }

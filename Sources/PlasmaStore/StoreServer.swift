@@ -29,9 +29,13 @@ public final class StoreServer {
     func doom(_ connection: Connection) { doomed.append(connection) }
     /// Scratch for reads: most reads hold only whole frames and are decoded straight from here.
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
+    /// Set while accept is short of descriptors (AcceptPause.swift).
+    private var acceptPause = AcceptPause()
 
+    /// Raises the soft descriptor limit to the hard one; if even that can't serve
+    /// `configuration.maxClients` (DescriptorBudget.swift), serves fewer and says so in one line.
     public init(configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
-        self.configuration = configuration
+        self.configuration = Self.fittingDescriptorLimit(configuration, logger: logger)
         self.logger = logger
         // Arrow's -e: checked (and its directory made) before anything else is set up.
         let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url, logger: logger) }
@@ -66,6 +70,24 @@ public final class StoreServer {
         }
     }
 
+    private static func fittingDescriptorLimit(_ configuration: ServerConfiguration, logger: Logger) -> ServerConfiguration {
+        let limit: DescriptorLimit
+        do {
+            limit = try DescriptorLimit.raiseSoftToHard()
+        } catch {
+            // E.g. an unlimited hard limit above a lowered fs.nr_open: go on with the soft limit.
+            guard let current = try? DescriptorLimit.current() else { return configuration }
+            logger.warning("cannot raise the descriptor limit from \(current.soft): \(error)")
+            limit = current
+        }
+        let clients = DescriptorBudget.clientLimit(requested: configuration.maxClients, descriptorLimit: limit.soft)
+        guard clients < configuration.maxClients else { return configuration }
+        var lowered = configuration
+        lowered.maxClients = clients
+        logger.warning("serving at most \(clients) clients instead of --max-clients \(configuration.maxClients): the descriptor limit (RLIMIT_NOFILE) is \(limit.soft), and \(configuration.maxClients) clients need up to \(DescriptorBudget.needed(clients: configuration.maxClients)) (\(DescriptorBudget.perClient) each + \(DescriptorBudget.reserved) for the store); raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) to serve more")
+        return lowered
+    }
+
     /// A handle that stops the server from any thread.
     public var stopHandle: StopHandle { StopHandle(wakeup: wakeup) }
 
@@ -94,7 +116,10 @@ public final class StoreServer {
                 }
             }
             loop.timeoutMilliseconds = { [unowned self] in millisecondsUntilNextDeadline() }
-            loop.onWake = { [unowned self] in engine.fireDeadlines() }
+            loop.onWake = { [unowned self] in
+                engine.fireDeadlines()
+                if acceptPause.isPaused, engine.clock.monotonicNanoseconds() >= acceptPause.retryAt { resumeAccepting() }
+            }
             loop.beforeSleep = { [unowned self] in flushAll() }
             // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
             // follows what it holds now rather than its busiest moment (see plasma_heap.h).
@@ -115,7 +140,9 @@ public final class StoreServer {
     }
 
     private func millisecondsUntilNextDeadline() -> Int32 {
-        guard let deadline = engine.nextDeadline else { return -1 }
+        var next = engine.nextDeadline
+        if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }
+        guard let deadline = next else { return -1 }
         let now = engine.clock.monotonicNanoseconds()
         guard deadline > now else { return 0 }
         // Round up so that we never wake a hair early and spin.
@@ -128,15 +155,44 @@ public final class StoreServer {
         while true {
             let socket: UnixSocket
             do {
-                guard let accepted = try socketFile.listener.accept() else { return }
+                guard let accepted = try socketFile.listener.accept() else { return backlogDrained() }
                 socket = accepted
             } catch {
-                // EMFILE and friends: log and leave the rest in the backlog for the next pass.
-                logger.error("accept failed: \(error)")
-                return
+                if error.errno == .connectionAbort { continue }  // that client gave up while queued
+                return pauseAccepting(error)
             }
             accept(socket)
         }
+    }
+
+    /// Out of descriptors (or another accept failure, which retrying at once wouldn't cure either): the
+    /// listener leaves epoll (see AcceptPause) until `resumeAccepting`.
+    private func pauseAccepting(_ error: SystemError) {
+        loop.unregister(socketFile.listener.rawValue)
+        guard acceptPause.failed(now: engine.clock.monotonicNanoseconds()) else { return }  // logged already
+        if AcceptPause.isShortage(error.errno) {
+            logger.warning("out of descriptors with \(connections.count) clients connected (\(error)): not accepting until a connection closes; clients wait in the backlog. Raise the descriptor limit (ulimit -n) or lower --max-clients")
+        } else {
+            logger.error("accept failed: \(error); not accepting until a connection closes or a second passes")
+        }
+    }
+
+    /// Puts the listener back and accepts what waited; called when a connection closes (a descriptor
+    /// freed) and on the pause's retry timer.
+    private func resumeAccepting() {
+        guard acceptPause.isPaused, !loop.isStopping else { return }
+        do {
+            try loop.register(socketFile.listener.rawValue, interest: .readable) { [unowned self] _ in acceptAll() }
+        } catch {
+            return  // no memory for epoll either: the retry timer tries again
+        }
+        acceptPause.resumed()
+        acceptAll()
+    }
+
+    private func backlogDrained() {
+        guard let episode = acceptPause.drained(now: engine.clock.monotonicNanoseconds()) else { return }
+        logger.warning("accepting again after \(episode.nanoseconds / 1_000_000) ms short of descriptors: \(episode.failedAccepts) accept attempts failed (waiting connections, and a retry a second)")
     }
 
     private func accept(_ socket: UnixSocket) {
@@ -158,7 +214,7 @@ public final class StoreServer {
             return
         }
         connections[connection.client] = connection
-        logger.info("connected \(connection.peerDescription)")
+        logger.debug("connected \(connection.peerDescription)")
     }
 
     /// Over the client limit: say why in a native failure frame (best effort) and close.
@@ -362,13 +418,14 @@ public final class StoreServer {
         if let reason {
             logger.warning("disconnecting \(connection.peerDescription): \(reason)")
         } else {
-            logger.info("disconnected \(connection.peerDescription)")
+            logger.debug("disconnected \(connection.peerDescription)")
         }
         loop.unregister(connection.socket.rawValue)
         connection.socket.close()
         releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds
         connections[connection.client] = nil
         engine.disconnect(connection.client)
+        if acceptPause.isPaused { resumeAccepting() }  // a descriptor just freed
     }
 
     // MARK: Introspection for the daemon and tests

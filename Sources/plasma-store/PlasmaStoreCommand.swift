@@ -101,11 +101,7 @@ struct PlasmaStoreCommand: ParsableCommand {
 
     func run() throws {
         let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, logLevel: level) }
         let logger = Logger(label: "plasma-store")
         let capacity = try ByteCount.parse(memory)
         let path = socket ?? ProcessEnvironment.value("PLASMA_STORE_SOCKET") ?? "/tmp/plasma.sock"

@@ -39,18 +39,21 @@ enum DurationArgument {
 
 /// Rewrites of the command line before ArgumentParser sees it.
 enum CommandLineRewrite {
-    /// The arguments as ArgumentParser can parse them: the global `--socket` may come before the
-    /// subcommand (`plasma --socket P list`), so it is moved after the subcommand's name; and the
-    /// optional value of put's `--wait-for-space` is made explicit.
+    /// Options every subcommand takes, which may also come before the subcommand's name.
+    static let globalOptions = ["--socket", "-s", "--trust-store-uid"]
+
+    /// The arguments as ArgumentParser can parse them: the global options (`--socket`,
+    /// `--trust-store-uid`) may come before the subcommand (`plasma --socket P list`), so they are moved
+    /// after the subcommand's name; and the optional value of put's `--wait-for-space` is made explicit.
     static func normalizing(_ arguments: [String]) -> [String] {
         var leading: [String] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
-            if argument == "--socket" || argument == "-s", index + 1 < arguments.count {
+            if globalOptions.contains(argument), index + 1 < arguments.count {
                 leading += arguments[index...index + 1]
                 index += 2
-            } else if argument.hasPrefix("--socket=") {
+            } else if argument.hasPrefix("--socket=") || argument.hasPrefix("--trust-store-uid=") {
                 leading.append(argument)
                 index += 1
             } else {

@@ -24,7 +24,7 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .notFound: "not found (get without waiting; delete of a missing id)"
         case .timedOut: "timed out (get --timeout expired before the object was sealed)"
         case .storeFull: "store full (put found no space, or the object exceeds capacity)"
-        case .cannotConnect: "cannot connect (no store answers on the socket)"
+        case .cannotConnect: "cannot connect (no store answers, or an untrusted user runs it)"
         case .usage: "usage error (bad option, argument, id, size or duration)"
         }
     }
@@ -50,8 +50,10 @@ struct CLIError: Error, CustomStringConvertible {
     /// Maps a client error to its exit status; `doing` says what was attempted, e.g. `put 1f2e…`.
     init(_ error: PlasmaClientError, doing: String) {
         switch error {
-        case .cannotConnect:
+        case .cannotConnect, .untrustedStore:
             self.init(.cannotConnect, error.description)
+        case .invalidTrust:
+            self.init(.usage, error.description)
         case .store(let status, let message):
             let exit: ExitStatus =
                 switch status {

@@ -40,7 +40,7 @@ struct WatchCommand: ParsableCommand {
     func run() throws {
         let client: AsyncPlasmaClient
         do {
-            client = try AsyncPlasmaClient(socketPath: connection.socketPath, name: "plasma watch")
+            client = try AsyncPlasmaClient(socketPath: connection.socketPath, name: "plasma watch", trust: connection.trust)
         } catch {
             throw CLIError(error, doing: "watch")
         }

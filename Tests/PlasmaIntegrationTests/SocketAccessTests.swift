@@ -68,7 +68,7 @@ extension IntegrationTests {
         }
 
         @Test func eachConnectionIsLoggedWithThePeersPidUidAndGid() throws {
-            let store = try StoreProcess()
+            let store = try StoreProcess(arguments: ["--log-level", "debug"])  // connects are debug lines
             let client = try store.connect()
             #expect(store.waitForLog("(pid \(getpid()), uid \(geteuid()), gid \(getegid()))"),
                     "log: \(store.log)")

@@ -24,16 +24,25 @@ final class StoreProcess {
     let process = Process()
     private let logURL: URL
 
-    /// - Parameter shortFlags: use Arrow's `-m` / `-s` spellings instead of `--memory` / `--socket`.
+    /// - Parameters:
+    ///   - shortFlags: use Arrow's `-m` / `-s` spellings instead of `--memory` / `--socket`.
+    ///   - launcher: a command (found on PATH) that runs the store, e.g. `["prlimit", "--nofile=64:64"]`;
+    ///     it must exec the store, so that the process's pid is the store's.
     init(
         memory: String = "64M", shortFlags: Bool = false, arguments: [String] = [],
-        socketPath: String = uniqueSocketPath()
+        socketPath: String = uniqueSocketPath(), launcher: [String] = []
     ) throws {
         self.socketPath = socketPath
         logURL = URL(fileURLWithPath: socketPath + ".log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        process.executableURL = BuiltProducts.url("plasma-store")
-        process.arguments = (shortFlags ? ["-m", memory, "-s", socketPath] : ["--memory", memory, "--socket", socketPath]) + arguments
+        let storeArguments = (shortFlags ? ["-m", memory, "-s", socketPath] : ["--memory", memory, "--socket", socketPath]) + arguments
+        if launcher.isEmpty {
+            process.executableURL = BuiltProducts.url("plasma-store")
+            process.arguments = storeArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + [BuiltProducts.url("plasma-store").path] + storeArguments
+        }
         process.standardError = try FileHandle(forWritingTo: logURL)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
