@@ -275,10 +275,6 @@ internal func system_fstat(_ fd: CInt, _ status: inout stat) -> Result<CInt, Err
     valueOrErrno { Glibc.fstat(fd, &status) }
 }
 
-internal func system_lstat(_ path: String, _ status: inout stat) -> Result<CInt, Errno> {
-    valueOrErrno { Glibc.lstat(path, &status) }
-}
-
 internal func system_unlinkat(_ directory: CInt, _ name: String, _ flags: CInt) -> Result<CInt, Errno> {
     valueOrErrno { Glibc.unlinkat(directory, name, flags) }
 }
