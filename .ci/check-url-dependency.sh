@@ -29,6 +29,22 @@ for example in "$root"/Examples/*/; do
     targets="$targets
         .executableTarget(name: \"$name\", dependencies: [.product(name: \"PlasmaClient\", package: \"swift-plasma\")]),"
 done
+# Misuse the type system must refuse: writing an object after sealing it (MutableObject is ~Copyable and
+# seal() consumes it). Built on its own below; it must fail, with the compiler naming the reason.
+mkdir -p "$work/app/Sources/misuse-write-after-seal"
+cat > "$work/app/Sources/misuse-write-after-seal/main.swift" <<'EOF'
+import PlasmaClient
+
+func publish(_ client: PlasmaClient) throws {
+    let object = try client.create(.random(), dataSize: 8)
+    let sealed = try object.seal()
+    try object.write([1, 2, 3])  // must not compile: `object` was consumed by seal()
+    try sealed.release()
+}
+EOF
+targets="$targets
+        .executableTarget(name: \"misuse-write-after-seal\", dependencies: [.product(name: \"PlasmaClient\", package: \"swift-plasma\")]),"
+
 cat > "$work/app/Package.swift" <<EOF
 // swift-tools-version: 6.1
 import PackageDescription
@@ -52,7 +68,7 @@ let id = ObjectID.random()
 let bytes = Array("hello from a package that depends on swift-plasma".utf8)
 try await writer.put(id, bytes: bytes)
 let reader = try PlasmaClient(socketPath: socket)
-guard let buffer = try reader.get(id, timeout: .timeout(.seconds(10))), Array(buffer.data) == bytes else {
+guard let buffer = try reader.get(id, timeout: .timeout(.seconds(10))), buffer.copyBytes() == bytes else {
     print("url-dependency: FAILED: the object did not come back intact")
     exit(1)
 }
@@ -60,7 +76,18 @@ print("url-dependency: ok, \(bytes.count) bytes round-tripped through the store"
 EOF
 
 echo "url-dependency: building a package that depends on swift-plasma $version by URL"
-(cd "$work/app" && swift build --scratch-path "$work/app/.build" 2>&1 | tail -3)
+build() { (cd "$work/app" && swift build --scratch-path "$work/app/.build" "$@"); }
+build --product app 2>&1 | tail -2
+for example in "$root"/Examples/*/; do
+    build --product "example-$(basename "$example")" 2>&1 | tail -1
+done
+if build --target misuse-write-after-seal >"$work/misuse.log" 2>&1; then
+    echo "url-dependency: FAILED: writing a MutableObject after seal() compiled"; exit 1
+elif ! grep -q "used after consume" "$work/misuse.log"; then
+    echo "url-dependency: FAILED: the misuse didn't compile, but not for the expected reason:"; tail -20 "$work/misuse.log"; exit 1
+fi
+echo "url-dependency: writing after seal() is refused at compile time: $(grep -m1 -o "error: .*used after consume" "$work/misuse.log")"
+
 "$store_bin" --memory 64M --socket "$work/store.sock" >"$work/store.log" 2>&1 &
 store_pid=$!
 for _ in $(seq 1 500); do [ -S "$work/store.sock" ] && break; sleep 0.02; done

@@ -67,9 +67,8 @@ enum ChurnBenchmark {
                 refused += 1
                 continue
             }
-            object.data.initializeMemory(as: UInt8.self, repeating: 9)
-            try object.seal()
-            try object.release()
+            object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 9) }
+            try object.seal().release()
             bytes += size
         }
         return (bytes, refused)

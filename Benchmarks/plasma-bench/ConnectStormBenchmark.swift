@@ -125,11 +125,10 @@ enum ConnectStormBenchmark {
             defer { client.close() }
             let id = ObjectID.random()
             let object = try client.create(id, dataSize: smallObjectSize)
-            object.data.initializeMemory(as: UInt8.self, repeating: 0x5A)
-            try object.seal()
-            try object.release()
+            object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0x5A) }
+            try object.seal().release()
             guard let buffer = try client.get(id) else { return "fail get found nothing" }
-            let intact = buffer.data.allSatisfy { $0 == 0x5A }
+            let intact = buffer.withUnsafeBytes { $0.allSatisfy { $0 == 0x5A } }
             try buffer.release()
             let end = MonotonicClock.nanoseconds()
             try client.delete([id])  // untimed cleanup

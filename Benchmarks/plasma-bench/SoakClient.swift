@@ -128,9 +128,9 @@ final class SoakClient {
         let wait: Wait = chance(10) ? .timeout(.milliseconds(20)) : .no
         var created: MutableObject?
         guard try refusal(of: id, { created = try blocking.create(id, dataSize: pick(Self.mediumSizes), waitForSpace: wait) }) == nil,
-              let object = created
+              let object = created.take()
         else { return }
-        object.data.initializeMemory(as: UInt8.self, repeating: fill(id))
+        object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: fill(id)) }
         switch random.next() % 100 {
         case 0..<5:
             try object.abort()
@@ -138,8 +138,7 @@ final class SoakClient {
         case 5..<8:
             tally.add(.aborted)  // dropped unsealed
         default:
-            try object.seal()
-            try object.release()
+            try object.seal().release()
             tally.add(.putInPlace)
         }
     }
@@ -364,7 +363,7 @@ final class SoakClient {
     // MARK: Helpers
 
     /// Runs `body`; a store refusal with one of `expected` statuses is counted and gives nil.
-    private func tolerate<T>(_ expected: [PlasmaStatus: SoakCounter], _ body: () throws -> T) throws -> T? {
+    private func tolerate<T: ~Copyable>(_ expected: [PlasmaStatus: SoakCounter], _ body: () throws -> T) throws -> T? {
         do {
             return try body()
         } catch let error as PlasmaClientError {
@@ -376,10 +375,11 @@ final class SoakClient {
 
     private func check(_ buffer: ObjectBuffer) throws {
         let expected = fill(buffer.id)
-        let data = buffer.data
-        guard buffer.metadata.isEmpty, data.first.map({ $0 == expected }) ?? true, data.last.map({ $0 == expected }) ?? true,
-              data.count > Self.smallSizes.upperBound || data.allSatisfy({ $0 == expected })
-        else { throw SoakError.corrupt(buffer.id, data.count) }
+        let intact = buffer.withUnsafeBytes { data in
+            data.first.map({ $0 == expected }) ?? true && data.last.map({ $0 == expected }) ?? true
+                && (data.count > Self.smallSizes.upperBound || data.allSatisfy({ $0 == expected }))
+        }
+        guard buffer.metadataCount == 0, intact else { throw SoakError.corrupt(buffer.id, buffer.count) }
     }
 
     private func workingID(slot: Int) -> ObjectID {

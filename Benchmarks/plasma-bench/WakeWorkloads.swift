@@ -62,13 +62,13 @@ enum WakeBenchmark {
             let client = try PlasmaClient(socketPath: socket)
             for id in ids {
                 guard let buffer = try client.get(id, timeout: .forever) else { throw BenchError.missing }
-                lines.append(String(MonotonicClock.nanoseconds() - buffer.data.load(as: UInt64.self)))
+                lines.append(String(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) }))
             }
         case .async:
             let client = try AsyncPlasmaClient(socketPath: socket)
             for id in ids {
                 let buffer = try await client.get(id)
-                lines.append(String(MonotonicClock.nanoseconds() - buffer.data.load(as: UInt64.self)))
+                lines.append(String(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) }))
             }
         }
         print(lines.joined(separator: "\n"))

@@ -36,9 +36,8 @@ let workloads: [Workload] = [
         run: { client, _, iterations in
             for _ in 0..<iterations {
                 let object = try client.create(.random(), dataSize: smallObjectSize)
-                object.data.initializeMemory(as: UInt8.self, repeating: 7)
-                try object.seal()
-                try object.release()
+                object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 7) }
+                try object.seal().release()
             }
             return iterations
         }),
@@ -90,9 +89,8 @@ let workloads: [Workload] = [
             for _ in 0..<iterations {
                 let id = ObjectID.random()
                 let object = try client.create(id, dataSize: largeObjectSize)
-                object.data.copyMemory(from: UnsafeRawBufferPointer(source))
-                try object.seal()
-                try object.release()
+                object.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(source)) }
+                try object.seal().release()
                 try client.delete([id])
             }
             return iterations * largeObjectSize
@@ -103,16 +101,15 @@ let workloads: [Workload] = [
         prepare: { client, _ in
             let id = ObjectID.random()
             let object = try client.create(id, dataSize: largeObjectSize)
-            object.data.initializeMemory(as: UInt8.self, repeating: 5)
-            try object.seal()
-            try object.release()
+            object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 5) }
+            try object.seal().release()
             return [id]
         },
         run: { client, ids, iterations in
             var sum: UInt64 = 0
             for _ in 0..<iterations {
                 guard let buffer = try client.get(ids[0]) else { throw BenchError.missing }
-                sum &+= readEveryByte(buffer.data)
+                sum &+= buffer.withUnsafeBytes { readEveryByte($0) }
                 try buffer.release()
             }
             guard sum == expectedSum(of: 5, iterations: iterations) else { throw BenchError.missing }

@@ -6,15 +6,18 @@ import PlasmaClient
 let client = try PlasmaClient()                       // $PLASMA_STORE_SOCKET or /tmp/plasma.sock
 let id = ObjectID.random()
 
-// Writer: reserve, write in place, publish.
-let object = try client.create(id, dataSize: 1 << 20, metadata: Array("f32".utf8))
-object.data.initializeMemory(as: UInt8.self, repeating: 1)
-try object.seal()
-try object.release()                                  // or just drop it
+// Writer: reserve, write in place, publish. (In a function or a block: a global can't be consumed.)
+do {
+    let object = try client.create(id, dataSize: 1 << 20, metadata: Array("f32".utf8))
+    object.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 1) }
+    let sealed = try object.seal()                    // consumes `object`: writing after this won't compile
+    try sealed.release()                              // or just drop it
+}
 
 // Reader, in any process: waits up to 5 s for someone to seal it.
 if let buffer = try client.get(id, timeout: .timeout(.seconds(5))) {
-    print(buffer.data.count, buffer.metadata.count)   // bytes straight from the shared arena
+    let sum = buffer.withUnsafeBytes { $0.reduce(0) { $0 + Int($1) } }  // read in place, no copy
+    print(buffer.count, buffer.metadataCount, sum)
 }                                                     // dropping the buffer releases it
 
 try client.createAndSeal(.random(), data: [1, 2, 3])  // small objects: one round trip

@@ -103,7 +103,7 @@ public final class AsyncPlasmaClient: ObjectOwner {
     ) async throws {
         let reply = try await call(.create(
             id: id, dataSize: size, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
-        let bytes = try writableBytes(id, dataSize: size, metadata: metadata, reply: reply)
+        let bytes = try writableBytes(id, dataSize: size, metadata: metadata, reply: reply).bytes
         do {
             try write(bytes.data)
             try expectDone(try await call(.seal(id: id)))

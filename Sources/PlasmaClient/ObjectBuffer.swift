@@ -1,19 +1,29 @@
+import Foundation
 import PlasmaCore
 
 /// A sealed object's bytes, read-only, straight from the shared arena.
 ///
-/// Holds one reference in the store: the object can't be evicted or deleted while it lives. The
-/// reference goes with `release()` or, failing that, when the buffer is dropped.
+/// Holds one reference in the store: the object can't be evicted or deleted while the buffer lives.
+/// The reference goes back with ``release()`` or, failing that, when the buffer is dropped.
+///
+/// The bytes are reachable only inside ``withUnsafeBytes(_:)`` and ``withUnsafeMetadata(_:)``, so they
+/// can't outlive the reference: once it is released the store may reuse the memory for another object,
+/// and an access after ``release()`` stops the program (a precondition) instead of reading it. A release
+/// while another thread is inside an access takes effect when that access ends.
 public final class ObjectBuffer: @unchecked Sendable {
-    // @unchecked: the pointers are immutable and point at sealed (immutable) shared memory; `released`
-    // is guarded by `lock`.
+    // @unchecked: the pointers are immutable and point at sealed (immutable) shared memory; `state` is
+    // guarded by `lock`.
+
+    /// The object's id.
     public let id: ObjectID
-    public let data: UnsafeRawBufferPointer
-    public let metadata: UnsafeRawBufferPointer
+    private let data: UnsafeRawBufferPointer
+    private let metadata: UnsafeRawBufferPointer
     /// Keeps the mapping alive as long as the buffer, and takes the reference back.
     private let owner: any ObjectOwner
     private let lock = Condition()
     private var released = false
+    /// Accesses in progress: a release waits for them to end before the reference goes back.
+    private var readers = 0
 
     init(id: ObjectID, owner: any ObjectOwner, data: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer) {
         self.id = id
@@ -22,89 +32,69 @@ public final class ObjectBuffer: @unchecked Sendable {
         self.metadata = metadata
     }
 
-    /// Gives the reference back now. The bytes must not be used afterwards.
-    public func release() throws(PlasmaClientError) {
-        guard takeRelease() else { return }
-        try owner.release(id)
+    /// Number of data bytes.
+    public var count: Int { data.count }
+
+    /// Number of metadata bytes.
+    public var metadataCount: Int { metadata.count }
+
+    /// Calls `body` with the object's data, read-only and in place (no copy). The pointer is valid only
+    /// during the call: it must not escape `body`.
+    ///
+    /// - Precondition: the buffer hasn't been released.
+    public func withUnsafeBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try reading(data, body)
     }
 
-    private func takeRelease() -> Bool {
-        lock.withLock {
+    /// Calls `body` with the object's metadata, read-only and in place. The pointer is valid only during
+    /// the call.
+    ///
+    /// - Precondition: the buffer hasn't been released.
+    public func withUnsafeMetadata<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try reading(metadata, body)
+    }
+
+    /// A copy of the data, which stays valid after the buffer is released.
+    public func copyBytes() -> [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// A copy of the metadata.
+    public func copyMetadata() -> [UInt8] { withUnsafeMetadata { Array($0) } }
+
+    /// A copy of the data as `Data`.
+    public func copyData() -> Data { withUnsafeBytes { Data($0) } }
+
+    /// Gives the reference back now; the bytes are unreachable from then on. Releasing twice does nothing.
+    public func release() throws(PlasmaClientError) {
+        let sendNow = lock.withLock { () -> Bool in
             defer { released = true }
-            return !released
+            return !released && readers == 0
         }
+        if sendNow { try owner.release(id) }
+    }
+
+    private func reading<Result, Failure: Error>(
+        _ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        lock.withLock {
+            precondition(!released, "ObjectBuffer \(id) read after release(): the store may have reused its memory")
+            readers += 1
+        }
+        defer {
+            // The last access to end after a release() during it sends the release.
+            let sendNow = lock.withLock { () -> Bool in
+                readers -= 1
+                return released && readers == 0
+            }
+            if sendNow { owner.post(.release(ids: [id])) }
+        }
+        return try body(bytes)
     }
 
     deinit {
         if !released { owner.post(.release(ids: [id])) }
-    }
-}
-
-/// An object this client created and hasn't sealed: its data is writable until `seal()`.
-///
-/// Dropped unsealed, it is aborted (it was never published, so nothing is lost); dropped sealed, its
-/// creator's reference is released.
-public final class MutableObject: @unchecked Sendable {
-    // @unchecked: the object's bytes belong to this creator until it seals; `state` is guarded by `lock`.
-    public enum State: Sendable { case writable, sealed, finished }
-
-    public let id: ObjectID
-    public let data: UnsafeMutableRawBufferPointer
-    public let metadata: UnsafeRawBufferPointer
-    private let client: PlasmaClient
-    private let lock = Condition()
-    private var state = State.writable
-
-    init(id: ObjectID, client: PlasmaClient, data: UnsafeMutableRawBufferPointer, metadata: UnsafeRawBufferPointer) {
-        self.id = id
-        self.client = client
-        self.data = data
-        self.metadata = metadata
-    }
-
-    /// Publishes the object: from now on it is immutable and other clients can get it. The creator's
-    /// reference stays until `release()` (or the object is dropped).
-    public func seal() throws(PlasmaClientError) {
-        guard transition(from: .writable, to: .sealed) else {
-            throw .store(.objectAlreadySealed, message: "\(id) is already sealed or released")
-        }
-        do {
-            try client.seal(id)
-        } catch {
-            _ = transition(from: .sealed, to: .writable)
-            throw error
-        }
-    }
-
-    /// Drops the unsealed object.
-    public func abort() throws(PlasmaClientError) {
-        guard transition(from: .writable, to: .finished) else {
-            throw .store(.objectAlreadySealed, message: "\(id) is sealed; only unsealed objects can be aborted")
-        }
-        try client.abort(id)
-    }
-
-    /// Gives the creator's reference back after sealing.
-    public func release() throws(PlasmaClientError) {
-        guard transition(from: .sealed, to: .finished) else {
-            throw .store(.objectNotSealed, message: "\(id): seal before releasing, or abort")
-        }
-        try client.release(id)
-    }
-
-    private func transition(from: State, to: State) -> Bool {
-        lock.withLock {
-            guard state == from else { return false }
-            state = to
-            return true
-        }
-    }
-
-    deinit {
-        switch state {
-        case .writable: client.post(.abort(id: id))
-        case .sealed: client.post(.release(ids: [id]))
-        case .finished: break
-        }
     }
 }

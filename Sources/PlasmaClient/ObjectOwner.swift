@@ -35,7 +35,7 @@ extension ObjectOwner {
 
     /// The writable object behind a create reply; aborts it if the store's offset can't be trusted.
     func writableBytes(_ id: ObjectID, dataSize: Int, metadata: [UInt8], reply: Reply) throws(PlasmaClientError)
-        -> (data: UnsafeMutableRawBufferPointer, metadata: UnsafeRawBufferPointer)
+        -> (location: ObjectLocation, bytes: (data: UnsafeMutableRawBufferPointer, metadata: UnsafeRawBufferPointer))
     {
         guard case .created(let offset) = reply else { throw failure(reply, expected: "created") }
         let bytes: (data: UnsafeMutableRawBufferPointer, metadata: UnsafeMutableRawBufferPointer)
@@ -46,7 +46,8 @@ extension ObjectOwner {
             throw error
         }
         metadata.withUnsafeBytes { if $0.count > 0 { bytes.metadata.copyMemory(from: $0) } }
-        return (bytes.data, UnsafeRawBufferPointer(bytes.metadata))
+        let location = ObjectLocation(offset: offset, dataSize: dataSize, metadataSize: metadata.count)
+        return (location, (bytes.data, UnsafeRawBufferPointer(bytes.metadata)))
     }
 
     func expectDone(_ reply: Reply) throws(PlasmaClientError) {

@@ -60,8 +60,8 @@ public final class PlasmaClient: ObjectOwner {
     ) throws(PlasmaClientError) -> MutableObject {
         let reply = try call(.create(
             id: id, dataSize: dataSize, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
-        let bytes = try writableBytes(id, dataSize: dataSize, metadata: metadata, reply: reply)
-        return MutableObject(id: id, client: self, data: bytes.data, metadata: bytes.metadata)
+        let (location, bytes) = try writableBytes(id, dataSize: dataSize, metadata: metadata, reply: reply)
+        return MutableObject(PendingObject(id: id, location: location, data: bytes.data, client: self))
     }
 
     /// Creates, copies in and seals in one round trip; no reference is kept. Best for small objects:
@@ -78,13 +78,14 @@ public final class PlasmaClient: ObjectOwner {
         try statuses(call(.createAndSealBatch(objects)), count: objects.count)
     }
 
-    /// Seals an object this client created (`MutableObject.seal()` calls this).
-    public func seal(_ id: ObjectID) throws(PlasmaClientError) {
+    /// Seals an object this client created: for `MutableObject.seal()` only, which makes sure nothing
+    /// writes it afterwards.
+    func seal(_ id: ObjectID) throws(PlasmaClientError) {
         try expectDone(call(.seal(id: id)))
     }
 
-    /// Drops an unsealed object this client created.
-    public func abort(_ id: ObjectID) throws(PlasmaClientError) {
+    /// Drops an unsealed object this client created (`MutableObject.abort()`).
+    func abort(_ id: ObjectID) throws(PlasmaClientError) {
         try expectDone(call(.abort(id: id)))
     }
 

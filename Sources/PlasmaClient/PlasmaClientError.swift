@@ -16,6 +16,8 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     /// The store listening on `path` runs as a user this client doesn't trust (see `StoreTrust`);
     /// nothing was sent to it.
     case untrustedStore(path: String, storeUID: UInt32, storePID: Int32, clientUID: UInt32)
+    /// A write or read outside an object's bytes (``MutableObject/write(_:at:)``).
+    case outOfBounds(String)
     /// A trust setting (`PLASMA_TRUSTED_STORE_UID`, a `--trust-store-uid`) that doesn't parse.
     case invalidTrust(String)
 
@@ -30,6 +32,7 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
         case .untrustedStore(let path, let storeUID, let storePID, let clientUID):
             "the store at \(path) runs as uid \(storeUID) (pid \(storePID)), which is neither this user (uid \(clientUID)) nor root: refusing to talk to it. If you trust uid \(storeUID), set \(StoreTrust.environmentVariable)=\(storeUID) (or 'any'), or pass --trust-store-uid \(storeUID) to plasma"
         case .invalidTrust(let what): "invalid store trust: \(what)"
+        case .outOfBounds(let what): "out of bounds: \(what)"
         }
     }
 

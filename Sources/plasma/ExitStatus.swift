@@ -54,6 +54,8 @@ struct CLIError: Error, CustomStringConvertible {
             self.init(.cannotConnect, error.description)
         case .invalidTrust:
             self.init(.usage, error.description)
+        case .outOfBounds:
+            self.init(.failure, error.description)
         case .store(let status, let message):
             let exit: ExitStatus =
                 switch status {

@@ -54,8 +54,11 @@ struct GetCommand: ParsableCommand {
             }
             throw CLIError(.notFound, "no sealed object \(objectID.hex) in the store")
         }
-        let bytes = metadata ? buffer.metadata : buffer.data
-        try write(bytes)
+        if metadata {
+            try buffer.withUnsafeMetadata { bytes throws(CLIError) in try write(bytes) }
+        } else {
+            try buffer.withUnsafeBytes { bytes throws(CLIError) in try write(bytes) }
+        }
         try? buffer.release()
     }
 

@@ -64,7 +64,7 @@ struct PutCommand: ParsableCommand {
                 try writer.createAndSeal(data)
             } else {
                 try writer.createInPlace(size: size, name: input.name) { object, progress in
-                    try readFully(input.fd, into: object.data, progress: progress.update)
+                    try object.withUnsafeMutableBytes { try readFully(input.fd, into: $0, progress: progress.update) }
                 }
             }
         } else {
@@ -80,7 +80,7 @@ struct PutCommand: ParsableCommand {
                 try writer.createAndSeal(Array(buffer.bytes))
             } else {
                 try writer.createInPlace(size: buffer.count, name: input.name) { object, _ in
-                    object.data.copyMemory(from: buffer.bytes)
+                    object.withUnsafeMutableBytes { $0.copyMemory(from: buffer.bytes) }
                     return buffer.count
                 }
             }
@@ -109,7 +109,7 @@ private struct Writer {
     /// Creates the object, lets `fill` write its data in place (returning the bytes written), seals it.
     /// A failure aborts the unsealed object.
     func createInPlace(
-        size: Int, name: String, fill: (MutableObject, ProgressBar) throws -> Int
+        size: Int, name: String, fill: (borrowing MutableObject, ProgressBar) throws -> Int
     ) throws {
         let object: MutableObject
         do {
@@ -132,8 +132,7 @@ private struct Writer {
             throw CLIError(.failure, "\(name) shrank while it was read (\(written) of \(size) bytes)")
         }
         do {
-            try object.seal()
-            try object.release()
+            try object.seal().release()
         } catch {
             throw CLIError(error, doing: doing)
         }

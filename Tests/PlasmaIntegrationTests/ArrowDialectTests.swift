@@ -208,7 +208,7 @@ extension IntegrationTests {
             let fromArrow = ObjectID.random()
             try put(arrow, fromArrow, data: Array("arrow bytes".utf8), metadata: [3])
             let buffer = try #require(try native.get(fromArrow, timeout: .timeout(.seconds(1))))
-            #expect(Array(buffer.data) == Array("arrow bytes".utf8) && Array(buffer.metadata) == [3])
+            #expect(buffer.copyBytes() == Array("arrow bytes".utf8) && buffer.copyMetadata() == [3])
             try buffer.release()
             var events: [ObjectEvent] = []
             while events.count < 2, case .event(7, let event) = try nativeEvents.readFrame() { events.append(event) }
@@ -249,8 +249,8 @@ extension IntegrationTests {
             for (index, id) in ids.enumerated() {
                 #expect(try client.contains(id))
                 let buffer = try #require(try client.get(id))
-                #expect(checksum(buffer.data) == checksum(pattern(size: 300_000, seed: index)))
-                #expect(Array(buffer.metadata) == [UInt8(index)])
+                #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 300_000, seed: index)))
+                #expect(buffer.copyMetadata() == [UInt8(index)])
                 try buffer.release()
             }
             let statistics = try client.statistics()
@@ -283,7 +283,7 @@ extension IntegrationTests {
             #expect(try client.list().count == 5)
             for (index, id) in ids.enumerated().dropFirst() {  // the rest come back intact
                 let buffer = try #require(try client.get(id))
-                #expect(checksum(buffer.data) == checksum(pattern(size: 300_000, seed: index)))
+                #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 300_000, seed: index)))
                 try buffer.release()
             }
             #expect(store.stop() == 0)

@@ -15,8 +15,8 @@ extension IntegrationTests {
 
             let client = try store.connect()
             let buffer = try #require(try client.get(id))
-            #expect(buffer.data.count == size)
-            #expect(checksum(buffer.data) == checksum(pattern(size: size, seed: 5)))
+            #expect(buffer.count == size)
+            #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: size, seed: 5)))
         }
 
         @Test func bytesSealedHereAreReadByAnotherProcess() throws {
@@ -25,7 +25,7 @@ extension IntegrationTests {
             let id = ObjectID.random()
             let data = pattern(size: 100_000, seed: 9)
             let object = try client.create(id, dataSize: data.count, metadata: Array("meta".utf8))
-            data.withUnsafeBytes { object.data.copyMemory(from: $0) }
+            try object.write(data)
             try object.seal()
 
             let reader = try PeerProcess(["get", store.socketPath, id.hex, "0"])
@@ -41,7 +41,7 @@ extension IntegrationTests {
             let started = Date()
             let buffer = try #require(try client.get(id, timeout: .timeout(.seconds(20))))
             #expect(Date().timeIntervalSince(started) >= 0.25)
-            #expect(checksum(buffer.data) == checksum(pattern(size: 4096, seed: 1)))
+            #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 4096, seed: 1)))
             #expect(writer.nextLine() == "sealed")
         }
 
@@ -55,7 +55,7 @@ extension IntegrationTests {
             let buffers = try client.get([present, absent, present], timeout: .timeout(.milliseconds(200)))
             #expect(Date().timeIntervalSince(started) >= 0.19)
             #expect(buffers.map { $0 != nil } == [true, false, true])
-            #expect(Array(buffers[0]!.data) == [1, 2, 3])
+            #expect(buffers[0]!.copyBytes() == [1, 2, 3])
             #expect(try client.statistics().pendingGets == 0)
         }
 
@@ -63,7 +63,7 @@ extension IntegrationTests {
             let store = try StoreProcess()
             let client = try store.connect()
             let id = ObjectID.random()
-            let waited = BackgroundCall { try client.get(id, timeout: .timeout(.seconds(20)))?.data.count }
+            let waited = BackgroundCall { try client.get(id, timeout: .timeout(.seconds(20)))?.count }
             #expect(try eventually { try client.statistics().pendingGets == 1 })
             let object = try client.create(id, dataSize: 10)
             try object.seal()
@@ -79,7 +79,7 @@ extension IntegrationTests {
             #expect(vandal.nextLine() == "writing")
             let (status, reason) = vandal.waitForExit()
             #expect(reason == .uncaughtSignal && status == SIGSEGV)
-            #expect(Array(try #require(try client.get(id)).data) == [42, 42, 42])
+            #expect(try #require(try client.get(id)).copyBytes() == [42, 42, 42])
         }
 
         @Test func metadataTravelsWithTheObject() throws {
@@ -88,8 +88,8 @@ extension IntegrationTests {
             let id = ObjectID.random()
             try client.createAndSeal(id, data: Array("payload".utf8), metadata: Array("type=text".utf8))
             let buffer = try #require(try client.get(id))
-            #expect(String(decoding: buffer.data, as: UTF8.self) == "payload")
-            #expect(String(decoding: buffer.metadata, as: UTF8.self) == "type=text")
+            #expect(String(decoding: buffer.copyBytes(), as: UTF8.self) == "payload")
+            #expect(String(decoding: buffer.copyMetadata(), as: UTF8.self) == "type=text")
         }
     }
 }

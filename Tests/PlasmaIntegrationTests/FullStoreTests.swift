@@ -22,9 +22,10 @@ extension IntegrationTests {
             let client = try store.connect()
             #expect(client.capacity == 1_000_000)
             let object = try client.create(.random(), dataSize: 999_000, metadata: [UInt8](repeating: 1, count: 1000))
-            try object.seal()
+            let sealed = try object.seal()  // holds the creator's reference: nothing is evictable
             #expect(try client.statistics().bytesInUse == 1_000_000)
             #expect(throws: PlasmaClientError.self) { try client.create(.random(), dataSize: 1) }
+            withExtendedLifetime(sealed) {}
         }
 
         @Test func createEvictsTheLeastRecentlyReleasedObjectFirst() throws {
@@ -66,8 +67,7 @@ extension IntegrationTests {
             let waiter = try store.connect()
             let created = BackgroundCall {
                 let object = try waiter.create(id, dataSize: Self.quarter, waitForSpace: .forever)
-                try object.seal()
-                try object.release()
+                try object.seal().release()
             }
             #expect(try eventually { try client.statistics().pendingCreates == 1 })
             try held[2].release()

@@ -49,7 +49,7 @@ extension IntegrationTests {
             #expect(try other.statistics().pendingGets == Int64(limit))
             // Another client's waits are its own.
             let id = ObjectID.random()
-            let waiter = BackgroundCall { try other.get(id, timeout: .timeout(.seconds(10)))?.data.count }
+            let waiter = BackgroundCall { try other.get(id, timeout: .timeout(.seconds(10)))?.count }
             #expect(try eventually { try store.connect().statistics().pendingGets == Int64(limit + 1) })
             try store.connect().createAndSeal(id, data: [1, 2, 3])
             #expect(try waiter.value() == 3)
@@ -96,9 +96,11 @@ extension IntegrationTests {
             #expect(rows[sealed]?.referenceCount == 1)
             #expect(rows[unsealed.id]?.referenceCount == 1)
             #expect(rows[unsealed.id]?.state == .created)
-            try unsealed.seal()
+            let unsealedID = unsealed.id
+            let nowSealed = try unsealed.seal()  // the creator's reference moves to this buffer
             try reading.release()
-            #expect(try owner.list().allSatisfy { $0.referenceCount == (($0.id == unsealed.id) ? 1 : 0) })
+            #expect(try owner.list().allSatisfy { $0.referenceCount == (($0.id == unsealedID) ? 1 : 0) })
+            withExtendedLifetime(nowSealed) {}
         }
 
         @Test func clientQuotaRefusesCreatesPastItAndReleaseMakesRoom() throws {
@@ -117,8 +119,7 @@ extension IntegrationTests {
             // Another client has its own quota, and holding its object counts against this one.
             let big = ObjectID.random()
             try other.createAndSeal(big, data: [UInt8](repeating: 2, count: 1 << 20))
-            try first.seal()
-            try first.release()
+            try first.seal().release()
             let held = try #require(try client.get(big))
             #expect(try client.createAndSeal(batch: [InlineObject(id: .random(), data: [1])]) == [.limitReached])
             try held.release()

@@ -27,8 +27,8 @@ extension IntegrationTests {
             #expect(try Data(contentsOf: output.url) == data)
 
             let buffer = try #require(try store.connect().get(id))
-            #expect(buffer.data.count == data.count)
-            #expect(buffer.metadata.count == 0)
+            #expect(buffer.count == data.count)
+            #expect(buffer.metadataCount == 0)
         }
 
         @Test func putFromStdinWithAGivenIDStoresThoseBytesUnderThatID() throws {

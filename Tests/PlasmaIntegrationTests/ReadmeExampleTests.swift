@@ -53,7 +53,7 @@ extension IntegrationTests {
             let store = try StoreProcess()
             let (status, output) = try run("example-put-get", store: store)
             #expect(status == 0)
-            #expect(output == "1048576 3\n")
+            #expect(output == "1048576 3 1048576\n")  // sizes, then the sum of a megabyte of ones
             #expect(try store.connect().statistics().sealedObjects == 2)
         }
 

@@ -118,8 +118,8 @@ extension IntegrationTests {
             }
             for (index, id) in ids.enumerated() {
                 let buffer = try #require(try client.get(id))
-                #expect(checksum(buffer.data) == checksum(pattern(size: 100_000 + index, seed: index)))
-                #expect(Array(buffer.metadata) == [UInt8(index), 9])
+                #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 100_000 + index, seed: index)))
+                #expect(buffer.copyMetadata() == [UInt8(index), 9])
                 try buffer.release()
             }
             let statistics = try client.statistics()
@@ -173,7 +173,7 @@ extension IntegrationTests {
             #expect(try client.get(damaged) == nil, "a damaged file is not restored")
             #expect(try client.get(swapped) == nil, "a link is not followed")
             let buffer = try #require(try client.get(intact))
-            #expect(checksum(buffer.data) == checksum(pattern(size: 50_000, seed: 2)))
+            #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 50_000, seed: 2)))
             try buffer.release()
 
             let after = try client.statistics()

@@ -52,9 +52,8 @@ func run() throws {
         let client = try PlasmaClient(socketPath: socketPath, retries: 50)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
         let bytes = pattern(size: Int(rest[1])!, seed: Int(rest[2])!)
-        bytes.withUnsafeBytes { object.data.copyMemory(from: $0) }
-        try object.seal()
-        try object.release()
+        try object.write(bytes)
+        try object.seal().release()
         say("sealed")
     case "put-list":  // FILE [DELAY_MS]: create-and-seal one 8-byte object per hex id in FILE, in order
         if rest.count > 1 { usleep(UInt32(Int(rest[1])! * 1000)) }
@@ -74,7 +73,7 @@ func run() throws {
         Task {
             do {
                 let bytes = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for id in ids { group.addTask { try await client.get(id).data.count } }
+                    for id in ids { group.addTask { try await client.get(id).count } }
                     return try await group.reduce(0, +)
                 }
                 result.line = "done \(MonotonicClock.nanoseconds()) \(bytes)"
@@ -91,16 +90,16 @@ func run() throws {
         say("writing")
         var value: UInt8 = 0
         while true {
-            memset(object.data.baseAddress!, Int32(value), object.data.count)
+            object.withUnsafeMutableBytes { _ = memset($0.baseAddress!, Int32(value), $0.count) }
             value &+= 1
         }
     case "seal-hold":  // ID SIZE: create, write, seal, keep the creator's reference until killed
         let client = try PlasmaClient(socketPath: socketPath)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
-        memset(object.data.baseAddress!, 1, object.data.count)
-        try object.seal()
+        object.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 1, $0.count) }
+        let sealed = try object.seal()
         say("sealed")
-        withExtendedLifetime(object) { sleepForever() }
+        withExtendedLifetime(sealed) { sleepForever() }
     case "subscribe-hold":  // subscribe to everything and never read the events
         let client = try AsyncPlasmaClient(socketPath: socketPath)
         let events = client.allEvents()
@@ -109,13 +108,13 @@ func run() throws {
     case "create-hold":  // ID SIZE: create, write, never seal
         let client = try PlasmaClient(socketPath: socketPath)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
-        memset(object.data.baseAddress!, 7, object.data.count / 2)
+        object.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 7, $0.count / 2) }
         say("created")
-        sleepForever()
+        withExtendedLifetime(object) { sleepForever() }
     case "get":  // ID TIMEOUT_MS: print the checksum of the data, or "missing"
         let client = try PlasmaClient(socketPath: socketPath)
         if let buffer = try client.get(ObjectID(hex: rest[0])!, timeout: milliseconds(rest[1])) {
-            say("checksum \(checksum(buffer.data)) size \(buffer.data.count) metadata \(buffer.metadata.count)")
+            say("checksum \(buffer.withUnsafeBytes { checksum($0) }) size \(buffer.count) metadata \(buffer.metadataCount)")
             try buffer.release()
         } else {
             say("missing")
@@ -126,11 +125,18 @@ func run() throws {
         let buffer = try client.get(ObjectID(hex: rest[0])!, timeout: .forever)
         say(buffer == nil ? "missing" : "held")
         withExtendedLifetime(buffer) { sleepForever() }
+    case "read-after-release":  // ID: reading a buffer after release() must stop the program, not read
+        let client = try PlasmaClient(socketPath: socketPath)
+        let buffer = try client.get(ObjectID(hex: rest[0])!)!
+        try buffer.release()
+        say("released")
+        let first = buffer.withUnsafeBytes { $0.first }
+        say("read \(String(describing: first))")
     case "write-to-get":  // ID: a stray write through a get buffer must fault, not corrupt
         let client = try PlasmaClient(socketPath: socketPath)
         let buffer = try client.get(ObjectID(hex: rest[0])!)!
         say("writing")
-        UnsafeMutableRawPointer(mutating: buffer.data.baseAddress!).storeBytes(of: 0xFF, as: UInt8.self)
+        buffer.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!).storeBytes(of: 0xFF, as: UInt8.self) }
         say("wrote")
     case "raw":  // HEX [hold]: send raw bytes, then report when the store closes the connection
         let socket = try UnixSocket.connect(path: socketPath)
