@@ -1,0 +1,340 @@
+import Foundation
+import PlasmaClient
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+
+/// The attacks of the `hostile` workload (issue 13): each makes the store hold client state that no
+/// object accounts for. One child process runs one attack over its share of the connections.
+enum HostileAttack: String, CaseIterable {
+    /// Native frame header claiming just under the 64 MiB payload limit, 15/16 of the payload, then silence.
+    case partialFrames = "partial-frames"
+    /// The same in the Arrow dialect, whose limit is the store's capacity + 1 MiB.
+    case arrowPartialFrames = "arrow-partial-frames"
+    /// Native gets (timeout: forever), each of 65,536 ids that never exist, up to --waiting-gets per connection.
+    case waitingGets = "waiting-gets"
+    /// Arrow subscribers that never read their notification socket, while objects keep being sealed.
+    case arrowSubscribers = "arrow-subscribers"
+    /// createAndSeal batches of 0-byte objects with fresh ids, up to --zero-size-objects in all.
+    case zeroSizeObjects = "zero-size-objects"
+    /// list requests sent without ever reading a reply.
+    case unreadReplies = "unread-replies"
+
+    static let role = "__hostile"
+
+    /// What one attacker process is told: its attack and share, and the figures it needs.
+    struct Assignment {
+        var attack: HostileAttack
+        var connections: Int
+        /// Payload length a partial frame claims (native or Arrow, by attack).
+        var claimedBytes = 0
+        /// waiting-gets: gets per connection; zero-size-objects: objects for this process.
+        var count = 0
+        /// arrow-subscribers: this process also seals objects while its subscribers don't read.
+        var seals = false
+
+        var arguments: [String] {
+            [attack.rawValue, "\(connections)", "\(claimedBytes)", "\(count)", seals ? "seal" : "-"]
+        }
+
+        init(attack: HostileAttack, connections: Int, claimedBytes: Int = 0, count: Int = 0, seals: Bool = false) {
+            (self.attack, self.connections, self.claimedBytes, self.count, self.seals) =
+                (attack, connections, claimedBytes, count, seals)
+        }
+
+        init?(_ arguments: ArraySlice<String>) {
+            let fields = Array(arguments)
+            guard fields.count == 5, let attack = HostileAttack(rawValue: fields[0]), let connections = Int(fields[1]),
+                  let claimed = Int(fields[2]), let count = Int(fields[3]) else { return nil }
+            self.init(attack: attack, connections: connections, claimedBytes: claimed, count: count, seals: fields[4] == "seal")
+        }
+    }
+
+    /// What an attacker process reports at the end, one line: `result key=value ...`.
+    struct Tally {
+        var opened = 0
+        var connectFailed = 0
+        /// Connections the store had closed by the end (refused at connect or disconnected later; for
+        /// arrow-subscribers, also notification sockets it closed).
+        var closedByStore = 0
+        /// Connections the store stopped reading from before the attack was all sent.
+        var stalled = 0
+        /// Requests the store answered with an error (a limit).
+        var refusedRequests = 0
+        /// Requests (or frames) sent, and for zero-size-objects the objects created.
+        var sent = 0
+
+        var line: String {
+            "result opened=\(opened) connect-failed=\(connectFailed) closed=\(closedByStore) stalled=\(stalled) "
+                + "refused=\(refusedRequests) sent=\(sent)"
+        }
+
+        init() {}
+
+        init?(line: Substring) {
+            guard line.hasPrefix("result ") else { return nil }
+            var fields: [Substring: Int] = [:]
+            for pair in line.dropFirst(7).split(separator: " ") {
+                let parts = pair.split(separator: "=")
+                if parts.count == 2, let value = Int(parts[1]) { fields[parts[0]] = value }
+            }
+            (opened, connectFailed, closedByStore) = (fields["opened"] ?? 0, fields["connect-failed"] ?? 0, fields["closed"] ?? 0)
+            (stalled, refusedRequests, sent) = (fields["stalled"] ?? 0, fields["refused"] ?? 0, fields["sent"] ?? 0)
+        }
+
+        static func + (a: Tally, b: Tally) -> Tally {
+            var sum = Tally()
+            sum.opened = a.opened + b.opened
+            sum.connectFailed = a.connectFailed + b.connectFailed
+            sum.closedByStore = a.closedByStore + b.closedByStore
+            sum.stalled = a.stalled + b.stalled
+            sum.refusedRequests = a.refusedRequests + b.refusedRequests
+            sum.sent = a.sent + b.sent
+            return sum
+        }
+    }
+
+    /// An attacker process: sets its attack up, prints "ready", holds every connection open (sealing
+    /// meanwhile, for arrow-subscribers) until the parent closes our stdin, then prints its tally.
+    static func attackerMain(_ arguments: [String]) throws {
+        guard arguments.count >= 1, let assignment = Assignment(arguments.dropFirst()) else {
+            ChildSignal.emit("error bad arguments \(arguments)")
+            return
+        }
+        let socket = arguments[0]
+        let attacker = Attacker(socket: socket, assignment: assignment)
+        attacker.setUp()
+        ChildSignal.emit("ready")
+        let sealer = assignment.seals ? Sealer(socket: socket) : nil
+        sealer?.start()
+        while ChildSignal.wait() {}
+        sealer?.stop()
+        ChildSignal.emit(attacker.finish().line)
+    }
+}
+
+/// One attacker process's connections and what became of them.
+private final class Attacker {
+    let socket: String
+    let assignment: HostileAttack.Assignment
+    var tally = HostileAttack.Tally()
+    /// Raw connections (all attacks but zero-size-objects), checked for closure at the end.
+    var raw: [RawAttackConnection] = []
+    /// zero-size-objects: its clients, kept open.
+    var clients: [PlasmaClient] = []
+    /// arrow-subscribers: the notification sockets' far ends, never read.
+    var notificationSockets: [UnixSocket] = []
+
+    init(socket: String, assignment: HostileAttack.Assignment) {
+        (self.socket, self.assignment) = (socket, assignment)
+    }
+
+    func setUp() {
+        switch assignment.attack {
+        case .partialFrames:
+            openRaw()
+            var header = [UInt8](repeating: 0, count: FrameHeader.size)
+            header.withUnsafeMutableBytes {
+                FrameHeader(type: MessageType.createAndSealBatch.rawValue, requestID: 1, payloadLength: assignment.claimedBytes)
+                    .store(to: $0.baseAddress!)
+            }
+            pushPartialFrames(header: header)
+        case .arrowPartialFrames:
+            openRaw()  // the 8 zero bytes of the header's version field make it an Arrow connection
+            var header: [UInt8] = []
+            ArrowFrameHeader(type: .createAndSealRequest, payloadLength: assignment.claimedBytes).encode(into: &header)
+            pushPartialFrames(header: header)
+        case .waitingGets:
+            openRaw()
+            sendWaitingGets()
+        case .arrowSubscribers:
+            subscribeWithoutReading()
+        case .zeroSizeObjects:
+            createZeroSizeObjects()
+        case .unreadReplies:
+            openRaw()
+            var frame = ByteWriter()
+            for index in 0..<1000 { Request.list.encode(requestID: UInt64(index + 1), into: &frame) }
+            let chunk = frame.buffer  // 1000 list requests
+            var chunksLeft = [Int](repeating: 1000, count: raw.count)  // at most 1M requests each
+            RawAttackConnection.drive(raw, readReplies: false) { index in
+                guard chunksLeft[index] > 0 else { return nil }
+                chunksLeft[index] -= 1
+                self.tally.sent += 1000
+                return chunk
+            }
+        }
+    }
+
+    /// The end: which connections the store closed, and the tally.
+    func finish() -> HostileAttack.Tally {
+        for connection in raw {
+            if assignment.attack == .waitingGets { connection.drainReplies() }
+            tally.refusedRequests += connection.refusals
+            if connection.isClosedByPeer() { tally.closedByStore += 1 }
+            if connection.stalled { tally.stalled += 1 }
+        }
+        for client in clients where (try? client.statistics()) == nil { tally.closedByStore += 1 }
+        // arrow-subscribers: a subscription the store cut off (its notification socket closed) counts too.
+        for notifications in notificationSockets where peerHasClosed(notifications) { tally.closedByStore += 1 }
+        return tally
+    }
+
+    private func openRaw() {
+        for _ in 0..<assignment.connections {
+            do {
+                let connection = try UnixSocket.connect(path: socket)
+                try connection.setNonBlocking(true)
+                raw.append(RawAttackConnection(connection))
+                tally.opened += 1
+            } catch {
+                tally.connectFailed += 1
+            }
+        }
+    }
+
+    /// `header`, then 15/16 of the payload it claims, on every connection; the rest never comes.
+    private func pushPartialFrames(header: [UInt8]) {
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        let payload = assignment.claimedBytes / 16 * 15
+        var left = [Int?](repeating: nil, count: raw.count)  // payload bytes still to send; nil: header first
+        RawAttackConnection.drive(raw, readReplies: false) { index in
+            guard let remaining = left[index] else {
+                left[index] = payload
+                self.tally.sent += 1
+                return header
+            }
+            guard remaining > 0 else { return nil }
+            let chunk = min(remaining, zeros.count)
+            left[index] = remaining - chunk
+            return chunk == zeros.count ? zeros : Array(zeros[..<chunk])
+        }
+    }
+
+    /// Up to `count` gets per connection, each waiting forever on 65,536 ids that no one creates; a
+    /// connection stops at its first refusal.
+    private func sendWaitingGets() {
+        let idsPerGet = 1 << 16
+        var template = ByteWriter()
+        Request.get(ids: (0..<idsPerGet).map { _ in ObjectID.random() }, timeoutMilliseconds: -1)
+            .encode(requestID: 1, into: &template)
+        let firstID = template.buffer.count - idsPerGet * ObjectID.byteCount
+        var serial: UInt64 = 0
+        var sent = [Int](repeating: 0, count: raw.count)
+        RawAttackConnection.drive(raw, readReplies: true) { index in
+            guard sent[index] < self.assignment.count, self.raw[index].refusals == 0 else { return nil }
+            sent[index] += 1
+            serial += 1
+            self.tally.sent += 1
+            // Fresh ids for every get (the first 8 bytes of each), so that no two share a waiting entry.
+            var frame = template.buffer
+            frame.withUnsafeMutableBytes { bytes in
+                bytes.storeBytes(of: serial.littleEndian, toByteOffset: 8, as: UInt64.self)  // the request id
+                for id in 0..<idsPerGet {
+                    bytes.storeBytes(of: (serial << 20 | UInt64(id)).littleEndian,
+                                     toByteOffset: firstID + id * ObjectID.byteCount, as: UInt64.self)
+                }
+            }
+            return frame
+        }
+    }
+
+    /// Arrow's subscribe as libplasma does it: connect, SubscribeRequest, then one end of a socket pair
+    /// as the notification socket; we keep the other end and never read it.
+    private func subscribeWithoutReading() {
+        for _ in 0..<assignment.connections {
+            let connection: UnixSocket
+            do {
+                connection = try UnixSocket.connect(path: socket)
+            } catch {
+                tally.connectFailed += 1
+                continue
+            }
+            tally.opened += 1
+            raw.append(RawAttackConnection(connection))
+            // A store that refuses or cuts us off here is counted at the end, as a closed connection.
+            guard let notifications = try? subscribe(connection) else { continue }
+            notificationSockets.append(notifications)
+            tally.sent += 1
+        }
+    }
+
+    /// Connect, read its reply, Subscribe, pass the notification socket; returns our end of it.
+    private func subscribe(_ connection: UnixSocket) throws -> UnixSocket? {
+        try ArrowRequest.connect.encode().withUnsafeBytes { try connection.writeAll($0) }
+        var header = [UInt8](repeating: 0, count: ArrowFrameHeader.size)
+        guard try header.withUnsafeMutableBytes({ try connection.readExactly(into: $0) }),
+              let decoded = try ArrowFrameHeader.decode(header, maxPayload: 1 << 20) else { return nil }
+        var payload = [UInt8](repeating: 0, count: decoded.payloadLength)
+        guard try payload.withUnsafeMutableBytes({ try connection.readExactly(into: $0) }) else { return nil }
+        try ArrowRequest.subscribe.encode().withUnsafeBytes { try connection.writeAll($0) }
+        let (ours, theirs) = try UnixSocket.pair()
+        defer { theirs.close() }
+        guard try connection.sendArrowDescriptor(theirs.rawValue) else {
+            ours.close()
+            return nil
+        }
+        return ours
+    }
+
+    /// This process's share of 0-byte objects, in createAndSeal batches of 1000 spread over its
+    /// connections; a connection stops at its first refused object.
+    private func createZeroSizeObjects() {
+        for _ in 0..<assignment.connections {
+            do {
+                clients.append(try PlasmaClient(socketPath: socket))
+                tally.opened += 1
+            } catch {
+                tally.connectFailed += 1
+            }
+        }
+        guard !clients.isEmpty else { return }
+        let perClient = (assignment.count + clients.count - 1) / clients.count
+        for client in clients {
+            var created = 0
+            while created < perClient, tally.sent < assignment.count {
+                let batch = (0..<min(1000, perClient - created)).map { _ in InlineObject(id: .random(), data: []) }
+                guard let statuses = try? client.createAndSeal(batch: batch) else { break }
+                let ok = statuses.filter { $0 == .ok }.count
+                created += ok
+                tally.sent += ok
+                if ok < statuses.count {
+                    tally.refusedRequests += statuses.count - ok
+                    break
+                }
+            }
+        }
+    }
+}
+
+/// Seals 64 B objects with fresh ids, 100 every 100 ms, while the Arrow subscribers don't read: each
+/// seal is a notification for every one of them.
+private final class Sealer: @unchecked Sendable {
+    let socket: String
+    private let lock = NSLock()
+    private var running = true
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(socket: String) { self.socket = socket }
+
+    func start() {
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            guard let client = try? PlasmaClient(socketPath: socket) else { return }
+            defer { client.close() }
+            let data = [UInt8](repeating: 7, count: smallObjectSize)
+            while lock.withLock({ running }) {
+                _ = try? client.createAndSeal(batch: (0..<100).map { _ in InlineObject(id: .random(), data: data) })
+                usleep(100_000)
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        if thread != nil { done.wait() }
+    }
+}

@@ -1,0 +1,122 @@
+import Glibc
+import PlasmaPosix
+import PlasmaWire
+
+/// A hostile connection of raw frames: what is still to send, whether the store closed it or stopped
+/// reading it, and the refusals it answered (when we read its replies at all).
+final class RawAttackConnection {
+    let socket: UnixSocket
+    private(set) var closed = false
+    /// The store stopped reading before we sent all we meant to: the connection is held as it is.
+    private(set) var stalled = false
+    private(set) var refusals = 0
+    private var pending: [UInt8] = []
+    private var pendingOffset = 0
+    private var inbound: [UInt8] = []
+
+    init(_ socket: UnixSocket) { self.socket = socket }
+
+    deinit { socket.close() }
+
+    /// Sends on all `connections` at once what `next(index)` hands out, chunk after chunk, until it
+    /// returns nil, the store closes the connection, or the store has taken nothing of it for
+    /// `stallAfter` (a store that stops reading a connection is defending itself: we stop pushing).
+    /// 10 s, not less: today's store can be busy for seconds with one big request, and busy is not
+    /// the same as no longer reading.
+    /// `readReplies`: read and count refusals as they come; otherwise replies are never read.
+    static func drive(
+        _ connections: [RawAttackConnection], readReplies: Bool, stallAfter: Duration = .seconds(10),
+        next: (Int) -> [UInt8]?
+    ) {
+        var active = Set(connections.indices.filter { !connections[$0].closed })
+        var lastProgress = [ContinuousClock.Instant](repeating: .now, count: connections.count)
+        while true {
+            for index in active where connections[index].pendingOffset == connections[index].pending.count {
+                guard let chunk = next(index) else {
+                    active.remove(index)
+                    continue
+                }
+                (connections[index].pending, connections[index].pendingOffset) = (chunk, 0)
+            }
+            if active.isEmpty { return }
+            let order = Array(active)
+            var fds = order.map {
+                pollfd(fd: connections[$0].socket.rawValue, events: Int16(POLLOUT) | (readReplies ? Int16(POLLIN) : 0), revents: 0)
+            }
+            _ = poll(&fds, nfds_t(fds.count), 100)
+            let now = ContinuousClock.now
+            for (index, polled) in zip(order, fds) {
+                let connection = connections[index]
+                if readReplies, polled.revents & Int16(POLLIN) != 0 { connection.drainReplies() }
+                if polled.revents & Int16(POLLOUT) != 0, connection.sendPending() { lastProgress[index] = now }
+                if connection.closed || polled.revents & Int16(POLLHUP | POLLERR) != 0 {
+                    connection.closed = true
+                    active.remove(index)
+                } else if now - lastProgress[index] > stallAfter {
+                    connection.stalled = true
+                    active.remove(index)
+                }
+            }
+        }
+    }
+
+    /// Writes what the socket takes; true when it took anything.
+    private func sendPending() -> Bool {
+        var progressed = false
+        while pendingOffset < pending.count {
+            do {
+                let sent = try pending.withUnsafeBytes { try socket.write(UnsafeRawBufferPointer(rebasing: $0[pendingOffset...])) }
+                guard let sent else { break }
+                pendingOffset += sent
+                progressed = true
+            } catch {
+                closed = true  // EPIPE, ECONNRESET: the store hung up
+                break
+            }
+        }
+        return progressed
+    }
+
+    /// Reads what has arrived (nonblocking) and counts the failure replies among whole frames.
+    func drainReplies() {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while !closed {
+            let count: Int?
+            do {
+                count = try buffer.withUnsafeMutableBytes { try socket.read(into: $0) }
+            } catch {
+                closed = true
+                break
+            }
+            guard let count else { break }
+            guard count > 0 else {
+                closed = true
+                break
+            }
+            inbound.append(contentsOf: buffer[..<count])
+        }
+        var offset = 0
+        inbound.withUnsafeBytes { raw in
+            while let header = try? FrameHeader.decode(UnsafeRawBufferPointer(rebasing: raw[offset...]), maxPayload: 1 << 30),
+                  raw.count - offset >= FrameHeader.size + header.payloadLength {
+                let payload = UnsafeRawBufferPointer(rebasing: raw[(offset + FrameHeader.size)..<(offset + FrameHeader.size + header.payloadLength)])
+                if case .failure? = try? Reply.decode(type: header.type, payload: payload) { refusals += 1 }
+                offset += FrameHeader.size + header.payloadLength
+            }
+        }
+        inbound.removeFirst(offset)
+    }
+
+    /// Whether the store has closed its end.
+    func isClosedByPeer() -> Bool { closed || peerHasClosed(socket) }
+}
+
+/// Whether the other end of `socket` has closed (poll, no wait: hang-up shows even with data unread).
+func peerHasClosed(_ socket: UnixSocket) -> Bool {
+    var fd = pollfd(fd: socket.rawValue, events: Int16(POLLIN) | pollReadHangUp, revents: 0)
+    _ = poll(&fd, 1, 0)
+    return fd.revents & (pollReadHangUp | Int16(POLLHUP | POLLERR)) != 0
+}
+
+/// POLLRDHUP (Linux): the peer closed its end (or shut down writing).
+private let pollReadHangUp: Int16 = 0x2000
