@@ -17,7 +17,8 @@ enum HostileAttack: String, CaseIterable {
     case arrowSubscribers = "arrow-subscribers"
     /// createAndSeal batches of 0-byte objects with fresh ids, up to --zero-size-objects in all.
     case zeroSizeObjects = "zero-size-objects"
-    /// list requests sent without ever reading a reply.
+    /// list requests sent without ever reading a reply: as many per connection as make ~128 MiB of
+    /// replies (twice what today's store queues for one client), from the objects expected in the store.
     case unreadReplies = "unread-replies"
 
     static let role = "__hostile"
@@ -28,7 +29,8 @@ enum HostileAttack: String, CaseIterable {
         var connections: Int
         /// Payload length a partial frame claims (native or Arrow, by attack).
         var claimedBytes = 0
-        /// waiting-gets: gets per connection; zero-size-objects: objects for this process.
+        /// waiting-gets: gets per connection; zero-size-objects: objects for this process; unread-replies:
+        /// list requests per connection.
         var count = 0
         /// arrow-subscribers: this process also seals objects while its subscribers don't read.
         var seals = false
@@ -94,8 +96,9 @@ enum HostileAttack: String, CaseIterable {
         }
     }
 
-    /// An attacker process: sets its attack up, prints "ready", holds every connection open (sealing
-    /// meanwhile, for arrow-subscribers) until the parent closes our stdin, then prints its tally.
+    /// An attacker process: sets its attack up (on a thread of its own, printing "ready" when all is
+    /// sent) and holds every connection open (sealing meanwhile, for arrow-subscribers) until the
+    /// parent closes our stdin; then stops sending, if it still was, and prints its tally.
     static func attackerMain(_ arguments: [String]) throws {
         guard arguments.count >= 1, let assignment = Assignment(arguments.dropFirst()) else {
             ChildSignal.emit("error bad arguments \(arguments)")
@@ -103,18 +106,24 @@ enum HostileAttack: String, CaseIterable {
         }
         let socket = arguments[0]
         let attacker = Attacker(socket: socket, assignment: assignment)
-        attacker.setUp()
-        ChildSignal.emit("ready")
+        let setUp = DispatchSemaphore(value: 0)
+        Thread {
+            attacker.setUp()
+            if !attacker.isStopping { ChildSignal.emit("ready") }
+            setUp.signal()
+        }.start()
         let sealer = assignment.seals ? Sealer(socket: socket) : nil
         sealer?.start()
         while ChildSignal.wait() {}
+        attacker.stop()
+        setUp.wait()
         sealer?.stop()
         ChildSignal.emit(attacker.finish().line)
     }
 }
 
 /// One attacker process's connections and what became of them.
-private final class Attacker {
+private final class Attacker: @unchecked Sendable {
     let socket: String
     let assignment: HostileAttack.Assignment
     var tally = HostileAttack.Tally()
@@ -125,9 +134,16 @@ private final class Attacker {
     /// arrow-subscribers: the notification sockets' far ends, never read.
     var notificationSockets: [UnixSocket] = []
 
+    private let lock = NSLock()
+    private var stopping = false
+
     init(socket: String, assignment: HostileAttack.Assignment) {
         (self.socket, self.assignment) = (socket, assignment)
     }
+
+    /// The run is over: stop sending (the set-up checks between chunks and batches).
+    func stop() { lock.withLock { stopping = true } }
+    var isStopping: Bool { lock.withLock { stopping } }
 
     func setUp() {
         switch assignment.attack {
@@ -153,15 +169,17 @@ private final class Attacker {
             createZeroSizeObjects()
         case .unreadReplies:
             openRaw()
+            let perChunk = 100
             var frame = ByteWriter()
-            for index in 0..<1000 { Request.list.encode(requestID: UInt64(index + 1), into: &frame) }
-            let chunk = frame.buffer  // 1000 list requests
-            var chunksLeft = [Int](repeating: 1000, count: raw.count)  // at most 1M requests each
-            RawAttackConnection.drive(raw, readReplies: false) { index in
-                guard chunksLeft[index] > 0 else { return nil }
-                chunksLeft[index] -= 1
-                self.tally.sent += 1000
-                return chunk
+            for index in 0..<perChunk { Request.list.encode(requestID: UInt64(index + 1), into: &frame) }
+            let chunk = frame.buffer
+            var left = [Int](repeating: assignment.count, count: raw.count)
+            RawAttackConnection.drive(raw, readReplies: false, shouldStop: { self.isStopping }) { index in
+                guard left[index] > 0 else { return nil }
+                let count = min(perChunk, left[index])
+                left[index] -= count
+                self.tally.sent += count
+                return count == perChunk ? chunk : Array(chunk[..<(count * chunk.count / perChunk)])
             }
         }
     }
@@ -198,7 +216,7 @@ private final class Attacker {
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
         let payload = assignment.claimedBytes / 16 * 15
         var left = [Int?](repeating: nil, count: raw.count)  // payload bytes still to send; nil: header first
-        RawAttackConnection.drive(raw, readReplies: false) { index in
+        RawAttackConnection.drive(raw, readReplies: false, shouldStop: { self.isStopping }) { index in
             guard let remaining = left[index] else {
                 left[index] = payload
                 self.tally.sent += 1
@@ -221,7 +239,7 @@ private final class Attacker {
         let firstID = template.buffer.count - idsPerGet * ObjectID.byteCount
         var serial: UInt64 = 0
         var sent = [Int](repeating: 0, count: raw.count)
-        RawAttackConnection.drive(raw, readReplies: true) { index in
+        RawAttackConnection.drive(raw, readReplies: true, shouldStop: { self.isStopping }) { index in
             guard sent[index] < self.assignment.count, self.raw[index].refusals == 0 else { return nil }
             sent[index] += 1
             serial += 1
@@ -242,7 +260,7 @@ private final class Attacker {
     /// Arrow's subscribe as libplasma does it: connect, SubscribeRequest, then one end of a socket pair
     /// as the notification socket; we keep the other end and never read it.
     private func subscribeWithoutReading() {
-        for _ in 0..<assignment.connections {
+        for _ in 0..<assignment.connections where !isStopping {
             let connection: UnixSocket
             do {
                 connection = try UnixSocket.connect(path: socket)
@@ -292,7 +310,7 @@ private final class Attacker {
         let perClient = (assignment.count + clients.count - 1) / clients.count
         for client in clients {
             var created = 0
-            while created < perClient, tally.sent < assignment.count {
+            while created < perClient, tally.sent < assignment.count, !isStopping {
                 let batch = (0..<min(1000, perClient - created)).map { _ in InlineObject(id: .random(), data: []) }
                 guard let statuses = try? client.createAndSeal(batch: batch) else { break }
                 let ok = statuses.filter { $0 == .ok }.count

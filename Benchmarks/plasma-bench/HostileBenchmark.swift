@@ -18,6 +18,8 @@ enum HostileBenchmark {
     static let p99Target = 5.0  // ms
     /// The well-behaved client's latency before the attack, for comparison.
     static let baselineSeconds: UInt32 = 2
+    /// Bytes of one object in a list reply (Reply.swift).
+    static let encodedObjectInfoSize = ObjectID.byteCount + 8 * 3 + 1 + 8 + 8 + 1
 
     struct Options {
         var socket: String
@@ -221,6 +223,9 @@ enum HostileBenchmark {
     static func plan(_ options: Options, capacity: Int) -> [HostileAttack.Assignment] {
         let nativeClaim = WireLimits().maxPayload - 1024
         let arrowClaim = max(WireLimits().maxPayload, capacity + (1 << 20)) - 1024  // ServerConfiguration.arrowMaxPayload
+        // unread-replies: lists enough for ~128 MiB of replies, from the objects the store will hold.
+        let listed = max(1, options.objects + (options.attacks.contains(.zeroSizeObjects) ? options.zeroSizeObjects : 0))
+        let listsPerConnection = min(100_000, max(4, (128 << 20) / (listed * encodedObjectInfoSize)))
         var assignments: [HostileAttack.Assignment] = []
         for (index, attack) in options.attacks.enumerated() {
             let connections = options.connections / options.attacks.count + (index < options.connections % options.attacks.count ? 1 : 0)
@@ -234,7 +239,7 @@ enum HostileBenchmark {
                 case .waitingGets: assignment.count = options.waitingGets
                 case .arrowSubscribers: assignment.seals = process == 0
                 case .zeroSizeObjects: assignment.count = options.zeroSizeObjects * share / connections
-                case .unreadReplies: break
+                case .unreadReplies: assignment.count = listsPerConnection
                 }
                 assignments.append(assignment)
             }

@@ -26,11 +26,11 @@ final class RawAttackConnection {
     /// `readReplies`: read and count refusals as they come; otherwise replies are never read.
     static func drive(
         _ connections: [RawAttackConnection], readReplies: Bool, stallAfter: Duration = .seconds(10),
-        next: (Int) -> [UInt8]?
+        shouldStop: () -> Bool, next: (Int) -> [UInt8]?
     ) {
         var active = Set(connections.indices.filter { !connections[$0].closed })
         var lastProgress = [ContinuousClock.Instant](repeating: .now, count: connections.count)
-        while true {
+        while !shouldStop() {
             for index in active where connections[index].pendingOffset == connections[index].pending.count {
                 guard let chunk = next(index) else {
                     active.remove(index)

@@ -4,7 +4,7 @@ import PlasmaCore
 import PlasmaPosix
 
 /// The `hostile` workload's one well-behaved client, in a process of its own: get + release of one
-/// sealed 64 B object, one pair every 500 µs, timing each get. Each byte on stdin starts the next
+/// sealed 64 B object, one pair every 500 µs, timing each pair (a release is a round trip too). Each byte on stdin starts the next
 /// phase (0: before the attack, 1: during it); at EOF it prints one line per phase,
 /// `phase N gets p50-ns p99-ns max-ns errors`, and the first error, if any.
 ///
@@ -45,8 +45,8 @@ enum HostileVictim {
             let start = MonotonicClock.nanoseconds()
             do {
                 guard let buffer = try client.get(id) else { throw BenchError.missing }
-                let end = MonotonicClock.nanoseconds()
                 try buffer.release()
+                let end = MonotonicClock.nanoseconds()
                 record(end - start, into: &latencies[min(current, 1)])
                 gets[min(current, 1)] += 1
             } catch {
