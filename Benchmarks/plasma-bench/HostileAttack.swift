@@ -59,7 +59,7 @@ enum HostileAttack: String, CaseIterable {
         /// Connections the store had closed by the end (refused at connect or disconnected later; for
         /// arrow-subscribers, also notification sockets it closed).
         var closedByStore = 0
-        /// Connections the store stopped reading from before the attack was all sent.
+        /// Connections the store had not taken the whole attack from by the end of the run.
         var stalled = 0
         /// Requests the store answered with an error (a limit).
         var refusedRequests = 0
@@ -169,18 +169,7 @@ private final class Attacker: @unchecked Sendable {
             createZeroSizeObjects()
         case .unreadReplies:
             openRaw()
-            let perChunk = 100
-            var frame = ByteWriter()
-            for index in 0..<perChunk { Request.list.encode(requestID: UInt64(index + 1), into: &frame) }
-            let chunk = frame.buffer
-            var left = [Int](repeating: assignment.count, count: raw.count)
-            RawAttackConnection.drive(raw, readReplies: false, shouldStop: { self.isStopping }) { index in
-                guard left[index] > 0 else { return nil }
-                let count = min(perChunk, left[index])
-                left[index] -= count
-                self.tally.sent += count
-                return count == perChunk ? chunk : Array(chunk[..<(count * chunk.count / perChunk)])
-            }
+            sendUnreadLists()
         }
     }
 
@@ -254,6 +243,22 @@ private final class Attacker: @unchecked Sendable {
                 }
             }
             return frame
+        }
+    }
+
+    /// `count` list requests per connection, 100 to a write; their replies are never read.
+    private func sendUnreadLists() {
+        let perChunk = 100
+        var frames = ByteWriter()
+        for index in 0..<perChunk { Request.list.encode(requestID: UInt64(index + 1), into: &frames) }
+        let chunk = frames.buffer
+        var left = [Int](repeating: assignment.count, count: raw.count)
+        RawAttackConnection.drive(raw, readReplies: false, shouldStop: { self.isStopping }) { index in
+            guard left[index] > 0 else { return nil }
+            let count = min(perChunk, left[index])
+            left[index] -= count
+            self.tally.sent += count
+            return count == perChunk ? chunk : Array(chunk[..<(count * chunk.count / perChunk)])
         }
     }
 

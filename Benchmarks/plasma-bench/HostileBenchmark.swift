@@ -130,30 +130,10 @@ enum HostileBenchmark {
         let attackers = try assignments.map {
             LineCollector(try ChildProcess(role: HostileAttack.role, [options.socket] + $0.arguments, interactive: true))
         }
-        var (peak, readySeconds, aborted, crashes) = (baseline, Double?.none, false, [String]())
-        var progress = 0.0
-        while true {
-            let elapsed = (ContinuousClock.now - began).seconds
-            guard elapsed < Double(options.seconds) else { break }
-            guard options.storeIsAlive() else {
-                crashes.append("the store (pid \(options.storePID)) died during the attack")
-                break
-            }
-            if let now = Memory(pid: options.storePID) { peak = peak.peak(now) }
-            if peak.rss > options.rssCeiling {
-                aborted = true
-                for attacker in attackers { kill(attacker.child.pid, SIGKILL) }
-                break
-            }
-            if readySeconds == nil, attackers.allSatisfy(\.isReady) { readySeconds = elapsed }
-            if elapsed >= progress {
-                FileHandle.standardError.write(Data(String(
-                    format: "hostile: %3.0f s, store RSS %@ (RssAnon %@), %d of %d attacker processes set up\n",
-                    elapsed, mib(peak.rss), mib(peak.rssAnon), attackers.filter(\.isReady).count, attackers.count).utf8))
-                progress += 5
-            }
-            usleep(50_000)
-        }
+        var watch = Watch(peak: baseline)
+        watch.follow(attackers, since: began, options)
+        let (peak, readySeconds, aborted) = (watch.peak, watch.readySeconds, watch.aborted)
+        var crashes = watch.storeDied ? ["the store (pid \(options.storePID)) died during the attack"] : []
 
         victim.closeInput()  // its phase lines: after the attack, before the attackers let go
         let victimLines = victim.finish().split(separator: "\n")
@@ -183,7 +163,10 @@ enum HostileBenchmark {
         var usedEnd: Int?
         if options.storeIsAlive() {
             // The attackers have gone: wait for the store to count them gone, then for its idle heap trim.
-            for _ in 0..<200 where (try? monitor.statistics().clients).map({ $0 > before.clients }) ?? false { usleep(50_000) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline, (try? monitor.statistics().clients).map({ $0 > before.clients }) ?? false {
+                usleep(50_000)
+            }
             usleep(1_500_000)
             end = Memory(pid: options.storePID)
             usedEnd = statistic("client_state_used")
@@ -269,6 +252,42 @@ enum HostileBenchmark {
     }
 
     static func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}
+
+/// The attack's watch: every 50 ms, the store's memory (peak), whether it lives, whether the
+/// attackers are set up; it kills them all when the store's RSS passes the ceiling.
+private struct Watch {
+    var peak: HostileBenchmark.Memory
+    var readySeconds: Double?
+    var aborted = false
+    var storeDied = false
+
+    mutating func follow(_ attackers: [LineCollector], since began: ContinuousClock.Instant, _ options: HostileBenchmark.Options) {
+        var progress = 0.0
+        while true {
+            let elapsed = (ContinuousClock.now - began).seconds
+            guard elapsed < Double(options.seconds) else { return }
+            guard options.storeIsAlive() else {
+                storeDied = true
+                return
+            }
+            if let now = HostileBenchmark.Memory(pid: options.storePID) { peak = peak.peak(now) }
+            if peak.rss > options.rssCeiling {
+                aborted = true
+                for attacker in attackers { kill(attacker.child.pid, SIGKILL) }
+                return
+            }
+            if readySeconds == nil, attackers.allSatisfy(\.isReady) { readySeconds = elapsed }
+            if elapsed >= progress {
+                FileHandle.standardError.write(Data(String(
+                    format: "hostile: %3.0f s, store RSS %@ (RssAnon %@), %d of %d attacker processes set up\n",
+                    elapsed, HostileBenchmark.mib(peak.rss), HostileBenchmark.mib(peak.rssAnon),
+                    attackers.filter(\.isReady).count, attackers.count).utf8))
+                progress += 5
+            }
+            usleep(50_000)
+        }
+    }
 }
 
 /// Reads an attacker's output on a thread of its own, so that the monitor loop never blocks on it.

@@ -7,7 +7,8 @@ import PlasmaWire
 final class RawAttackConnection {
     let socket: UnixSocket
     private(set) var closed = false
-    /// The store stopped reading before we sent all we meant to: the connection is held as it is.
+    /// The run ended before the store had taken all we meant to send (it stopped reading us, or was
+    /// too busy to).
     private(set) var stalled = false
     private(set) var refusals = 0
     private var pending: [UInt8] = []
@@ -19,17 +20,15 @@ final class RawAttackConnection {
     deinit { socket.close() }
 
     /// Sends on all `connections` at once what `next(index)` hands out, chunk after chunk, until it
-    /// returns nil, the store closes the connection, or the store has taken nothing of it for
-    /// `stallAfter` (a store that stops reading a connection is defending itself: we stop pushing).
-    /// 10 s, not less: today's store can be busy for seconds with one big request, and busy is not
-    /// the same as no longer reading.
+    /// returns nil or the store closes the connection; when `shouldStop()` (the end of the run), the
+    /// connections with more to send count as `stalled`. A store that stops reading a connection is
+    /// defending itself; one busy for seconds is not, so only the end of the run decides.
     /// `readReplies`: read and count refusals as they come; otherwise replies are never read.
     static func drive(
-        _ connections: [RawAttackConnection], readReplies: Bool, stallAfter: Duration = .seconds(10),
-        shouldStop: () -> Bool, next: (Int) -> [UInt8]?
+        _ connections: [RawAttackConnection], readReplies: Bool, shouldStop: () -> Bool, next: (Int) -> [UInt8]?
     ) {
         var active = Set(connections.indices.filter { !connections[$0].closed })
-        var lastProgress = [ContinuousClock.Instant](repeating: .now, count: connections.count)
+        defer { for index in active { connections[index].stalled = true } }
         while !shouldStop() {
             for index in active where connections[index].pendingOffset == connections[index].pending.count {
                 guard let chunk = next(index) else {
@@ -44,37 +43,30 @@ final class RawAttackConnection {
                 pollfd(fd: connections[$0].socket.rawValue, events: Int16(POLLOUT) | (readReplies ? Int16(POLLIN) : 0), revents: 0)
             }
             _ = poll(&fds, nfds_t(fds.count), 100)
-            let now = ContinuousClock.now
             for (index, polled) in zip(order, fds) {
                 let connection = connections[index]
                 if readReplies, polled.revents & Int16(POLLIN) != 0 { connection.drainReplies() }
-                if polled.revents & Int16(POLLOUT) != 0, connection.sendPending() { lastProgress[index] = now }
+                if polled.revents & Int16(POLLOUT) != 0 { connection.sendPending() }
                 if connection.closed || polled.revents & Int16(POLLHUP | POLLERR) != 0 {
                     connection.closed = true
-                    active.remove(index)
-                } else if now - lastProgress[index] > stallAfter {
-                    connection.stalled = true
                     active.remove(index)
                 }
             }
         }
     }
 
-    /// Writes what the socket takes; true when it took anything.
-    private func sendPending() -> Bool {
-        var progressed = false
+    /// Writes what the socket takes.
+    private func sendPending() {
         while pendingOffset < pending.count {
             do {
                 let sent = try pending.withUnsafeBytes { try socket.write(UnsafeRawBufferPointer(rebasing: $0[pendingOffset...])) }
                 guard let sent else { break }
                 pendingOffset += sent
-                progressed = true
             } catch {
                 closed = true  // EPIPE, ECONNRESET: the store hung up
                 break
             }
         }
-        return progressed
     }
 
     /// Reads what has arrived (nonblocking) and counts the failure replies among whole frames.

@@ -46,7 +46,7 @@ extension HostileBenchmark {
                 + String(format: "p50 %.3f / p99 %.3f / max %.1f ms (before the attack: p50 %.3f / p99 %.3f ms), %d gets, %d errors",
                          during.p50, during.p99, during.max, before.p50, before.p99, during.samples, during.errors)
                 + "; the store closed \(totals.closedByStore) hostile connections, refused \(totals.connectFailed) connects "
-                + "and \(totals.refusedRequests) requests, stopped reading \(totals.stalled)",
+                + "and \(totals.refusedRequests) requests, had not read all of \(totals.stalled) by the end",
             json: json)
     }
 
@@ -56,7 +56,7 @@ extension HostileBenchmark {
             let tally = result.tally
             return "hostile \(result.attack.rawValue): \(result.connections) connections in \(result.processes) processes, "
                 + "\(tally.opened) opened, \(tally.connectFailed) connects failed, \(tally.closedByStore) closed by the store, "
-                + "\(tally.stalled) no longer read by it, \(tally.refusedRequests) refusals, \(tally.sent) sent"
+                + "\(tally.stalled) not read to the end, \(tally.refusedRequests) refusals, \(tally.sent) sent"
                 + (result.unreported > 0 ? ", \(result.unreported) processes did not report" : "")
         }.joined(separator: "\n")
     }
