@@ -213,15 +213,19 @@ enum HostileBenchmark {
         for (index, attack) in options.attacks.enumerated() {
             let connections = options.connections / options.attacks.count + (index < options.connections % options.attacks.count ? 1 : 0)
             let processes = min(options.processesPerAttack, connections)
+            var assigned = 0  // connections given to this attack's earlier processes
             for process in 0..<processes {
                 let share = connections / processes + (process < connections % processes ? 1 : 0)
+                defer { assigned += share }
                 var assignment = HostileAttack.Assignment(attack: attack, connections: share)
                 switch attack {
                 case .partialFrames: assignment.claimedBytes = nativeClaim
                 case .arrowPartialFrames: assignment.claimedBytes = arrowClaim
                 case .waitingGets: assignment.count = options.waitingGets
                 case .arrowSubscribers: assignment.seals = process == 0
-                case .zeroSizeObjects: assignment.count = options.zeroSizeObjects * share / connections
+                case .zeroSizeObjects:  // in proportion to the share, adding up to the total exactly
+                    assignment.count = options.zeroSizeObjects * (assigned + share) / connections
+                        - options.zeroSizeObjects * assigned / connections
                 case .unreadReplies: assignment.count = listsPerConnection
                 }
                 assignments.append(assignment)
