@@ -86,6 +86,8 @@ enum HostileBenchmark {
         let readySeconds: Double?
         let aborted: Bool
         let ceiling: Int
+        /// Clients the store still counted beyond its idle ones when the end was measured.
+        let clientsLeftAtEnd: Int
         /// The store or a process of the benchmark died, or something else broke: not a measurement.
         let crashes: [String]
         /// Targets missed: FAIL.
@@ -161,10 +163,14 @@ enum HostileBenchmark {
 
         var end: Memory?
         var usedEnd: Int?
+        var clientsLeft: Int?
         if options.storeIsAlive() {
-            // The attackers have gone: wait for the store to count them gone, then for its idle heap trim.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while ContinuousClock.now < deadline, (try? monitor.statistics().clients).map({ $0 > before.clients }) ?? false {
+            // The attackers have gone: wait (up to a minute: today's store may still be working through
+            // what they sent) for the store to count them gone, then for its idle heap trim.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, let clients = try? monitor.statistics().clients {
+                clientsLeft = Int(clients - before.clients)
+                if clients <= before.clients { break }
                 usleep(50_000)
             }
             usleep(1_500_000)
@@ -178,7 +184,8 @@ enum HostileBenchmark {
             seconds: options.seconds, connections: options.connections, baseline: baseline, peak: peak, end: end,
             arenaSize: Int(before.arenaSize), budget: budget, budgetSource: budgetSource, usedPeak: usedPeak,
             usedEnd: usedEnd, before: phases.first ?? .init(), during: phases.count > 1 ? phases[1] : .init(),
-            attacks: results, readySeconds: readySeconds, aborted: aborted, ceiling: options.rssCeiling, crashes: crashes)
+            attacks: results, readySeconds: readySeconds, aborted: aborted, ceiling: options.rssCeiling,
+            clientsLeftAtEnd: max(0, clientsLeft ?? 0), crashes: crashes)
         outcome.failures = failures(outcome)
         return outcome
     }

@@ -14,7 +14,7 @@ extension HostileBenchmark {
             ("rss_baseline", "\(outcome.baseline.rss)"), ("rss_peak", "\(outcome.peak.rss)"),
             ("rss_end", outcome.end.map { "\($0.rss)" } ?? "null"),
             ("rss_anon_baseline", "\(outcome.baseline.rssAnon)"), ("rss_anon_peak", "\(outcome.peak.rssAnon)"),
-            ("rss_anon_end", outcome.end.map { "\($0.rssAnon)" } ?? "null"),
+            ("rss_anon_end", outcome.end.map { "\($0.rssAnon)" } ?? "null"), ("clients_left_at_end", "\(outcome.clientsLeftAtEnd)"),
             ("arena_size", "\(outcome.arenaSize)"), ("client_state_budget", outcome.budget.map { "\($0)" } ?? "null"),
             ("budget_source", jsonString(outcome.budgetSource)),
             ("client_state_used_peak", outcome.usedPeak.map { "\($0)" } ?? "null"),
@@ -39,7 +39,7 @@ extension HostileBenchmark {
         return Row(
             name: "hostile", figure: "RSS \(mib(outcome.peak.rss))", spread: String(format: "get p99 %.2f ms", during.p99),
             what: "\(verdictWord(outcome)): \(outcome.connections) hostile connections (\(outcome.attacks.map(\.attack.rawValue).joined(separator: ", "))) "
-                + "for \(outcome.seconds) s; store \(rss), \(anon) (baseline → peak → end); arena \(mib(outcome.arenaSize)), "
+                + "for \(outcome.seconds) s; store \(rss), \(anon) (baseline → peak → end\(outcome.clientsLeftAtEnd > 0 ? ", with \(outcome.clientsLeftAtEnd) attackers still counted" : "")); arena \(mib(outcome.arenaSize)), "
                 + "\(budget), target RSS ≤ \(mib(outcome.targetRSS))"
                 + (outcome.usedPeak.map { ", client state used: peak \(mib($0))" } ?? "")
                 + "; well-behaved get (corrected for coordinated omission) "
