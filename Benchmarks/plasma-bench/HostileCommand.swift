@@ -32,7 +32,7 @@ extension BenchCommand {
             : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
-        let monitor = try PlasmaClient(socketPath: path, retries: 600)
+        let monitor = try connect(path, startedStore: store)
         defer { monitor.close() }
         let storePID = try store?.pid ?? peerPID(path)
         let ceiling = try rssCeiling.map { try ByteCount.parse($0) } ?? Self.availableMemory() / 2
@@ -53,6 +53,18 @@ extension BenchCommand {
         FileHandle.standardError.write(Data((HostileBenchmark.verdict(outcome) + "\n").utf8))
         if !outcome.crashes.isEmpty { throw ExitCode.failure }
         if !outcome.failures.isEmpty { throw ExitCode(Self.hostileFailStatus) }
+    }
+
+    /// Connects like the other workloads (up to a minute: a large arena prefaults first), but gives up
+    /// at once when the store we started has exited (e.g. a store that doesn't know
+    /// --client-state-budget yet).
+    private func connect(_ path: String, startedStore store: LaunchedStore?) throws -> PlasmaClient {
+        for _ in 0..<600 {
+            if let client = try? PlasmaClient(socketPath: path) { return client }
+            if let store, !store.isRunning { throw BenchError.childFailed("hostile: the store exited at start (its message is above)") }
+            usleep(100_000)
+        }
+        return try PlasmaClient(socketPath: path)
     }
 
     /// MemAvailable from /proc/meminfo (bytes); 1 GiB when it can't be read.
