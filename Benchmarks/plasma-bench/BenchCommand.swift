@@ -19,6 +19,8 @@ enum Entry {
         case MultiClientBenchmark.role: try MultiClientBenchmark.clientMain(rest)
         case ConnectStormBenchmark.role: try ConnectStormBenchmark.stormMain(rest)
         case SoakClient.role: try await SoakClient.main(rest)
+        case HostileAttack.role: try HostileAttack.attackerMain(rest)
+        case HostileVictim.role: try HostileVictim.main(rest)
         case PipelinedBenchmark.role: try await PipelinedBenchmark.clientMain(rest)
         default: BenchCommand.main()
         }
@@ -65,8 +67,10 @@ struct BenchCommand: ParsableCommand {
         valueName: "N"))
     var clients: Int?
 
-    @Option(help: ArgumentHelp("soak: seconds of load, at least 10. The first tenth (at least 20 s, at most half) is the warm-up.", valueName: "seconds"))
-    var duration = 600
+    @Option(help: ArgumentHelp(
+        "soak: seconds of load, at least 10 (default 600). The first tenth (at least 20 s, at most half) is the warm-up. hostile: seconds the attack lasts (default 30).",
+        valueName: "seconds"))
+    var duration: Int?
 
     @Option(help: ArgumentHelp(
         "soak: capacity of the separate store the benchmark starts for it, much smaller than the clients' working set (~1.3 GB at 32 clients) so that creates keep evicting. With --socket, soak uses that store.",
@@ -105,7 +109,42 @@ struct BenchCommand: ParsableCommand {
         valueName: "path"))
     var compareArrow: String?
 
-    @Argument(help: "Workloads to run (default: all but soak): \(Self.allNames.joined(separator: ", ")), soak (alone).")
+    @Option(help: ArgumentHelp(
+        "hostile: hostile connections, split evenly over the attacks. The store the benchmark starts allows max(1024, N+64) clients.",
+        valueName: "N"))
+    var hostileConnections = 200
+
+    @Option(help: ArgumentHelp("hostile: processes each attack's connections are spread over.", valueName: "P"))
+    var hostileProcesses = 2
+
+    @Option(help: ArgumentHelp(
+        "hostile: the attacks, comma-separated (default all): \(HostileAttack.allCases.map(\.rawValue).joined(separator: ", ")).",
+        valueName: "list"))
+    var attacks: String?
+
+    @Option(help: ArgumentHelp("hostile: capacity of the separate store the benchmark starts for it (with --socket, that store).", valueName: "size"))
+    var hostileMemory = "256M"
+
+    @Option(help: ArgumentHelp("hostile: 64 B objects sealed before the attack (what an Arrow subscriber's snapshot holds).", valueName: "N"))
+    var hostileObjects = 100_000
+
+    @Option(help: ArgumentHelp("hostile, waiting-gets: gets of 65,536 missing ids each connection sends (fewer if the store refuses one).", valueName: "N"))
+    var waitingGets = 16
+
+    @Option(help: ArgumentHelp("hostile, zero-size-objects: 0-byte objects created in all (fewer if the store refuses).", valueName: "N"))
+    var zeroSizeObjects = 1_000_000
+
+    @Option(help: ArgumentHelp(
+        "hostile: passed to the store the benchmark starts as --client-state-budget (only when given), and the budget of the RSS target when the store's stats report none.",
+        valueName: "size"))
+    var clientStateBudget: String?
+
+    @Option(help: ArgumentHelp(
+        "hostile: the store's RSS at which the attackers are killed to spare the machine, and the run fails (default: half the memory available at start).",
+        valueName: "size"))
+    var rssCeiling: String?
+
+    @Argument(help: "Workloads to run (default: all but soak and hostile): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async"]
@@ -116,22 +155,31 @@ struct BenchCommand: ParsableCommand {
     func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
     func validate() throws {
-        let known = Self.allNames + ["soak"]
+        let known = Self.allNames + ["soak", "hostile"]
         for name in names where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; known: \(known.joined(separator: ", "))")
         }
-        if compareArrow != nil, names.contains("soak") { throw ValidationError("--compare-arrow doesn't run soak") }
-        guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
-        if names.contains("soak"), names.count > 1 {
-            throw ValidationError("soak runs alone: name no other workload with it")
+        if compareArrow != nil, names.contains("soak") || names.contains("hostile") {
+            throw ValidationError("--compare-arrow doesn't run soak or hostile")
         }
-        guard names != ["soak"] || duration >= 10 else { throw ValidationError("--duration must be at least 10") }
+        guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
+        for alone in ["soak", "hostile"] where names.contains(alone) && names.count > 1 {
+            throw ValidationError("\(alone) runs alone: name no other workload with it")
+        }
+        guard names != ["soak"] || (duration ?? 600) >= 10 else { throw ValidationError("--duration must be at least 10") }
+        guard names != ["hostile"] || (duration ?? 30) >= 1 else { throw ValidationError("--duration must be at least 1") }
+        if names == ["hostile"] { _ = try hostileAttacks() }
+        guard hostileConnections > 0, hostileProcesses > 0, hostileObjects >= 0, waitingGets >= 0, zeroSizeObjects >= 0 else {
+            throw ValidationError("--hostile-connections and --hostile-processes must be at least 1; --hostile-objects, --waiting-gets and --zero-size-objects at least 0")
+        }
         guard names != ["soak"] || (clients ?? 32) < 0xFFFF else { throw ValidationError("soak: --clients must be below 65535") }
         guard clients ?? 1 > 0, window > 0, storm > 0, stormProcesses > 0, churnOperations > 0, scaleSamples > 0 else {
             throw ValidationError("--clients, --window, --storm, --storm-processes, --churn-operations and --scale-samples must be at least 1")
         }
         guard scaleObjects >= ScaleBenchmark.firstStep else { throw ValidationError("--scale-objects must be at least \(ScaleBenchmark.firstStep)") }
-        for (flag, size) in [("--memory", memory), ("--churn-memory", churnMemory), ("--soak-memory", soakMemory)] where (try? ByteCount.parse(size)) == nil {
+        let sizes = [("--memory", memory), ("--churn-memory", churnMemory), ("--soak-memory", soakMemory), ("--hostile-memory", hostileMemory)]
+            + [("--client-state-budget", clientStateBudget), ("--rss-ceiling", rssCeiling)].compactMap { flag, size in size.map { (flag, $0) } }
+        for (flag, size) in sizes where (try? ByteCount.parse(size)) == nil {
             throw ValidationError("invalid \(flag) '\(size)': give a size, e.g. 4G or 256M")
         }
         if let path = compareArrow, !FileManager.default.isExecutableFile(atPath: path) {
@@ -141,6 +189,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if names == ["soak"] { return try runSoak() }
+        if names == ["hostile"] { return try runHostile() }
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
@@ -249,10 +298,10 @@ struct BenchCommand: ParsableCommand {
         let monitor = try PlasmaClient(socketPath: path, retries: 600)
         defer { monitor.close() }
         let storePID = try store?.pid ?? peerPID(path)
-        announce("soak (\(clients) client processes, \(duration) s, \(socket == nil ? "own store of \(soakMemory)" : "the --socket store"))")
+        announce("soak (\(clients) client processes, \(duration ?? 600) s, \(socket == nil ? "own store of \(soakMemory)" : "the --socket store"))")
         let outcome = try SoakBenchmark.run(
             socket: path, storePID: storePID, storeIsAlive: { store?.isRunning ?? (kill(storePID, 0) == 0) },
-            monitor: monitor, seconds: duration, clients: clients, seed: seed)
+            monitor: monitor, seconds: duration ?? 600, clients: clients, seed: seed)
         let row = SoakBenchmark.row(outcome, seed: seed)
         print(json ? Report.json([row]) : Report.table([row], machine: Machine.describe(), store: path)
             + "\n" + SoakBenchmark.operationsLine(outcome))

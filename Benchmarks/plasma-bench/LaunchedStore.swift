@@ -8,15 +8,16 @@ final class LaunchedStore {
     private let process = Process()
     private let isArrow: Bool
 
-    /// Our store. `maxClients` is passed as --max-clients (connect-storm needs more than the default 1024).
-    init(memory: String, maxClients: Int, tag: String = "") throws {
+    /// Our store. `maxClients` is passed as --max-clients (connect-storm needs more than the default 1024);
+    /// `extraArguments` follow the benchmark's own.
+    init(memory: String, maxClients: Int, tag: String = "", extraArguments: [String] = []) throws {
         socketPath = "/tmp/plasma-bench-\(getpid())\(tag.isEmpty ? "" : "-" + tag).sock"
         isArrow = false
         let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         process.executableURL = directory.appendingPathComponent("plasma-store")
         process.arguments = [
             "--memory", memory, "--socket", socketPath, "--max-clients", "\(maxClients)", "--log-level", "warning",
-        ]
+        ] + extraArguments
         try process.run()
     }
 
