@@ -37,6 +37,10 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Objects (and bytes) brought back from the external store by gets, since the store started.
     public var restoredObjects: Int64 = 0
     public var restoredBytes: Int64 = 0
+    /// Connections refused by `--max-clients` or `--max-arrow-clients`, since the store started.
+    public var connectionsRefused: Int64 = 0
+    /// Arrow subscriptions dropped because `--arrow-notification-backlog` notifications were waiting.
+    public var arrowSubscriptionsDropped: Int64 = 0
 
     public init() {}
 
@@ -48,6 +52,7 @@ public struct StoreStatistics: Sendable, Hashable {
             pendingGets, pendingCreates, fragmentationPermille, largestFreeBlock,
             subscriptions, eventsQueued, eventsDropped,
             spilledObjects, spilledBytes, restoredObjects, restoredBytes,
+            connectionsRefused, arrowSubscriptionsDropped,
         ]
     }
 
@@ -61,6 +66,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (fragmentationPermille, largestFreeBlock) = (value(14), value(15))
         (subscriptions, eventsQueued, eventsDropped) = (value(16), value(17), value(18))
         (spilledObjects, spilledBytes, restoredObjects, restoredBytes) = (value(19), value(20), value(21), value(22))
+        (connectionsRefused, arrowSubscriptionsDropped) = (value(23), value(24))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -70,5 +76,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "pending_gets", "pending_creates", "fragmentation_permille", "largest_free_block",
         "subscriptions", "events_queued", "events_dropped",
         "spilled_objects", "spilled_bytes", "restored_objects", "restored_bytes",
+        "connections_refused", "arrow_subscriptions_dropped",
     ]
 }
