@@ -151,3 +151,40 @@ def test_dropin_a_subscriber_that_reads_late_gets_every_notification(store_kind)
         last = seeded_ids(1, seed=4)[0]
         producer.put_raw_buffer(b"!", object_id=last)
         assert subscriber.get_next_notification()[0] == last
+
+
+REFUSED_CLIENT = """
+import sys, time, warnings
+warnings.filterwarnings("ignore", "Plasma", DeprecationWarning)
+import pyarrow.plasma as plasma
+name = sys.argv[1]
+probe = plasma.ObjectID(b"p" * 20)
+# The first client waits until the start-up probe's connection has gone (the store's state, no sleep
+# standing in for it): until then it is the one refused.
+deadline = time.monotonic() + 30
+while True:
+    try:
+        first = plasma.connect(name, num_retries=1)
+        first.contains(probe)
+        break
+    except OSError:
+        assert time.monotonic() < deadline, "the first client was never admitted"
+        time.sleep(0.05)
+try:
+    plasma.connect(name, num_retries=1)
+    print("second admitted")
+except OSError as error:
+    print("second refused:", type(error).__name__)
+assert not first.contains(probe)
+print("first still served")
+"""
+
+
+def test_dropin_an_arrow_client_past_max_arrow_clients_gets_an_error_not_an_abort():
+    # Ours only: Arrow's store has no such limit (the reference is "no limit", the test above). What
+    # matters is how pyarrow sees a refusal: an OSError it can catch, never an aborted process.
+    with running_store(our_store.STORE_BIN, 64 * MB, ["--max-arrow-clients", "1"]) as (name, process):
+        result = subprocess.run([sys.executable, "-c", REFUSED_CLIENT, name], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.splitlines() == ["second refused: OSError", "first still served"]
