@@ -41,6 +41,10 @@ public struct StoreStatistics: Sendable, Hashable {
     /// spilled objects lost because their bytes couldn't be read back (a missing or damaged spill file).
     public var spillFailures: Int64 = 0
     public var restoreFailures: Int64 = 0
+    /// Connections refused by `--max-clients` or `--max-arrow-clients`, since the store started.
+    public var connectionsRefused: Int64 = 0
+    /// Arrow subscriptions dropped because `--arrow-notification-backlog` notifications were waiting.
+    public var arrowSubscriptionsDropped: Int64 = 0
 
     public init() {}
 
@@ -53,6 +57,7 @@ public struct StoreStatistics: Sendable, Hashable {
             subscriptions, eventsQueued, eventsDropped,
             spilledObjects, spilledBytes, restoredObjects, restoredBytes,
             spillFailures, restoreFailures,
+            connectionsRefused, arrowSubscriptionsDropped,
         ]
     }
 
@@ -67,6 +72,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (subscriptions, eventsQueued, eventsDropped) = (value(16), value(17), value(18))
         (spilledObjects, spilledBytes, restoredObjects, restoredBytes) = (value(19), value(20), value(21), value(22))
         (spillFailures, restoreFailures) = (value(23), value(24))
+        (connectionsRefused, arrowSubscriptionsDropped) = (value(25), value(26))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -77,5 +83,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "subscriptions", "events_queued", "events_dropped",
         "spilled_objects", "spilled_bytes", "restored_objects", "restored_bytes",
         "spill_failures", "restore_failures",
+        "connections_refused", "arrow_subscriptions_dropped",
     ]
 }

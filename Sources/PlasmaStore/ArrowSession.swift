@@ -1,3 +1,4 @@
+import DequeModule
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -34,71 +35,104 @@ final class ArrowSession {
 
 /// The write end of a subscriber's notification socketpair, passed by the client after Subscribe.
 /// Messages are `int64 size` (host order) + PlasmaNotification flatbuffer; pyarrow made the socket
-/// nonblocking. What the socket won't take waits here, up to `limit` bytes; past that Arrow has no
-/// overflow marker, so the subscription is dropped (the fd closed: the client reads EOF) instead of
-/// letting one stalled subscriber grow the store without bound.
+/// nonblocking. What the socket won't take waits here as compact entries (`Pending`, 48 bytes, where the
+/// encoded message is ~130), encoded a chunk at a time as the socket drains. Arrow's store queued
+/// without bound; here at most `backlogLimit` wait beyond the subscribe snapshot, and past that,
+/// as Arrow has no overflow marker, the subscription is dropped (the fd closed: the client reads EOF).
 final class ArrowNotifier {
-    let socket: UnixSocket
-    let limit: Int
-    private var pending: [UInt8] = []
-    private var start = 0
-    /// Registered with the event loop for writability because bytes are waiting.
-    var watchingWritable = false
-    /// Bytes written to the socket so far, and where the unbounded burst ends in that count: burst
-    /// bytes still waiting don't count against `limit`.
-    private var writtenTotal = 0
-    private var burstEnd = 0
+    /// One notification not yet encoded: a seal, or (`dataSize` -1) a deletion.
+    struct Pending: Equatable {
+        var id: ObjectID
+        var dataSize: Int64
+        var metadataSize: Int64
+        var digest: UInt64
 
-    init(socket: UnixSocket, limit: Int) {
-        self.socket = socket
-        self.limit = limit
+        static func sealed(id: ObjectID, dataSize: Int64, metadataSize: Int64, digest: UInt64) -> Pending {
+            Pending(id: id, dataSize: dataSize, metadataSize: metadataSize, digest: digest)
+        }
+
+        static func deleted(id: ObjectID) -> Pending { Pending(id: id, dataSize: -1, metadataSize: 0, digest: 0) }
+
+        var info: ArrowObjectInfo {
+            dataSize < 0 ? .deleted(id: id)
+                : .sealed(id: id, dataSize: dataSize, metadataSize: metadataSize, digest: StoreEngine.digestBytes(digest))
+        }
     }
 
-    var pendingBytes: Int { pending.count - start }
+    /// Store heap one waiting notification costs (what a memory budget charges for the backlog).
+    static var bytesPerPendingNotification: Int { MemoryLayout<Pending>.stride }
+    /// Encoded bytes prepared per refill: enough for one large write, small enough to keep per subscriber.
+    static let encodeChunkBytes = 64 << 10
+
+    let socket: UnixSocket
+    /// Most notifications waiting beyond the snapshot (`ServerConfiguration.arrowNotificationBacklog`).
+    let backlogLimit: Int
+    private var backlog: Deque<Pending> = []
+    /// How many entries at the front of `backlog` are the subscribe snapshot: they don't count against
+    /// `backlogLimit` (their number is bounded by the store's own objects, and none could be read yet).
+    private var snapshotRemaining = 0
+    /// Encoded messages taken from `backlog`, written up to `written`.
+    private var encoded: [UInt8] = []
+    private var written = 0
+    /// Registered with the event loop for writability because bytes are waiting.
+    var watchingWritable = false
+
+    init(socket: UnixSocket, backlogLimit: Int) {
+        self.socket = socket
+        self.backlogLimit = backlogLimit
+    }
+
+    /// Notifications waiting (snapshot included), not counting the chunk being written.
+    var pendingNotifications: Int { backlog.count }
+
+    /// Queues the announcement of the objects that exist at subscribe; call before any `send`.
+    func queueSnapshot(_ entries: [Pending]) {
+        backlog.append(contentsOf: entries)
+        snapshotRemaining = backlog.count
+    }
 
     enum Outcome {
         /// Everything written.
         case sent
-        /// Some bytes wait for writability.
+        /// Some notifications wait for writability.
         case queued
         /// Over the limit: drop the subscription.
         case overflow
     }
 
-    /// Sends `message` now if nothing is waiting, else queues it behind what is. `bounded` false: queue
-    /// past the limit (the burst announcing existing objects at subscribe: its size is bounded by the
-    /// store's own object count, and the client can't have read any of it yet).
-    func send(_ message: [UInt8], bounded: Bool = true) throws(SystemError) -> Outcome {
-        if pendingBytes == 0 {
-            let written = try message.withUnsafeBytes { raw in
-                Result { () throws(SystemError) in try socket.write(raw) }
-            }.get() ?? 0
-            writtenTotal += written
-            if !bounded { burstEnd = writtenTotal + message.count - written }
-            if written == message.count { return .sent }
-            pending = Array(message[written...])
-            start = 0
-            return .queued
-        }
-        let unsentBurst = max(0, burstEnd - writtenTotal)
-        guard !bounded || pendingBytes - unsentBurst + message.count <= limit else { return .overflow }
-        pending.append(contentsOf: message)
-        if !bounded { burstEnd = writtenTotal + pendingBytes }
-        return .queued
+    /// Queues `entry` behind what waits and writes what the socket takes.
+    func send(_ entry: Pending) throws(SystemError) -> Outcome {
+        guard backlog.count - snapshotRemaining < backlogLimit else { return .overflow }
+        backlog.append(entry)
+        if watchingWritable { return .queued }  // the socket is full: don't try until it says otherwise
+        return try flush() ? .sent : .queued
     }
 
     /// Writes what waits; true when nothing is left.
     func flush() throws(SystemError) -> Bool {
-        while start < pending.count {
-            let written = try pending.withUnsafeBytes { raw in
-                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[start...])) }
+        while true {
+            if written == encoded.count {
+                guard !backlog.isEmpty else {
+                    encoded = []  // an idle subscriber keeps no chunk
+                    written = 0
+                    return true
+                }
+                encodeChunk()
+            }
+            let count = try encoded.withUnsafeBytes { raw in
+                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[written...])) }
             }.get()
-            guard let written else { return false }
-            start += written
-            writtenTotal += written
+            guard let count else { return false }
+            written += count
         }
-        pending.removeAll()
-        start = 0
-        return true
+    }
+
+    private func encodeChunk() {
+        encoded.removeAll(keepingCapacity: true)
+        written = 0
+        while encoded.count < Self.encodeChunkBytes, let next = backlog.popFirst() {
+            if snapshotRemaining > 0 { snapshotRemaining -= 1 }
+            encoded.append(contentsOf: ArrowNotification([next.info]).encode())
+        }
     }
 }

@@ -15,6 +15,8 @@ final class Connection {
     let client: ClientID
     let peer: PeerCredentials?
     var dialect = Dialect.undetermined
+    /// Counted against its dialect's client limit (StoreServer+DialectLimits.swift).
+    var admitted = false
     /// Bytes received that don't make a whole frame yet.
     var inbound: [UInt8] = []
     var outbound = OutboundBuffer()

@@ -10,7 +10,13 @@ public struct ServerConfiguration: Sendable {
     public var socketMode: UInt32 = 0o600
     /// Group the socket file is given to (`--socket-group`): a name, or a gid; nil leaves the store's own.
     public var socketGroup: String?
+    /// Most native clients connected at once (`--max-clients`); more are refused with a native notice.
+    /// Arrow clients don't count: a connection's dialect is known only from its first 8 bytes, and
+    /// Arrow's store limits its clients by descriptors alone (see `maxArrowClients`).
     public var maxClients = 1024
+    /// Most Arrow clients connected at once (`--max-arrow-clients`); nil: descriptors alone limit them,
+    /// as on Arrow's store. One more is closed without a word (Arrow's protocol has no refusal).
+    public var maxArrowClients: Int?
     public var arena = Arena.Options()
     public var wireLimits = WireLimits()
     /// Most reply bytes queued for one client that stopped reading before it is disconnected. One
@@ -19,6 +25,11 @@ public struct ServerConfiguration: Sendable {
     /// Most event bytes queued for one client (`--client-buffer`); past it, its queued events are
     /// dropped and one overflow marker sent instead.
     public var clientEventBufferBytes = 8 << 20
+    /// Most notifications waiting for one Arrow subscriber that reads them late
+    /// (`--arrow-notification-backlog`), not counting the snapshot of existing objects sent at subscribe.
+    /// Past it the subscription is dropped: Arrow's protocol has no overflow marker. Each waiting
+    /// notification costs `ArrowNotifier.bytesPerPendingNotification` bytes of store heap.
+    public var arrowNotificationBacklog = 1 << 20
     public var engine: StoreEngine.Configuration
     /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
     public var busyPoll: Duration = .microseconds(50)

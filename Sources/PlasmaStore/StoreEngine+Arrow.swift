@@ -206,16 +206,21 @@ extension StoreEngine {
         return infos
     }
 
-    /// What a new subscriber is told at once: one seal notification per sealed object.
-    func arrowSealedObjects() -> [ArrowObjectInfo] {
-        objects.records.filter { $0.state == .sealed }
-            .sorted { $0.createdAtMonotonicNanoseconds < $1.createdAtMonotonicNanoseconds }
-            .map { .sealed(id: $0.id, dataSize: Int64($0.dataSize), metadataSize: Int64($0.metadataSize), digest: Self.digestBytes($0.digest)) }
+    /// What a new subscriber is told first: one seal notification per sealed object, in table order
+    /// (Arrow's store walked its hash map: no order was ever promised). Compact entries, encoded only
+    /// as the subscriber's socket drains (ArrowNotifier).
+    func arrowSealedObjects() -> [ArrowNotifier.Pending] {
+        var sealed: [ArrowNotifier.Pending] = []
+        sealed.reserveCapacity(objects.sealedCount)
+        for record in objects.records where record.state == .sealed {
+            sealed.append(.sealed(id: record.id, dataSize: Int64(record.dataSize), metadataSize: Int64(record.metadataSize), digest: record.digest))
+        }
+        return sealed
     }
 
     /// The digest of a present object, for a seal notification.
-    func arrowDigest(of id: ObjectID) -> [UInt8] {
-        Self.digestBytes(objects.slot(of: id).map { objects[$0].digest } ?? 0)
+    func arrowDigest(of id: ObjectID) -> UInt64 {
+        objects.slot(of: id).map { objects[$0].digest } ?? 0
     }
 
     // MARK: LRU, quota, debug

@@ -10,15 +10,13 @@ extension StoreEngine {
         if external != nil { restoreSpilled(ids) }  // StoreEngine+External.swift
         var results = [ObjectLocation?](repeating: nil, count: ids.count)
         var foundSlots: [Int32] = []
-        var pending: [ObjectID: [Int]] = [:]
         for (position, id) in ids.enumerated() {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed {
                 results[position] = objects[slot].location
                 foundSlots.append(slot)
-            } else {
-                pending[id, default: []].append(position)
             }
         }
+        let missing = ids.count - foundSlots.count
         // A request id that is already waiting is refused even when this get would be answered at
         // once: answering it would drop the id from the client's books while the first get still
         // waits, and that orphaned wait would outlive the client (Fuzz/README.md, bug 1).
@@ -26,11 +24,18 @@ extension StoreEngine {
             let refusal = fail(.invalidRequest, "request id \(key.requestID) is already waiting")
             return reply(key.client, key.requestID, .get, refusal)
         }
-        let willWait = !pending.isEmpty && timeout != 0
+        let willWait = missing > 0 && timeout != 0
         if willWait, let refusal = refuseToWait(key) {
             return reply(key.client, key.requestID, .get, refusal)
         }
         for slot in foundSlots { addReferences(1, at: slot, for: key.client) }
+        // The missing ids' positions only matter to a get that waits: one that doesn't (timeout 0, a
+        // big Arrow get of mostly absent ids) skips building the map, the costliest step of a large get.
+        var pending: [ObjectID: [Int]] = [:]
+        if willWait {
+            pending.reserveCapacity(missing)
+            for (position, id) in ids.enumerated() where results[position] == nil { pending[id, default: []].append(position) }
+        }
         var wait = GetWait(key: key, ids: ids, results: results, pending: pending)
         guard willWait else { return replyToGet(wait) }
         clients[key.client]!.waitingGets.insert(key.requestID)

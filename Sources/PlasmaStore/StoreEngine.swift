@@ -47,6 +47,10 @@ public final class StoreEngine {
     var eventsQueued = 0
     /// Counted by the server, which owns the queues that drop.
     public var droppedEvents = 0
+    /// Connections refused by a client limit, and Arrow subscriptions dropped for a full backlog: the
+    /// server counts them here so that `stats` reports them (StoreServer+DialectLimits.swift, +Arrow).
+    public var refusedConnections = 0
+    public var droppedArrowSubscriptions = 0
     /// Arrow-dialect clients and their quotas (StoreEngine+Arrow.swift).
     var arrow = ArrowEngineState()
     /// Where evicted objects go instead of being dropped (`--external-store`), with what is there now
@@ -213,6 +217,8 @@ public final class StoreEngine {
         statistics.subscriptions = Int64(subscriptions.count)
         statistics.eventsQueued = Int64(eventsQueued)
         statistics.eventsDropped = Int64(droppedEvents)
+        statistics.connectionsRefused = Int64(refusedConnections)
+        statistics.arrowSubscriptionsDropped = Int64(droppedArrowSubscriptions)
         if let external { external.fill(&statistics) }
         return statistics
     }

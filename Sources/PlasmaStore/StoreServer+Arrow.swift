@@ -14,15 +14,21 @@ extension StoreServer {
     /// Arrow's mmap_size includes its 8-byte gap (`kMmapRegionsGap`): clients map mmap_size - 8 bytes.
     var arrowMmapSize: Int64 { Int64(arena.size) + 8 }
 
+    /// No count limit of its own: Arrow's store takes any number of ids in a get, delete or refresh, so
+    /// only the frame size bounds them (every id takes at least 28 bytes of the frame; the decoder checks
+    /// that the elements fit in it before it reads them).
     private var arrowLimits: WireLimits {
-        WireLimits(maxPayload: configuration.arrowMaxPayload, maxItems: configuration.wireLimits.maxItems)
+        WireLimits(maxPayload: configuration.arrowMaxPayload, maxItems: Int.max)
     }
 
-    func startArrowSession(_ connection: Connection) {
+    /// False when the client limit refused it (StoreServer+DialectLimits.swift): closed, never a native frame.
+    func startArrowSession(_ connection: Connection) -> Bool {
         connection.dialect = .arrow
+        guard admitArrowClient(connection) else { return false }
         connection.arrow = ArrowSession()
         engine.adoptArrowDialect(connection.client)
         logger.info("\(connection.peerDescription) speaks the Arrow plasma dialect")
+        return true
     }
 
     // MARK: Frames
@@ -221,13 +227,13 @@ extension StoreServer {
         }
         session.subscribed = true
         try? socket.setNonBlocking(true)
-        session.notifier = ArrowNotifier(socket: socket, limit: configuration.clientEventBufferBytes)
+        let notifier = ArrowNotifier(socket: socket, backlogLimit: configuration.arrowNotificationBacklog)
+        session.notifier = notifier
         _ = engine.subscribe(SubscriptionKey(client: connection.client, subscriptionID: Self.arrowSubscriptionID), filter: .all)
-        // What is already sealed, to this subscriber only (ARROW-2551).
-        for info in engine.arrowSealedObjects() {
-            guard session.notifier != nil else { break }
-            notifyArrow(ArrowNotification([info]).encode(), on: connection, bounded: false)
-        }
+        // What is already sealed, to this subscriber only (ARROW-2551): compact entries, encoded as the
+        // socket drains, ahead of the events that follow.
+        notifier.queueSnapshot(engine.arrowSealedObjects())
+        flushNotifier(of: connection)
     }
 
     /// The engine subscription an Arrow client's Subscribe becomes (it has one at most).
@@ -237,27 +243,37 @@ extension StoreServer {
     /// not announced in Arrow's protocol.
     func arrowEvent(_ event: ObjectEvent, on connection: Connection) {
         guard connection.arrow?.notifier != nil else { return }
-        let info: ArrowObjectInfo
+        let entry: ArrowNotifier.Pending
         switch event {
         case .sealed(let id, let dataSize, let metadataSize):
-            info = .sealed(id: id, dataSize: Int64(dataSize), metadataSize: Int64(metadataSize), digest: engine.arrowDigest(of: id))
+            entry = .sealed(id: id, dataSize: Int64(dataSize), metadataSize: Int64(metadataSize), digest: engine.arrowDigest(of: id))
         case .deleted(let id), .evicted(let id):
-            info = .deleted(id: id)
+            entry = .deleted(id: id)
         case .aborted, .overflow:
             return
         }
-        notifyArrow(ArrowNotification([info]).encode(), on: connection)
+        notifyArrow(entry, on: connection)
     }
 
-    private func notifyArrow(_ message: [UInt8], on connection: Connection, bounded: Bool = true) {
+    private func notifyArrow(_ entry: ArrowNotifier.Pending, on connection: Connection) {
         guard let notifier = connection.arrow?.notifier else { return }
         do {
-            switch try notifier.send(message, bounded: bounded) {
+            switch try notifier.send(entry) {
             case .sent: break
             case .queued: watchNotifier(notifier, of: connection)
             case .overflow:
-                dropNotifier(of: connection, reason: "reads notifications too slowly (\(notifier.pendingBytes) bytes waiting, limit \(notifier.limit)); its notification socket is closed")
+                dropNotifier(of: connection, reason: "reads notifications too slowly (\(notifier.pendingNotifications) waiting, limit \(notifier.backlogLimit), --arrow-notification-backlog); its notification socket is closed")
             }
+        } catch {
+            dropNotifier(of: connection, reason: notifierGone(error) ? nil : "notification write failed: \(error)")
+        }
+    }
+
+    /// Writes what the notification socket takes now; watches it for the rest.
+    private func flushNotifier(of connection: Connection) {
+        guard let notifier = connection.arrow?.notifier else { return }
+        do {
+            if try !notifier.flush() { watchNotifier(notifier, of: connection) }
         } catch {
             dropNotifier(of: connection, reason: notifierGone(error) ? nil : "notification write failed: \(error)")
         }
@@ -294,7 +310,9 @@ extension StoreServer {
         notifier.socket.close()
         session.notifier = nil
         _ = engine.unsubscribe(SubscriptionKey(client: connection.client, subscriptionID: Self.arrowSubscriptionID))
-        if let reason { logger.warning("\(connection.peerDescription): \(reason)") }
+        guard let reason else { return }
+        engine.droppedArrowSubscriptions += 1  // the notifications it never got: counted in `stats`
+        logger.warning("\(connection.peerDescription): \(reason)")
     }
 
     /// Frees what the connection holds beyond its socket: the notification socket, unclaimed fds.

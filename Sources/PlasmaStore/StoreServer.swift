@@ -19,6 +19,8 @@ public final class StoreServer {
     let loop: EventLoop
     private let wakeup: EventFD
     private var connections: [ClientID: Connection] = [:]
+    /// Clients admitted per dialect (StoreServer+DialectLimits.swift).
+    var admission = DialectAdmission()
     /// Connections with replies queued since the last flush.
     private var unflushed: [Connection] = []
     /// The connections `flushAll` is working through (kept to reuse its storage).
@@ -195,12 +197,9 @@ public final class StoreServer {
         logger.warning("accepting again after \(episode.nanoseconds / 1_000_000) ms short of descriptors: \(episode.failedAccepts) accept attempts failed (waiting connections, and a retry a second)")
     }
 
+    /// Client limits wait for the first 8 bytes, which tell the dialect (StoreServer+DialectLimits.swift).
     private func accept(_ socket: UnixSocket) {
         let peer = try? socket.peerCredentials()
-        guard connections.count < configuration.maxClients else {
-            refuse(socket, peer: peer)
-            return
-        }
         let connection = Connection(
             socket: socket, client: engine.connect(), peer: peer, eventLimit: configuration.clientEventBufferBytes)
         do {
@@ -215,16 +214,6 @@ public final class StoreServer {
         }
         connections[connection.client] = connection
         logger.debug("connected \(connection.peerDescription)")
-    }
-
-    /// Over the client limit: say why in a native failure frame (best effort) and close.
-    private func refuse(_ socket: UnixSocket, peer: PeerCredentials?) {
-        var writer = ByteWriter()
-        let reason = "too many clients: the store serves at most \(configuration.maxClients) (--max-clients)"
-        Reply.failure(.limitReached, message: reason).encode(type: .connect, requestID: 0, into: &writer)
-        _ = writer.buffer.withUnsafeBytes { try? socket.write($0) }
-        socket.close()
-        logger.warning("refused a connection from pid \(peer?.pid ?? -1): \(reason)")
     }
 
     // MARK: Reading
@@ -287,13 +276,15 @@ public final class StoreServer {
             if connection.dialect == .undetermined {
                 guard rest.count >= 8 else { return offset }
                 if rest.loadUnaligned(as: UInt64.self) == 0 {
-                    startArrowSession(connection)  // Arrow's version field, 0: StoreServer+Arrow.swift
+                    // Arrow's version field, 0: StoreServer+Arrow.swift
+                    guard startArrowSession(connection) else { return offset }
                 } else {
                     guard FrameHeader.looksNative(rest) else {
                         close(connection, reason: "sent bytes that are not a plasma frame")
                         return offset
                     }
                     connection.dialect = .native
+                    guard admitNativeClient(connection) else { return offset }
                     for descriptor in connection.receivedDescriptors { UnixSocket(rawValue: descriptor).close() }
                     connection.receivedDescriptors.removeAll()
                 }
@@ -420,6 +411,7 @@ public final class StoreServer {
         } else {
             logger.debug("disconnected \(connection.peerDescription)")
         }
+        releaseAdmission(of: connection)
         loop.unregister(connection.socket.rawValue)
         connection.socket.close()
         releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds

@@ -39,8 +39,16 @@ struct PlasmaStoreCommand: ParsableCommand {
             help: ArgumentHelp("Most bytes one native client may keep unevictable: objects it created and hasn't sealed, and objects it holds references to. Creates past it fail. Default: no limit.", valueName: "size"))
     var clientQuota: String?
 
-    @Option(name: .customLong("max-clients"), help: "Most clients connected at once; more are refused with a reason.")
+    @Option(name: .customLong("max-clients"), help: "Most native clients connected at once; more are refused with a reason. Arrow (pyarrow) clients don't count.")
     var maxClients = 1024
+
+    @Option(name: .customLong("max-arrow-clients"),
+            help: ArgumentHelp("Most Arrow (pyarrow) clients connected at once; more are closed at once (Arrow's protocol has no refusal). Default: no limit but descriptors, as on Arrow's store.", valueName: "n"))
+    var maxArrowClients: Int?
+
+    @Option(name: .customLong("arrow-notification-backlog"),
+            help: ArgumentHelp("Most notifications waiting for one Arrow subscriber that reads them late (beyond the objects announced at subscribe); past it its subscription is dropped.", valueName: "n"))
+    var arrowNotificationBacklog = 1 << 20
 
     @Option(name: .customLong("client-buffer"),
             help: ArgumentHelp("Most subscription-event bytes queued for one client; past it its queued events are dropped for one overflow marker. A client with 8x this many reply bytes unread is disconnected.", valueName: "size"))
@@ -94,6 +102,8 @@ struct PlasmaStoreCommand: ParsableCommand {
             throw ValidationError("invalid --external-store \(invalid)")
         }
         guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
+        if let maxArrowClients, maxArrowClients < 1 { throw ValidationError("--max-arrow-clients must be at least 1") }
+        guard arrowNotificationBacklog > 0 else { throw ValidationError("--arrow-notification-backlog must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("invalid --log-level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
         }
@@ -112,6 +122,8 @@ struct PlasmaStoreCommand: ParsableCommand {
         configuration.socketGroup = socketGroup
         configuration.engine.clientQuota = try clientQuota.map { try ByteCount.parse($0) }
         configuration.maxClients = maxClients
+        configuration.maxArrowClients = maxArrowClients
+        configuration.arrowNotificationBacklog = arrowNotificationBacklog
         configuration.arena.prefault = !noPrefault
         configuration.arena.hugepages = hugepages
         configuration.arena.directory = directory

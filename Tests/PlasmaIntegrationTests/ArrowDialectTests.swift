@@ -108,10 +108,10 @@ extension IntegrationTests {
         }
 
         @Test func aSubscriberThatStopsReadingLosesItsNotificationSocketNotTheStore() throws {
-            let store = try StoreProcess(arguments: ["--client-buffer", "4K"])
+            let store = try StoreProcess(arguments: ["--arrow-notification-backlog", "100"])
             let client = try ArrowRawClient(path: store.socketPath)
             let notifications = try client.subscribe()
-            // Far more than the socket buffer plus 4 KiB of notifications, none of them read.
+            // Far more than the socket buffer plus 100 notifications, none of them read.
             for _ in 0..<4000 {
                 _ = try client.call(.createAndSeal(id: .random(), evictIfFull: true, data: [1], metadata: [], digest: Self.digest))
             }
@@ -120,10 +120,11 @@ extension IntegrationTests {
             while try ArrowRawClient.nextNotification(notifications) != nil { received += 1 }
             #expect(received > 0 && received < 4000, "what was sent arrives, then EOF")
             #expect(try client.call(.contains(id: .random())).isContainsReply, "the client itself is still served")
+            #expect(try store.connect().statistics().arrowSubscriptionsDropped == 1, "counted, not only logged")
         }
 
         @Test func theBurstAnnouncingExistingObjectsDoesNotCountAgainstTheLimit() throws {
-            let store = try StoreProcess(arguments: ["--client-buffer", "4K"])
+            let store = try StoreProcess(arguments: ["--arrow-notification-backlog", "100"])
             let client = try ArrowRawClient(path: store.socketPath)
             let objects = try [UInt8](repeating: 0, count: 3000).map { _ in
                 let id = ObjectID.random()

@@ -45,7 +45,9 @@ final class ArrowRawClient {
         let decoded = try ArrowFrameHeader.decode(header, maxPayload: 1 << 30)!
         var payload = [UInt8](repeating: 0, count: decoded.payloadLength)
         _ = try payload.withUnsafeMutableBytes { try socket.readExactly(into: $0) }
-        let reply = try payload.withUnsafeBytes { try ArrowReply.decode(type: decoded.type, payload: $0) }
+        // No item limit: the store answers a get or delete of any number of ids (as Arrow's store does).
+        let limits = WireLimits(maxPayload: 1 << 30, maxItems: Int.max)
+        let reply = try payload.withUnsafeBytes { try ArrowReply.decode(type: decoded.type, payload: $0, limits: limits) }
         switch reply {
         case .create(_, _, let error, let storeFd, let mmapSize) where error == .ok:
             try mapIfNew(storeFd, mmapSize: mmapSize)

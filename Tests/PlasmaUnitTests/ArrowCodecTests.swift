@@ -466,6 +466,33 @@ private let referenceBuilderPayloads: [(String, [UInt8])] = [
         }
     }
 
+    /// The one-pass id vector (big GetReplies and DeleteReplies) gives exactly the bytes of one
+    /// `createString` per id, whatever the padding before it, for odd lengths too.
+    @Test func createStringsMatchesOneCreateStringPerItem() {
+        for lead in 0..<4 {
+            for length in [20, 7, 8] {
+                for count in [0, 1, 2, 5, 300] {
+                    let items = (0..<count).map { index in (0..<length).map { UInt8(truncatingIfNeeded: index &* 7 &+ $0) } }
+                    func build(_ strings: (inout FlatBufferBuilder) -> [FlatBufferBuilder.Offset]) -> [UInt8] {
+                        var builder = FlatBufferBuilder(capacity: 16)
+                        _ = builder.createString([UInt8](repeating: 9, count: lead))
+                        let vector = builder.createVector(offsets: strings(&builder))
+                        builder.startTable()
+                        builder.add(field: 0, vector)
+                        return builder.finish(root: builder.endTable())
+                    }
+                    let oneByOne = build { builder in items.map { builder.createString($0) } }
+                    let onePass = build { builder in
+                        builder.createStrings(count: count, length: length) { index, destination in
+                            items[index].withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: length) }
+                        }
+                    }
+                    #expect(onePass == oneByOne, "lead \(lead), length \(length), count \(count)")
+                }
+            }
+        }
+    }
+
     @Test func sampleRequestsCoverEveryRequestType() {
         let requestTypes: Set<ArrowMessageType> = [
             .connectRequest, .createRequest, .createAndSealRequest, .createAndSealBatchRequest, .abortRequest,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Interop with the real pyarrow 11: unmodified pyarrow.plasma (Python) and libplasma (C++) clients
 # against OUR plasma-store. Runs
-#   1. test_interop.py (our tests: Python client, the C++ client below, cross-dialect with `plasma`) and
-#      test_fault_matrix.py (issue #7's fault matrix for the Arrow dialect: pyarrow clients SIGKILLed);
+#   1. test_interop.py (our tests: Python client, the C++ client below, cross-dialect with `plasma`),
+#      test_fault_matrix.py (issue #7's fault matrix for the Arrow dialect: pyarrow clients SIGKILLed) and
+#      test_dropin_fidelity.py (pyarrow programs run against both Arrow's store and ours);
 #   2. Arrow's own pyarrow/tests/test_plasma.py from the wheel, its store starter pointed at our binary.
 # Exits non-zero if anything fails, or if pyarrow 11 is missing and can't be installed (never skips).
 #
@@ -42,8 +43,9 @@ g++ -std=c++17 -O1 -D_GLIBCXX_USE_CXX11_ABI=0 -Wno-cpp "$here/cpp_client.cc" \
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 export PLASMA_STORE_QUIET=1  # the store's log goes to a file in each test's temporary directory
 status=0
-echo "== arrow-interop: our tests (test_interop.py, test_fault_matrix.py) against $PLASMA_STORE_BIN"
-"$python" -m pytest -p no:cacheprovider -c "$here/pytest.ini" ${PYTEST_ARGS:-} "$here/test_interop.py" "$here/test_fault_matrix.py" || status=1
+echo "== arrow-interop: our tests (test_interop.py, test_fault_matrix.py, test_dropin_fidelity.py) against $PLASMA_STORE_BIN"
+"$python" -m pytest -p no:cacheprovider -c "$here/pytest.ini" ${PYTEST_ARGS:-} "$here/test_interop.py" "$here/test_fault_matrix.py" \
+    "$here/test_dropin_fidelity.py" || status=1
 echo "== arrow-interop: Arrow's own pyarrow/tests/test_plasma.py against $PLASMA_STORE_BIN"
 "$python" -m pytest -p no:cacheprovider -p our_store ${PYTEST_ARGS:-} "$pyarrow_dir/tests/test_plasma.py" || status=1
 exit $status

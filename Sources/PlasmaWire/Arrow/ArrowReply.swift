@@ -41,15 +41,21 @@ public struct ArrowObjectSpec: Equatable, Sendable {
     public var isPresent: Bool { dataSize != .max }
 
     /// The 48 struct bytes, little-endian, padding zeroed.
-    var structBytes: [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: Self.byteCount)
+    var structBytes: [UInt8] { Self.structBytes([self]) }
+
+    /// The structs of `specs`, concatenated into one array (a GetReply may carry hundreds of thousands).
+    static func structBytes(_ specs: [ArrowObjectSpec]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.byteCount * specs.count)
         bytes.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: segmentIndex.littleEndian, toByteOffset: 0, as: Int32.self)
-            raw.storeBytes(of: dataOffset.littleEndian, toByteOffset: 8, as: UInt64.self)
-            raw.storeBytes(of: dataSize.littleEndian, toByteOffset: 16, as: UInt64.self)
-            raw.storeBytes(of: metadataOffset.littleEndian, toByteOffset: 24, as: UInt64.self)
-            raw.storeBytes(of: metadataSize.littleEndian, toByteOffset: 32, as: UInt64.self)
-            raw.storeBytes(of: deviceNum.littleEndian, toByteOffset: 40, as: Int32.self)
+            for (index, spec) in specs.enumerated() {
+                let base = index * Self.byteCount
+                raw.storeBytes(of: spec.segmentIndex.littleEndian, toByteOffset: base, as: Int32.self)
+                raw.storeBytes(of: spec.dataOffset.littleEndian, toByteOffset: base + 8, as: UInt64.self)
+                raw.storeBytes(of: spec.dataSize.littleEndian, toByteOffset: base + 16, as: UInt64.self)
+                raw.storeBytes(of: spec.metadataOffset.littleEndian, toByteOffset: base + 24, as: UInt64.self)
+                raw.storeBytes(of: spec.metadataSize.littleEndian, toByteOffset: base + 32, as: UInt64.self)
+                raw.storeBytes(of: spec.deviceNum.littleEndian, toByteOffset: base + 40, as: Int32.self)
+            }
         }
         return bytes
     }
@@ -198,7 +204,7 @@ extension ArrowReply {
             let sizes = builder.createVector(scalars: mmapSizes)
             let fds = builder.createVector(scalars: storeFds)
             let objects = builder.createVector(
-                structBytes: specs.flatMap(\.structBytes), count: specs.count, alignment: ArrowObjectSpec.alignment)
+                structBytes: ArrowObjectSpec.structBytes(specs), count: specs.count, alignment: ArrowObjectSpec.alignment)
             let idList = builder.createIDVector(ids)
             builder.startTable()
             builder.add(field: 4, handles)

@@ -116,6 +116,37 @@ public struct FlatBufferBuilder {
 
     public mutating func createString(_ text: String) -> Offset { createString(Array(text.utf8)) }
 
+    /// `count` strings of `length` bytes each, the i-th filled by `fill(i, destination)`: the same bytes
+    /// as `count` calls of `createString` in index order, in one pass without an array per string (a
+    /// GetReply or DeleteReply may list hundreds of thousands of ids).
+    public mutating func createStrings(
+        count: Int, length: Int, fill: (Int, UnsafeMutableRawPointer) -> Void
+    ) -> [Offset] {
+        precondition(tableStart == nil, "strings can't be built inside a table")
+        guard count > 0 else { return [] }
+        reserve(count * (length + 8))  // each: up to 3 padding bytes, the bytes, NUL, u32 length
+        minAlignment = max(minAlignment, 4)
+        var offsets = [Offset]()
+        offsets.reserveCapacity(count)
+        var head = self.head
+        let end = storage.count
+        storage.withUnsafeMutableBytes { raw in
+            for index in 0..<count {
+                // createString: pad so that the u32 length ends up aligned, NUL, bytes, length.
+                let padding = -(end - head + length + 1) & 3
+                head -= padding + 1
+                for byte in 0...padding { raw[head + byte] = 0 }
+                head -= length
+                fill(index, raw.baseAddress! + head)
+                head -= 4
+                raw.storeBytes(of: UInt32(length).littleEndian, toByteOffset: head, as: UInt32.self)
+                offsets.append(Offset(fromEnd: end - head))
+            }
+        }
+        self.head = head
+        return offsets
+    }
+
     private mutating func startVector(count: Int, elementSize: Int, alignment: Int) {
         precondition(tableStart == nil, "vectors can't be built inside a table")
         preAlign(length: count * elementSize, alignment: 4)

@@ -1,0 +1,88 @@
+import PlasmaCore
+import PlasmaPosix
+import PlasmaWire
+import Testing
+
+@testable import PlasmaStore
+
+/// The Arrow notification backlog (ArrowNotifier): its own bound, compact entries, order kept, the
+/// subscribe snapshot not counted against the bound.
+@Suite struct ArrowNotifierTests {
+    static func id(_ index: Int) -> ObjectID {
+        ObjectID(bytes: withUnsafeBytes(of: UInt64(index).littleEndian, Array.init) + [UInt8](repeating: 7, count: 12))!
+    }
+
+    static func seal(_ index: Int) -> ArrowNotifier.Pending {
+        .sealed(id: id(index), dataSize: Int64(index), metadataSize: 1, digest: UInt64(index))
+    }
+
+    /// A notifier on one end of a socketpair nobody reads yet, as a subscriber that reads late.
+    static func lateSubscriber(backlog: Int) throws -> (ArrowNotifier, reader: UnixSocket) {
+        let (writer, reader) = try UnixSocket.pair()
+        try writer.setNonBlocking(true)
+        return (ArrowNotifier(socket: writer, backlogLimit: backlog), reader)
+    }
+
+    /// Sends like the server: once the socket is full it waits for writability (here: never).
+    static func send(_ entry: ArrowNotifier.Pending, to notifier: ArrowNotifier) throws -> ArrowNotifier.Outcome {
+        let outcome = try notifier.send(entry)
+        if outcome == .queued { notifier.watchingWritable = true }
+        return outcome
+    }
+
+    static func next(_ reader: UnixSocket) throws -> ArrowObjectInfo {
+        var size = [UInt8](repeating: 0, count: 8)
+        _ = try size.withUnsafeMutableBytes { try reader.readExactly(into: $0) }
+        let length = size.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+        var payload = [UInt8](repeating: 0, count: Int(length))
+        _ = try payload.withUnsafeMutableBytes { try reader.readExactly(into: $0) }
+        let notification = try ArrowNotification.decode(message: size + payload)
+        #expect(notification.objects.count == 1)
+        return notification.objects[0]
+    }
+
+    @Test func theDefaultBacklogHoldsAMillionNotificationsForOneSubscriber() throws {
+        let limit = ServerConfiguration(capacity: 1 << 20, socketPath: "unused").arrowNotificationBacklog
+        #expect(limit >= 1_000_000)
+        let (notifier, reader) = try Self.lateSubscriber(backlog: limit)
+        defer { notifier.socket.close(); reader.close() }
+        var overflowed = 0
+        for index in 0..<1_000_000 where try Self.send(Self.seal(index), to: notifier) == .overflow { overflowed += 1 }
+        #expect(overflowed == 0)
+        #expect(notifier.pendingNotifications > 990_000, "most wait in the store, the socket took the rest")
+        #expect(ArrowNotifier.bytesPerPendingNotification == 48, "what a budget charges per waiting notification")
+        // The first ones arrive first, intact.
+        for index in 0..<3 { #expect(try Self.next(reader) == Self.seal(index).info) }
+    }
+
+    @Test func pastItsBoundTheSubscriptionOverflowsAndWhatWasQueuedArrivesInOrder() throws {
+        let (notifier, reader) = try Self.lateSubscriber(backlog: 100)
+        defer { notifier.socket.close(); reader.close() }
+        var sent = 0
+        while try Self.send(Self.seal(sent), to: notifier) != .overflow { sent += 1 }
+        #expect(notifier.pendingNotifications == 100, "the bound counts notifications, not bytes")
+        notifier.watchingWritable = false
+        for index in 0..<sent {
+            #expect(try Self.next(reader) == Self.seal(index).info)
+            _ = try notifier.flush()  // as the server does on writability
+        }
+        #expect(try notifier.flush(), "nothing left")
+    }
+
+    @Test func theSnapshotDoesNotCountAgainstTheBoundAndComesFirst() throws {
+        let (notifier, reader) = try Self.lateSubscriber(backlog: 10)
+        defer { notifier.socket.close(); reader.close() }
+        notifier.queueSnapshot((0..<5000).map(Self.seal))
+        #expect(try !notifier.flush())
+        notifier.watchingWritable = true
+        for index in 5000..<5010 { #expect(try Self.send(Self.seal(index), to: notifier) == .queued) }
+        #expect(try Self.send(Self.seal(5010), to: notifier) == .overflow)
+        notifier.watchingWritable = false
+        for index in 0..<5010 {
+            #expect(try Self.next(reader) == Self.seal(index).info)
+            _ = try notifier.flush()  // as the server does on writability
+        }
+        #expect(try Self.send(.deleted(id: Self.id(1)), to: notifier) == .sent)
+        #expect(try Self.next(reader) == .deleted(id: Self.id(1)))
+    }
+}
