@@ -101,6 +101,7 @@ public final class AsyncPlasmaClient: ObjectOwner {
         _ id: ObjectID, size: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no,
         _ write: (UnsafeMutableRawBufferPointer) throws -> Void
     ) async throws {
+        try checkSize(size, "size")
         let reply = try await call(.create(
             id: id, dataSize: size, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
         let bytes = try writableBytes(id, dataSize: size, metadata: metadata, reply: reply).bytes
@@ -136,7 +137,8 @@ public final class AsyncPlasmaClient: ObjectOwner {
 
     @discardableResult
     public func evict(_ bytes: Int) async throws -> (bytes: Int, objects: Int) {
-        try evictedReply(try await call(.evict(bytes: bytes)))
+        try checkSize(bytes, "bytes to evict")
+        return try evictedReply(try await call(.evict(bytes: bytes)))
     }
 
     public func list() async throws -> [ObjectInfo] {

@@ -50,6 +50,12 @@ extension ObjectOwner {
         return (location, (bytes.data, UnsafeRawBufferPointer(bytes.metadata)))
     }
 
+    /// Sizes go on the wire unsigned: a negative one is refused here, before anything is sent, instead
+    /// of trapping in the conversion.
+    func checkSize(_ size: Int, _ what: String) throws(PlasmaClientError) {
+        guard size >= 0 else { throw .invalidArgument("\(what) must be at least 0, got \(size)") }
+    }
+
     func expectDone(_ reply: Reply) throws(PlasmaClientError) {
         guard case .done = reply else { throw failure(reply, expected: "done") }
     }

@@ -58,6 +58,7 @@ public final class PlasmaClient: ObjectOwner {
     public func create(
         _ id: ObjectID, dataSize: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no
     ) throws(PlasmaClientError) -> MutableObject {
+        try checkSize(dataSize, "dataSize")
         let reply = try call(.create(
             id: id, dataSize: dataSize, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
         let (location, bytes) = try writableBytes(id, dataSize: dataSize, metadata: metadata, reply: reply)
@@ -127,7 +128,8 @@ public final class PlasmaClient: ObjectOwner {
     /// Evicts least recently used unreferenced objects until at least `bytes` are freed.
     @discardableResult
     public func evict(_ bytes: Int) throws(PlasmaClientError) -> (bytes: Int, objects: Int) {
-        try evictedReply(call(.evict(bytes: bytes)))
+        try checkSize(bytes, "bytes to evict")
+        return try evictedReply(call(.evict(bytes: bytes)))
     }
 
     public func list() throws(PlasmaClientError) -> [ObjectInfo] {

@@ -16,6 +16,8 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     /// The store listening on `path` runs as a user this client doesn't trust (see `StoreTrust`);
     /// nothing was sent to it.
     case untrustedStore(path: String, storeUID: UInt32, storePID: Int32, clientUID: UInt32)
+    /// An argument no store could accept (a negative size); nothing was sent.
+    case invalidArgument(String)
     /// A write or read outside an object's bytes (``MutableObject/write(_:at:)``).
     case outOfBounds(String)
     /// A trust setting (`PLASMA_TRUSTED_STORE_UID`, a `--trust-store-uid`) that doesn't parse.
@@ -33,6 +35,7 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
             "the store at \(path) runs as uid \(storeUID) (pid \(storePID)), which is neither this user (uid \(clientUID)) nor root: refusing to talk to it. If you trust uid \(storeUID), set \(StoreTrust.environmentVariable)=\(storeUID) (or 'any'), or pass --trust-store-uid \(storeUID) to plasma"
         case .invalidTrust(let what): "invalid store trust: \(what)"
         case .outOfBounds(let what): "out of bounds: \(what)"
+        case .invalidArgument(let what): "invalid argument: \(what)"
         }
     }
 

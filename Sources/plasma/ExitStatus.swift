@@ -54,7 +54,7 @@ struct CLIError: Error, CustomStringConvertible {
             self.init(.cannotConnect, error.description)
         case .invalidTrust:
             self.init(.usage, error.description)
-        case .outOfBounds:
+        case .outOfBounds, .invalidArgument:
             self.init(.failure, error.description)
         case .store(let status, let message):
             let exit: ExitStatus =
