@@ -37,6 +37,23 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Objects (and bytes) brought back from the external store by gets, since the store started.
     public var restoredObjects: Int64 = 0
     public var restoredBytes: Int64 = 0
+    /// The `--client-state-budget` limit, and the bytes of client-held state charged against it now.
+    public var clientStateBudget: Int64 = 0
+    public var clientStateUsed: Int64 = 0
+    /// Charges refused (a request answered `limitReached`, a connection closed, events dropped) since the
+    /// store started.
+    public var clientStateRefusals: Int64 = 0
+    /// `clientStateUsed` by kind: partial inbound frames, queued replies, waiting get ids, waiting
+    /// creates, queued native events, queued Arrow notifications.
+    public var clientStateInbound: Int64 = 0
+    public var clientStateReplies: Int64 = 0
+    public var clientStateWaitingGets: Int64 = 0
+    public var clientStateWaitingCreates: Int64 = 0
+    public var clientStateEvents: Int64 = 0
+    public var clientStateArrowNotifications: Int64 = 0
+    /// Zero-byte objects held, and the most the budget lets the store hold.
+    public var emptyObjects: Int64 = 0
+    public var emptyObjectsLimit: Int64 = 0
 
     public init() {}
 
@@ -48,6 +65,9 @@ public struct StoreStatistics: Sendable, Hashable {
             pendingGets, pendingCreates, fragmentationPermille, largestFreeBlock,
             subscriptions, eventsQueued, eventsDropped,
             spilledObjects, spilledBytes, restoredObjects, restoredBytes,
+            clientStateBudget, clientStateUsed, clientStateRefusals,
+            clientStateInbound, clientStateReplies, clientStateWaitingGets, clientStateWaitingCreates,
+            clientStateEvents, clientStateArrowNotifications, emptyObjects, emptyObjectsLimit,
         ]
     }
 
@@ -61,6 +81,10 @@ public struct StoreStatistics: Sendable, Hashable {
         (fragmentationPermille, largestFreeBlock) = (value(14), value(15))
         (subscriptions, eventsQueued, eventsDropped) = (value(16), value(17), value(18))
         (spilledObjects, spilledBytes, restoredObjects, restoredBytes) = (value(19), value(20), value(21), value(22))
+        (clientStateBudget, clientStateUsed, clientStateRefusals) = (value(23), value(24), value(25))
+        (clientStateInbound, clientStateReplies, clientStateWaitingGets) = (value(26), value(27), value(28))
+        (clientStateWaitingCreates, clientStateEvents, clientStateArrowNotifications) = (value(29), value(30), value(31))
+        (emptyObjects, emptyObjectsLimit) = (value(32), value(33))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -70,5 +94,8 @@ public struct StoreStatistics: Sendable, Hashable {
         "pending_gets", "pending_creates", "fragmentation_permille", "largest_free_block",
         "subscriptions", "events_queued", "events_dropped",
         "spilled_objects", "spilled_bytes", "restored_objects", "restored_bytes",
+        "client_state_budget", "client_state_used", "client_state_refusals",
+        "client_state_inbound", "client_state_replies", "client_state_waiting_gets", "client_state_waiting_creates",
+        "client_state_events", "client_state_arrow_notifications", "empty_objects", "empty_objects_limit",
     ]
 }

@@ -217,3 +217,8 @@ internal func system_unmap(_ base: UnsafeMutableRawPointer, _ size: Int) {
 internal func system_page_size() -> Int {
     Int(plasma_page_size())
 }
+
+/// Pages of physical memory; 0 when unknown.
+internal func system_physical_pages() -> Int {
+    max(0, sysconf(Int32(_SC_PHYS_PAGES)))
+}

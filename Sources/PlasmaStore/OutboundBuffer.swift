@@ -44,7 +44,9 @@ struct OutboundBuffer {
             if attach != nil { descriptors.removeFirst() }
             start += written
         }
-        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 1 << 20)
+        // Capacity is kept only up to a budget floor (ClientStateBudget): an idle connection's buffer is
+        // not charged, so it must stay small.
+        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 256 << 10)
         start = 0
         return .done
     }

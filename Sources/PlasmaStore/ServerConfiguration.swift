@@ -19,6 +19,10 @@ public struct ServerConfiguration: Sendable {
     /// Most event bytes queued for one client (`--client-buffer`); past it, its queued events are
     /// dropped and one overflow marker sent instead.
     public var clientEventBufferBytes = 8 << 20
+    /// Most bytes of state all clients together may make the store hold besides objects
+    /// (`--client-state-budget`, ClientStateBudget.swift): partial frames, queued replies and events,
+    /// waiting gets and creates, Arrow notification backlogs, zero-byte objects' records.
+    public var clientStateBudget = ClientStateBudget.defaultLimit(physicalMemory: PhysicalMemory.bytes)
     public var engine: StoreEngine.Configuration
     /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
     public var busyPoll: Duration = .microseconds(50)
