@@ -8,15 +8,14 @@ extension StoreEngine {
     /// be evicted while the rest of the get waits.
     func get(_ ids: [ObjectID], timeout: Int64, key: WaitKey) {
         if external != nil { restoreSpilled(ids) }  // StoreEngine+External.swift
-        var results = [ObjectLocation?](repeating: nil, count: ids.count)
+        var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
         var foundSlots: [Int32] = []
-        var pending: [ObjectID: [Int]] = [:]
         for (position, id) in ids.enumerated() {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed {
-                results[position] = objects[slot].location
+                wait.results[position] = objects[slot].location
                 foundSlots.append(slot)
             } else {
-                pending[id, default: []].append(position)
+                wait.markWaiting(position)
             }
         }
         // A request id that is already waiting is refused even when this get would be answered at
@@ -26,12 +25,11 @@ extension StoreEngine {
             let refusal = fail(.invalidRequest, "request id \(key.requestID) is already waiting")
             return reply(key.client, key.requestID, .get, refusal)
         }
-        let willWait = !pending.isEmpty && timeout != 0
+        let willWait = !wait.isComplete && timeout != 0
         if willWait, let refusal = refuseToWait(key, ids: ids.count) {
             return reply(key.client, key.requestID, .get, refusal)
         }
         for slot in foundSlots { addReferences(1, at: slot, for: key.client) }
-        var wait = GetWait(key: key, ids: ids, results: results, pending: pending)
         guard willWait else { return replyToGet(wait, waited: false) }
         clients[key.client]!.waitingGets.insert(key.requestID)
         wait.deadline = addDeadline(after: timeout, kind: .get, key: key)
