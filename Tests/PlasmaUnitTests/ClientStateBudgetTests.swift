@@ -131,6 +131,26 @@ import Testing
         #expect(meter.total == 0, "client left")
     }
 
+    @Test func aWaitingGetFillsEveryPositionOfAnIDAskedForMoreThanOnce() {
+        let harness = harness(meter: RecordingMeter())
+        let client = harness.connect()
+        let other = harness.connect()
+        let requestID = harness.freshRequestID()
+        let ids = [testID(1), testID(2), testID(1), testID(3), testID(1)]
+        #expect(harness.get(ids, timeout: -1, from: client, requestID: requestID) == nil)
+        #expect(harness.get([testID(1)], timeout: -1, from: other) == nil, "a second waiter on the same object")
+        harness.put(testID(3), size: 30, from: client)
+        harness.put(testID(1), size: 10, from: client)
+        #expect(harness.replies(to: requestID, of: client).isEmpty)
+        harness.put(testID(2), size: 20, from: client)
+        guard case .objects(let found)? = harness.replies(to: requestID, of: client).first else {
+            Issue.record("the get was not answered")
+            return
+        }
+        #expect(found.map { $0?.dataSize } == [10, 20, 10, 30, 10])
+        #expect(harness.repliesReceived(by: other).count == 1, "the other waiter was answered too")
+    }
+
     @Test func waitingCreatesAreMeteredWithTheirInlineBytesAndReleasedEveryWay() {
         let meter = RecordingMeter()
         let harness = harness(capacity: 100, meter: meter)
