@@ -61,6 +61,15 @@ extension StoreServer {
         return replies && events
     }
 
+    /// For the Arrow dialect's notifier: sets the charge for `connection`'s notification backlog to
+    /// `bytes` (what waits unsent). False, changing nothing, when that is over the client's share: the
+    /// caller then drops the subscription (Arrow has no overflow marker) and sets the charge to 0 once
+    /// the backlog is freed. Lowering always succeeds; a closed connection's account is closed whole.
+    @discardableResult
+    func chargeArrowBacklog(of connection: Connection, to bytes: Int) -> Bool {
+        budget.set(.arrowNotifications, to: bytes, for: connection.account)
+    }
+
     /// The room `connection` has for more queued events: its own limit, or what the budget still allows.
     func eventRoom(_ connection: Connection) -> Int {
         connection.events.byteCount + budget.headroom(of: connection.account)

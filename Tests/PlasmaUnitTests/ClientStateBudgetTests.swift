@@ -195,3 +195,17 @@ import Testing
         harness.expectConsistent()
     }
 }
+
+/// Disconnect lines for misbehaving clients (LogRateLimiter.swift): a burst per second, then silence,
+/// then a count of what was held back.
+@Suite struct LogRateLimiterTests {
+    @Test func aBurstPerSecondThenTheCountOfSuppressedLines() {
+        var limiter = LogRateLimiter(burst: 3)
+        let second: UInt64 = 1_000_000_000
+        let start = 5 * second
+        #expect((0..<3).map { _ in limiter.admit(now: start) } == [0, 0, 0])
+        #expect((0..<10).map { _ in limiter.admit(now: start + second / 2) }.allSatisfy { $0 == nil })
+        #expect(limiter.admit(now: start + second) == 10, "the next window's first line tells what was held back")
+        #expect(limiter.admit(now: start + second) == 0)
+    }
+}
