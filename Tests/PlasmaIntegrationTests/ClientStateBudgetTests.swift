@@ -57,6 +57,20 @@ extension IntegrationTests {
             #expect(try bystander.statistics().clientStateRefusals == 1)
         }
 
+        @Test func anArrowFrameThatCannotFitInTheShareIsRefusedWithoutANativeFrame() throws {
+            // 64 MiB of capacity: Arrow frames up to 65 MiB are legal, but not for a 1.5 MiB share.
+            let store = try StoreProcess(memory: "64M", arguments: Self.arguments)
+            let bystander = try store.connect()
+            let arrow = try ArrowRawClient(path: store.socketPath)
+            let frame = ArrowRequest.createAndSeal(
+                id: .random(), evictIfFull: true, data: [UInt8](repeating: 3, count: 4 << 20), metadata: [], digest: []
+            ).encode()
+            try? arrow.sendRaw(Array(frame[..<(64 << 10)]))
+            #expect(arrow.isClosedByStore(), "closed, and not with a native frame: EOF is all it reads")
+            #expect(store.waitForLog("can't fit in the client-state budget"))
+            #expect(try Self.drained(bystander))
+        }
+
         @Test func partialFramesAreChargedAndTheConnectionThatOverflowsThePoolGoes() throws {
             let store = try StoreProcess(arguments: Self.arguments)
             let bystander = try store.connect()
