@@ -37,10 +37,10 @@ final class ClientStateBudget {
     }
 
     /// What one waiting get id costs the store's heap: its slots in the get's id and result arrays, its
-    /// entries in the get's pending index and in the per-object waiter index. Measured: 169 bytes of RSS
-    /// per id for 20 gets of 65,536 missing ids each (docs/SECURITY.md); rounded up for the dictionaries'
-    /// power-of-two growth.
-    static let waitingGetIDCost = 192
+    /// entries in the get's pending index and in the per-object waiter index. Measured (docs/SECURITY.md):
+    /// 169 bytes per id held after a heap trim, 241 bytes of RSS growth on a release store while the
+    /// request frames that carried them were still in malloc's free lists; charged at the higher figure.
+    static let waitingGetIDCost = 256
     /// A waiting create's queue entry and bookkeeping, besides the inline bytes it carries.
     static let waitingCreateCost = 256
     /// What one object's record costs the store's heap: the slab slot, the id index's bucket, and the

@@ -119,7 +119,7 @@ extension IntegrationTests {
             let store = try StoreProcess(arguments: Self.arguments)
             let other = try store.connect()
             let raw = try RawConnection(path: store.socketPath)
-            let perID = 192  // ClientStateBudget.waitingGetIDCost
+            let perID = 256  // ClientStateBudget.waitingGetIDCost
             let tooMany = Self.share / perID + 1
 
             let refused = try raw.call(.get(ids: (0..<tooMany).map { _ in .random() }, timeoutMilliseconds: -1))
@@ -131,9 +131,9 @@ extension IntegrationTests {
             #expect(message.contains("\(tooMany * perID) bytes asked"), "\(message)")
             #expect(message.contains("--client-state-budget"), "\(message)")
 
-            // 6,000 ids wait; 3,000 more would pass the share.
-            try raw.send(.get(ids: (0..<6_000).map { _ in .random() }, timeoutMilliseconds: -1))
-            #expect(try eventually { try other.statistics().clientStateWaitingGets == Int64(6_000 * perID) })
+            // 4,000 ids wait; 3,000 more would pass the share.
+            try raw.send(.get(ids: (0..<4_000).map { _ in .random() }, timeoutMilliseconds: -1))
+            #expect(try eventually { try other.statistics().clientStateWaitingGets == Int64(4_000 * perID) })
             let second = try raw.call(.get(ids: (0..<3_000).map { _ in .random() }, timeoutMilliseconds: -1))
             #expect(second.status == .limitReached)
             #expect(try raw.call(.contains(id: .random())) == .contains(false), "still served")
@@ -144,7 +144,7 @@ extension IntegrationTests {
             #expect(try eventually { try store.connect().statistics().pendingGets == 2 })
             try store.connect().createAndSeal(id, data: [1, 2, 3])
             #expect(try waiter.value() == 3)
-            #expect(try other.statistics().clientStateWaitingGets == Int64(6_000 * perID))
+            #expect(try other.statistics().clientStateWaitingGets == Int64(4_000 * perID))
             withExtendedLifetime(raw) {}
         }
 
@@ -155,9 +155,9 @@ extension IntegrationTests {
             let id = ObjectID.random()
             try raw.send(.get(ids: [id] + (0..<99).map { _ in .random() }, timeoutMilliseconds: 60_000))
             try raw.send(.get(ids: [id], timeoutMilliseconds: -1))
-            #expect(try eventually { try other.statistics().clientStateWaitingGets == Int64(101 * 192) })
+            #expect(try eventually { try other.statistics().clientStateWaitingGets == Int64(101 * 256) })
             try other.createAndSeal(id, data: [9])  // answers the one-id get only
-            #expect(try eventually { try other.statistics().clientStateWaitingGets == Int64(100 * 192) })
+            #expect(try eventually { try other.statistics().clientStateWaitingGets == Int64(100 * 256) })
             raw.socket.close()
             #expect(try Self.drained(other))
         }
