@@ -38,6 +38,9 @@ struct GetWait {
     /// Position `position` (of `ids`) waits for its object.
     mutating func markWaiting(_ position: Int) {
         let id = ids[position]
+        // Sized once for the rest of the ids: a hostile get of 65,536 missing ids would otherwise rehash
+        // the index ~16 times while the loop waits.
+        if pending.isEmpty { pending.reserveCapacity(ids.count - position) }
         if let later = pending.updateValue(Int32(position), forKey: id) {
             if earlierSameID.isEmpty { earlierSameID = [Int32](repeating: -1, count: ids.count) }
             earlierSameID[position] = later
