@@ -227,8 +227,7 @@ public final class StoreServer {
             if consumed < count, !connection.isClosed {
                 // Charged before it is copied: a partial frame that doesn't fit is never buffered.
                 guard budget.set(.inboundFrames, to: count - consumed, for: connection.account) else {
-                    _ = settleInbound(connection)  // closes, naming the numbers
-                    return
+                    return close(connection, reason: "a partial frame over the client-state budget: \(budget.describe(count - consumed, for: connection.account))")
                 }
                 connection.inbound.append(contentsOf: readBuffer[consumed..<count])
             }

@@ -98,6 +98,31 @@ extension IntegrationTests {
             #expect(try Self.drained(bystander))
         }
 
+        @Test func aFrameAdmittedWhenThePoolHadRoomIsCutOffWhenItNoLongerFits() throws {
+            let store = try StoreProcess(arguments: Self.arguments)
+            let bystander = try store.connect()
+            let slow = try RawConnection(path: store.socketPath)
+            let slowFrame = Self.bigCreate(1_400 << 10)
+            try slowFrame[..<(100 << 10)].withUnsafeBytes { try slow.socket.writeAll($0) }
+            #expect(try eventually { try bystander.statistics().clientStateInbound == 100 << 10 })
+            // Five others take the pool while the first one's frame is still coming.
+            let part = 1_200 << 10
+            let others = try (0..<5).map { _ in
+                let raw = try RawConnection(path: store.socketPath)
+                try Self.bigCreate(1_400 << 10)[..<part].withUnsafeBytes { try raw.socket.writeAll($0) }
+                return raw
+            }
+            #expect(try eventually { try bystander.statistics().clientStateInbound == Int64((100 << 10) + 5 * part) })
+            // Checked again as each piece arrives: the frame no longer fits, so the connection goes.
+            try? slowFrame[(100 << 10)...].withUnsafeBytes { try slow.socket.writeAll($0) }
+            #expect(store.waitForLog("frame can't fit in the client-state budget"))
+            #expect(try eventually {
+                let statistics = try bystander.statistics()
+                return statistics.clients == 6 && statistics.clientStateInbound == Int64(5 * part)
+            })
+            withExtendedLifetime(others) {}
+        }
+
         @Test func aClientThatStopsReadingRepliesIsDisconnectedAtItsShare() throws {
             let store = try StoreProcess(arguments: Self.arguments)
             let bystander = try store.connect()
