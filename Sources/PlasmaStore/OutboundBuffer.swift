@@ -13,6 +13,9 @@ struct OutboundBuffer {
 
     var pendingBytes: Int { writer.buffer.count - start }
     var isEmpty: Bool { pendingBytes == 0 }
+    /// What the buffer holds of the heap while anything is pending: its whole capacity (the bytes
+    /// already written stay until all are, and growth doubles). Charged to the client-state budget.
+    var heldBytes: Int { isEmpty ? 0 : writer.buffer.capacity }
 
     /// The next byte appended carries `fd`. `alone`: that byte is sent by itself (Arrow's fling: its
     /// client receives the fd with a 1-byte recvmsg and reads everything else with plain reads).

@@ -34,7 +34,15 @@ extension StoreServer {
     /// Charges what stays buffered of a partial inbound frame; false when it doesn't fit (the connection
     /// is then closed). An emptied buffer that grew big is given back to the heap: it isn't charged.
     func settleInbound(_ connection: Connection) -> Bool {
-        if connection.inbound.isEmpty, connection.inbound.capacity > 256 << 10 { connection.inbound = [] }
+        // What stays after frames were consumed may sit in a buffer grown for a big frame: move it to one
+        // of its own size, so that the charge (the bytes) is what the heap holds.
+        let count = connection.inbound.count
+        if connection.inbound.capacity > max(256 << 10, 2 * count) {
+            var fitted: [UInt8] = []
+            fitted.reserveCapacity(count)
+            fitted.append(contentsOf: connection.inbound)
+            connection.inbound = fitted
+        }
         let held = connection.inbound.count
         guard budget.set(.inboundFrames, to: held, for: connection.account) else {
             close(connection, reason: "a partial frame over the client-state budget: \(budget.describe(held - connection.account[.inboundFrames], for: connection.account))")
@@ -56,7 +64,7 @@ extension StoreServer {
     /// the Arrow dialect's code); returns whether they fit.
     @discardableResult
     func settleOutput(_ connection: Connection) -> Bool {
-        let replies = budget.force(.outboundReplies, to: connection.outbound.pendingBytes, for: connection.account)
+        let replies = budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account)
         let events = budget.force(.events, to: connection.events.byteCount, for: connection.account)
         return replies && events
     }

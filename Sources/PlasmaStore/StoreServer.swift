@@ -305,7 +305,7 @@ public final class StoreServer {
         reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
         // The reply exists already, so it is charged whatever the budget says; a client that gets one
         // over its share while earlier ones wait unread is not reading them: it goes.
-        if !budget.force(.outboundReplies, to: connection.outbound.pendingBytes, for: connection.account), queuedBefore > 0 {
+        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
             connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(connection.outbound.pendingBytes - queuedBefore, for: connection.account))"
             doomed.append(connection)
             return
