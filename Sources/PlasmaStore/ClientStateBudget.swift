@@ -65,8 +65,8 @@ final class ClientStateBudget {
     init(limit: Int, maxClients: Int) {
         self.limit = limit
         // 256 KiB covers any ordinary reply or partial frame; on a small budget the floors together take
-        // at most a quarter of it.
-        floor = max(4096, min(256 << 10, limit / 4 / max(1, maxClients)))
+        // at most a quarter of it, so that all charges together never pass the limit.
+        floor = max(1, min(256 << 10, limit / 4 / max(1, maxClients)))
         let emptyObjectSlice = limit / 8
         emptyObjectLimit = emptyObjectSlice / Self.objectRecordCost
         pool = max(0, limit - floor * maxClients - emptyObjectSlice)

@@ -94,7 +94,7 @@ extension StoreEngine {
     }
 
     /// Zero-byte objects take no block, so capacity can't bound them: their count is (each record costs
-    /// the heap ~100 bytes, and nothing would ever evict them to make room).
+    /// the heap 144 bytes, and nothing would ever evict them to make room).
     var emptyObjectsFull: Bool { configuration.maxEmptyObjects.map { objects.emptyCount >= $0 } ?? false }
 
     func outOfMemoryDetail(_ size: Int) -> String {
