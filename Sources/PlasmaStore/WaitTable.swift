@@ -69,7 +69,12 @@ struct WaitTable {
     }
 
     private(set) var waits: [WaitKey: GetWait] = [:]
-    private var waitersByObject: [ObjectID: Waiters] = [:]
+    /// The waiter index, split by (seeded) hash into shards: a dictionary that grows rehashes all of its
+    /// entries at once, and with millions of waiting ids in one dictionary that stalled the loop for
+    /// hundreds of milliseconds inside one get (perf: most of a hostile get's time). A shard holds 1/256.
+    private var waitersByObject = [[ObjectID: Waiters]](repeating: [:], count: 256)
+
+    private static func shard(_ id: ObjectID) -> Int { id.hashValue & 255 }
 
     var count: Int { waits.count }
 
@@ -81,20 +86,21 @@ struct WaitTable {
     mutating func add(_ wait: GetWait) {
         waits[wait.key] = wait
         for id in wait.pending.keys {
-            switch waitersByObject[id] {
-            case nil: waitersByObject[id] = .one(wait.key)
-            case .one(let other): waitersByObject[id] = .many([other, wait.key])
+            let shard = Self.shard(id)
+            switch waitersByObject[shard][id] {
+            case nil: waitersByObject[shard][id] = .one(wait.key)
+            case .one(let other): waitersByObject[shard][id] = .many([other, wait.key])
             case .many(var keys):
-                waitersByObject[id] = nil  // so that the append doesn't copy the array
+                waitersByObject[shard][id] = nil  // so that the append doesn't copy the array
                 keys.append(wait.key)
-                waitersByObject[id] = .many(keys)
+                waitersByObject[shard][id] = .many(keys)
             }
         }
     }
 
     /// Takes the waiters of `id` out of the index; the caller settles each with `resolve`.
     mutating func takeWaiters(of id: ObjectID) -> [WaitKey] {
-        switch waitersByObject.removeValue(forKey: id) {
+        switch waitersByObject[Self.shard(id)].removeValue(forKey: id) {
         case nil: []
         case .one(let key): [key]
         case .many(let keys): keys
@@ -116,12 +122,17 @@ struct WaitTable {
     mutating func remove(_ key: WaitKey) -> GetWait? {
         guard let wait = waits.removeValue(forKey: key) else { return nil }
         for id in wait.pending.keys {
-            switch waitersByObject[id] {
-            case .one(key): waitersByObject[id] = nil
+            let shard = Self.shard(id)
+            switch waitersByObject[shard][id] {
+            case .one(key): waitersByObject[shard][id] = nil
             case .many(var keys):
-                waitersByObject[id] = nil
+                waitersByObject[shard][id] = nil
                 keys.removeAll { $0 == key }
-                if keys.count > 1 { waitersByObject[id] = .many(keys) } else if let last = keys.first { waitersByObject[id] = .one(last) }
+                if keys.count > 1 {
+                    waitersByObject[shard][id] = .many(keys)
+                } else if let last = keys.first {
+                    waitersByObject[shard][id] = .one(last)
+                }
             case .one, nil: continue
             }
         }
