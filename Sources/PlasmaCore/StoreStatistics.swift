@@ -45,6 +45,23 @@ public struct StoreStatistics: Sendable, Hashable {
     public var connectionsRefused: Int64 = 0
     /// Arrow subscriptions dropped because `--arrow-notification-backlog` notifications were waiting.
     public var arrowSubscriptionsDropped: Int64 = 0
+    /// The `--client-state-budget` limit, and the bytes of client-held state charged against it now.
+    public var clientStateBudget: Int64 = 0
+    public var clientStateUsed: Int64 = 0
+    /// Charges refused (a request answered `limitReached`, a connection closed, events dropped) since the
+    /// store started.
+    public var clientStateRefusals: Int64 = 0
+    /// `clientStateUsed` by kind: partial inbound frames, queued replies, waiting get ids, waiting
+    /// creates, queued native events, queued Arrow notifications.
+    public var clientStateInbound: Int64 = 0
+    public var clientStateReplies: Int64 = 0
+    public var clientStateWaitingGets: Int64 = 0
+    public var clientStateWaitingCreates: Int64 = 0
+    public var clientStateEvents: Int64 = 0
+    public var clientStateArrowNotifications: Int64 = 0
+    /// Zero-byte objects held, and the most the budget lets the store hold.
+    public var emptyObjects: Int64 = 0
+    public var emptyObjectsLimit: Int64 = 0
 
     public init() {}
 
@@ -58,6 +75,9 @@ public struct StoreStatistics: Sendable, Hashable {
             spilledObjects, spilledBytes, restoredObjects, restoredBytes,
             spillFailures, restoreFailures,
             connectionsRefused, arrowSubscriptionsDropped,
+            clientStateBudget, clientStateUsed, clientStateRefusals,
+            clientStateInbound, clientStateReplies, clientStateWaitingGets, clientStateWaitingCreates,
+            clientStateEvents, clientStateArrowNotifications, emptyObjects, emptyObjectsLimit,
         ]
     }
 
@@ -73,6 +93,10 @@ public struct StoreStatistics: Sendable, Hashable {
         (spilledObjects, spilledBytes, restoredObjects, restoredBytes) = (value(19), value(20), value(21), value(22))
         (spillFailures, restoreFailures) = (value(23), value(24))
         (connectionsRefused, arrowSubscriptionsDropped) = (value(25), value(26))
+        (clientStateBudget, clientStateUsed, clientStateRefusals) = (value(27), value(28), value(29))
+        (clientStateInbound, clientStateReplies, clientStateWaitingGets) = (value(30), value(31), value(32))
+        (clientStateWaitingCreates, clientStateEvents, clientStateArrowNotifications) = (value(33), value(34), value(35))
+        (emptyObjects, emptyObjectsLimit) = (value(36), value(37))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -84,5 +108,8 @@ public struct StoreStatistics: Sendable, Hashable {
         "spilled_objects", "spilled_bytes", "restored_objects", "restored_bytes",
         "spill_failures", "restore_failures",
         "connections_refused", "arrow_subscriptions_dropped",
+        "client_state_budget", "client_state_used", "client_state_refusals",
+        "client_state_inbound", "client_state_replies", "client_state_waiting_gets", "client_state_waiting_creates",
+        "client_state_events", "client_state_arrow_notifications", "empty_objects", "empty_objects_limit",
     ]
 }

@@ -32,3 +32,9 @@ public enum PageSize {
     /// The corresponding C function is `sysconf(_SC_PAGESIZE)`.
     public static var current: Int { system_page_size() }
 }
+
+/// The machine's physical memory.
+public enum PhysicalMemory {
+    /// The corresponding C function is `sysconf(_SC_PHYS_PAGES)` (times the page size); 0 when unknown.
+    public static var bytes: Int { system_physical_pages() * system_page_size() }
+}

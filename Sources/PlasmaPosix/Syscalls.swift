@@ -292,3 +292,8 @@ internal func system_getpid() -> pid_t { Glibc.getpid() }
 internal func system_xxh64(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
     plasma_xxh64(bytes.baseAddress, bytes.count, seed)
 }
+
+/// Pages of physical memory; 0 when unknown.
+internal func system_physical_pages() -> Int {
+    max(0, sysconf(Int32(_SC_PHYS_PAGES)))
+}

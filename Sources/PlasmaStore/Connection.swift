@@ -34,6 +34,8 @@ final class Connection {
     /// Descriptors received (SCM_RIGHTS) and not yet claimed, oldest first. Only connections that are
     /// not known to be native read with a control buffer: Arrow clients pass an fd after Subscribe.
     var receivedDescriptors: [Int32] = []
+    /// What this client's buffers and waits hold of the client-state budget.
+    let account = ClientStateBudget.Account()
 
     init(socket: UnixSocket, client: ClientID, peer: PeerCredentials?, eventLimit: Int) {
         self.socket = socket

@@ -14,6 +14,9 @@ struct PendingCreate {
     var deadline: UInt64? = nil
     /// Told apart from a later create that reuses the request id (set by the queue).
     fileprivate(set) var serial: UInt64 = 0
+
+    /// What it holds while it waits, for the engine's `WaitMeter`.
+    var cost: WaitCost { .create(inlineBytes: inline.map { $0.data.count + $0.metadata.count } ?? 0) }
 }
 
 /// Creates that asked to wait when the store was full. Served in arrival order so that a large
@@ -23,7 +26,7 @@ struct CreateQueue {
     /// Creates still wanted, with the request type to answer with, the deadline they were given and the
     /// serial of their queue entry: a cancelled entry lingers in `queue` until it reaches the head, and
     /// must not come back to life when its request id is reused.
-    private var live: [WaitKey: (type: MessageType, deadline: UInt64?, serial: UInt64)] = [:]
+    private var live: [WaitKey: (type: MessageType, deadline: UInt64?, serial: UInt64, cost: WaitCost)] = [:]
     private var nextSerial: UInt64 = 1
 
     var count: Int { live.count }
@@ -37,7 +40,7 @@ struct CreateQueue {
         create.serial = nextSerial
         nextSerial += 1
         queue.append(create)
-        live[create.key] = (create.inline == nil ? .create : .createAndSeal, create.deadline, create.serial)
+        live[create.key] = (create.inline == nil ? .create : .createAndSeal, create.deadline, create.serial, create.cost)
     }
 
     /// The oldest create still wanted; cancelled ones are dropped on the way.
@@ -54,15 +57,16 @@ struct CreateQueue {
         live[head.key] = nil
     }
 
-    /// Cancels a waiting create; its queue entry is discarded lazily.
-    /// Returns the request type of the cancelled create, nil when it wasn't waiting.
+    /// Cancels a waiting create; its queue entry is discarded lazily (its inline bytes with it: the
+    /// sweep below bounds how long).
+    /// Returns the request type and cost of the cancelled create, nil when it wasn't waiting.
     @discardableResult
-    mutating func cancel(_ key: WaitKey) -> MessageType? {
-        guard let type = live.removeValue(forKey: key)?.type else { return nil }
+    mutating func cancel(_ key: WaitKey) -> (type: MessageType, cost: WaitCost)? {
+        guard let entry = live.removeValue(forKey: key) else { return nil }
         // `first()` drops cancelled entries only at the head: behind a create that keeps waiting they
         // would pile up, inline bytes and all. Sweep them once they outnumber the live ones
         // (amortised O(1) per cancel; found by `plasma-bench soak`).
         if queue.count > 2 * live.count + 64 { queue = Deque(queue.filter { live[$0.key]?.serial == $0.serial }) }
-        return type
+        return (entry.type, entry.cost)
     }
 }

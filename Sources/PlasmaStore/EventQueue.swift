@@ -15,11 +15,15 @@ struct EventQueue {
     init(limit: Int) { self.limit = limit }
 
     var isEmpty: Bool { writer.buffer.isEmpty }
+    /// Charged to the client-state budget. (The buffer's capacity is at most twice that while events are
+    /// queued: it only grows by appends, and is dropped past 256 KiB once they are taken.)
+    var byteCount: Int { writer.buffer.count }
 
     /// Queues `event`; returns how many events were dropped to respect the limit (0 normally).
-    mutating func append(_ event: ObjectEvent, subscriptionID: UInt64) -> Int {
+    /// `room`: a lower limit for this once (what the client-state budget still lets this client hold).
+    mutating func append(_ event: ObjectEvent, subscriptionID: UInt64, room: Int = .max) -> Int {
         var dropped = 0
-        if writer.buffer.count + event.frameSize > limit {
+        if writer.buffer.count + event.frameSize > min(limit, room) {
             dropped = queued - (droppedSinceMarker > 0 ? 1 : 0) + 1  // the queue, less the old marker, plus this one
             droppedSinceMarker += dropped
             writer.buffer.removeAll(keepingCapacity: true)
@@ -40,7 +44,8 @@ struct EventQueue {
         } else {
             output.append(contentsOf: writer.buffer)
         }
-        writer.buffer.removeAll(keepingCapacity: true)
+        // Capacity is kept only up to a budget floor: an empty queue is not charged.
+        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 256 << 10)
         queued = 0
         droppedSinceMarker = 0
     }

@@ -18,6 +18,8 @@ struct ObjectTable {
     /// Requested bytes of all objects: what counts against capacity.
     private(set) var bytesInUse = 0
     private(set) var sealedCount = 0
+    /// Objects of zero bytes: they take no arena block, so only this count bounds them.
+    private(set) var emptyCount = 0
 
     var count: Int { index.count }
     var createdCount: Int { index.count - sealedCount }
@@ -43,6 +45,7 @@ struct ObjectTable {
         assert(self.slot(of: record.id) == nil, "inserting an id the table already holds")
         index.insert(slot, hash: record.id.hashValue)
         bytesInUse += record.totalSize
+        if record.totalSize == 0 { emptyCount += 1 }
         if record.state == .sealed { sealedCount += 1 }
         return slot
     }
@@ -55,6 +58,7 @@ struct ObjectTable {
         index.remove(at: bucket)
         freeSlots.append(slot)
         bytesInUse -= record.totalSize
+        if record.totalSize == 0 { emptyCount -= 1 }
         if record.state == .sealed { sealedCount -= 1 }
         return record
     }

@@ -13,6 +13,9 @@ struct OutboundBuffer {
 
     var pendingBytes: Int { writer.buffer.count - start }
     var isEmpty: Bool { pendingBytes == 0 }
+    /// What the buffer holds of the heap while anything is pending: its whole capacity (the bytes
+    /// already written stay until all are, and growth doubles). Charged to the client-state budget.
+    var heldBytes: Int { isEmpty ? 0 : writer.buffer.capacity }
 
     /// The next byte appended carries `fd`. `alone`: that byte is sent by itself (Arrow's fling: its
     /// client receives the fd with a 1-byte recvmsg and reads everything else with plain reads).
@@ -44,7 +47,9 @@ struct OutboundBuffer {
             if attach != nil { descriptors.removeFirst() }
             start += written
         }
-        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 1 << 20)
+        // Capacity is kept only up to a budget floor (ClientStateBudget): an idle connection's buffer is
+        // not charged, so it must stay small.
+        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 256 << 10)
         start = 0
         return .done
     }

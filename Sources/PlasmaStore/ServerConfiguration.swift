@@ -30,6 +30,10 @@ public struct ServerConfiguration: Sendable {
     /// Past it the subscription is dropped: Arrow's protocol has no overflow marker. Each waiting
     /// notification costs `ArrowNotifier.bytesPerPendingNotification` bytes of store heap.
     public var arrowNotificationBacklog = 1 << 20
+    /// Most bytes of state all clients together may make the store hold besides objects
+    /// (`--client-state-budget`, ClientStateBudget.swift): partial frames, queued replies and events,
+    /// waiting gets and creates, Arrow notification backlogs, zero-byte objects' records.
+    public var clientStateBudget = ClientStateBudget.defaultLimit(physicalMemory: PhysicalMemory.bytes)
     public var engine: StoreEngine.Configuration
     /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
     public var busyPoll: Duration = .microseconds(50)

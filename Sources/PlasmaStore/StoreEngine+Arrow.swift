@@ -82,7 +82,7 @@ extension StoreEngine {
     /// fails at once, where Arrow's store first flushed the whole LRU for nothing.
     /// Returns like `reserveSpace`: the block, `.some(nil)` for a zero-byte object, nil for no room.
     func arrowReserveSpace(_ size: Int, evictIfFull: Bool) -> Allocator.Block?? {
-        guard size > 0 else { return .some(nil) }
+        guard size > 0 else { return emptyObjectsFull ? nil : .some(nil) }
         guard size <= capacity else { return nil }
         while true {
             if objects.bytesInUse + size <= capacity, let block = allocator.allocate(size) { return block }

@@ -33,8 +33,11 @@ extension StoreEngine {
             let detail = "\(configuration.maxWaitingCreatesPerClient) creates already waiting for space"
             return reply(key.client, key.requestID, type, fail(.limitReached, detail))
         }
-        clients[key.client]!.waitingCreates.insert(key.requestID)
         var pending = PendingCreate(key: key, id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline)
+        if let refusal = waitMeter?.admit(pending.cost, for: key.client) {
+            return reply(key.client, key.requestID, type, fail(.limitReached, "a create waiting for space: \(refusal)"))
+        }
+        clients[key.client]!.waitingCreates.insert(key.requestID)
         pending.deadline = addDeadline(after: timeout, kind: .create, key: key)
         waitingCreates.append(pending)
     }
@@ -80,7 +83,7 @@ extension StoreEngine {
     /// block, or nil when even evicting every evictable object would not make room. Evicts nothing in
     /// that last case, so a hopeless create does not empty the store for nothing.
     func reserveSpace(_ size: Int) -> Allocator.Block?? {
-        guard size > 0 else { return .some(nil) }
+        guard size > 0 else { return emptyObjectsFull ? nil : .some(nil) }
         let shortfall = objects.bytesInUse + size - capacity
         if shortfall > objects.evictableBytes { return nil }
         while true {
@@ -90,8 +93,15 @@ extension StoreEngine {
         }
     }
 
+    /// Zero-byte objects take no block, so capacity can't bound them: their count is (each record costs
+    /// the heap 144 bytes, and nothing would ever evict them to make room).
+    var emptyObjectsFull: Bool { configuration.maxEmptyObjects.map { objects.emptyCount >= $0 } ?? false }
+
     func outOfMemoryDetail(_ size: Int) -> String {
-        "\(size) bytes requested; \(objects.bytesInUse) of \(capacity) in use, \(objects.evictableBytes) evictable"
+        if size == 0, emptyObjectsFull {
+            return "the store holds \(objects.emptyCount) zero-byte objects, its limit (1/8 of --client-state-budget); delete some"
+        }
+        return "\(size) bytes requested; \(objects.bytesInUse) of \(capacity) in use, \(objects.evictableBytes) evictable"
     }
 
     // MARK: Seal and abort
@@ -140,31 +150,37 @@ extension StoreEngine {
             let size = pending.dataSize + pending.metadataSize
             if isKnown(pending.id) {
                 waitingCreates.removeFirst()
-                clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+                waitingCreateEnded(pending)
                 reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.objectExists, pending.id.hex))
                 continue
             }
             // The client may have pinned more while this create waited.
             if let refusal = quotaRefusal(size, for: pending.key.client) {
                 waitingCreates.removeFirst()
-                clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+                waitingCreateEnded(pending)
                 reply(pending.key.client, pending.key.requestID, type(of: pending), fail(.limitReached, refusal))
                 continue
             }
             guard let block = reserveSpace(size) else { return }
             waitingCreates.removeFirst()
-            clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+            waitingCreateEnded(pending)
             reply(pending.key.client, pending.key.requestID, type(of: pending),
                   place(id: pending.id, dataSize: pending.dataSize, metadataSize: pending.metadataSize,
                         inline: pending.inline, block: block, client: pending.key.client))
         }
     }
 
+    private func waitingCreateEnded(_ pending: PendingCreate) {
+        clients[pending.key.client]?.waitingCreates.remove(pending.key.requestID)
+        waitMeter?.release(pending.cost, for: pending.key.client)
+    }
+
     func expireWaitingCreate(_ key: WaitKey) {
-        guard let type = waitingCreates.cancel(key) else { return }
+        guard let expired = waitingCreates.cancel(key) else { return }
         clients[key.client]?.waitingCreates.remove(key.requestID)
+        waitMeter?.release(expired.cost, for: key.client)
         // The entry stays in the queue until it reaches the head; `first()` skips it then.
-        reply(key.client, key.requestID, type, fail(.outOfMemory, "no space freed before the timeout"))
+        reply(key.client, key.requestID, expired.type, fail(.outOfMemory, "no space freed before the timeout"))
         // FIX (unit tests): the expired create may have been the head of the queue that kept later,
         // smaller creates waiting although space for them was free; serve them now.
         serveWaitingCreates()

@@ -8,12 +8,14 @@ extension StoreEngine {
     /// be evicted while the rest of the get waits.
     func get(_ ids: [ObjectID], timeout: Int64, key: WaitKey) {
         if external != nil { restoreSpilled(ids) }  // StoreEngine+External.swift
-        var results = [ObjectLocation?](repeating: nil, count: ids.count)
+        var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
         var foundSlots: [Int32] = []
         for (position, id) in ids.enumerated() {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed {
-                results[position] = objects[slot].location
+                wait.results[position] = objects[slot].location
                 foundSlots.append(slot)
+            } else {
+                wait.markWaiting(position)
             }
         }
         let missing = ids.count - foundSlots.count
@@ -24,34 +26,37 @@ extension StoreEngine {
             let refusal = fail(.invalidRequest, "request id \(key.requestID) is already waiting")
             return reply(key.client, key.requestID, .get, refusal)
         }
-        let willWait = missing > 0 && timeout != 0
-        if willWait, let refusal = refuseToWait(key) {
+        let willWait = !wait.isComplete && timeout != 0
+        if willWait, let refusal = refuseToWait(key, ids: ids.count) {
             return reply(key.client, key.requestID, .get, refusal)
         }
         for slot in foundSlots { addReferences(1, at: slot, for: key.client) }
-        // The missing ids' positions only matter to a get that waits: one that doesn't (timeout 0, a
-        // big Arrow get of mostly absent ids) skips building the map, the costliest step of a large get.
-        var pending: [ObjectID: [Int]] = [:]
-        if willWait {
-            pending.reserveCapacity(missing)
-            for (position, id) in ids.enumerated() where results[position] == nil { pending[id, default: []].append(position) }
-        }
-        var wait = GetWait(key: key, ids: ids, results: results, pending: pending)
-        guard willWait else { return replyToGet(wait) }
+        guard willWait else { return replyToGet(wait, waited: false) }
         clients[key.client]!.waitingGets.insert(key.requestID)
         wait.deadline = addDeadline(after: timeout, kind: .get, key: key)
         waitingGets.add(wait)
     }
 
-    private func refuseToWait(_ key: WaitKey) -> Reply? {
+    /// Checked last: a get the meter admits is charged, so nothing may refuse it afterwards.
+    private func refuseToWait(_ key: WaitKey, ids: Int) -> Reply? {
         if clients[key.client]!.waitingGets.count >= configuration.maxWaitingGetsPerClient {
             return fail(.limitReached, "\(configuration.maxWaitingGetsPerClient) gets already waiting")
+        }
+        if let refusal = waitMeter?.admit(.getIDs(ids), for: key.client) {
+            return fail(.limitReached, "a get waiting on \(ids) ids: \(refusal)")
         }
         return nil
     }
 
-    func replyToGet(_ wait: GetWait) {
+    /// A waiting get left the wait table (answered, timed out, cancelled, or its client left).
+    func waitEnded(_ wait: GetWait) {
         clients[wait.key.client]?.waitingGets.remove(wait.key.requestID)
+        waitMeter?.release(.getIDs(wait.ids.count), for: wait.key.client)
+    }
+
+    /// Answers a get; a waiting one must have left the wait table already.
+    func replyToGet(_ wait: GetWait, waited: Bool = true) {
+        if waited { waitEnded(wait) }
         reply(wait.key.client, wait.key.requestID, .get, .objects(wait.results))
     }
 
@@ -65,14 +70,15 @@ extension StoreEngine {
     /// request is answered `cancelled`. Nothing happens when it isn't waiting (already answered).
     func cancel(_ key: WaitKey) {
         if let wait = waitingGets.remove(key) {
-            clients[key.client]?.waitingGets.remove(key.requestID)
+            waitEnded(wait)
             for (position, id) in wait.ids.enumerated() where wait.results[position] != nil {
                 _ = release(id, by: key.client)
             }
             reply(key.client, key.requestID, .get, fail(.cancelled))
-        } else if let type = waitingCreates.cancel(key) {
+        } else if let cancelled = waitingCreates.cancel(key) {
             clients[key.client]?.waitingCreates.remove(key.requestID)
-            reply(key.client, key.requestID, type, fail(.cancelled))
+            waitMeter?.release(cancelled.cost, for: key.client)
+            reply(key.client, key.requestID, cancelled.type, fail(.cancelled))
             // FIX (unit tests): as for an expired create, the withdrawn one may have blocked the queue.
             serveWaitingCreates()
         }

@@ -19,6 +19,9 @@ public final class StoreEngine {
         public var maxSubscriptionsPerClient = 1 << 12
         /// Most bytes one native client may pin (`--client-quota`, StoreEngine+Quota.swift); nil: no limit.
         public var clientQuota: Int?
+        /// Most zero-byte objects held at once: they take no arena block, so capacity doesn't bound them
+        /// (the server derives this from `--client-state-budget`); nil: no limit.
+        public var maxEmptyObjects: Int?
 
         public init(capacity: Int) { self.capacity = capacity }
     }
@@ -30,6 +33,10 @@ public final class StoreEngine {
     public var replySink: ReplySink = { _, _, _, _ in }
     /// Receives every event for a subscription.
     public var eventSink: (_ subscription: SubscriptionKey, _ event: ObjectEvent) -> Void = { _, _ in }
+    /// Prices waiting gets and creates per client (the server's client-state budget); nil admits all.
+    public weak var waitMeter: WaitMeter?
+    /// Adds what the engine doesn't hold to `statistics` (the server's budget figures).
+    public var statisticsAddendum: (inout StoreStatistics) -> Void = { _ in }
 
     let memory: UnsafeMutableRawBufferPointer
     let allocator: Allocator
@@ -85,8 +92,14 @@ public final class StoreEngine {
         guard let record = clients.removeValue(forKey: client) else { return }
         arrowClientLeft(client)  // gives its quota back (StoreEngine+Arrow.swift)
         for subscriptionID in record.subscriptions { subscriptions.remove(SubscriptionKey(client: client, subscriptionID: subscriptionID)) }
-        for requestID in record.waitingGets { _ = waitingGets.remove(WaitKey(client: client, requestID: requestID)) }
-        for requestID in record.waitingCreates { waitingCreates.cancel(WaitKey(client: client, requestID: requestID)) }
+        for requestID in record.waitingGets {
+            if let wait = waitingGets.remove(WaitKey(client: client, requestID: requestID)) { waitEnded(wait) }
+        }
+        for requestID in record.waitingCreates {
+            if let cancelled = waitingCreates.cancel(WaitKey(client: client, requestID: requestID)) {
+                waitMeter?.release(cancelled.cost, for: client)
+            }
+        }
         for id in record.unsealed {
             guard let slot = objects.slot(of: id) else { continue }
             objects[slot].referenceCount -= record.references[id] ?? 0
@@ -220,6 +233,8 @@ public final class StoreEngine {
         statistics.connectionsRefused = Int64(refusedConnections)
         statistics.arrowSubscriptionsDropped = Int64(droppedArrowSubscriptions)
         if let external { external.fill(&statistics) }
+        statistics.emptyObjects = Int64(objects.emptyCount)
+        statisticsAddendum(&statistics)
         return statistics
     }
 

@@ -65,7 +65,10 @@ extension StoreServer {
                 return offset
             }
             let frameSize = ArrowFrameHeader.size + header.payloadLength
-            guard rest.count >= frameSize else { return offset }
+            guard rest.count >= frameSize else {
+                _ = admitFrame(of: frameSize, on: connection)  // the client-state budget (StoreServer+Budget.swift)
+                return offset
+            }
             let request: ArrowRequest
             do {
                 request = try ArrowRequest.decode(

@@ -18,9 +18,14 @@ public final class StoreServer {
     // Not private: the Arrow dialect's code (StoreServer+Arrow.swift) watches notification sockets.
     let loop: EventLoop
     private let wakeup: EventFD
-    private var connections: [ClientID: Connection] = [:]
+    private(set) var connections: [ClientID: Connection] = [:]
+    /// Everything clients make the store hold besides objects (`--client-state-budget`).
     /// Clients admitted per dialect (StoreServer+DialectLimits.swift).
     var admission = DialectAdmission()
+    let budget: ClientStateBudget
+    private let waitMeter: BudgetWaitMeter
+    /// Disconnect lines for misbehaving clients: many at once must not flood the log.
+    private var disconnectLog = LogRateLimiter()
     /// Connections with replies queued since the last flush.
     private var unflushed: [Connection] = []
     /// The connections `flushAll` is working through (kept to reuse its storage).
@@ -60,9 +65,14 @@ public final class StoreServer {
             socketFile.close()
             throw .system(error)
         }
+        budget = ClientStateBudget(limit: configuration.clientStateBudget, maxClients: configuration.maxClients)
+        waitMeter = BudgetWaitMeter(budget: budget)
+        var engineConfiguration = configuration.engine
+        engineConfiguration.maxEmptyObjects = budget.emptyObjectLimit
         engine = StoreEngine(
-            configuration: configuration.engine,
+            configuration: engineConfiguration,
             memory: UnsafeMutableRawBufferPointer(start: arena.base, count: arena.size))
+        engine.waitMeter = waitMeter
         if let externalStore { engine.attachExternalStore(externalStore) }
         engine.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
@@ -70,6 +80,8 @@ public final class StoreServer {
         engine.eventSink = { [unowned self] subscription, event in
             self.enqueue(event, for: subscription)
         }
+        engine.statisticsAddendum = { [unowned self] in fillBudgetStatistics(&$0) }
+        waitMeter.account = { [unowned self] client in connections[client]?.account }
     }
 
     private static func fittingDescriptorLimit(_ configuration: ServerConfiguration, logger: Logger) -> ServerConfiguration {
@@ -258,12 +270,19 @@ public final class StoreServer {
                 processFrames(UnsafeRawBufferPointer(rebasing: raw[..<count]), on: connection)
             }
             if consumed < count, !connection.isClosed {
+                // Charged before it is copied: a partial frame that doesn't fit is never buffered.
+                guard budget.set(.inboundFrames, to: count - consumed, for: connection.account) else {
+                    return close(connection, reason: "a partial frame over the client-state budget: \(budget.describe(count - consumed, for: connection.account))")
+                }
                 connection.inbound.append(contentsOf: readBuffer[consumed..<count])
             }
         } else {
             connection.inbound.append(contentsOf: readBuffer[..<count])
             let consumed = connection.inbound.withUnsafeBytes { raw in processFrames(raw, on: connection) }
-            if !connection.isClosed { connection.inbound.removeFirst(consumed) }
+            if !connection.isClosed {
+                connection.inbound.removeFirst(consumed)
+                _ = settleInbound(connection)
+            }
         }
     }
 
@@ -300,7 +319,10 @@ public final class StoreServer {
                 return offset
             }
             let frameSize = FrameHeader.size + header.payloadLength
-            guard rest.count >= frameSize else { return offset }
+            guard rest.count >= frameSize else {
+                _ = admitFrame(of: frameSize, on: connection)
+                return offset
+            }
             let payload = UnsafeRawBufferPointer(rebasing: rest[FrameHeader.size..<frameSize])
             do {
                 let request = try Request.decode(type: header.type, payload: payload, limits: configuration.wireLimits)
@@ -325,16 +347,27 @@ public final class StoreServer {
             doomed.append(connection)
             return
         }
+        let queuedBefore = connection.outbound.pendingBytes
         if case .connected = reply { connection.outbound.attachDescriptorToNextByte(arena.descriptor) }
         reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
+        // The reply exists already, so it is charged whatever the budget says; a client that gets one
+        // over its share while earlier ones wait unread is not reading them: it goes.
+        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(connection.outbound.pendingBytes - queuedBefore, for: connection.account))"
+            doomed.append(connection)
+            return
+        }
         schedule(connection)
     }
 
     private func enqueue(_ event: ObjectEvent, for subscription: SubscriptionKey) {
         guard let connection = connections[subscription.client], !connection.isClosed, connection.closeReason == nil else { return }
         if connection.dialect == .arrow { return arrowEvent(event, on: connection) }  // its notification socket
-        let dropped = connection.events.append(event, subscriptionID: subscription.subscriptionID)
+        let room = eventRoom(connection)
+        let dropped = connection.events.append(event, subscriptionID: subscription.subscriptionID, room: room)
+        budget.force(.events, to: connection.events.byteCount, for: connection.account)
         if dropped > 0 {
+            if room < connection.events.limit { budget.countRefusal() }
             engine.droppedEvents += dropped
             logger.debug("\(connection.peerDescription) reads events too slowly: dropped \(dropped), sent an overflow marker")
         }
@@ -375,7 +408,9 @@ public final class StoreServer {
                     connection.events.take(into: &connection.outbound.writer.buffer)
                 }
                 if connection.outbound.isEmpty { break }
-                if try connection.outbound.flush(to: connection.socket) == .wouldBlock {
+                let flushed = try connection.outbound.flush(to: connection.socket)
+                settleOutput(connection)
+                if flushed == .wouldBlock {
                     if !connection.waitingForWritable {
                         connection.waitingForWritable = true
                         try loop.modify(connection.socket.rawValue, interest: [.readable, .writable])
@@ -407,7 +442,10 @@ public final class StoreServer {
         }
         connection.isClosed = true
         if let reason {
-            logger.warning("disconnecting \(connection.peerDescription): \(reason)")
+            if let suppressed = disconnectLog.admit(now: engine.clock.monotonicNanoseconds()) {
+                let more = suppressed > 0 ? " (\(suppressed) similar lines suppressed before this one)" : ""
+                logger.warning("disconnecting \(connection.peerDescription): \(reason)\(more)")
+            }
         } else {
             logger.debug("disconnected \(connection.peerDescription)")
         }
@@ -417,6 +455,7 @@ public final class StoreServer {
         releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds
         connections[connection.client] = nil
         engine.disconnect(connection.client)
+        budget.closeAccount(connection.account)  // after the engine: its waits are in the account
         if acceptPause.isPaused { resumeAccepting() }  // a descriptor just freed
     }
 

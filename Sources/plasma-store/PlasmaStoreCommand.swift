@@ -54,6 +54,10 @@ struct PlasmaStoreCommand: ParsableCommand {
             help: ArgumentHelp("Most subscription-event bytes queued for one client; past it its queued events are dropped for one overflow marker. A client with 8x this many reply bytes unread is disconnected.", valueName: "size"))
     var clientBuffer = "8M"
 
+    @Option(name: .customLong("client-state-budget"),
+            help: ArgumentHelp("Most bytes all clients together may make the store hold besides objects: partial frames, unread replies and events, waiting gets and creates, Arrow notification backlogs, zero-byte objects. One client may take a quarter of it. Default: 1/16 of physical memory, within 1G-16G.", valueName: "size"))
+    var clientStateBudget: String?
+
     @Option(name: .customLong("log-level"),
             help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -98,6 +102,9 @@ struct PlasmaStoreCommand: ParsableCommand {
             throw ValidationError("invalid --client-buffer '\(clientBuffer)': give a size of at least 4K, e.g. 8M")
         }
         _ = buffer
+        if let clientStateBudget, (try? ByteCount.parse(clientStateBudget)).map({ $0 >= 1 << 20 }) != true {
+            throw ValidationError("invalid --client-state-budget '\(clientStateBudget)': give a size of at least 1M, e.g. 2G")
+        }
         if let externalStore, let invalid = ExternalStoreURL.validate(externalStore) {
             throw ValidationError("invalid --external-store \(invalid)")
         }
@@ -131,6 +138,7 @@ struct PlasmaStoreCommand: ParsableCommand {
         configuration.busyPoll = .microseconds(busyPoll)
         configuration.clientEventBufferBytes = try ByteCount.parse(clientBuffer)
         configuration.maxPendingReplyBytes = 8 * configuration.clientEventBufferBytes
+        if let clientStateBudget { configuration.clientStateBudget = try ByteCount.parse(clientStateBudget) }
 
         let server: StoreServer
         do {
@@ -156,7 +164,8 @@ struct PlasmaStoreCommand: ParsableCommand {
         let prefault = arena.prefaultDuration.map { "prefault \($0.formattedSeconds)" } ?? "no prefault"
         let capacity = server.configuration.capacity
         let quota = server.configuration.engine.clientQuota.map { ", client quota \(ByteCount.format($0))" } ?? ""
-        logger.info("plasma-store ready: capacity \(ByteCount.format(capacity)) (\(capacity) bytes), socket \(server.configuration.socketPath), \(prefault), pages \(arena.usesHugepages ? "huge" : "normal"), pid \(getpid())\(quota)")
+        let budget = ", client-state budget \(ByteCount.format(server.configuration.clientStateBudget))"
+        logger.info("plasma-store ready: capacity \(ByteCount.format(capacity)) (\(capacity) bytes), socket \(server.configuration.socketPath), \(prefault), pages \(arena.usesHugepages ? "huge" : "normal"), pid \(getpid())\(quota)\(budget)")
     }
 }
 

@@ -15,6 +15,9 @@ struct StatsCommand: ParsableCommand {
     static let byteFields: Set<String> = [
         "capacity", "arena_size", "bytes_in_use", "arena_bytes_allocated", "evictable_bytes", "evicted_bytes",
         "largest_free_block", "spilled_bytes", "restored_bytes",
+        "client_state_budget", "client_state_used", "client_state_inbound", "client_state_replies",
+        "client_state_waiting_gets", "client_state_waiting_creates", "client_state_events",
+        "client_state_arrow_notifications",
     ]
 
     @OptionGroup var connection: ConnectionOptions
