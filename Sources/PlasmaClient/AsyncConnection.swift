@@ -15,6 +15,8 @@ final class AsyncConnection: RequestSender, Sendable {
         case awaiting(CheckedContinuation<Reply, any Error>, Request)
         /// Called on the read loop's thread with the reply (subscribe confirmations).
         case callback(@Sendable (Reply) -> Void)
+        /// One request of a batch whose replies go to its `receive`, in arrival order (`callEach`).
+        case batched(ReplyBatch)
         /// The task was cancelled before or while awaiting; undo whatever reply still comes.
         case cancelled(Request?)
     }
@@ -94,6 +96,47 @@ final class AsyncConnection: RequestSender, Sendable {
         socket.shutdown()
     }
 
+    /// Sends every request at once; each reply is handed to `receive` on the read loop's thread as it
+    /// is read, so in the order the store sent them. Returns what withdraws, in the store, the requests
+    /// still unanswered (as `receive` returning false does); their late replies are undone.
+    func callEach(
+        _ requests: [Request], receive: @escaping @Sendable (ReplyBatch.Answer) -> Bool
+    ) -> @Sendable () -> Void {
+        let batch = state.withLock { state -> ReplyBatch? in
+            guard state.failure == nil else { return nil }
+            let first = state.nextRequestID
+            state.nextRequestID += UInt64(requests.count)
+            let batch = ReplyBatch(requests, requestIDs: first..<state.nextRequestID, receive: receive)
+            // Registered before anything is sent: a reply may be read before the last request is sent.
+            for requestID in batch.requestIDs { state.pending[requestID] = .batched(batch) }
+            return batch
+        }
+        guard let batch else {
+            _ = receive(.failure(state.withLock { $0.failure! }))
+            return {}
+        }
+        for _ in requests { ReadLoop.shared.callStarted() }
+        for (request, requestID) in zip(requests, batch.requestIDs) {
+            if case .failure(let error) = send(request, id: requestID) {
+                fail(with: error)
+                break
+            }
+        }
+        return { [weak self] in self?.withdraw(batch) }
+    }
+
+    private func withdraw(_ batch: ReplyBatch) {
+        let withdrawn = state.withLock { state -> [UInt64] in
+            batch.requestIDs.filter { requestID in
+                guard case .batched = state.pending[requestID] else { return false }  // answered
+                state.pending[requestID] = .cancelled(batch.requests[batch.index(of: requestID)])
+                return true
+            }
+        }
+        ReadLoop.shared.callsEnded(withdrawn.count)
+        for requestID in withdrawn { post(.cancel(requestID: requestID)) }
+    }
+
     private func withdraw(_ id: UInt64) {
         let continuation = state.withLock { state -> CheckedContinuation<Reply, any Error>? in
             switch state.pending[id] {
@@ -101,7 +144,7 @@ final class AsyncConnection: RequestSender, Sendable {
                 state.pending[id] = .cancelled(request)
                 ReadLoop.shared.callsEnded(1)
                 return continuation
-            case .callback:
+            case .callback, .batched:
                 return nil  // not a task's request
             case .cancelled, nil:
                 // Not registered yet: mark it so that registration refuses at once.
@@ -162,6 +205,9 @@ final class AsyncConnection: RequestSender, Sendable {
                 continuation.resume(returning: reply)
             case .callback(let handle):
                 handle(reply)
+            case .batched(let batch):
+                ReadLoop.shared.callsEnded(1)
+                if !batch.receive(.success((batch.index(of: requestID), reply))) { withdraw(batch) }
             case .cancelled(let request?):
                 undo(reply, of: request)
             case .cancelled(nil), nil:
@@ -190,21 +236,30 @@ final class AsyncConnection: RequestSender, Sendable {
     }
 
     private func fail(with error: PlasmaClientError) {
-        let waiting = state.withLock { state -> [CheckedContinuation<Reply, any Error>] in
+        let (waiting, batches) = state.withLock { state in
             if state.failure == nil { state.failure = error }
-            let waiting = state.pending.values.compactMap { pending -> CheckedContinuation<Reply, any Error>? in
-                if case .awaiting(let continuation, _) = pending { return continuation }
-                return nil
+            var waiting: [CheckedContinuation<Reply, any Error>] = []
+            var batches: [ObjectIdentifier: ReplyBatch] = [:]
+            var batchedCalls = 0
+            for pending in state.pending.values {
+                switch pending {
+                case .awaiting(let continuation, _): waiting.append(continuation)
+                case .batched(let batch):
+                    batches[ObjectIdentifier(batch)] = batch
+                    batchedCalls += 1
+                case .callback, .cancelled: break
+                }
             }
             state.pending.removeAll()
-            ReadLoop.shared.callsEnded(waiting.count)
-            return waiting
+            ReadLoop.shared.callsEnded(waiting.count + batchedCalls)
+            return (waiting, Array(batches.values))
         }
         let (failure, streams) = state.withLock { state in
             defer { state.subscriptions.removeAll() }
             return (state.failure!, Array(state.subscriptions.values))
         }
         for continuation in waiting { continuation.resume(throwing: failure) }
+        for batch in batches { _ = batch.receive(.failure(failure)) }
         for stream in streams { stream.finish(throwing: failure) }
     }
 

@@ -64,22 +64,44 @@ public final class AsyncPlasmaClient: ObjectOwner {
     }
 
     /// Yields each object as it is sealed, in seal order, until all have come. Ending the loop or
-    /// cancelling the task withdraws the remaining waits.
+    /// cancelling the task withdraws the remaining waits. On timeout, throws `timedOut` with the ids
+    /// not yet yielded.
+    ///
+    /// One get per id waits in the store; the store answers each the moment its object is sealed, so
+    /// the replies arrive in seal order, and the read loop yields each as it reads it (`callEach`):
+    /// nothing in between can reorder them. (An object already sealed when its get arrives comes at once.)
     public func sealed(_ ids: [ObjectID], timeout: Duration? = nil) -> AsyncThrowingStream<ObjectBuffer, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    try await withThrowingTaskGroup(of: ObjectBuffer.self) { group in
-                        for id in ids { group.addTask { try await self.get(id, timeout: timeout) } }
-                        for try await buffer in group { continuation.yield(buffer) }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ObjectBuffer.self, throwing: (any Error).self)
+        guard !ids.isEmpty else {
+            continuation.finish()
+            return stream
         }
+        let milliseconds = (timeout.map { Wait.timeout($0) } ?? .forever).milliseconds
+        // Which ids have come; touched by the read loop, and by a failing connection on any thread.
+        let answered = Locked((yielded: [Bool](repeating: false, count: ids.count), remaining: ids.count))
+        let withdraw = connection.callEach(ids.map { .get(ids: [$0], timeoutMilliseconds: milliseconds) }) { [self] answer in
+            do {
+                let (index, reply) = try answer.get()
+                guard let buffer = try buffers([ids[index]], reply)[0] else {
+                    // Every wait has the same deadline: the others are missing too.
+                    let missing = answered.withLock { answered in zip(ids, answered.yielded).filter { !$1 }.map(\.0) }
+                    throw PlasmaClientError.timedOut(missing)
+                }
+                let done = answered.withLock { answered in
+                    answered.yielded[index] = true
+                    answered.remaining -= 1
+                    return answered.remaining == 0
+                }
+                continuation.yield(buffer)
+                if done { continuation.finish() }
+                return !done
+            } catch {
+                continuation.finish(throwing: error)
+                return false
+            }
+        }
+        continuation.onTermination = { _ in withdraw() }
+        return stream
     }
 
     // MARK: Putting objects

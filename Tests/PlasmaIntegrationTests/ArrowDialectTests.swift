@@ -73,7 +73,9 @@ extension IntegrationTests {
             let id = ObjectID.random()
             // Arrow's store crashed (SIGFPE) on a blocking get listing an id twice.
             try waiter.send(.get(ids: [id, id], timeoutMs: -1))
-            usleep(100_000)
+            // The get waits in the store before the object exists, so the seal is what answers it.
+            let observer = try store.connect()
+            #expect(try eventually { try observer.statistics().pendingGets == 1 })
             let writer = try ArrowRawClient(path: store.socketPath)
             try put(writer, id, data: [9, 9, 9])
             let reply = try waiter.readReply()

@@ -35,12 +35,13 @@ extension IntegrationTests {
         @Test func getWaitsForASealFromAnotherProcess() throws {
             let store = try StoreProcess()
             let client = try store.connect()
+            let observer = try store.connect()
             let id = ObjectID.random()
-            let writer = try PeerProcess(["put", store.socketPath, id.hex, "4096", "1", "300"])
-            #expect(writer.nextLine()?.hasPrefix("started") == true)
-            let started = Date()
-            let buffer = try #require(try client.get(id, timeout: .timeout(.seconds(20))))
-            #expect(Date().timeIntervalSince(started) >= 0.25)
+            let getting = BackgroundCall { try client.get(id, timeout: .timeout(.seconds(20))) }
+            // The get waits in the store before the object exists; only then does the writer start.
+            #expect(try eventually { try observer.statistics().pendingGets == 1 })
+            let writer = try PeerProcess(["put", store.socketPath, id.hex, "4096", "1"])
+            let buffer = try #require(try getting.value())
             #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 4096, seed: 1)))
             #expect(writer.nextLine() == "sealed")
         }
@@ -51,9 +52,10 @@ extension IntegrationTests {
             let present = ObjectID.random()
             let absent = ObjectID.random()
             try client.createAndSeal(present, data: [1, 2, 3])
-            let started = Date()
+            // A lower bound only (the store must not answer before the timeout): load can't break it.
+            let started = ContinuousClock.now
             let buffers = try client.get([present, absent, present], timeout: .timeout(.milliseconds(200)))
-            #expect(Date().timeIntervalSince(started) >= 0.19)
+            #expect(started.duration(to: .now) >= .milliseconds(190))
             #expect(buffers.map { $0 != nil } == [true, false, true])
             #expect(buffers[0]!.copyBytes() == [1, 2, 3])
             #expect(try client.statistics().pendingGets == 0)

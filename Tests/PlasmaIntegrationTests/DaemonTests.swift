@@ -3,6 +3,7 @@ import Glibc
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
+import Synchronization
 import Testing
 
 extension IntegrationTests {
@@ -139,7 +140,8 @@ extension IntegrationTests {
         @Test func sigtermUnderLoadDisconnectsEveryClientCleanly() throws {
             let store = try StoreProcess()
             let clients = try (0..<8).map { _ in try store.connect() }
-            let workers = clients.map { client in
+            let rounds = clients.map { _ in Counter() }
+            let workers = zip(clients, rounds).map { client, rounds in
                 BackgroundCall { () -> PlasmaClientError? in
                     let payload = [UInt8](repeating: 1, count: 256)
                     while true {
@@ -148,13 +150,15 @@ extension IntegrationTests {
                             try client.createAndSeal(id, data: payload)
                             _ = try client.get(id)
                             try client.delete([id])
+                            rounds.value.add(1, ordering: .relaxed)
                         } catch let error as PlasmaClientError {
                             return error
                         }
                     }
                 }
             }
-            usleep(300_000)  // let them get going
+            // Every client is in the middle of its loop when the signal comes.
+            #expect(eventually { rounds.allSatisfy { $0.value.load(ordering: .relaxed) >= 10 } })
             #expect(store.stop() == 0)
             for worker in workers {
                 let error = try worker.value(timeout: 20)

@@ -27,6 +27,16 @@ extension IntegrationTests {
             }
         }
 
+        /// Whether the store itself shows the step: the peer prints its line when it has sent the request,
+        /// which the store may not have read yet when the kill comes.
+        func storeShows(_ step: Step, _ statistics: StoreStatistics) -> Bool {
+            switch step {
+            case .waitingInGet: statistics.pendingGets == 1
+            case .subscribed: statistics.subscriptions == 1
+            case .afterCreate, .midWrite, .afterSealBeforeRelease, .midFrame: true  // answered, or not observable
+            }
+        }
+
         func openDescriptors(_ pid: Int32) -> Int {
             (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
         }
@@ -43,6 +53,7 @@ extension IntegrationTests {
             let victim = try PeerProcess(arguments)
             #expect(victim.nextLine(timeout: 20) == ready)
             #expect(try eventually { try observer.statistics().clients == 2 })
+            #expect(try eventually { storeShows(step, try observer.statistics()) })
             victim.kill9()
             #expect(try eventually { try observer.statistics().clients == 1 })
 

@@ -12,10 +12,13 @@ extension IntegrationTests {
         func blockingGetWithAHugeTimeoutWaitsForTheSeal(timeout: Duration) throws {
             let store = try StoreProcess()
             let client = try store.connect()
+            let observer = try store.connect()
             let id = ObjectID.random()
-            let writer = try PeerProcess(["put", store.socketPath, id.hex, "4096", "3", "200"])
-            #expect(writer.nextLine()?.hasPrefix("started") == true)
-            let buffer = try #require(try client.get(id, timeout: .timeout(timeout)))
+            let getting = BackgroundCall { try client.get(id, timeout: .timeout(timeout)) }
+            // The get waits in the store (with the huge timeout) before the writer starts.
+            #expect(try eventually { try observer.statistics().pendingGets == 1 })
+            let writer = try PeerProcess(["put", store.socketPath, id.hex, "4096", "3"])
+            let buffer = try #require(try getting.value())
             #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 4096, seed: 3)))
             #expect(writer.nextLine() == "sealed")
         }

@@ -44,19 +44,14 @@ let rest = Array(arguments.dropFirst(2))
 
 func run() throws {
     switch command {
-    case "put":  // ID SIZE SEED [DELAY_MS]: create, write the pattern, seal, release
-        if rest.count > 3 {
-            say("started \(MonotonicClock.nanoseconds())")
-            usleep(UInt32(Int(rest[3])! * 1000))
-        }
+    case "put":  // ID SIZE SEED: create, write the pattern, seal, release
         let client = try PlasmaClient(socketPath: socketPath, retries: 50)
         let object = try client.create(ObjectID(hex: rest[0])!, dataSize: Int(rest[1])!)
         let bytes = pattern(size: Int(rest[1])!, seed: Int(rest[2])!)
         try object.write(bytes)
         try object.seal().release()
         say("sealed")
-    case "put-list":  // FILE [DELAY_MS]: create-and-seal one 8-byte object per hex id in FILE, in order
-        if rest.count > 1 { usleep(UInt32(Int(rest[1])! * 1000)) }
+    case "put-list":  // FILE: create-and-seal one 8-byte object per hex id in FILE, in order
         let client = try PlasmaClient(socketPath: socketPath)
         let text = try String(contentsOfFile: rest[0], encoding: .utf8)
         var count = 0
@@ -76,7 +71,7 @@ func run() throws {
                     for id in ids { group.addTask { try await client.get(id).count } }
                     return try await group.reduce(0, +)
                 }
-                result.line = "done \(MonotonicClock.nanoseconds()) \(bytes)"
+                result.line = "done \(bytes)"
             } catch {
                 result.line = "error \(error)"
             }

@@ -9,6 +9,20 @@ private func uniqueSocketPath() -> String {
     "/tmp/plasma-socket-test-\(getpid())-\(UInt32.random(in: 0 ... .max)).sock"
 }
 
+/// The calling thread's kernel id, from /proc/thread-self ("PID/task/TID").
+private func currentThreadID() -> String {
+    let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+    return String(link.split(separator: "/").last ?? "")
+}
+
+/// Whether thread `threadID` of this process sleeps in the kernel: state S in its stat line.
+private func isAsleep(threadID: String) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/self/task/\(threadID)/stat", encoding: .utf8),
+          let nameEnd = stat.lastIndex(of: ")"), stat.distance(from: nameEnd, to: stat.endIndex) > 2
+    else { return false }
+    return stat[stat.index(nameEnd, offsetBy: 2)] == "S"
+}
+
 private extension UnixSocket {
     func writeAll(_ text: String) throws {
         try Array(text.utf8).withUnsafeBytes { try writeAll($0) }
@@ -152,8 +166,11 @@ private extension UnixSocket {
         let wakeup = try EventFD()
         defer { wakeup.close() }
         try epoll.add(wakeup.rawValue, interest: .readable)
+        // Signals once this thread sleeps in the kernel (in the wait below): a signal sent before the
+        // wait would make it return too, without testing the wake-up.
+        let waiter = currentThreadID()
         Thread.detachNewThread {
-            usleep(50_000)
+            while !isAsleep(threadID: waiter) { usleep(1_000) }
             wakeup.signal()
         }
         var events: [Epoll.Event] = []
