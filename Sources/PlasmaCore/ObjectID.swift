@@ -110,6 +110,6 @@ public struct ObjectID: Hashable, Sendable, Comparable {
 }
 
 extension ObjectID: CustomStringConvertible {
-    /// The 40-character lowercase hex form, as ``hex``, so that ids print as `plasma` and the logs show them.
+    /// The 40-character lowercase hex form (``hex``): printed ids match what `plasma list` and the logs show.
     public var description: String { hex }
 }

@@ -3,7 +3,7 @@ public enum PlasmaStatus: UInt16, Sendable, CaseIterable {
     /// The request did what it asked.
     case ok = 0
     /// A create of an id that is taken: by an object present (sealed or not) or spilled to the
-    /// external store. Ids are never reused while their object exists.
+    /// external store.
     case objectExists = 1
     /// No object with this id (seal, abort, delete, release), or no such subscription (unsubscribe).
     case objectNotFound = 2
