@@ -4,9 +4,13 @@
 /// as in `ulimit`, Docker and most memory flags; the SI forms with a B (KB, MB, GB, TB) are powers of 1000,
 /// because that is what they mean. A bare number is bytes. Case does not matter.
 public enum ByteCount {
+    /// Text that ``ByteCount/parse(_:)`` can't read as a byte count.
     public struct ParseError: Error, CustomStringConvertible, Sendable {
+        /// The text as given, untrimmed, so the message quotes what the user typed.
         public let text: String
+        /// What is wrong with it: `empty`, `not a number`, `a byte count must be whole` or `too large`.
         public let reason: String
+        /// One line for an error message: the text, the reason and examples of what is accepted.
         public var description: String {
             "invalid size '\(text)': \(reason); write bytes or a number with a unit, e.g. 2G, 512M, 1.5G, 2GiB, 1000000"
         }
@@ -19,6 +23,10 @@ public enum ByteCount {
         ("b", 1),
     ]
 
+    /// The number of bytes `text` stands for, rounded down to whole bytes (`1.5K` is 1536).
+    ///
+    /// Surrounding whitespace and case are ignored. Throws ``ParseError`` for empty text, text that is not
+    /// a number with an optional unit, a fractional count of bytes, or a size of 2⁶² bytes or more.
     public static func parse(_ text: String) throws(ParseError) -> Int {
         let trimmed = text.trimmingWhitespace().lowercased()
         guard !trimmed.isEmpty else { throw ParseError(text: text, reason: "empty") }

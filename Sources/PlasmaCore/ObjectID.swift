@@ -2,6 +2,7 @@
 ///
 /// Stored inline as three words so that hashing and comparison never allocate.
 public struct ObjectID: Hashable, Sendable, Comparable {
+    /// The length of an id in bytes.
     public static let byteCount = 20
 
     @usableFromInline var high: UInt64
@@ -34,6 +35,8 @@ public struct ObjectID: Hashable, Sendable, Comparable {
         return id
     }
 
+    /// An id of 160 bits drawn from `generator`: reproducible ids for tests and benchmarks, given a seeded
+    /// generator.
     public static func random(using generator: inout some RandomNumberGenerator) -> ObjectID {
         var id = ObjectID(zeroed: ())
         id.high = generator.next()
@@ -91,6 +94,7 @@ public struct ObjectID: Hashable, Sendable, Comparable {
         return copy
     }
 
+    /// Byte-wise order of the 20 bytes, which is also the order of their hex forms.
     public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
@@ -106,5 +110,6 @@ public struct ObjectID: Hashable, Sendable, Comparable {
 }
 
 extension ObjectID: CustomStringConvertible {
+    /// The 40-character lowercase hex form (``hex``): printed ids match what `plasma list` and the logs show.
     public var description: String { hex }
 }

@@ -1,14 +1,23 @@
 /// One row of `list`: what the store knows about an object.
 public struct ObjectInfo: Sendable, Hashable {
+    /// Where an object is in its life; the raw values travel on the wire.
     public enum State: UInt8, Sendable {
+        /// Created and still being written by its creator: no other client can get it yet.
         case created = 0
+        /// Sealed: immutable, and gettable by every client.
         case sealed = 1
     }
 
+    /// The object's id.
     public var id: ObjectID
+    /// Bytes of data.
     public var dataSize: Int
+    /// Bytes of metadata, stored after the data.
     public var metadataSize: Int
+    /// References clients hold (a creator's, and one per get not yet released); a sealed object with
+    /// none may be evicted.
     public var referenceCount: Int
+    /// Unsealed (being written) or sealed.
     public var state: State
     /// Wall-clock creation time, nanoseconds since the Unix epoch.
     public var createdAtNanoseconds: Int64
@@ -17,6 +26,7 @@ public struct ObjectInfo: Sendable, Hashable {
     /// True when a delete was asked for and waits for the last reference.
     public var deletePending: Bool
 
+    /// A row with these values, as the wire decoder and the store build it.
     public init(
         id: ObjectID, dataSize: Int, metadataSize: Int, referenceCount: Int, state: State,
         createdAtNanoseconds: Int64, sealDurationNanoseconds: Int64, deletePending: Bool

@@ -1,45 +1,66 @@
 /// A snapshot of the store's counters, as `stats` reports them.
 ///
 /// Every field is an Int64 on the wire, in the order declared here; new fields are appended only.
+///
+/// Two kinds of field: gauges say how things are now (they go up and down: `bytesInUse`, `clients`);
+/// running totals count since the store started and only grow (`evictedObjects`, `eventsDropped`).
+/// Each field's comment says which it is.
 public struct StoreStatistics: Sendable, Hashable {
-    /// The `--memory` value: the most object bytes (data + metadata) the store holds.
+    /// The `--memory` value: the most object bytes (data + metadata) the store holds. Fixed at start.
     public var capacity: Int64 = 0
-    /// Bytes of the shared arena (capacity rounded up to whole pages).
+    /// Bytes of the shared arena (capacity rounded up to whole pages). Fixed at start.
     public var arenaSize: Int64 = 0
-    /// Requested bytes of all objects present: what counts against capacity.
+    /// Gauge: requested bytes of all objects present: what counts against capacity.
     public var bytesInUse: Int64 = 0
-    /// Arena bytes the allocator has handed out (requested bytes rounded to 64-byte blocks).
+    /// Gauge: arena bytes the allocator has handed out (requested bytes rounded to 64-byte blocks).
     public var arenaBytesAllocated: Int64 = 0
+    /// Gauge: objects created and not yet sealed (being written).
     public var createdObjects: Int64 = 0
+    /// Gauge: sealed objects present in the arena.
     public var sealedObjects: Int64 = 0
-    /// Sealed objects no client references: what eviction may take.
+    /// Gauge: sealed objects no client references: what eviction may take.
     public var evictableObjects: Int64 = 0
+    /// Gauge: bytes (data + metadata) of the evictable objects.
     public var evictableBytes: Int64 = 0
+    /// Running total: objects evicted to make room or by an explicit evict.
     public var evictedObjects: Int64 = 0
+    /// Running total: bytes (data + metadata) of the evicted objects.
     public var evictedBytes: Int64 = 0
+    /// Running total: objects removed by delete, counted when they actually go (a deferred delete at
+    /// its last release).
     public var deletedObjects: Int64 = 0
+    /// Gauge: connected clients, native and Arrow.
     public var clients: Int64 = 0
-    /// Gets waiting for at least one object to be sealed.
+    /// Gauge: gets waiting for at least one object to be sealed.
     public var pendingGets: Int64 = 0
-    /// Creates waiting for space.
+    /// Gauge: creates waiting for space.
     public var pendingCreates: Int64 = 0
-    /// 1 - largest free block / free bytes of the arena's allocator.
+    /// Gauge: 1 - largest free block / free bytes of the arena's allocator, in thousandths: 0 when the
+    /// free space is one block, near 1000 when it is scattered in small pieces.
     public var fragmentationPermille: Int64 = 0
+    /// Gauge: bytes of the largest free block in the arena: the largest object a create can get
+    /// without evicting.
     public var largestFreeBlock: Int64 = 0
-    /// Subscriptions held by all clients.
+    /// Gauge: subscriptions held by all clients.
     public var subscriptions: Int64 = 0
-    /// Events handed to subscribers' queues, and events dropped from queues that overflowed.
+    /// Running total: events handed to subscribers' queues.
     public var eventsQueued: Int64 = 0
+    /// Running total: events dropped from queues that overflowed (each drop announced to its subscriber
+    /// by an overflow event).
     public var eventsDropped: Int64 = 0
-    /// Objects (and their bytes) evicted to the external store (`--external-store`) and still there.
+    /// Gauge: objects evicted to the external store (`--external-store`) and still there.
     public var spilledObjects: Int64 = 0
+    /// Gauge: bytes (data + metadata) of the spilled objects.
     public var spilledBytes: Int64 = 0
-    /// Objects (and bytes) brought back from the external store by gets, since the store started.
+    /// Running total: objects brought back from the external store by gets.
     public var restoredObjects: Int64 = 0
+    /// Running total: bytes (data + metadata) of the restored objects.
     public var restoredBytes: Int64 = 0
-    /// Evicted objects dropped because the external store couldn't take them (e.g. a full disk), and
-    /// spilled objects lost because their bytes couldn't be read back (a missing or damaged spill file).
+    /// Running total: evicted objects dropped because the external store couldn't take them (e.g. a full
+    /// disk).
     public var spillFailures: Int64 = 0
+    /// Running total: spilled objects lost because their bytes couldn't be read back (a missing or
+    /// damaged spill file).
     public var restoreFailures: Int64 = 0
     /// Connections refused by `--max-clients` or `--max-arrow-clients`, since the store started.
     public var connectionsRefused: Int64 = 0
@@ -63,6 +84,7 @@ public struct StoreStatistics: Sendable, Hashable {
     public var emptyObjects: Int64 = 0
     public var emptyObjectsLimit: Int64 = 0
 
+    /// Every field zero, for the store and the decoder to fill in.
     public init() {}
 
     /// The fields in wire order; one place so that encoder and decoder can't drift.
