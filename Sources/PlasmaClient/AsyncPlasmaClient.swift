@@ -9,6 +9,7 @@ import PlasmaWire
 /// A separate type from the blocking `PlasmaClient` because the two read replies differently: this one
 /// has the process's read loop resume tasks, that one lets the calling thread read its own reply.
 public final class AsyncPlasmaClient: ObjectOwner {
+    /// The store's capacity (`--memory`): the most object bytes it holds.
     public let capacity: Int
     let connection: AsyncConnection
     let arena: ArenaMapping
@@ -148,25 +149,32 @@ public final class AsyncPlasmaClient: ObjectOwner {
 
     // MARK: Everything else
 
+    /// Whether the store has a sealed object with this id (an unsealed one doesn't count).
     public func contains(_ id: ObjectID) async throws -> Bool {
         try containsReply(try await call(.contains(id: id)))
     }
 
+    /// Deletes sealed objects; one status per id, in order: `ok`, `objectNotFound`, or `deletionDeferred`
+    /// when someone still holds the object (it goes with the last release).
     @discardableResult
     public func delete(_ ids: [ObjectID]) async throws -> [PlasmaStatus] {
         try statuses(try await call(.delete(ids: ids)), count: ids.count)
     }
 
+    /// Evicts at least `bytes` of sealed, unreferenced objects, least recently released first (fewer if
+    /// fewer are evictable); returns what went.
     @discardableResult
     public func evict(_ bytes: Int) async throws -> (bytes: Int, objects: Int) {
         try checkSize(bytes, "bytes to evict")
         return try evictedReply(try await call(.evict(bytes: bytes)))
     }
 
+    /// Every object in the store, sealed or not, with its sizes, references and state.
     public func list() async throws -> [ObjectInfo] {
         try listReply(try await call(.list))
     }
 
+    /// The store's counters and gauges (`plasma stats` shows the same).
     public func statistics() async throws -> StoreStatistics {
         try statisticsReply(try await call(.stats))
     }

@@ -97,6 +97,7 @@ extension ObjectOwner {
 public enum Wait: Sendable, Equatable {
     /// Don't wait: answer with what is there now.
     case no
+    /// Wait until it happens, however long that takes.
     case forever
     /// Rounded up to whole milliseconds.
     case timeout(Duration)

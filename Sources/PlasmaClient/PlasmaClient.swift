@@ -14,6 +14,8 @@ public final class PlasmaClient: ObjectOwner {
     let connection: ClientConnection
     let arena: ArenaMapping
 
+    /// Where clients look for the store: `$PLASMA_STORE_SOCKET` when set and not empty, else
+    /// `/tmp/plasma.sock` (the store's own default).
     public static var defaultSocketPath: String {
         if let value = getenv("PLASMA_STORE_SOCKET"), value.pointee != 0 { return String(cString: value) }
         return "/tmp/plasma.sock"
@@ -22,6 +24,10 @@ public final class PlasmaClient: ObjectOwner {
     /// Connects, retrying while no store answers yet (`retries` more attempts, `retryInterval` apart).
     ///
     /// - Parameters:
+    ///   - socketPath: the store's socket (``defaultSocketPath`` by default).
+    ///   - name: a name for this client in the store's connect log line.
+    ///   - retries: further attempts while nothing listens on `socketPath` yet (a store still starting).
+    ///   - retryInterval: the pause between attempts.
     ///   - prefault: map the arena with MAP_POPULATE (costs time at connect, proportional to the arena;
     ///     saves the page faults of a first touch of each page later).
     ///   - spin: how long a caller polls for its reply before sleeping in the kernel; trades a little
@@ -52,9 +58,13 @@ public final class PlasmaClient: ObjectOwner {
 
     // MARK: Creating
 
-    /// Reserves an object and returns its writable bytes; `seal()` it to publish it.
+    /// Reserves an object and returns it writable; `seal()` it to publish it.
     ///
-    /// - Parameter waitForSpace: how long to wait when the store is full and evicting can't make room.
+    /// - Parameters:
+    ///   - id: the new object's id; the store refuses one that exists.
+    ///   - dataSize: bytes of data, written in place before the seal (0 or more).
+    ///   - metadata: bytes stored beside the data, written now.
+    ///   - waitForSpace: how long to wait when the store is full and evicting can't make room.
     public func create(
         _ id: ObjectID, dataSize: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no
     ) throws(PlasmaClientError) -> MutableObject {
@@ -132,10 +142,12 @@ public final class PlasmaClient: ObjectOwner {
         return try evictedReply(call(.evict(bytes: bytes)))
     }
 
+    /// Every object in the store, sealed or not, with its sizes, references and state.
     public func list() throws(PlasmaClientError) -> [ObjectInfo] {
         try listReply(call(.list))
     }
 
+    /// The store's counters and gauges (`plasma stats` shows the same).
     public func statistics() throws(PlasmaClientError) -> StoreStatistics {
         try statisticsReply(call(.stats))
     }

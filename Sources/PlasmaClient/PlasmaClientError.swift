@@ -23,6 +23,7 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     /// A trust setting (`PLASMA_TRUSTED_STORE_UID`, a `--trust-store-uid`) that doesn't parse.
     case invalidTrust(String)
 
+    /// One line for a person: what failed and, where the store said, why.
     public var description: String {
         switch self {
         case .store(_, let message): "store refused: \(message)"

@@ -12,6 +12,7 @@ public struct StoreTrust: Sendable, Hashable {
     /// No check at all.
     public var anyUser: Bool
 
+    /// Trust in these users (uids) besides this process's own and root, or in any user at all.
     public init(users: Set<UInt32> = [], anyUser: Bool = false) {
         self.users = users
         self.anyUser = anyUser
@@ -19,6 +20,7 @@ public struct StoreTrust: Sendable, Hashable {
 
     /// The client's own user and root.
     public static let ownUserOrRoot = StoreTrust()
+    /// Any user's store: no check. For a socket whose directory already keeps others out.
     public static let anyone = StoreTrust(anyUser: true)
 
     /// Comma-separated uids, or `any`. Read at each connect that is given no explicit trust.

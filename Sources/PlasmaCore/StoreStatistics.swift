@@ -66,22 +66,28 @@ public struct StoreStatistics: Sendable, Hashable {
     public var connectionsRefused: Int64 = 0
     /// Arrow subscriptions dropped because `--arrow-notification-backlog` notifications were waiting.
     public var arrowSubscriptionsDropped: Int64 = 0
-    /// The `--client-state-budget` limit, and the bytes of client-held state charged against it now.
+    /// The `--client-state-budget` limit in bytes (fixed at start).
     public var clientStateBudget: Int64 = 0
+    /// Bytes of client-held state charged against the budget now (a gauge).
     public var clientStateUsed: Int64 = 0
     /// Charges refused (a request answered `limitReached`, a connection closed, events dropped) since the
     /// store started.
     public var clientStateRefusals: Int64 = 0
-    /// `clientStateUsed` by kind: partial inbound frames, queued replies, waiting get ids, waiting
-    /// creates, queued native events, queued Arrow notifications.
+    /// Part of `clientStateUsed` (gauges, bytes, by kind): partial inbound frames held until they are whole.
     public var clientStateInbound: Int64 = 0
+    /// Part of `clientStateUsed`: replies queued for clients that haven't read them yet.
     public var clientStateReplies: Int64 = 0
+    /// Part of `clientStateUsed`: ids that waiting gets wait for.
     public var clientStateWaitingGets: Int64 = 0
+    /// Part of `clientStateUsed`: creates waiting for space, with their inline bytes.
     public var clientStateWaitingCreates: Int64 = 0
+    /// Part of `clientStateUsed`: native subscription events queued for clients.
     public var clientStateEvents: Int64 = 0
+    /// Part of `clientStateUsed`: notifications queued for Arrow subscribers.
     public var clientStateArrowNotifications: Int64 = 0
-    /// Zero-byte objects held, and the most the budget lets the store hold.
+    /// Zero-byte objects held now (a gauge): they take no arena space, so the budget bounds them.
     public var emptyObjects: Int64 = 0
+    /// The most zero-byte objects the budget lets the store hold (fixed at start).
     public var emptyObjectsLimit: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
