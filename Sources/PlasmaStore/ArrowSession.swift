@@ -85,6 +85,10 @@ final class ArrowNotifier {
     /// Notifications waiting (snapshot included), not counting the chunk being written.
     var pendingNotifications: Int { backlog.count }
 
+    /// Store heap this subscriber holds now: waiting entries (snapshot included) and the encoded chunk
+    /// being written. What the client-state budget charges for it.
+    var heldBytes: Int { backlog.count * Self.bytesPerPendingNotification + encoded.count }
+
     /// Queues the announcement of the objects that exist at subscribe; call before any `send`.
     func queueSnapshot(_ entries: [Pending]) {
         backlog.append(contentsOf: entries)

@@ -239,6 +239,16 @@ extension StoreServer {
         flushNotifier(of: connection)
     }
 
+    /// Charges what the subscriber's backlog holds to its client-state budget share; past the share
+    /// the subscription goes like one past `--arrow-notification-backlog` (Arrow has no overflow marker).
+    /// False when it was dropped.
+    @discardableResult
+    private func chargeNotifier(_ notifier: ArrowNotifier, of connection: Connection) -> Bool {
+        guard !chargeArrowBacklog(of: connection, to: notifier.heldBytes) else { return true }
+        dropNotifier(of: connection, reason: "holds \(notifier.heldBytes) bytes of notifications, more than its share of --client-state-budget allows; its notification socket is closed")
+        return false
+    }
+
     /// The engine subscription an Arrow client's Subscribe becomes (it has one at most).
     static var arrowSubscriptionID: UInt64 { 1 }
 
@@ -263,7 +273,9 @@ extension StoreServer {
         do {
             switch try notifier.send(entry) {
             case .sent: break
-            case .queued: watchNotifier(notifier, of: connection)
+            case .queued:
+                guard chargeNotifier(notifier, of: connection) else { return }
+                watchNotifier(notifier, of: connection)
             case .overflow:
                 dropNotifier(of: connection, reason: "reads notifications too slowly (\(notifier.pendingNotifications) waiting, limit \(notifier.backlogLimit), --arrow-notification-backlog); its notification socket is closed")
             }
@@ -276,7 +288,9 @@ extension StoreServer {
     private func flushNotifier(of connection: Connection) {
         guard let notifier = connection.arrow?.notifier else { return }
         do {
-            if try !notifier.flush() { watchNotifier(notifier, of: connection) }
+            let done = try notifier.flush()
+            guard chargeNotifier(notifier, of: connection) else { return }
+            if !done { watchNotifier(notifier, of: connection) }
         } catch {
             dropNotifier(of: connection, reason: notifierGone(error) ? nil : "notification write failed: \(error)")
         }
@@ -288,7 +302,8 @@ extension StoreServer {
             try loop.register(notifier.socket.rawValue, interest: .writable) { [unowned self, weak connection] _ in
                 guard let connection, let notifier = connection.arrow?.notifier else { return }
                 do throws(SystemError) {
-                    guard try notifier.flush() else { return }
+                    let done = try notifier.flush()
+                    guard chargeNotifier(notifier, of: connection), done else { return }
                     loop.unregister(notifier.socket.rawValue)
                     notifier.watchingWritable = false
                 } catch {
@@ -312,6 +327,7 @@ extension StoreServer {
         if notifier.watchingWritable { loop.unregister(notifier.socket.rawValue) }
         notifier.socket.close()
         session.notifier = nil
+        chargeArrowBacklog(of: connection, to: 0)  // its backlog goes with it
         _ = engine.unsubscribe(SubscriptionKey(client: connection.client, subscriptionID: Self.arrowSubscriptionID))
         guard let reason else { return }
         engine.droppedArrowSubscriptions += 1  // the notifications it never got: counted in `stats`

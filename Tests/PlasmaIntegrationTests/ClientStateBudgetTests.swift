@@ -268,5 +268,31 @@ extension IntegrationTests {
             #expect(try client.delete([ids[0]]) == [.ok])
             try client.createAndSeal(.random(), data: [])
         }
+
+        /// An Arrow subscriber's notification backlog is charged to its share (48 B per waiting
+        /// notification): past the share its notification socket goes, the client stays, and the charge
+        /// goes back to 0; well within `--arrow-notification-backlog`, so the budget is what bounds it.
+        @Test func anArrowSubscriberThatStopsReadingIsBoundedByItsShare() throws {
+            let store = try StoreProcess(arguments: Self.arguments)
+            let client = try ArrowRawClient(path: store.socketPath)
+            let notifications = try client.subscribe()
+            let observer = try store.connect()
+            let digest: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
+            var sealed = 0
+            // The share holds about 32,000 waiting notifications; the socket buffer a few thousand more.
+            while sealed < 200_000, try observer.statistics().arrowSubscriptionsDropped == 0 {
+                for _ in 0..<1000 {
+                    _ = try client.call(.createAndSeal(id: .random(), evictIfFull: true, data: [1], metadata: [], digest: digest))
+                }
+                sealed += 1000
+            }
+            #expect(try observer.statistics().arrowSubscriptionsDropped == 1, "after \(sealed) seals")
+            #expect(store.waitForLog("more than its share of --client-state-budget"), "log: \(store.log)")
+            #expect(try observer.statistics().clientStateArrowNotifications == 0)
+            var received = 0
+            while try ArrowRawClient.nextNotification(notifications) != nil { received += 1 }
+            #expect(received > 0 && received < sealed, "what was sent arrives, then EOF")
+            #expect(try client.call(.contains(id: .random())).isContainsReply, "the client itself is still served")
+        }
     }
 }
