@@ -59,9 +59,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What both test targets share (a test target can't share a source file with another).
+        .target(name: "PlasmaTestSupport", path: "Tests/PlasmaTestSupport"),
         .testTarget(
             name: "PlasmaUnitTests",
-            dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore", "PlasmaClient"]
+            dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore", "PlasmaClient", "PlasmaTestSupport"]
         ),
         .executableTarget(
             name: "plasma-bench",
@@ -93,7 +95,7 @@ let package = Package(
             name: "PlasmaIntegrationTests",
             dependencies: [
                 "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer", "plasma",
-                "example-put-get", "example-await-producers", "example-subscriber",
+                "example-put-get", "example-await-producers", "example-subscriber", "PlasmaTestSupport",
             ]
         ),
     ]

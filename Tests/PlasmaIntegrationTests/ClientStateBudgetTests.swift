@@ -189,11 +189,8 @@ extension IntegrationTests {
 
         @Test func waitingCreatesAreChargedWithTheirInlineBytes() throws {
             let store = try StoreProcess(memory: "1M", arguments: Self.arguments)
-            let holder = try store.connect()
-            let quarter = 256 << 10
-            let ids = (0..<4).map { _ in ObjectID.random() }
-            for id in ids { try holder.createAndSeal(id, data: [UInt8](repeating: 1, count: quarter)) }
-            let held = try holder.get(ids)  // nothing evictable: creates wait
+            let (holder, held) = try store.fillWithHeldQuarters()  // nothing evictable: creates wait
+            let ids = held.map { $0!.id }
 
             // 300 KiB creates (each arrives whole before it is handled, so the frame and the wait it
             // becomes are both counted at that moment): a few wait, then one is refused.

@@ -24,7 +24,7 @@ extension IntegrationTests {
             let object = try client.create(.random(), dataSize: 999_000, metadata: [UInt8](repeating: 1, count: 1000))
             let sealed = try object.seal()  // holds the creator's reference: nothing is evictable
             #expect(try client.statistics().bytesInUse == 1_000_000)
-            #expect(throws: PlasmaClientError.self) { try client.create(.random(), dataSize: 1) }
+            #expect(throws: PlasmaClientError.self) { _ = try client.create(.random(), dataSize: 1) }
             withExtendedLifetime(sealed) {}
         }
 
@@ -84,7 +84,7 @@ extension IntegrationTests {
             // A lower bound only (the store must not answer before the timeout): load can't break it.
             let started = ContinuousClock.now
             let error = #expect(throws: PlasmaClientError.self) {
-                try client.create(.random(), dataSize: Self.quarter, waitForSpace: .timeout(.milliseconds(200)))
+                _ = try client.create(.random(), dataSize: Self.quarter, waitForSpace: .timeout(.milliseconds(200)))
             }
             #expect(error?.status == .outOfMemory)
             #expect(started.duration(to: .now) >= .milliseconds(190))

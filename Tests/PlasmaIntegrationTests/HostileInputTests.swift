@@ -1,6 +1,7 @@
 import Foundation
 import PlasmaClient
 import PlasmaCore
+import PlasmaTestSupport
 import Testing
 
 extension IntegrationTests {

@@ -58,11 +58,8 @@ extension IntegrationTests {
 
         @Test func waitingCreatesPerClientAreCappedAndTheConnectionLives() throws {
             let store = try StoreProcess(memory: "1M")
-            let holder = try store.connect()
-            let quarter = 256 << 10
-            let ids = (0..<4).map { _ in ObjectID.random() }
-            for id in ids { try holder.createAndSeal(id, data: [UInt8](repeating: 1, count: quarter)) }
-            let held = try holder.get(ids)  // nothing evictable: creates wait
+            let (holder, held) = try store.fillWithHeldQuarters()  // nothing evictable: creates wait
+            let (quarter, ids) = (256 << 10, held.map { $0!.id })
             let raw = try RawConnection(path: store.socketPath)
             let limit = 1 << 10  // StoreEngine.Configuration.maxWaitingCreatesPerClient
             try raw.sendAll((0..<limit).map { _ in
@@ -110,7 +107,7 @@ extension IntegrationTests {
             let other = try store.connect()
             let first = try client.create(.random(), dataSize: 768 << 10)
 
-            let error = #expect(throws: PlasmaClientError.self) { try client.create(.random(), dataSize: 512 << 10) }
+            let error = #expect(throws: PlasmaClientError.self) { _ = try client.create(.random(), dataSize: 512 << 10) }
             #expect(error?.status == .limitReached)
             let text = "\(String(describing: error))"
             #expect(text.contains("client quota exceeded: 524288 bytes requested, 786432 of the 1048576-byte quota in use"), "\(text)")

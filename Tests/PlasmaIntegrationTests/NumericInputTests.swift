@@ -1,4 +1,5 @@
 import PlasmaClient
+import PlasmaTestSupport
 import Testing
 
 extension IntegrationTests {

@@ -21,7 +21,7 @@ extension IntegrationTests {
             func victim() -> (path: String, contents: Data) {
                 let path = parent + "/victim"
                 let contents = Data("secret of the store's user, not to be read or overwritten\n".utf8)
-                FileManager.default.createFile(atPath: path, contents: contents, attributes: [.posixPermissions: 0o600])
+                _ = FileManager.default.createFile(atPath: path, contents: contents, attributes: [.posixPermissions: 0o600])
                 return (path, contents)
             }
         }
@@ -200,7 +200,7 @@ extension IntegrationTests {
             let client = try store.connect()
             let ids = (0..<15).map { _ in ObjectID.random() }
             for id in ids {  // something at every name: each spill fails
-                FileManager.default.createFile(atPath: spill.file(id), contents: Data("planted".utf8))
+                _ = FileManager.default.createFile(atPath: spill.file(id), contents: Data("planted".utf8))
                 try client.createAndSeal(id, data: [1, 2, 3])
             }
             #expect(try client.evict(1 << 20).objects == 15)

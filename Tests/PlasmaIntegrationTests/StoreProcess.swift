@@ -210,3 +210,14 @@ func eventually(timeout: TimeInterval = 10, _ condition: () async throws -> Bool
     }
     return try await condition()
 }
+
+extension StoreProcess {
+    /// Fills a 1 MiB store with four sealed 256 KiB objects and holds them from a new client: nothing is
+    /// evictable, so a create waits for space. Keep `held` alive for as long as that should last.
+    func fillWithHeldQuarters() throws -> (holder: PlasmaClient, held: [ObjectBuffer?]) {
+        let holder = try connect()
+        let ids = (0..<4).map { _ in ObjectID.random() }
+        for id in ids { try holder.createAndSeal(id, data: [UInt8](repeating: 1, count: 256 << 10)) }
+        return (holder, try holder.get(ids))
+    }
+}

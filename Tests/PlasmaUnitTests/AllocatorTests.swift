@@ -1,4 +1,5 @@
 import Foundation
+import PlasmaTestSupport
 import Testing
 
 @testable import PlasmaStore

@@ -1,4 +1,5 @@
 import PlasmaCore
+import PlasmaTestSupport
 import PlasmaWire
 import Testing
 

@@ -1,5 +1,6 @@
 import PlasmaCore
 import PlasmaStore
+import PlasmaTestSupport
 import PlasmaWire
 import Testing
 

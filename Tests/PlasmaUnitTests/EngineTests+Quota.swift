@@ -1,5 +1,6 @@
 @testable import PlasmaStore
 import PlasmaCore
+import PlasmaTestSupport
 import PlasmaWire
 import Testing
 

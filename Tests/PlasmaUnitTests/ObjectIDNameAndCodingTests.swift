@@ -1,5 +1,6 @@
 import Foundation
 import PlasmaClient
+import PlasmaTestSupport
 import Testing
 
 @Suite struct ObjectIDNameAndCodingTests {

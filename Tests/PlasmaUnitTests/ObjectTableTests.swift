@@ -1,4 +1,5 @@
 import PlasmaCore
+import PlasmaTestSupport
 import Testing
 
 @testable import PlasmaStore

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PlasmaTestSupport
 @testable import PlasmaPosix
 import Testing
 
