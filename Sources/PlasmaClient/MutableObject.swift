@@ -85,10 +85,11 @@ final class PendingObject: @unchecked Sendable {
     }
 
     func seal() throws(PlasmaClientError) -> ObjectBuffer {
+        // The read-only view first: once sealed, nothing may fail before the buffer owns the reference.
+        let bytes = try client.arena.readableBytes(location, id: id)
         try client.seal(id)  // on failure `finished` stays false and dropped() aborts
         finished = true
         // The creator's reference moves to the buffer, which reads through the read-only mapping.
-        let bytes = try client.arena.readableBytes(location, id: id)
         return ObjectBuffer(id: id, owner: client, data: bytes.data, metadata: bytes.metadata)
     }
 
