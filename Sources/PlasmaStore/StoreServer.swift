@@ -259,6 +259,11 @@ public final class StoreServer {
                 return close(connection, reason: leftover > 0 ? "disconnected in the middle of a frame (\(leftover) bytes)" : nil)
             }
             received(count, on: connection)
+            // No client passes a descriptor before its first 8 bytes say which protocol it speaks (Arrow's
+            // comes after Subscribe): holding them would let a connection that never says pin descriptors.
+            if connection.dialect == .undetermined, !connection.receivedDescriptors.isEmpty, !connection.isClosed {
+                return close(connection, reason: "passed descriptors before its first 8 bytes said which protocol it speaks")
+            }
             if count < readBuffer.count { return }
         }
     }

@@ -1,6 +1,8 @@
 import Foundation
+import Glibc
 import PlasmaClient
 import PlasmaCore
+import PlasmaPosix
 import PlasmaTestSupport
 import Testing
 
@@ -77,6 +79,24 @@ extension IntegrationTests {
             // Still connected and served after all of that.
             #expect(try raw.call(.contains(id: sealed)) == .contains(true))
             #expect(try client.statistics().clients == 2)
+        }
+
+        /// Descriptors passed before the first 8 bytes (which no client does: Arrow's comes after
+        /// Subscribe) end the connection: a connection that never says its dialect must not pin them.
+        @Test func descriptorsPassedBeforeTheDialectIsKnownEndTheConnection() throws {
+            let store = try StoreProcess()
+            let bystander = try store.connect()
+            let attacker = try UnixSocket.connect(path: store.socketPath)
+            defer { attacker.close() }
+            var pipe: [Int32] = [0, 0]
+            #expect(Glibc.pipe(&pipe) == 0)
+            defer { Glibc.close(pipe[0]); Glibc.close(pipe[1]) }
+            let byte: [UInt8] = [0]
+            #expect(try byte.withUnsafeBytes { try attacker.send($0, attaching: pipe[0]) } == 1)
+            #expect(store.waitForLog("passed descriptors before its first 8 bytes"), "log: \(store.log)")
+            var buffer = [UInt8](repeating: 0, count: 16)
+            #expect(try buffer.withUnsafeMutableBytes { try attacker.read(into: $0) } == 0, "closed by the store")
+            #expect(try bystander.statistics().clients == 1)
         }
     }
 }
