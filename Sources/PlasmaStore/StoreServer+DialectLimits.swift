@@ -16,8 +16,7 @@ struct DialectAdmission {
     var arrowClients = 0
     /// Refusals are logged at most once a second (a connection flood must not flood the log); the
     /// ones in between are counted in the next line and in `stats` (`connections_refused`).
-    var lastRefusalLogNanoseconds: UInt64 = 0
-    var refusalsNotLogged = 0
+    var refusalLog = WarningRateLimit(burst: 1, intervalNanoseconds: 1_000_000_000)
 }
 
 extension StoreServer {
@@ -60,14 +59,10 @@ extension StoreServer {
 
     private func refused(_ connection: Connection, reason: String) {
         engine.refusedConnections += 1
-        let now = engine.clock.monotonicNanoseconds()
-        if admission.lastRefusalLogNanoseconds == 0 || now - admission.lastRefusalLogNanoseconds >= 1_000_000_000 {
-            let more = admission.refusalsNotLogged > 0 ? " (and \(admission.refusalsNotLogged) more since the last such line)" : ""
+        let (log, notLogged) = admission.refusalLog.admit(now: engine.clock.monotonicNanoseconds())
+        if log {
+            let more = notLogged > 0 ? " (and \(notLogged) more since the last such line)" : ""
             logger.warning("refused a connection from pid \(connection.peer?.pid ?? -1): \(reason)\(more)")
-            admission.lastRefusalLogNanoseconds = now
-            admission.refusalsNotLogged = 0
-        } else {
-            admission.refusalsNotLogged += 1
         }
         close(connection, reason: nil)
     }

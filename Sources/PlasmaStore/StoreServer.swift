@@ -25,7 +25,7 @@ public final class StoreServer {
     let budget: ClientStateBudget
     private let waitMeter: BudgetWaitMeter
     /// Disconnect lines for misbehaving clients: many at once must not flood the log.
-    private var disconnectLog = LogRateLimiter()
+    private var disconnectLog = WarningRateLimit(burst: 20, intervalNanoseconds: 1_000_000_000)
     /// Connections with replies queued since the last flush.
     private var unflushed: [Connection] = []
     /// The connections `flushAll` is working through (kept to reuse its storage).
@@ -447,7 +447,8 @@ public final class StoreServer {
         }
         connection.isClosed = true
         if let reason {
-            if let suppressed = disconnectLog.admit(now: engine.clock.monotonicNanoseconds()) {
+            let (log, suppressed) = disconnectLog.admit(now: engine.clock.monotonicNanoseconds())
+            if log {
                 let more = suppressed > 0 ? " (\(suppressed) similar lines suppressed before this one)" : ""
                 logger.warning("disconnecting \(connection.peerDescription): \(reason)\(more)")
             }

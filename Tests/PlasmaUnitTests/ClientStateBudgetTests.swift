@@ -196,16 +196,16 @@ import Testing
     }
 }
 
-/// Disconnect lines for misbehaving clients (LogRateLimiter.swift): a burst per second, then silence,
-/// then a count of what was held back.
-@Suite struct LogRateLimiterTests {
+/// Disconnect lines for misbehaving clients (the server's WarningRateLimit of 20 a second): a burst per
+/// second, then silence, then a count of what was held back.
+@Suite struct DisconnectLogRateTests {
     @Test func aBurstPerSecondThenTheCountOfSuppressedLines() {
-        var limiter = LogRateLimiter(burst: 3)
         let second: UInt64 = 1_000_000_000
+        var limiter = WarningRateLimit(burst: 3, intervalNanoseconds: second)
         let start = 5 * second
-        #expect((0..<3).map { _ in limiter.admit(now: start) } == [0, 0, 0])
-        #expect((0..<10).map { _ in limiter.admit(now: start + second / 2) }.allSatisfy { $0 == nil })
-        #expect(limiter.admit(now: start + second) == 10, "the next window's first line tells what was held back")
-        #expect(limiter.admit(now: start + second) == 0)
+        #expect((0..<3).map { _ in limiter.admit(now: start) }.allSatisfy { $0 == (true, 0) })
+        #expect((0..<10).map { _ in limiter.admit(now: start + second / 2) }.allSatisfy { !$0.log })
+        #expect(limiter.admit(now: start + second) == (true, 10), "the next window's first line tells what was held back")
+        #expect(limiter.admit(now: start + second) == (true, 0))
     }
 }
