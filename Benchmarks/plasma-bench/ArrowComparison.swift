@@ -15,12 +15,15 @@ enum ArrowComparison {
         let ours: Swift.Result<[Double], Reason>
         let theirs: [Double]
         let native: [Double]
+        /// The native median beside its machine limit, sampled before each repetition (nil without one).
+        let limited: LimitedFigure?
     }
 
     struct Reason: Error { let text: String }
 
     static func run(
-        arrowServer: String, memory: String, ourSocket: String, native: PlasmaClient, names: [String], repetitions: Int
+        arrowServer: String, memory: String, ourSocket: String, native: PlasmaClient, names: [String], repetitions: Int,
+        limits: MachineLimits?
     ) throws -> [Line] {
         let arrowStore = try LaunchedStore(arrowServer: arrowServer, bytes: try ByteCount.parse(memory))
         defer { arrowStore.stop() }
@@ -36,7 +39,7 @@ enum ArrowComparison {
         for workload in arrowWorkloads where names.isEmpty || names.contains(workload.name) {
             FileHandle.standardError.write(Data("running \(workload.name) (Arrow dialect: ours, Arrow's; native)…\n".utf8))
             if served, case .failure = ours { ours = connectOurs(ourSocket) }  // a fresh connection after a failure
-            let line = try compare(workload, ours: &ours, theirs: theirs, native: native, repetitions: repetitions)
+            let line = try compare(workload, ours: &ours, theirs: theirs, native: native, repetitions: repetitions, limits: limits)
             lines.append(line)
         }
         return lines
@@ -45,7 +48,7 @@ enum ArrowComparison {
     /// One workload: prepare and warm up on all three, then alternate timed runs.
     private static func compare(
         _ workload: ArrowWorkload, ours: inout Swift.Result<ArrowClient, Reason>, theirs: ArrowClient,
-        native: PlasmaClient, repetitions: Int
+        native: PlasmaClient, repetitions: Int, limits: MachineLimits?
     ) throws -> Line {
         let nativeWorkload = workload.native
         let (unit, iterations) = (nativeWorkload.unit, nativeWorkload.iterations)
@@ -63,7 +66,9 @@ enum ArrowComparison {
         var ourRates: [Double] = []
         var theirRates: [Double] = []
         var nativeRates: [Double] = []
+        var limitSamples: [Double] = []
         for _ in 0..<repetitions {
+            if let limits, let kind = nativeWorkload.limit { limitSamples.append(try limits.sample(kind)) }
             if let rate = attempt(&ours, { client in try timed(unit) { try workload.run(client, ourState, iterations) } }) {
                 ourRates.append(rate)
             }
@@ -78,7 +83,11 @@ enum ArrowComparison {
         case .success: ourResult = .success(ourRates.sorted())
         case .failure(let reason): ourResult = .failure(reason)
         }
-        return Line(workload: workload, ours: ourResult, theirs: theirRates.sorted(), native: nativeRates.sorted())
+        let native = nativeRates.sorted()
+        let limited = nativeWorkload.limit.flatMap { kind in
+            limitSamples.isEmpty ? nil : LimitedFigure(kind: kind, value: native[native.count / 2], samples: limitSamples)
+        }
+        return Line(workload: workload, ours: ourResult, theirs: theirRates.sorted(), native: native, limited: limited)
     }
 
     /// Our store in the Arrow dialect, or why not: a disconnect at the first frame means it doesn't serve

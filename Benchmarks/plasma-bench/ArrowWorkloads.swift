@@ -59,14 +59,15 @@ let arrowWorkloads: [ArrowWorkload] = [
         }),
     ArrowWorkload(
         name: "put-large", requests: "Create 64 MiB + write every byte + Seal + Release + Delete",
-        prepare: { _ in [] },
+        prepare: { _ in
+            _ = CopySource.buffer(largeObjectSize)
+            return []
+        },
         run: { client, _, iterations in
-            let source = UnsafeMutableRawBufferPointer.allocate(byteCount: largeObjectSize, alignment: 64)
-            defer { source.deallocate() }
-            source.initializeMemory(as: UInt8.self, repeating: 3)
+            let source = CopySource.buffer(largeObjectSize)
             for _ in 0..<iterations {
                 let id = ObjectID.random()
-                try client.create(id, dataSize: largeObjectSize).copyMemory(from: UnsafeRawBufferPointer(source))
+                try client.create(id, dataSize: largeObjectSize).copyMemory(from: source)
                 try client.seal(id)
                 try client.release(id)
                 try client.delete([id])

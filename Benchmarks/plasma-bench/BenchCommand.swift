@@ -22,6 +22,7 @@ enum Entry {
         case HostileAttack.role: try HostileAttack.attackerMain(rest)
         case HostileVictim.role: try HostileVictim.main(rest)
         case PipelinedBenchmark.role: try await PipelinedBenchmark.clientMain(rest)
+        case RoundTripPeer.role: try RoundTripPeer.main(rest)
         default: BenchCommand.main()
         }
     }
@@ -63,9 +64,17 @@ struct BenchCommand: ParsableCommand {
     var stalledSeals = 1_000_000
 
     @Option(help: ArgumentHelp(
-        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects). The figure is the aggregate: all their operations / time from the first start to the last finish. 1 (the default) runs it in this process. Not used by --compare-arrow (one client). soak: its client processes (default 32).",
-        valueName: "N"))
-    var clients: Int?
+        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects); a comma-separated list (e.g. 1,2,4) gives a row per count. The figure is the aggregate: all their operations / time from the first start to the last finish; the row also gives the per-client rates. 1 (the default) runs it in this process. Not used by --compare-arrow (one client). soak: its client processes (one number, default 32).",
+        valueName: "N[,N…]"))
+    var clients: String?
+
+    @Flag(help: "Don't measure the machine's limits (copy into and read of shared memory, Unix-socket round trip) between repetitions.")
+    var noLimits = false
+
+    /// --clients as counts; nil when not given.
+    var clientCounts: [Int]? {
+        clients.map { $0.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 } }
+    }
 
     @Option(help: ArgumentHelp(
         "soak: seconds of load, at least 10 (default 600). The first tenth (at least 20 s, at most half) is the warm-up. hostile: seconds the attack lasts (default 30).",
@@ -172,8 +181,10 @@ struct BenchCommand: ParsableCommand {
         guard hostileConnections > 0, hostileProcesses > 0, hostileObjects >= 0, waitingGets >= 0, zeroSizeObjects >= 0 else {
             throw ValidationError("--hostile-connections and --hostile-processes must be at least 1; --hostile-objects, --waiting-gets and --zero-size-objects at least 0")
         }
-        guard names != ["soak"] || (clients ?? 32) < 0xFFFF else { throw ValidationError("soak: --clients must be below 65535") }
-        guard clients ?? 1 > 0, window > 0, storm > 0, stormProcesses > 0, churnOperations > 0, scaleSamples > 0 else {
+        if names == ["soak"], let counts = clientCounts, counts.count != 1 || counts[0] >= 0xFFFF {
+            throw ValidationError("soak: --clients takes one number, below 65535")
+        }
+        guard (clientCounts ?? [1]).allSatisfy({ $0 > 0 }), window > 0, storm > 0, stormProcesses > 0, churnOperations > 0, scaleSamples > 0 else {
             throw ValidationError("--clients, --window, --storm, --storm-processes, --churn-operations and --scale-samples must be at least 1")
         }
         guard scaleObjects >= ScaleBenchmark.firstStep else { throw ValidationError("--scale-objects must be at least \(ScaleBenchmark.firstStep)") }
@@ -197,23 +208,27 @@ struct BenchCommand: ParsableCommand {
         // --compare-arrow: the Arrow-capable workloads run side by side first (Arrow's store and ours
         // through the Arrow dialect, alternating with our native dialect); the rest run natively after.
         let arrowNames = arrowWorkloads.map(\.name)
+        let limits = noLimits ? nil : MachineLimits()
         var comparison: [ArrowComparison.Line] = []
         if let arrowServer = compareArrow, names.isEmpty || names.contains(where: arrowNames.contains) {
             comparison = try ArrowComparison.run(
                 arrowServer: arrowServer, memory: memory, ourSocket: path, native: client,
-                names: names.filter(arrowNames.contains), repetitions: repetitions)
+                names: names.filter(arrowNames.contains), repetitions: repetitions, limits: limits)
         }
         let selectedWorkloads = workloads.filter { selected($0.name) && (compareArrow == nil || !arrowNames.contains($0.name)) }
 
         var rows: [Row] = []
         for workload in selectedWorkloads {
-            if let clients, clients > 1, MultiClientBenchmark.workloadNames.contains(workload.name) {
-                announce("\(workload.name) (\(clients) client processes)")
-                let result = try MultiClientBenchmark.measure(workload, socket: path, clients: clients, repetitions: repetitions)
-                rows.append(Row(result, clients: clients))
-            } else {
-                announce(workload.name)
-                rows.append(Row(try measure(workload, client: client)))
+            for clients in clientCounts ?? [1] {
+                if clients > 1, MultiClientBenchmark.workloadNames.contains(workload.name) {
+                    announce("\(workload.name) (\(clients) client processes)")
+                    let result = try MultiClientBenchmark.measure(
+                        workload, socket: path, clients: clients, repetitions: repetitions, limits: limits)
+                    rows.append(Row(result, clients: clients))
+                } else if clients == (clientCounts ?? [1]).first {  // other workloads run once, in this process
+                    announce(workload.name)
+                    rows.append(Row(try measure(workload, client: client, limits: limits)))
+                }
             }
         }
         if selected("put-pipelined") {
@@ -223,13 +238,18 @@ struct BenchCommand: ParsableCommand {
         for name in Self.wakeNames where self.selected(name) {
             announce("\(name) (\(wakes) seals)")
             let waiter: WakeBenchmark.Waiter = name == "wake-async" ? .async : .blocking
+            // The round trip just before and just after: the wakes take a few seconds.
+            let before = try limits?.sample(.roundTripLatency)
             let latency = try WakeBenchmark.run(socket: path, waiter: waiter, count: wakes, client: client)
+            let roundTrips = try [before, limits?.sample(.roundTripLatency)].compactMap { $0 }
             rows.append(Row(
                 name: name, figure: String(format: "p50 %.1f us", latency.percentile(0.5)),
                 spread: String(format: "p99 %.1f us", latency.percentile(0.99)),
                 what: "seal in one process to get returning in another (\(wakes) seals)",
                 json: [("unit", "\"us\""), ("p50", "\(latency.percentile(0.5))"), ("p99", "\(latency.percentile(0.99))"),
-                       ("samples", "\(wakes)")]))
+                       ("samples", "\(wakes)")],
+                limited: roundTrips.isEmpty ? nil
+                    : LimitedFigure(kind: .roundTripLatency, value: latency.percentile(0.5), samples: roundTrips)))
         }
         if selected("await-many") {
             announce("await-many (10000 awaits on one connection)")
@@ -281,17 +301,20 @@ struct BenchCommand: ParsableCommand {
                 client: scaleClient, storePID: storePID, objects: scaleObjects, samples: scaleSamples,
                 repetitions: repetitions, seed: seed)))
         }
-        let comparisonRows = comparison.map {
-            Row(name: "arrow-compare:\($0.workload.name)", figure: "", spread: "", what: "", json: $0.json)
+        // The native median of a compared workload is set against the same limit as when it runs alone.
+        let comparisonRows = comparison.map { line in
+            Row(name: "arrow-compare:\(line.workload.name)", figure: "", spread: "", what: "", json: line.json,
+                limited: line.limited)
         }
-        print(json ? Report.json(rows + comparisonRows) : Report.table(rows, machine: Machine.describe(), store: path)
-            + (compareArrow.map { Report.comparison(comparison, arrowServer: $0, memory: memory) } ?? ""))
+        print(json ? Report.json(rows + comparisonRows)
+            : Report.table(rows, machine: Machine.describe(), store: path)
+                + (compareArrow.map { Report.comparison(comparison, arrowServer: $0, memory: memory) } ?? ""))
     }
 
     /// soak, alone: its own store of --soak-memory (none of --memory), or the --socket store. Prints the
     /// table (or JSON) and then fails (exit status 1) when the soak found anything wrong.
     func runSoak() throws {
-        let clients = self.clients ?? 32
+        let clients = clientCounts?.first ?? 32
         let store = try socket == nil ? LaunchedStore(memory: soakMemory, maxClients: max(1024, 4 * clients), tag: "soak") : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
@@ -340,18 +363,20 @@ struct BenchCommand: ParsableCommand {
         FileHandle.standardError.write(Data("running \(what)…\n".utf8))
     }
 
-    func measure(_ workload: Workload, client: PlasmaClient) throws -> Result {
+    /// Warm-up, then `repetitions` timed runs, each after one sample of the workload's machine limit.
+    func measure(_ workload: Workload, client: PlasmaClient, limits: MachineLimits?) throws -> Result {
         let state = try workload.prepare(client, workload.iterations)
         _ = try workload.run(client, state, max(1, workload.iterations / 4))  // warm-up
-        var rates: [Double] = []
+        var (rates, limitSamples): ([Double], [Double]) = ([], [])
         for _ in 0..<repetitions {
+            if let limits, let kind = workload.limit { limitSamples.append(try limits.sample(kind)) }
             let start = ContinuousClock.now
             let work = try workload.run(client, state, workload.iterations)
             let seconds = (ContinuousClock.now - start).seconds
             rates.append(workload.unit == .bytes ? Double(work) / seconds / 1e9 : Double(work) / seconds)
         }
         try client.delete(state)
-        return Result(workload: workload, rates: rates.sorted())
+        return Result(workload: workload, rates: rates.sorted(), limitSamples: limitSamples)
     }
 }
 
@@ -359,6 +384,11 @@ struct Result {
     let workload: Workload
     /// One rate per repetition, ascending.
     let rates: [Double]
+    /// With several client processes: each client's own rate (its operations / its own time), every
+    /// repetition, ascending.
+    var perClient: [Double]? = nil
+    /// The workload's machine limit, sampled before each repetition (empty without one).
+    var limitSamples: [Double] = []
     var median: Double { rates[rates.count / 2] }
 }
 

@@ -12,7 +12,7 @@ enum MultiClientBenchmark {
     static let role = "__client"
     static let workloadNames: Set<String> = ["put-small", "put-small-inline", "get-small"]
 
-    static func measure(_ workload: Workload, socket: String, clients: Int, repetitions: Int) throws -> Result {
+    static func measure(_ workload: Workload, socket: String, clients: Int, repetitions: Int, limits: MachineLimits?) throws -> Result {
         let children = try (0..<clients).map { _ in
             try ChildProcess(role: role, [socket, workload.name, "\(repetitions)"], interactive: true)
         }
@@ -21,18 +21,20 @@ enum MultiClientBenchmark {
             let line = child.readLine()
             guard line == "ready" else { throw BenchError.childFailed("a \(workload.name) client failed before it was ready: \(line ?? "no output")") }
         }
-        var rates: [Double] = []
+        var (rates, perClient, limitSamples): ([Double], [Double], [Double]) = ([], [], [])
         for _ in 0..<repetitions {
+            if let limits, let kind = workload.limit { limitSamples.append(try limits.sample(kind)) }
             for child in children { try child.signal() }
             var (first, last, work) = (UInt64.max, UInt64(0), 0)
             for child in children {
                 let fields = child.readLine()?.split(separator: " ").compactMap { UInt64($0) } ?? []
                 guard fields.count == 3 else { throw BenchError.childFailed("a \(workload.name) client failed during a repetition") }
                 (first, last, work) = (min(first, fields[0]), max(last, fields[1]), work + Int(fields[2]))
+                perClient.append(Double(fields[2]) / (Double(fields[1] - fields[0]) / 1e9))
             }
             rates.append(Double(work) / (Double(last - first) / 1e9))
         }
-        return Result(workload: workload, rates: rates.sorted())
+        return Result(workload: workload, rates: rates.sorted(), perClient: perClient.sorted(), limitSamples: limitSamples)
     }
 
     /// A client process: connect, prepare, warm up, print "ready"; per signal one timed run, printed as

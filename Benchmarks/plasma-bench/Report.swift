@@ -8,6 +8,8 @@ struct Row {
     let what: String
     /// JSON object fields (already encoded values).
     let json: [(String, String)]
+    /// The headline value and the machine limit it is set against (none for rows without one).
+    var limited: LimitedFigure?
 
     /// `clients`: how many client processes ran it at once (1: this process alone).
     init(_ result: Result, clients: Int = 1) {
@@ -15,15 +17,35 @@ struct Row {
         name = result.workload.name
         figure = "\(Report.format(result.median)) \(unit)"
         spread = "\(Report.format(result.rates.first!)) … \(Report.format(result.rates.last!))"
-        what = result.workload.summary + (clients > 1
+        var summary = result.workload.summary + (clients > 1
             ? "; \(clients) client processes at once, aggregate: all their ops / first start to last finish"
             : "")
-        json = [("unit", "\"\(unit)\""), ("median", "\(result.median)"), ("min", "\(result.rates.first!)"),
-                ("max", "\(result.rates.last!)"), ("repetitions", "\(result.rates.count)"), ("clients", "\(clients)")]
+        var fields = [("unit", "\"\(unit)\""), ("median", "\(result.median)"), ("min", "\(result.rates.first!)"),
+                      ("max", "\(result.rates.last!)"), ("repetitions", "\(result.rates.count)"), ("clients", "\(clients)")]
+        if let perClient = result.perClient {
+            let median = perClient[perClient.count / 2]
+            summary += "; per client: median \(Report.format(median)) \(unit) (\(Report.format(perClient.first!)) … \(Report.format(perClient.last!)), each client's own ops / its own time)"
+            fields += [("per_client_median", "\(median)"), ("per_client_min", "\(perClient.first!)"), ("per_client_max", "\(perClient.last!)")]
+        }
+        (what, json) = (summary, fields)
+        limited = result.workload.limit.flatMap { kind in
+            result.limitSamples.isEmpty ? nil : LimitedFigure(kind: kind, value: result.median, samples: result.limitSamples)
+        }
     }
 
-    init(name: String, figure: String, spread: String, what: String, json: [(String, String)]) {
-        (self.name, self.figure, self.spread, self.what, self.json) = (name, figure, spread, what, json)
+    init(name: String, figure: String, spread: String, what: String, json: [(String, String)], limited: LimitedFigure? = nil) {
+        (self.name, self.figure, self.spread, self.what, self.json, self.limited) = (name, figure, spread, what, json, limited)
+    }
+
+    /// The limit and ratio columns (empty when the row has no limit).
+    var limitColumns: (limit: String, ratio: String) {
+        guard let limited else { return ("", "") }
+        return (limited.limitText, String(format: "%.2f", limited.ratio))
+    }
+
+    /// The JSON fields, with what the row measured and its limit and ratio when it has one.
+    var jsonFields: [(String, String)] {
+        (what.isEmpty ? json : json + [("what", Report.jsonString(what))]) + (limited?.json ?? [])
     }
 }
 
@@ -31,19 +53,33 @@ struct Row {
 enum Report {
     static func table(_ rows: [Row], machine: String, store: String) -> String {
         var lines = ["machine: \(machine)", "store: \(store)"]
-        if !rows.isEmpty { lines += ["", pad("workload", 18) + pad("median", 16) + pad("spread", 26) + "what"] }
-        for row in rows { lines.append(pad(row.name, 18) + pad(row.figure, 16) + pad(row.spread, 26) + row.what) }
+        if !rows.isEmpty {
+            lines += ["", pad("workload", 18) + pad("median", 16) + pad("spread", 26) + pad("limit (same run)", 18) + pad("ratio", 7) + "what"]
+        }
+        for row in rows {
+            let (limit, ratio) = row.limitColumns
+            lines.append(pad(row.name, 18) + pad(row.figure, 16) + pad(row.spread, 26) + pad(limit, 18) + pad(ratio, 7) + row.what)
+        }
+        if rows.contains(where: { $0.limited != nil }) { lines += ["", limitNote] }
         return lines.joined(separator: "\n")
     }
 
+    static let limitNote = """
+        limit: the machine's own, measured before each repetition of the row (median of those samples): copy of the \
+        object's size into populated shared memory (puts), read of it (gets), or a 32 B Unix-socket round trip between \
+        two processes (p50 of \(MachineLimits.roundTrips); ops/s rows are set against one request per round trip, and \
+        put-small makes two). ratio: median / limit; for us rows, latency / round trip (lower is better).
+        """
+
     /// The --compare-arrow section: per workload the Arrow-dialect medians against both stores, their
     /// ratio, and our native dialect's median from the same alternating runs.
+    /// The last column sets our native median against its limit, sampled between the repetitions.
     static func comparison(_ lines: [ArrowComparison.Line], arrowServer: String, memory: String) -> String {
         guard let first = lines.first else { return "" }
         var text = [
             "", "", "Arrow dialect: one Swift Arrow-dialect client against our store and against \(arrowServer) (-m \(memory));",
             "runs alternate ours (Arrow) / Arrow's / ours (native), \(first.theirs.count) repetitions each after a warm-up; medians.", "",
-            pad("workload", 18) + pad("ours (Arrow)", 36) + pad("Arrow 11 store", 18) + pad("ours/Arrow", 12) + pad("ours (native)", 18) + "Arrow requests",
+            pad("workload", 18) + pad("ours (Arrow)", 36) + pad("Arrow 11 store", 18) + pad("ours/Arrow", 12) + pad("ours (native)", 18) + pad("native/limit", 24) + "Arrow requests",
         ]
         for line in lines {
             let ours: String
@@ -54,16 +90,23 @@ enum Report {
             text.append(
                 pad(line.workload.name, 18) + pad(ours, 36) + pad("\(format(line.theirMedian)) \(line.unit)", 18)
                     + pad(line.ratio.map { String(format: "%.2fx", $0) } ?? "—", 12)
-                    + pad("\(format(line.nativeMedian)) \(line.unit)", 18) + line.workload.requests)
+                    + pad("\(format(line.nativeMedian)) \(line.unit)", 18)
+                    + pad(line.limited.map { String(format: "%.2f of %@", $0.ratio, $0.limitText) } ?? "", 24)
+                    + line.workload.requests)
         }
         return text.joined(separator: "\n")
     }
 
     static func json(_ rows: [Row]) -> String {
         let objects = rows.map { row in
-            "{" + ([("workload", "\"\(row.name)\"")] + row.json).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+            "{" + ([("workload", "\"\(row.name)\"")] + row.jsonFields).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
         }
         return "[" + objects.joined(separator: ",") + "]"
+    }
+
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
     static func format(_ value: Double) -> String {

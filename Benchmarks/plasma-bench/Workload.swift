@@ -16,6 +16,8 @@ struct Workload: Sendable {
     let unit: Unit
     /// Operations per repetition.
     let iterations: Int
+    /// The machine limit the figure is set against (`MachineLimits`), if any.
+    var limit: LimitKind? = nil
     /// Work before timing starts (not timed); returns state the timed run uses.
     let prepare: @Sendable (PlasmaClient, Int) throws -> [ObjectID]
     let run: @Sendable (PlasmaClient, [ObjectID], Int) throws -> Int
@@ -25,13 +27,15 @@ struct Workload: Sendable {
 let smallObjectSize = 64
 /// 64 MiB objects.
 let largeObjectSize = 64 << 20
+/// 1 GiB objects (put-large-1g, get-large-1g).
+let hugeObjectSize = 1 << 30
 /// Objects per createAndSealBatch request in put-batch.
 let batchSize = 1000
 
 let workloads: [Workload] = [
     Workload(
         name: "put-small", summary: "create 64 B + write + seal + release",
-        unit: .operations, iterations: 20_000,
+        unit: .operations, iterations: 20_000, limit: .roundTripRate,
         prepare: { _, _ in [] },
         run: { client, _, iterations in
             for _ in 0..<iterations {
@@ -43,7 +47,7 @@ let workloads: [Workload] = [
         }),
     Workload(
         name: "put-small-inline", summary: "createAndSeal 64 B (one round trip)",
-        unit: .operations, iterations: 20_000,
+        unit: .operations, iterations: 20_000, limit: .roundTripRate,
         prepare: { _, _ in [] },
         run: { client, _, iterations in
             let data = [UInt8](repeating: 7, count: smallObjectSize)
@@ -64,7 +68,7 @@ let workloads: [Workload] = [
         }),
     Workload(
         name: "get-small", summary: "get + release of sealed 64 B objects",
-        unit: .operations, iterations: 20_000,
+        unit: .operations, iterations: 20_000, limit: .roundTripRate,
         prepare: { client, iterations in
             let ids = (0..<1000).map { _ in ObjectID.random() }
             let data = [UInt8](repeating: 7, count: smallObjectSize)
@@ -78,29 +82,43 @@ let workloads: [Workload] = [
             }
             return iterations
         }),
+    putLarge(name: "put-large", size: largeObjectSize, iterations: 20),
+    getLarge(name: "get-large", size: largeObjectSize, iterations: 20),
+    putLarge(name: "put-large-1g", size: hugeObjectSize, iterations: 2),
+    getLarge(name: "get-large-1g", size: hugeObjectSize, iterations: 2),
+]
+
+/// create `size` + copy every byte in + seal + release + delete: set against copying into populated
+/// shared memory (`MachineLimits`), the same `copyMemory` from the same kind of source.
+func putLarge(name: String, size: Int, iterations: Int) -> Workload {
     Workload(
-        name: "put-large", summary: "create 64 MiB + write every byte + seal + release + delete",
-        unit: .bytes, iterations: 20,
-        prepare: { _, _ in [] },
+        name: name, summary: "create \(MachineLimits.sizeName(size)) + write every byte + seal + release + delete",
+        unit: .bytes, iterations: iterations, limit: .copy(size),
+        prepare: { _, _ in
+            _ = CopySource.buffer(size)
+            return []
+        },
         run: { client, _, iterations in
-            let source = UnsafeMutableRawBufferPointer.allocate(byteCount: largeObjectSize, alignment: 64)
-            defer { source.deallocate() }
-            source.initializeMemory(as: UInt8.self, repeating: 3)
+            let source = CopySource.buffer(size)
             for _ in 0..<iterations {
                 let id = ObjectID.random()
-                let object = try client.create(id, dataSize: largeObjectSize)
-                object.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(source)) }
+                let object = try client.create(id, dataSize: size)
+                object.withUnsafeMutableBytes { $0.copyMemory(from: source) }
                 try object.seal().release()
                 try client.delete([id])
             }
-            return iterations * largeObjectSize
-        }),
+            return iterations * size
+        })
+}
+
+/// get `size` + read every byte + release: set against reading populated shared memory.
+func getLarge(name: String, size: Int, iterations: Int) -> Workload {
     Workload(
-        name: "get-large", summary: "get 64 MiB + read every byte + release",
-        unit: .bytes, iterations: 20,
+        name: name, summary: "get \(MachineLimits.sizeName(size)) + read every byte + release",
+        unit: .bytes, iterations: iterations, limit: .read(size),
         prepare: { client, _ in
             let id = ObjectID.random()
-            let object = try client.create(id, dataSize: largeObjectSize)
+            let object = try client.create(id, dataSize: size)
             object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 5) }
             try object.seal().release()
             return [id]
@@ -112,10 +130,10 @@ let workloads: [Workload] = [
                 sum &+= buffer.withUnsafeBytes { readEveryByte($0) }
                 try buffer.release()
             }
-            guard sum == expectedSum(of: 5, iterations: iterations) else { throw BenchError.missing }
-            return iterations * largeObjectSize
-        }),
-]
+            guard sum == expectedSum(of: 5, size: size, iterations: iterations) else { throw BenchError.missing }
+            return iterations * size
+        })
+}
 
 enum BenchError: Error, CustomStringConvertible {
     case missing
@@ -132,11 +150,11 @@ enum BenchError: Error, CustomStringConvertible {
     }
 }
 
-/// What `readEveryByte` returns, summed over `iterations` reads, for a large object filled with `byte`
+/// What `readEveryByte` returns, summed over `iterations` reads, for an object of `size` filled with `byte`
 /// (checks that the bytes read are the bytes written, and keeps the reads observable).
-func expectedSum(of byte: UInt8, iterations: Int) -> UInt64 {
+func expectedSum(of byte: UInt8, size: Int = largeObjectSize, iterations: Int) -> UInt64 {
     let word = UInt64(byte) &* 0x0101_0101_0101_0101
-    return word &* UInt64(largeObjectSize / 8) &* UInt64(iterations)
+    return word &* UInt64(size / 8) &* UInt64(iterations)
 }
 
 /// Sums the buffer 8 bytes at a time so that every byte is loaded.

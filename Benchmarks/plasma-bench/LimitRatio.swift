@@ -1,0 +1,56 @@
+/// Which of the machine's limits a row is set against (`MachineLimits`).
+enum LimitKind: Equatable {
+    /// Bytes copied into shared memory per second, for objects of this size (puts).
+    case copy(Int)
+    /// Bytes read from shared memory per second, for objects of this size (gets).
+    case read(Int)
+    /// One request per round trip: the rate limit is 1 / round trip (ops/s figures).
+    case roundTripRate
+    /// A latency set against one round trip (wake p50): the ratio is latency / round trip, lower is better.
+    case roundTripLatency
+
+    var unit: String {
+        switch self {
+        case .copy, .read: "GB/s"
+        case .roundTripRate: "ops/s"
+        case .roundTripLatency: "us"
+        }
+    }
+
+    /// A short name for the table and the JSON.
+    var name: String {
+        switch self {
+        case .copy(let size): "copy-into-shared-\(MachineLimits.sizeName(size))"
+        case .read(let size): "read-shared-\(MachineLimits.sizeName(size))"
+        case .roundTripRate: "1/uds-round-trip"
+        case .roundTripLatency: "uds-round-trip-p50"
+        }
+    }
+}
+
+/// A row's headline value beside the limit measured between its repetitions.
+struct LimitedFigure {
+    let kind: LimitKind
+    /// The row's median, in the limit's unit.
+    let value: Double
+    /// The median of the limit's samples, one taken before each repetition.
+    let limit: Double
+    let samples: Int
+
+    /// value / limit: the share of the limit reached (for latencies, how many round trips it took).
+    var ratio: Double { value / limit }
+
+    init(kind: LimitKind, value: Double, samples: [Double]) {
+        (self.kind, self.value, self.samples) = (kind, value, samples.count)
+        limit = samples.sorted()[samples.count / 2]
+    }
+
+    var limitText: String {
+        kind.unit == "us" ? String(format: "%.1f us", limit) : "\(Report.format(limit)) \(kind.unit)"
+    }
+
+    var json: [(String, String)] {
+        [("limit_name", "\"\(kind.name)\""), ("limit", "\(limit)"), ("limit_unit", "\"\(kind.unit)\""),
+         ("limit_samples", "\(samples)"), ("ratio", "\(ratio)")]
+    }
+}

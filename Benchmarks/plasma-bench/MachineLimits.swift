@@ -1,0 +1,110 @@
+import Foundation
+import PlasmaPosix
+
+/// The machine's own limits, measured in the invocation that measures the store, between its
+/// repetitions: these VMs vary by 2× from day to day (and by more from minute to minute while anything
+/// else runs), so a figure means something only beside a limit measured at the same moment.
+///
+/// - copy: `copyMemory` (glibc `memmove`, the routine `put-large` uses) of an object's size from the same
+///   private source buffer into an already-populated memfd mapping: what a put does at best.
+/// - read: `readEveryByte` (the routine `get-large` uses) over an already-populated memfd mapping.
+/// - round trip: 32 bytes to another process over a Unix socket and back: what one request costs at best.
+final class MachineLimits {
+    /// Populated memfd mappings by size, made on first use (populating 1 GiB takes seconds: never timed).
+    private var targets: [Int: Arena] = [:]
+    private var peer: RoundTripPeer?
+
+    /// Round trips per round-trip sample.
+    static let roundTrips = 2_000
+
+    /// One sample of the limit `kind` is set against, in its unit (GB/s, ops/s or µs).
+    func sample(_ kind: LimitKind) throws -> Double {
+        switch kind {
+        case .copy(let size): try passes(size) { target, source in target.copyMemory(from: source) }
+        case .read(let size): try passes(size) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
+        case .roundTripRate: 1e6 / (try roundTrip())
+        case .roundTripLatency: try roundTrip()
+        }
+    }
+
+    /// GB/s of `body` over a populated mapping of `size`: the median of three passes (one for 1 GiB and
+    /// more, which takes long enough on its own).
+    private func passes(_ size: Int, _ body: (UnsafeMutableRawBufferPointer, UnsafeRawBufferPointer) -> Void) throws -> Double {
+        let target = try targets[size] ?? Arena(size: size, options: .init(prefault: true))
+        targets[size] = target
+        let buffer = UnsafeMutableRawBufferPointer(start: target.base, count: size)
+        let source = CopySource.buffer(size)
+        var rates: [Double] = []
+        for _ in 0..<(size >= 1 << 30 ? 1 : 3) {
+            let start = ContinuousClock.now
+            body(buffer, source)
+            rates.append(Double(size) / (ContinuousClock.now - start).seconds / 1e9)
+        }
+        return rates.sorted()[rates.count / 2]
+    }
+
+    /// p50 in µs of `roundTrips` round trips to the peer process (started on first use).
+    private func roundTrip() throws -> Double {
+        let peer = try self.peer ?? RoundTripPeer()
+        self.peer = peer
+        return try peer.p50(of: Self.roundTrips)
+    }
+
+    /// "64MiB", "1GiB": sizes as the rows name them.
+    static func sizeName(_ size: Int) -> String {
+        size % (1 << 30) == 0 ? "\(size >> 30)GiB" : "\(size >> 20)MiB"
+    }
+}
+
+/// This executable in `role` in another process, echoing 32-byte messages over a Unix socket.
+final class RoundTripPeer {
+    static let role = "__ping-pong"
+    private let child: ChildProcess
+    private let socket: UnixSocket
+    private let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("plasma-bench-\(getpid())-limits")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("ping.sock").path
+        let listener = try UnixSocket.listen(path: path, mode: 0o600, backlog: 1)
+        defer { listener.close() }
+        child = try ChildProcess(role: Self.role, [path])
+        try listener.waitUntilReadable()
+        guard let socket = try listener.accept() else { throw BenchError.childFailed("the round-trip peer didn't connect") }
+        self.socket = socket
+        try socket.setNonBlocking(false)  // blocking reads, as a client's: no poll between write and read
+    }
+
+    deinit {
+        socket.close()  // the peer sees EOF and exits
+        _ = child.finish()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// p50 in µs of `count` round trips.
+    func p50(of count: Int) throws -> Double {
+        var message = [UInt8](repeating: 1, count: 32)
+        var samples: [UInt64] = []
+        samples.reserveCapacity(count)
+        for _ in 0..<count {
+            let start = MonotonicClock.nanoseconds()
+            try message.withUnsafeBytes { try socket.writeAll($0) }
+            guard try message.withUnsafeMutableBytes({ try socket.readExactly(into: $0) }) else {
+                throw BenchError.childFailed("the round-trip peer hung up")
+            }
+            samples.append(MonotonicClock.nanoseconds() - start)
+        }
+        return Double(samples.sorted()[count / 2]) / 1000
+    }
+
+    /// The peer's side: connect, echo 32-byte messages until EOF.
+    static func main(_ arguments: [String]) throws {
+        let socket = try UnixSocket.connect(path: arguments[0])
+        defer { socket.close() }
+        var message = [UInt8](repeating: 0, count: 32)
+        while try message.withUnsafeMutableBytes({ try socket.readExactly(into: $0) }) {
+            try message.withUnsafeBytes { try socket.writeAll($0) }
+        }
+    }
+}
