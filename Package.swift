@@ -59,6 +59,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A small Arrow-dialect client (not a product): plasma-bench --compare-arrow and the tests drive
+        // Arrow's store and ours with it.
+        .target(name: "PlasmaArrowClient", dependencies: ["PlasmaCore", "PlasmaPosix", "PlasmaWire"]),
         // What both test targets share (a test target can't share a source file with another).
         .target(name: "PlasmaTestSupport", path: "Tests/PlasmaTestSupport"),
         .testTarget(
@@ -68,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "plasma-bench",
             dependencies: [
-                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire",
+                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"
@@ -94,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "PlasmaIntegrationTests",
             dependencies: [
-                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "plasma-store", "plasma-test-peer", "plasma",
+                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "plasma-store", "plasma-test-peer", "plasma",
                 "example-put-get", "example-await-producers", "example-subscriber", "PlasmaTestSupport",
             ]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import PlasmaClient
+import PlasmaArrowClient
 import PlasmaCore
 
 /// `--compare-arrow PATH`: starts Arrow's `plasma-store-server` (PATH) with the same capacity as ours,
@@ -8,9 +9,12 @@ import PlasmaCore
 /// repetition runs ours (Arrow dialect), Arrow's, ours (native) in turn, so that the machine's noise
 /// hits all three alike. Should the store at `ourSocket` not serve the Arrow dialect (builds before it
 /// did disconnect at the first Arrow frame), the "ours" column says so and no figure is made up.
+/// The workloads that run in the Arrow dialect too.
+let arrowWorkloads = workloads.filter { $0.arrowRequests != nil }
+
 enum ArrowComparison {
     struct Line {
-        let workload: ArrowWorkload
+        let workload: Workload
         /// Ascending rates, or why there are none.
         let ours: Swift.Result<[Double], Reason>
         let theirs: [Double]
@@ -30,6 +34,7 @@ enum ArrowComparison {
         let theirs: ArrowClient
         do {
             theirs = try ArrowClient(path: arrowStore.socketPath, retries: 100)
+            try theirs.connect()
         } catch {
             throw BenchError.childFailed("Arrow's store did not answer (\(error)); its log: \(LaunchedStore.arrowLogPath)")
         }
@@ -47,33 +52,32 @@ enum ArrowComparison {
 
     /// One workload: prepare and warm up on all three, then alternate timed runs.
     private static func compare(
-        _ workload: ArrowWorkload, ours: inout Swift.Result<ArrowClient, Reason>, theirs: ArrowClient,
+        _ workload: Workload, ours: inout Swift.Result<ArrowClient, Reason>, theirs: ArrowClient,
         native: PlasmaClient, repetitions: Int, limits: MachineLimits?
     ) throws -> Line {
-        let nativeWorkload = workload.native
-        let (unit, iterations) = (nativeWorkload.unit, nativeWorkload.iterations)
+        let (unit, iterations) = (workload.unit, workload.iterations)
         let warmUp = max(1, iterations / 4)
-        let theirState = try workload.prepare(theirs)
-        let nativeState = try nativeWorkload.prepare(native, iterations)
+        let theirState = try workload.prepare(theirs, iterations)
+        let nativeState = try workload.prepare(native, iterations)
         let ourState = attempt(&ours) { client -> [ObjectID] in
-            let state = try workload.prepare(client)
+            let state = try workload.prepare(client, iterations)
             _ = try workload.run(client, state, warmUp)
             return state
         } ?? []
         _ = try workload.run(theirs, theirState, warmUp)
-        _ = try nativeWorkload.run(native, nativeState, warmUp)
+        _ = try workload.run(native, nativeState, warmUp)
 
         var ourRates: [Double] = []
         var theirRates: [Double] = []
         var nativeRates: [Double] = []
         var limitSamples: [Double] = []
         for _ in 0..<repetitions {
-            if let limits, let kind = nativeWorkload.limit { limitSamples.append(try limits.sample(kind)) }
+            if let limits, let kind = workload.limit { limitSamples.append(try limits.sample(kind)) }
             if let rate = attempt(&ours, { client in try timed(unit) { try workload.run(client, ourState, iterations) } }) {
                 ourRates.append(rate)
             }
             theirRates.append(try timed(unit) { try workload.run(theirs, theirState, iterations) })
-            nativeRates.append(try timed(unit) { try nativeWorkload.run(native, nativeState, iterations) })
+            nativeRates.append(try timed(unit) { try workload.run(native, nativeState, iterations) })
         }
         if !ourState.isEmpty { _ = attempt(&ours) { client in try client.delete(ourState) } }
         if !theirState.isEmpty { try theirs.delete(theirState) }
@@ -84,7 +88,7 @@ enum ArrowComparison {
         case .failure(let reason): ourResult = .failure(reason)
         }
         let native = nativeRates.sorted()
-        let limited = nativeWorkload.limit.flatMap { kind in
+        let limited = workload.limit.flatMap { kind in
             limitSamples.isEmpty ? nil : LimitedFigure(kind: kind, value: native[native.count / 2], samples: limitSamples)
         }
         return Line(workload: workload, ours: ourResult, theirs: theirRates.sorted(), native: native, limited: limited)
@@ -94,7 +98,9 @@ enum ArrowComparison {
     /// the dialect (yet).
     private static func connectOurs(_ socket: String) -> Swift.Result<ArrowClient, Reason> {
         do {
-            return .success(try ArrowClient(path: socket))
+            let client = try ArrowClient(path: socket)
+            try client.connect()
+            return .success(client)
         } catch ArrowClient.Failure.disconnected {
             return .failure(Reason(text: "Arrow dialect not served yet"))
         } catch {
@@ -122,7 +128,7 @@ enum ArrowComparison {
 }
 
 extension ArrowComparison.Line {
-    var unit: String { workload.native.unit.rawValue }
+    var unit: String { workload.unit.rawValue }
     var theirMedian: Double { theirs[theirs.count / 2] }
     var nativeMedian: Double { native[native.count / 2] }
     var ourMedian: Double? { (try? ours.get()).map { $0[$0.count / 2] } }
@@ -136,7 +142,7 @@ extension ArrowComparison.Line {
         case .failure(let reason): status = "\"\(reason.text.replacingOccurrences(of: "\"", with: "'"))\""
         }
         return [
-            ("unit", "\"\(unit)\""), ("arrow_requests", "\"\(workload.requests)\""),
+            ("unit", "\"\(unit)\""), ("arrow_requests", "\"\(workload.arrowRequests ?? "")\""),
             ("ours_arrow_median", ourMedian.map { "\($0)" } ?? "null"),
             ("ours_arrow_min", ourRates.map { "\($0.first!)" } ?? "null"),
             ("ours_arrow_max", ourRates.map { "\($0.last!)" } ?? "null"),

@@ -92,7 +92,7 @@ enum Report {
                     + pad(line.ratio.map { String(format: "%.2fx", $0) } ?? "—", 12)
                     + pad("\(format(line.nativeMedian)) \(line.unit)", 18)
                     + pad(line.limited.map { String(format: "%.2f of %@", $0.ratio, $0.limitText) } ?? "", 24)
-                    + line.workload.requests)
+                    + (line.workload.arrowRequests ?? ""))
         }
         return text.joined(separator: "\n")
     }

@@ -1,8 +1,8 @@
 import PlasmaClient
 import PlasmaCore
 
-/// One thing to measure. `run` does `iterations` operations and returns how many units of work were
-/// done (operations or bytes); the runner times it.
+/// One thing to measure, through any `BenchClient`. `run` does `iterations` operations and returns how
+/// many units of work were done (operations or bytes); the runner times it.
 struct Workload: Sendable {
     enum Unit: String, Sendable {
         case operations = "ops/s"
@@ -18,9 +18,12 @@ struct Workload: Sendable {
     let iterations: Int
     /// The machine limit the figure is set against (`MachineLimits`), if any.
     var limit: LimitKind? = nil
+    /// The Arrow requests one operation makes, for the workloads `--compare-arrow` runs in that dialect
+    /// too; nil for the rest.
+    var arrowRequests: String? = nil
     /// Work before timing starts (not timed); returns state the timed run uses.
-    let prepare: @Sendable (PlasmaClient, Int) throws -> [ObjectID]
-    let run: @Sendable (PlasmaClient, [ObjectID], Int) throws -> Int
+    let prepare: @Sendable (any BenchClient, Int) throws -> [ObjectID]
+    let run: @Sendable (any BenchClient, [ObjectID], Int) throws -> Int
 }
 
 /// 64 B objects, sequential, one client.
@@ -35,65 +38,60 @@ let batchSize = 1000
 let workloads: [Workload] = [
     Workload(
         name: "put-small", summary: "create 64 B + write + seal + release",
-        unit: .operations, iterations: 20_000, limit: .roundTripRate,
+        unit: .operations, iterations: 20_000, limit: .roundTripRate, arrowRequests: "Create 64 B + write + Seal + Release",
         prepare: { _, _ in [] },
         run: { client, _, iterations in
             for _ in 0..<iterations {
-                let object = try client.create(.random(), dataSize: smallObjectSize)
-                object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 7) }
-                try object.seal().release()
+                try client.put(.random(), size: smallObjectSize) { _ = $0.initializeMemory(as: UInt8.self, repeating: 7) }
             }
             return iterations
         }),
     Workload(
         name: "put-small-inline", summary: "createAndSeal 64 B (one round trip)",
-        unit: .operations, iterations: 20_000, limit: .roundTripRate,
+        unit: .operations, iterations: 20_000, limit: .roundTripRate, arrowRequests: "CreateAndSeal 64 B (8-byte digest)",
         prepare: { _, _ in [] },
         run: { client, _, iterations in
             let data = [UInt8](repeating: 7, count: smallObjectSize)
-            for _ in 0..<iterations { try client.createAndSeal(.random(), data: data) }
+            for _ in 0..<iterations { try client.putInline(.random(), data: data) }
             return iterations
         }),
     Workload(
         name: "put-batch", summary: "createAndSeal batches of \(batchSize) × 64 B (one round trip per batch)",
-        unit: .objects, iterations: 20,
+        unit: .objects, iterations: 20, arrowRequests: "CreateAndSealBatch of \(batchSize) × 64 B",
         prepare: { _, _ in [] },
         run: { client, _, iterations in
             let data = [UInt8](repeating: 7, count: smallObjectSize)
-            for _ in 0..<iterations {
-                let objects = (0..<batchSize).map { _ in InlineObject(id: .random(), data: data) }
-                guard try client.createAndSeal(batch: objects).allSatisfy({ $0 == .ok }) else { throw BenchError.batchRefused }
-            }
+            for _ in 0..<iterations { try client.putBatch((0..<batchSize).map { _ in .random() }, data: data) }
             return iterations * batchSize
         }),
     Workload(
         name: "get-small", summary: "get + release of sealed 64 B objects",
-        unit: .operations, iterations: 20_000, limit: .roundTripRate,
-        prepare: { client, iterations in
+        unit: .operations, iterations: 20_000, limit: .roundTripRate, arrowRequests: "Get (timeout 0) + Release of sealed 64 B objects",
+        prepare: { client, _ in
             let ids = (0..<1000).map { _ in ObjectID.random() }
             let data = [UInt8](repeating: 7, count: smallObjectSize)
-            for id in ids { try client.createAndSeal(id, data: data) }
+            for id in ids { try client.putInline(id, data: data) }
             return ids
         },
         run: { client, ids, iterations in
             for index in 0..<iterations {
-                guard let buffer = try client.get(ids[index % ids.count]) else { throw BenchError.missing }
-                try buffer.release()
+                guard try client.read(ids[index % ids.count], { _ in () }) != nil else { throw BenchError.missing }
             }
             return iterations
         }),
-    putLarge(name: "put-large", size: largeObjectSize, iterations: 20),
-    getLarge(name: "get-large", size: largeObjectSize, iterations: 20),
+    putLarge(name: "put-large", size: largeObjectSize, iterations: 20,
+             arrowRequests: "Create 64 MiB + write every byte + Seal + Release + Delete"),
+    getLarge(name: "get-large", size: largeObjectSize, iterations: 20, arrowRequests: "Get 64 MiB + read every byte + Release"),
     putLarge(name: "put-large-1g", size: hugeObjectSize, iterations: 2),
     getLarge(name: "get-large-1g", size: hugeObjectSize, iterations: 2),
 ]
 
 /// create `size` + copy every byte in + seal + release + delete: set against copying into populated
-/// shared memory (`MachineLimits`), the same `copyMemory` from the same kind of source.
-func putLarge(name: String, size: Int, iterations: Int) -> Workload {
+/// shared memory (`MachineLimits`), the same `copyMemory` from the same source buffer.
+func putLarge(name: String, size: Int, iterations: Int, arrowRequests: String? = nil) -> Workload {
     Workload(
         name: name, summary: "create \(MachineLimits.sizeName(size)) + write every byte + seal + release + delete",
-        unit: .bytes, iterations: iterations, limit: .copy(size),
+        unit: .bytes, iterations: iterations, limit: .copy(size), arrowRequests: arrowRequests,
         prepare: { _, _ in
             _ = CopySource.buffer(size)
             return []
@@ -102,33 +100,28 @@ func putLarge(name: String, size: Int, iterations: Int) -> Workload {
             let source = CopySource.buffer(size)
             for _ in 0..<iterations {
                 let id = ObjectID.random()
-                let object = try client.create(id, dataSize: size)
-                object.withUnsafeMutableBytes { $0.copyMemory(from: source) }
-                try object.seal().release()
-                try client.delete([id])
+                try client.put(id, size: size) { $0.copyMemory(from: source) }
+                try client.remove([id])
             }
             return iterations * size
         })
 }
 
 /// get `size` + read every byte + release: set against reading populated shared memory.
-func getLarge(name: String, size: Int, iterations: Int) -> Workload {
+func getLarge(name: String, size: Int, iterations: Int, arrowRequests: String? = nil) -> Workload {
     Workload(
         name: name, summary: "get \(MachineLimits.sizeName(size)) + read every byte + release",
-        unit: .bytes, iterations: iterations, limit: .read(size),
+        unit: .bytes, iterations: iterations, limit: .read(size), arrowRequests: arrowRequests,
         prepare: { client, _ in
             let id = ObjectID.random()
-            let object = try client.create(id, dataSize: size)
-            object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 5) }
-            try object.seal().release()
+            try client.put(id, size: size) { _ = $0.initializeMemory(as: UInt8.self, repeating: 5) }
             return [id]
         },
         run: { client, ids, iterations in
             var sum: UInt64 = 0
             for _ in 0..<iterations {
-                guard let buffer = try client.get(ids[0]) else { throw BenchError.missing }
-                sum &+= buffer.withUnsafeBytes { readEveryByte($0) }
-                try buffer.release()
+                guard let read = try client.read(ids[0], { readEveryByte($0) }) else { throw BenchError.missing }
+                sum &+= read
             }
             guard sum == expectedSum(of: 5, size: size, iterations: iterations) else { throw BenchError.missing }
             return iterations * size

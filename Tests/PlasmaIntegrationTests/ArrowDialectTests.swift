@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PlasmaArrowClient
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
@@ -14,18 +15,18 @@ extension IntegrationTests {
 
         /// Creates, fills and seals an object through `client`; returns its spec.
         @discardableResult
-        func put(_ client: ArrowRawClient, _ id: ObjectID, data: [UInt8], metadata: [UInt8] = []) throws -> ArrowObjectSpec {
+        func put(_ client: ArrowClient, _ id: ObjectID, data: [UInt8], metadata: [UInt8] = []) throws -> ArrowObjectSpec {
             guard case .create(_, let spec, .ok, _, _) = try client.call(
                 .create(id: id, evictIfFull: true, dataSize: UInt64(data.count), metadataSize: UInt64(metadata.count), deviceNum: 0))
             else { throw Failure("create failed") }
-            client.write(data + metadata, at: spec)
+            try client.write(data + metadata, at: spec)
             #expect(try client.call(.seal(id: id, digest: Self.digest)) == .seal(id: id, error: .ok))
             return spec
         }
 
         @Test func connectCreateSealGetReleaseContainsListDelete() throws {
             let store = try StoreProcess(memory: "1000000", shortFlags: true)
-            let writer = try ArrowRawClient(path: store.socketPath)
+            let writer = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             #expect(try writer.call(.connect) == .connect(memoryCapacity: 1_000_000))
             #expect(store.waitForLog("speaks the Arrow plasma dialect"))
 
@@ -35,18 +36,18 @@ extension IntegrationTests {
             #expect(storeFd == spec.segmentIndex)
             #expect(spec.metadataOffset == spec.dataOffset + 10)
             #expect(mmapSize - 8 >= 1_000_000, "the whole arena is mapped")
-            writer.write(Array(0..<10) + [77, 78, 79], at: spec)
+            try writer.write(Array(0..<10) + [77, 78, 79], at: spec)
             #expect(try writer.call(.contains(id: id)) == .contains(id: id, hasObject: false), "unsealed is not contained")
             #expect(try writer.call(.seal(id: id, digest: Self.digest)) == .seal(id: id, error: .ok))
             #expect(try writer.call(.contains(id: id)) == .contains(id: id, hasObject: true))
 
-            let reader = try ArrowRawClient(path: store.socketPath)
+            let reader = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let missing = ObjectID.random()
             let got = try reader.call(.get(ids: [id, missing], timeoutMs: 0))
             guard case .get([id, missing], let specs, [spec.segmentIndex], _) = got else { throw Failure("\(got)") }
             #expect(specs[1] == .notFound)
-            #expect(reader.bytes(of: specs[0]) == Array(0..<10))
-            #expect(reader.bytes(of: specs[0], metadata: true) == [77, 78, 79])
+            #expect(try reader.bytes(of: specs[0]) == Array(0..<10))
+            #expect(try reader.bytes(of: specs[0], metadata: true) == [77, 78, 79])
             // A second get by the same client takes no second reference (Arrow counts clients).
             _ = try reader.call(.get(ids: [id], timeoutMs: 0))
 
@@ -69,49 +70,49 @@ extension IntegrationTests {
 
         @Test func aBlockingGetWithRepeatedIdsIsAnsweredWhenTheObjectIsSealed() throws {
             let store = try StoreProcess()
-            let waiter = try ArrowRawClient(path: store.socketPath)
+            let waiter = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let id = ObjectID.random()
             // Arrow's store crashed (SIGFPE) on a blocking get listing an id twice.
             try waiter.send(.get(ids: [id, id], timeoutMs: -1))
             // The get waits in the store before the object exists, so the seal is what answers it.
             let observer = try store.connect()
             #expect(try eventually { try observer.statistics().pendingGets == 1 })
-            let writer = try ArrowRawClient(path: store.socketPath)
+            let writer = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             try put(writer, id, data: [9, 9, 9])
             let reply = try waiter.readReply()
             #expect(reply.getSpecs.count == 2 && reply.getSpecs.allSatisfy(\.isPresent))
-            #expect(waiter.bytes(of: reply.getSpecs[1]) == [9, 9, 9])
+            #expect(try waiter.bytes(of: reply.getSpecs[1]) == [9, 9, 9])
             guard case .list(let infos) = try writer.call(.list) else { throw Failure("no list") }
             #expect(infos.first { $0.objectID == id }?.refCount == 2, "one reference per client, however often it asked")
         }
 
         @Test func subscribersHearOfExistingObjectsSealsAndDeletions() throws {
             let store = try StoreProcess()
-            let client = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let existing = ObjectID.random()
             #expect(try client.call(.createAndSeal(id: existing, evictIfFull: true, data: [1, 2], metadata: [3], digest: Self.digest))
                 == .createAndSeal(error: .ok))
             let notifications = try client.subscribe()
-            #expect(try ArrowRawClient.nextNotification(notifications)?.objects
+            #expect(try ArrowClient.nextNotification(notifications)?.objects
                 == [.sealed(id: existing, dataSize: 2, metadataSize: 1, digest: Self.digest)])
 
             let fresh = ObjectID.random()
             try put(client, fresh, data: [5, 5, 5, 5])
-            #expect(try ArrowRawClient.nextNotification(notifications)?.objects
+            #expect(try ArrowClient.nextNotification(notifications)?.objects
                 == [.sealed(id: fresh, dataSize: 4, metadataSize: 0, digest: Self.digest)])
             _ = try client.call(.delete(ids: [existing]))
-            #expect(try ArrowRawClient.nextNotification(notifications)?.objects == [.deleted(id: existing)])
+            #expect(try ArrowClient.nextNotification(notifications)?.objects == [.deleted(id: existing)])
 
             // A second Subscribe: its fd is accepted and closed (Arrow's store desynced and aborted).
             let second = try client.subscribe()
-            #expect(try ArrowRawClient.nextNotification(second) == nil, "the second notification socket is closed")
+            #expect(try ArrowClient.nextNotification(second) == nil, "the second notification socket is closed")
             #expect(store.waitForLog("subscribed twice"))
             #expect(try client.call(.contains(id: fresh)) == .contains(id: fresh, hasObject: true))
         }
 
         @Test func aSubscriberThatStopsReadingLosesItsNotificationSocketNotTheStore() throws {
             let store = try StoreProcess(arguments: ["--arrow-notification-backlog", "100"])
-            let client = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let notifications = try client.subscribe()
             // Far more than the socket buffer plus 100 notifications, none of them read.
             for _ in 0..<4000 {
@@ -119,7 +120,7 @@ extension IntegrationTests {
             }
             #expect(store.waitForLog("reads notifications too slowly"), "log: \(store.log)")
             var received = 0
-            while try ArrowRawClient.nextNotification(notifications) != nil { received += 1 }
+            while try ArrowClient.nextNotification(notifications) != nil { received += 1 }
             #expect(received > 0 && received < 4000, "what was sent arrives, then EOF")
             #expect(try client.call(.contains(id: .random())).isContainsReply, "the client itself is still served")
             #expect(try store.connect().statistics().arrowSubscriptionsDropped == 1, "counted, not only logged")
@@ -127,7 +128,7 @@ extension IntegrationTests {
 
         @Test func theBurstAnnouncingExistingObjectsDoesNotCountAgainstTheLimit() throws {
             let store = try StoreProcess(arguments: ["--arrow-notification-backlog", "100"])
-            let client = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let objects = try [UInt8](repeating: 0, count: 3000).map { _ in
                 let id = ObjectID.random()
                 _ = try client.call(.createAndSeal(id: id, evictIfFull: true, data: [2], metadata: [], digest: Self.digest))
@@ -137,7 +138,7 @@ extension IntegrationTests {
             let last = ObjectID.random()
             _ = try client.call(.createAndSeal(id: last, evictIfFull: true, data: [3], metadata: [], digest: Self.digest))
             var seen: [ObjectID] = []
-            while seen.count < objects.count + 1, let next = try ArrowRawClient.nextNotification(notifications) {
+            while seen.count < objects.count + 1, let next = try ArrowClient.nextNotification(notifications) {
                 seen += next.objects.map(\.objectID)
             }
             #expect(Set(seen) == Set(objects + [last]))
@@ -146,8 +147,8 @@ extension IntegrationTests {
 
         @Test func misuseArrowsStoreAbortedOnGetsAnErrorOrIsIgnoredWithALogLine() throws {
             let store = try StoreProcess()
-            let client = try ArrowRawClient(path: store.socketPath)
-            let other = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
+            let other = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let sealed = ObjectID.random()
             try put(client, sealed, data: [1])
             let unknown = ObjectID.random()
@@ -179,10 +180,10 @@ extension IntegrationTests {
         ])
         func aBadFrameDisconnectsOnlyItsSender(_ name: String, _ frame: [UInt8], _ logged: String) throws {
             let store = try StoreProcess()
-            let bystander = try ArrowRawClient(path: store.socketPath)
+            let bystander = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let id = ObjectID.random()
             try put(bystander, id, data: [4])
-            let attacker = try ArrowRawClient(path: store.socketPath)
+            let attacker = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             #expect(try attacker.call(.connect) == .connect(memoryCapacity: 64 << 20))
             try attacker.sendRaw(frame)
             #expect(attacker.isClosedByStore(), "\(name): not disconnected")
@@ -194,7 +195,7 @@ extension IntegrationTests {
         @Test func nativeAndArrowClientsSeeEachOthersObjectsAndEvents() throws {
             let store = try StoreProcess()
             let native = try store.connect()
-            let arrow = try ArrowRawClient(path: store.socketPath)
+            let arrow = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let nativeEvents = try RawConnection(path: store.socketPath)
             #expect(try nativeEvents.call(.subscribe(subscriptionID: 7, filter: .all)) == .done)
             let arrowEvents = try arrow.subscribe()
@@ -202,9 +203,9 @@ extension IntegrationTests {
             let fromNative = ObjectID.random()
             try native.createAndSeal(fromNative, data: Array("native bytes".utf8), metadata: [1, 2])
             let got = try arrow.call(.get(ids: [fromNative], timeoutMs: 1000))
-            #expect(arrow.bytes(of: got.getSpecs[0]) == Array("native bytes".utf8))
-            #expect(arrow.bytes(of: got.getSpecs[0], metadata: true) == [1, 2])
-            #expect(try ArrowRawClient.nextNotification(arrowEvents)?.objects
+            #expect(try arrow.bytes(of: got.getSpecs[0]) == Array("native bytes".utf8))
+            #expect(try arrow.bytes(of: got.getSpecs[0], metadata: true) == [1, 2])
+            #expect(try ArrowClient.nextNotification(arrowEvents)?.objects
                 == [.sealed(id: fromNative, dataSize: 12, metadataSize: 2, digest: [UInt8](repeating: 0, count: 8))],
                 "native seals carry no digest: 8 zero bytes")
 
@@ -216,12 +217,12 @@ extension IntegrationTests {
             var events: [ObjectEvent] = []
             while events.count < 2, case .event(7, let event) = try nativeEvents.readFrame() { events.append(event) }
             #expect(events == [.sealed(fromNative, dataSize: 12, metadataSize: 2), .sealed(fromArrow, dataSize: 11, metadataSize: 1)])
-            #expect(try ArrowRawClient.nextNotification(arrowEvents)?.objects.first?.objectID == fromArrow)
+            #expect(try ArrowClient.nextNotification(arrowEvents)?.objects.first?.objectID == fromArrow)
         }
 
         @Test func arrowEvictionFollowsTheLRUAndEvictsAtLeastAFifthOnCreatePressure() throws {
             let store = try StoreProcess(memory: "100000")
-            let client = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             func createAndSeal(_ size: Int) throws -> ObjectID {
                 let id = ObjectID.random()
                 #expect(try client.call(.createAndSeal(id: id, evictIfFull: true, data: [UInt8](repeating: 1, count: size),

@@ -1,4 +1,5 @@
 import Glibc
+import PlasmaArrowClient
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
@@ -22,7 +23,7 @@ extension IntegrationTests {
         @Test func arrowClientsDontCountAgainstMaxClientsAndNeverGetANativeFrame() throws {
             let store = try StoreProcess(arguments: ["--max-clients", "1"])
             let native = try store.connect()
-            let arrowClients = try (0..<4).map { _ in try ArrowRawClient(path: store.socketPath) }
+            let arrowClients = try (0..<4).map { _ in try ArrowClient(path: store.socketPath, receiveTimeout: 20) }
             for client in arrowClients {
                 #expect(try client.call(.connect) == .connect(memoryCapacity: 64 << 20))
             }
@@ -37,9 +38,9 @@ extension IntegrationTests {
 
         @Test func pastMaxArrowClientsAnArrowClientIsClosedWithoutAFrame() throws {
             let store = try StoreProcess(arguments: ["--max-arrow-clients", "1"])
-            let first = try ArrowRawClient(path: store.socketPath)
+            let first = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             #expect(try first.call(.connect) == .connect(memoryCapacity: 64 << 20))
-            let second = try ArrowRawClient(path: store.socketPath)
+            let second = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             try second.send(.connect)
             #expect(second.isClosedByStore(), "EOF, not a reply and never a native frame")
             #expect(store.waitForLog("--max-arrow-clients"))
@@ -49,7 +50,7 @@ extension IntegrationTests {
 
         @Test func getsAndDeletesTakeMoreIdsThanTheNativeLimit() throws {
             let store = try StoreProcess()
-            let arrow = try ArrowRawClient(path: store.socketPath)
+            let arrow = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let ids = Self.ids(70_001, tag: 1)  // the native protocol takes 65,536 per request
             let present = stride(from: 0, to: ids.count, by: 1000).map { ids[$0] }
             for id in present {
@@ -72,14 +73,14 @@ extension IntegrationTests {
         @Test func aLateSubscriberKeepsItsStreamFarPastTheNativeEventBuffer() throws {
             // --client-buffer 4K would have dropped it after ~30 notifications; the Arrow backlog is its own.
             let store = try StoreProcess(arguments: ["--client-buffer", "4K"])
-            let client = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let notifications = try client.subscribe()
             let ids = Self.ids(20_000, tag: 2)
             for id in ids {
                 _ = try client.call(.createAndSeal(id: id, evictIfFull: true, data: [1], metadata: [], digest: Self.digest))
             }
             var seen: [ObjectID] = []
-            while seen.count < ids.count, let next = try ArrowRawClient.nextNotification(notifications) {
+            while seen.count < ids.count, let next = try ArrowClient.nextNotification(notifications) {
                 seen += next.objects.map(\.objectID)
             }
             #expect(seen == ids, "every seal, in order")

@@ -1,4 +1,5 @@
 import Foundation
+import PlasmaArrowClient
 import PlasmaClient
 import PlasmaCore
 import PlasmaWire
@@ -61,7 +62,7 @@ extension IntegrationTests {
             // 64 MiB of capacity: Arrow frames up to 65 MiB are legal, but not for a 1.5 MiB share.
             let store = try StoreProcess(memory: "64M", arguments: Self.arguments)
             let bystander = try store.connect()
-            let arrow = try ArrowRawClient(path: store.socketPath)
+            let arrow = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let frame = ArrowRequest.createAndSeal(
                 id: .random(), evictIfFull: true, data: [UInt8](repeating: 3, count: 4 << 20), metadata: [], digest: []
             ).encode()
@@ -271,7 +272,7 @@ extension IntegrationTests {
         /// goes back to 0; well within `--arrow-notification-backlog`, so the budget is what bounds it.
         @Test func anArrowSubscriberThatStopsReadingIsBoundedByItsShare() throws {
             let store = try StoreProcess(arguments: Self.arguments)
-            let client = try ArrowRawClient(path: store.socketPath)
+            let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
             let notifications = try client.subscribe()
             let observer = try store.connect()
             let digest: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
@@ -287,7 +288,7 @@ extension IntegrationTests {
             #expect(store.waitForLog("more than its share of --client-state-budget"), "log: \(store.log)")
             #expect(try observer.statistics().clientStateArrowNotifications == 0)
             var received = 0
-            while try ArrowRawClient.nextNotification(notifications) != nil { received += 1 }
+            while try ArrowClient.nextNotification(notifications) != nil { received += 1 }
             #expect(received > 0 && received < sealed, "what was sent arrives, then EOF")
             #expect(try client.call(.contains(id: .random())).isContainsReply, "the client itself is still served")
         }
