@@ -139,10 +139,10 @@ extension ArrowComparison.Line {
         let status: String
         switch ours {
         case .success: status = "null"
-        case .failure(let reason): status = "\"\(reason.text.replacingOccurrences(of: "\"", with: "'"))\""
+        case .failure(let reason): status = Report.jsonString(reason.text)
         }
         return [
-            ("unit", "\"\(unit)\""), ("arrow_requests", "\"\(workload.arrowRequests ?? "")\""),
+            ("unit", "\"\(unit)\""), ("arrow_requests", Report.jsonString(workload.arrowRequests ?? "")),
             ("ours_arrow_median", ourMedian.map { "\($0)" } ?? "null"),
             ("ours_arrow_min", ourRates.map { "\($0.first!)" } ?? "null"),
             ("ours_arrow_max", ourRates.map { "\($0.last!)" } ?? "null"),

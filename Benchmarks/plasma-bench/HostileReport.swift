@@ -16,7 +16,7 @@ extension HostileBenchmark {
             ("rss_anon_baseline", "\(outcome.baseline.rssAnon)"), ("rss_anon_peak", "\(outcome.peak.rssAnon)"),
             ("rss_anon_end", outcome.end.map { "\($0.rssAnon)" } ?? "null"), ("clients_left_at_end", "\(outcome.clientsLeftAtEnd)"),
             ("arena_size", "\(outcome.arenaSize)"), ("client_state_budget", outcome.budget.map { "\($0)" } ?? "null"),
-            ("budget_source", jsonString(outcome.budgetSource)),
+            ("budget_source", Report.jsonString(outcome.budgetSource)),
             ("client_state_used_peak", outcome.usedPeak.map { "\($0)" } ?? "null"),
             ("client_state_used_end", outcome.usedEnd.map { "\($0)" } ?? "null"),
             ("target_rss", "\(outcome.targetRSS)"), ("rss_ceiling", "\(outcome.ceiling)"), ("aborted", "\(outcome.aborted)"),
@@ -35,7 +35,7 @@ extension HostileBenchmark {
                 + "\"unreported_processes\":\(result.unreported)}"
         }
         json.append(("attacks", "[" + attacks.joined(separator: ",") + "]"))
-        json.append(("failures", "[" + (outcome.crashes + outcome.failures).map(jsonString).joined(separator: ",") + "]"))
+        json.append(("failures", "[" + (outcome.crashes + outcome.failures).map(Report.jsonString).joined(separator: ",") + "]"))
         return Row(
             name: "hostile", figure: "RSS \(mib(outcome.peak.rss))", spread: String(format: "get p99 %.2f ms", during.p99),
             what: "\(verdictWord(outcome)): \(outcome.connections) hostile connections (\(outcome.attacks.map(\.attack.rawValue).joined(separator: ", "))) "
@@ -69,9 +69,5 @@ extension HostileBenchmark {
     static func verdict(_ outcome: Outcome) -> String {
         let reasons = outcome.crashes + outcome.failures
         return "hostile: \(verdictWord(outcome))" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; "))
-    }
-
-    private static func jsonString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }

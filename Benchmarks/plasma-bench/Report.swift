@@ -104,9 +104,21 @@ enum Report {
         return "[" + objects.joined(separator: ",") + "]"
     }
 
-    /// `text` as a JSON string literal.
+    /// `text` as a JSON string literal (quotes, backslashes and control characters escaped): the one
+    /// JSON string encoder of the benchmark's reports.
     static func jsonString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     static func format(_ value: Double) -> String {

@@ -186,8 +186,8 @@ enum SoakBenchmark {
             ("clients", "\(outcome.clients)"), ("seed", "\(seed)"),
             ("processes_started", "\(outcome.processesStarted)"), ("killed", "\(outcome.killed)"),
             ("passed", "\(outcome.failures.isEmpty)"),
-            ("failures", "[" + outcome.failures.map(jsonString).joined(separator: ",") + "]"),
-            ("errors", "[" + outcome.errors.map(jsonString).joined(separator: ",") + "]"),
+            ("failures", "[" + outcome.failures.map(Report.jsonString).joined(separator: ",") + "]"),
+            ("errors", "[" + outcome.errors.map(Report.jsonString).joined(separator: ",") + "]"),
         ]
         for (label, snapshot) in [("start", start), ("end", end)] {
             json.append(("rss_anon_\(label)", snapshot.map { "\($0.rssAnon)" } ?? "null"))
@@ -219,9 +219,6 @@ enum SoakBenchmark {
 
     private static func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 
-    private static func jsonString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
 }
 
 /// Open descriptors of a process: the entries of /proc/PID/fd.
