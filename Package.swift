@@ -59,6 +59,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The JSON writer of the command-line tools (plasma, plasma-bench); not a product.
+        .target(name: "PlasmaJSON"),
         // A small Arrow-dialect client (not a product): plasma-bench --compare-arrow and the tests drive
         // Arrow's store and ours with it.
         .target(name: "PlasmaArrowClient", dependencies: ["PlasmaCore", "PlasmaPosix", "PlasmaWire"]),
@@ -71,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "plasma-bench",
             dependencies: [
-                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient",
+                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "PlasmaJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"
@@ -80,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "plasma",
             dependencies: [
-                "PlasmaClient", "PlasmaCore",
+                "PlasmaClient", "PlasmaCore", "PlasmaJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import PlasmaJSON
 
 /// One line of results: what was measured, its headline figure, the spread, and the same as JSON.
 struct Row {
@@ -104,22 +105,8 @@ enum Report {
         return "[" + objects.joined(separator: ",") + "]"
     }
 
-    /// `text` as a JSON string literal (quotes, backslashes and control characters escaped): the one
-    /// JSON string encoder of the benchmark's reports.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String { JSON.quoted(text) }
 
     static func format(_ value: Double) -> String {
         value >= 1000 ? String(format: "%.1fK", value / 1000) : String(format: "%.2f", value)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import PlasmaCore
+import PlasmaJSON
 
 /// `plasma list`: every object in the store.
 struct ListCommand: ParsableCommand {

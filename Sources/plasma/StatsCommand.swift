@@ -1,5 +1,6 @@
 import ArgumentParser
 import PlasmaCore
+import PlasmaJSON
 
 /// `plasma stats`: the store's counters.
 struct StatsCommand: ParsableCommand {
