@@ -54,13 +54,13 @@ let package = Package(
         .executableTarget(
             name: "plasma-store",
             dependencies: [
-                "PlasmaStore", "PlasmaCore",
+                "PlasmaStore", "PlasmaCore", "PlasmaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The JSON writer of the command-line tools (plasma, plasma-bench); not a product.
-        .target(name: "PlasmaJSON"),
+        // What the command-line tools share (the JSON writer, duration formats); not a product.
+        .target(name: "PlasmaToolSupport"),
         // A small Arrow-dialect client (not a product): plasma-bench --compare-arrow and the tests drive
         // Arrow's store and ours with it.
         .target(name: "PlasmaArrowClient", dependencies: ["PlasmaCore", "PlasmaPosix", "PlasmaWire"]),
@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "plasma-bench",
             dependencies: [
-                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "PlasmaJSON",
+                "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "PlasmaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"
@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "plasma",
             dependencies: [
-                "PlasmaClient", "PlasmaCore", "PlasmaJSON",
+                "PlasmaClient", "PlasmaCore", "PlasmaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,7 +1,8 @@
 import Foundation
-import PlasmaClient
 import PlasmaArrowClient
+import PlasmaClient
 import PlasmaCore
+import PlasmaToolSupport
 
 /// `--compare-arrow PATH`: starts Arrow's `plasma-store-server` (PATH) with the same capacity as ours,
 /// and runs each Arrow-capable workload through the same Swift Arrow-dialect client (`ArrowClient`)
@@ -122,7 +123,7 @@ enum ArrowComparison {
     private static func timed(_ unit: Workload.Unit, _ body: () throws -> Int) rethrows -> Double {
         let start = ContinuousClock.now
         let work = try body()
-        let seconds = (ContinuousClock.now - start).seconds
+        let seconds = (ContinuousClock.now - start).inSeconds
         return unit == .bytes ? Double(work) / seconds / 1e9 : Double(work) / seconds
     }
 }

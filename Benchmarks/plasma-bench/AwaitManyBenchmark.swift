@@ -2,6 +2,7 @@ import Foundation
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
+import PlasmaToolSupport
 
 /// `await-many`: 10,000 tasks in another process, each awaiting a different object on one connection.
 /// Times from the first seal until the last task has resumed, against the same seals with nobody
@@ -21,7 +22,7 @@ enum AwaitManyBenchmark {
         let baselineIDs = (0..<count).map { _ in ObjectID.random() }
         let baselineStart = ContinuousClock.now
         for id in baselineIDs { try client.createAndSeal(id, data: payload) }
-        let baselineSeconds = (ContinuousClock.now - baselineStart).seconds
+        let baselineSeconds = (ContinuousClock.now - baselineStart).inSeconds
         try client.delete(baselineIDs)
 
         let ids = (0..<count).map { _ in ObjectID.random() }

@@ -3,6 +3,7 @@ import Foundation
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
+import PlasmaToolSupport
 
 /// `plasma-bench`: starts a store (or uses one), runs each workload after a warm-up, repeats it, and
 /// prints medians with the spread.
@@ -372,7 +373,7 @@ struct BenchCommand: ParsableCommand {
             if let limits, let kind = workload.limit { limitSamples.append(try limits.sample(kind)) }
             let start = ContinuousClock.now
             let work = try workload.run(client, state, workload.iterations)
-            let seconds = (ContinuousClock.now - start).seconds
+            let seconds = (ContinuousClock.now - start).inSeconds
             rates.append(workload.unit == .bytes ? Double(work) / seconds / 1e9 : Double(work) / seconds)
         }
         try client.delete(state)
@@ -390,11 +391,4 @@ struct Result {
     /// The workload's machine limit, sampled before each repetition (empty without one).
     var limitSamples: [Double] = []
     var median: Double { rates[rates.count / 2] }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PlasmaClient
 import PlasmaCore
+import PlasmaToolSupport
 
 /// `churn`: create + write every byte + seal + release of objects of random sizes, log-uniform between
 /// 64 B and 1 MiB (seeded), cycling through a working set of ids whose sizes add up to twice the store's
@@ -40,7 +41,7 @@ enum ChurnBenchmark {
         for _ in 0..<repetitions {
             let start = ContinuousClock.now
             let done = try pass(client, workingSet, &cursor, operations)
-            let seconds = (ContinuousClock.now - start).seconds
+            let seconds = (ContinuousClock.now - start).inSeconds
             rates.append(Double(operations) / seconds)
             byteRates.append(Double(done.bytes) / seconds)
             refused += done.refused

@@ -2,6 +2,7 @@ import Foundation
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
+import PlasmaToolSupport
 import Synchronization
 
 /// `fanout`: S subscribers, each subscribed to its own K objects, in P processes (one connection per
@@ -41,7 +42,7 @@ enum FanoutBenchmark {
         let (storeBefore, producerBefore) = (storeCPU(), CPUUsage.ofThisProcess())
         let baselineStart = ContinuousClock.now
         for id in baselineIDs { try client.createAndSeal(id, data: payload) }
-        let baselineRate = Double(total) / (ContinuousClock.now - baselineStart).seconds
+        let baselineRate = Double(total) / (ContinuousClock.now - baselineStart).inSeconds
         let (storeBaseline, producerBaseline) = (storeCPU().flatMap { a in storeBefore.map { a - $0 } }, CPUUsage.ofThisProcess() - producerBefore)
         try deleteAll(baselineIDs, client)
 
@@ -64,7 +65,7 @@ enum FanoutBenchmark {
             let subscriber = index % subscribers
             try client.createAndSeal(ids[subscriber * perSubscriber + index / subscribers], data: payload)
         }
-        let producerRate = Double(total) / (ContinuousClock.now - start).seconds
+        let producerRate = Double(total) / (ContinuousClock.now - start).inSeconds
         let producerWatched = CPUUsage.ofThisProcess() - producerStart
 
         var delivered = 0

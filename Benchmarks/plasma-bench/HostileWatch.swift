@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PlasmaClient
+import PlasmaToolSupport
 
 /// The attack's watch: every 50 ms, the store's memory (peak), whether it lives, whether the
 /// attackers are set up; it kills them all when the store's RSS passes the ceiling.
@@ -13,7 +14,7 @@ struct Watch {
     mutating func follow(_ attackers: [LineCollector], since began: ContinuousClock.Instant, _ options: HostileBenchmark.Options) {
         var progress = 0.0
         while true {
-            let elapsed = (ContinuousClock.now - began).seconds
+            let elapsed = (ContinuousClock.now - began).inSeconds
             guard elapsed < Double(options.seconds) else { return }
             guard options.storeIsAlive() else {
                 storeDied = true

@@ -1,5 +1,6 @@
 import Foundation
 import PlasmaPosix
+import PlasmaToolSupport
 
 /// The machine's own limits, measured in the invocation that measures the store, between its
 /// repetitions: these VMs vary by 2× from day to day (and by more from minute to minute while anything
@@ -38,7 +39,7 @@ final class MachineLimits {
         for _ in 0..<(size >= 1 << 30 ? 1 : 3) {
             let start = ContinuousClock.now
             body(buffer, source)
-            rates.append(Double(size) / (ContinuousClock.now - start).seconds / 1e9)
+            rates.append(Double(size) / (ContinuousClock.now - start).inSeconds / 1e9)
         }
         return rates.sorted()[rates.count / 2]
     }

@@ -1,5 +1,5 @@
 import Foundation
-import PlasmaJSON
+import PlasmaToolSupport
 
 /// One line of results: what was measured, its headline figure, the spread, and the same as JSON.
 struct Row {

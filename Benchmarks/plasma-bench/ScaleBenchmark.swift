@@ -2,6 +2,7 @@ import Foundation
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
+import PlasmaToolSupport
 
 /// `scale`: fills a store (its own, unless --socket) with N small objects (64 B, createAndSeal batches of 1000) and measures
 /// (a) the store process's anonymous RSS (RssAnon: its heap, not the shared arena) before the first
@@ -62,12 +63,12 @@ enum ScaleBenchmark {
         }
         let fillStart = ContinuousClock.now
         try fill(0..<firstStep)
-        var fillSeconds = (ContinuousClock.now - fillStart).seconds
+        var fillSeconds = (ContinuousClock.now - fillStart).inSeconds
         let storeObjectsSmall = try client.statistics().sealedObjects
         let small = try latency(client, ids[..<firstStep], samples: samples, repetitions: repetitions, &generator)
         let restStart = ContinuousClock.now
         try fill(firstStep..<objects)
-        fillSeconds += (ContinuousClock.now - restStart).seconds
+        fillSeconds += (ContinuousClock.now - restStart).inSeconds
         let rssAfter = anonymousRSS(pid: storePID) ?? rssBefore
         let storeObjectsLarge = try client.statistics().sealedObjects
         let present = storeObjectsLarge - sealedBefore

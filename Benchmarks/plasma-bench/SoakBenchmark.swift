@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import PlasmaClient
 import PlasmaCore
+import PlasmaToolSupport
 
 /// `soak`: --clients processes (`SoakClient`) keep the store busy with a mixed load for --duration
 /// seconds, while one of them, picked at random every 0.5 to 3 s, is SIGKILLed and replaced. The
@@ -63,7 +64,7 @@ enum SoakBenchmark {
         /// Runs the load until `until` seconds of load have passed; false when the store died.
         func drive(until: Double) throws -> Bool {
             while true {
-                let elapsed = (ContinuousClock.now - began).seconds - paused
+                let elapsed = (ContinuousClock.now - began).inSeconds - paused
                 guard elapsed < until else { return true }
                 guard storeIsAlive() else { return false }
                 try fleet.replaceEnded()
@@ -101,10 +102,10 @@ enum SoakBenchmark {
             let pause = ContinuousClock.now
             start = try quiesce("after the warm-up")
             try fleet.startAll()
-            paused += (ContinuousClock.now - pause).seconds
+            paused += (ContinuousClock.now - pause).inSeconds
             alive = try drive(until: Double(seconds))
         }
-        let loaded = (ContinuousClock.now - began).seconds - paused
+        let loaded = (ContinuousClock.now - began).inSeconds - paused
         if alive { end = try quiesce("at the end") } else { fleet.stopAll(within: .seconds(5)) }
         if !storeIsAlive() { failures.append("the store (pid \(storePID)) died") }
         let tally = fleet.tally

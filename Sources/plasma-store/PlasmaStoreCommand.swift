@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import PlasmaCore
 import PlasmaStore
+import PlasmaToolSupport
 
 /// `plasma-store`: the daemon. Arrow's short flags (-m, -s, -d, -h) work as aliases, so `-h` means
 /// hugepages here and help is `--help` only.
@@ -161,7 +162,7 @@ struct PlasmaStoreCommand: ParsableCommand {
         if let errno = arena.hugepageFallback {
             logger.warning("hugepages requested but unavailable (\(errno)); using normal pages. Reserve some with: sysctl vm.nr_hugepages=N")
         }
-        let prefault = arena.prefaultDuration.map { "prefault \($0.formattedSeconds)" } ?? "no prefault"
+        let prefault = arena.prefaultDuration.map { "prefault \($0.compact)" } ?? "no prefault"
         let capacity = server.configuration.capacity
         let quota = server.configuration.engine.clientQuota.map { ", client quota \(ByteCount.format($0))" } ?? ""
         let budget = ", client-state budget \(ByteCount.format(server.configuration.clientStateBudget))"
@@ -174,14 +175,6 @@ enum ProcessEnvironment {
         guard let raw = getenv(name) else { return nil }
         let value = String(cString: raw)
         return value.isEmpty ? nil : value
-    }
-}
-
-extension Duration {
-    var formattedSeconds: String {
-        let (seconds, attoseconds) = components
-        let milliseconds = Double(seconds) * 1000 + Double(attoseconds) / 1e15
-        return milliseconds < 1000 ? "\((milliseconds * 10).rounded() / 10) ms" : "\((milliseconds / 100).rounded() / 10) s"
     }
 }
 

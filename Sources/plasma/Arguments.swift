@@ -98,28 +98,3 @@ enum CommandLineRewrite {
         return result
     }
 }
-
-extension Duration {
-    /// A short form for durations a person reads: `250ms`, `2.5s`, `3m05s`, `2h07m`, `4d03h`.
-    var compact: String {
-        let nanoseconds = Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9
-        return Self.compact(nanoseconds: nanoseconds)
-    }
-
-    static func compact(nanoseconds: Double) -> String {
-        let value = max(0, nanoseconds)
-        func rounded(_ x: Double) -> String {
-            let text = String((x * 10).rounded() / 10)
-            return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
-        }
-        if value < 1e3 { return "\(Int(value))ns" }
-        if value < 1e6 { return "\(rounded(value / 1e3))µs" }
-        if value < 1e9 { return "\(rounded(value / 1e6))ms" }
-        let seconds = Int(value / 1e9)
-        if seconds < 60 { return "\(rounded(value / 1e9))s" }
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        if seconds < 3600 { return "\(seconds / 60)m\(two(seconds % 60))s" }
-        if seconds < 86400 { return "\(seconds / 3600)h\(two(seconds % 3600 / 60))m" }
-        return "\(seconds / 86400)d\(two(seconds % 86400 / 3600))h"
-    }
-}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import PlasmaClient
 import PlasmaCore
+import PlasmaToolSupport
 
 /// `plasma get ID`: writes a sealed object's data (or metadata) to stdout or a file.
 struct GetCommand: ParsableCommand {

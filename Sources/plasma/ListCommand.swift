@@ -1,7 +1,7 @@
 import ArgumentParser
 import Glibc
 import PlasmaCore
-import PlasmaJSON
+import PlasmaToolSupport
 
 /// `plasma list`: every object in the store.
 struct ListCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import Glibc
 import PlasmaCore
+import PlasmaToolSupport
 
 /// A one-line progress bar on stderr for large transfers.
 ///
@@ -43,7 +44,7 @@ final class ProgressBar {
 
     private func draw(_ done: Int, now: ContinuousClock.Instant) {
         let elapsed = now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let rate = seconds > 0 ? "\(ByteCount.format(Int(Double(done) / seconds)))/s" : ""
         var line = "\r\(label) "
         if let total, total > 0 {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import PlasmaCore
-import PlasmaJSON
+import PlasmaToolSupport
 
 /// `plasma stats`: the store's counters.
 struct StatsCommand: ParsableCommand {

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import PlasmaClient
 import PlasmaCore
-import PlasmaJSON
+import PlasmaToolSupport
 
 /// `plasma watch [ID …]`: streams seal, delete, evict and abort events as they happen.
 struct WatchCommand: ParsableCommand {
