@@ -40,6 +40,11 @@ public struct ServerConfiguration: Sendable {
     /// Where evicted objects go instead of being dropped (`--external-store`, Arrow's `-e`):
     /// `hashtable://NAME` or `file:///DIR`; nil: eviction drops them.
     public var externalStore: String?
+    /// A listening socket the service manager passed (socket activation, `SocketActivation`): served
+    /// instead of binding `socketPath`, and left in place at shutdown. nil: bind `socketPath`.
+    public var inheritedListener: UnixSocket?
+    /// Whom to tell that the store is ready or stopping (`$NOTIFY_SOCKET`, StoreServer+Service.swift).
+    public var serviceNotifier: ServiceNotifier?
 
     /// Largest Arrow frame payload: Arrow's CreateAndSeal carries the object inline, so an object as
     /// large as the capacity must fit (plus room for the flatbuffer around it).

@@ -14,7 +14,10 @@ struct PlasmaStoreCommand: ParsableCommand {
         discussion: """
             Sizes accept bytes or a unit: K, M, G, T and KiB, MiB, GiB, TiB are powers of 1024; \
             KB, MB, GB, TB powers of 1000. Examples: 2G, 512M, 1.5G, 2GiB, 1000000.
-            Stops on SIGTERM or SIGINT: clients are disconnected and the socket file is removed.
+            Stops on SIGTERM or SIGINT: clients are disconnected and the socket file is removed. \
+            SIGHUP is logged and otherwise ignored (the log is standard error: nothing to reopen).
+            Under systemd: Type=notify readiness through $NOTIFY_SOCKET, and socket activation \
+            ($LISTEN_FDS, one ListenStream= socket, used instead of --socket); see docs/OPERATIONS.md.
             """,
         version: PlasmaVersion.current,
         helpNames: [.long])
@@ -124,6 +127,12 @@ struct PlasmaStoreCommand: ParsableCommand {
         let path = socket ?? ProcessEnvironment.value("PLASMA_STORE_SOCKET") ?? "/tmp/plasma.sock"
 
         var configuration = ServerConfiguration(capacity: capacity, socketPath: path)
+        do {
+            try configuration.adoptServiceManager(socketOption: socket, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
         // A group shares the socket: read/write for it too, unless --socket-mode says otherwise.
         configuration.socketMode = socketMode.map { UInt32($0, radix: 8)! } ?? (socketGroup == nil ? 0o600 : 0o660)
         configuration.socketGroup = socketGroup
