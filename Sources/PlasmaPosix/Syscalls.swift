@@ -324,3 +324,23 @@ internal func system_getenv(_ name: String) -> String? {
 internal func system_unsetenv(_ name: String) {
     _ = Glibc.unsetenv(name)
 }
+
+// MARK: CPlasma: background population of the arena (ArenaPopulation.swift)
+
+internal func system_populator_start(
+    _ base: UnsafeMutableRawPointer, _ size: Int, chunk: Int, page: Int, notify: CInt
+) -> Result<OpaquePointer, Errno> {
+    var err: CInt = 0
+    guard let populator = plasma_populator_start(base, UInt64(size), UInt64(chunk), UInt64(page), notify, &err) else {
+        return .failure(Errno(rawValue: err))
+    }
+    return .success(populator)
+}
+
+internal func system_populator_stop(_ populator: OpaquePointer) {
+    plasma_populator_stop(populator)
+}
+
+internal func system_populator_free(_ populator: OpaquePointer) {
+    plasma_populator_free(populator)
+}

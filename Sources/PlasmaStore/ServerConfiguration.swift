@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     /// as on Arrow's store. One more is closed without a word (Arrow's protocol has no refusal).
     public var maxArrowClients: Int?
     public var arena = Arena.Options()
+    /// With `arena.prefault`: fault the arena's pages in on a background thread once the store serves,
+    /// rather than before it answers anyone (StoreServer+Population.swift). false: before, as
+    /// `Arena.Options.prefault` alone does.
+    public var populateInBackground = true
     public var wireLimits = WireLimits()
     /// Most reply bytes queued for one client that stopped reading before it is disconnected. One
     /// reply larger than this (a big `list`) is still sent: the limit applies to what is queued before it.

@@ -38,6 +38,8 @@ public final class StoreServer {
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
     /// Set while accept is short of descriptors (AcceptPause.swift).
     private var acceptPause = AcceptPause()
+    /// The arena's pages being faulted in while the store serves (StoreServer+Population.swift).
+    var population: (thread: ArenaPopulation, progress: EventFD)?
 
     /// Raises the soft descriptor limit to the hard one; if even that can't serve
     /// `configuration.maxClients` (DescriptorBudget.swift), serves fewer and says so in one line.
@@ -62,7 +64,7 @@ public final class StoreServer {
             throw error
         }
         do {
-            arena = try Arena(size: configuration.arenaSize, options: configuration.arena)
+            arena = try Arena(size: configuration.arenaSize, options: configuration.arenaOptionsAtStart)
             loop = try EventLoop(busyPollNanoseconds: configuration.busyPoll.clampedNanoseconds)
             wakeup = try EventFD()
         } catch {
@@ -84,7 +86,10 @@ public final class StoreServer {
         engine.eventSink = { [unowned self] subscription, event in
             self.enqueue(event, for: subscription)
         }
-        engine.statisticsAddendum = { [unowned self] in fillBudgetStatistics(&$0) }
+        engine.statisticsAddendum = { [unowned self] in
+            fillBudgetStatistics(&$0)
+            fillPopulationStatistics(&$0)
+        }
         waitMeter.account = { [unowned self] client in connections[client]?.account }
     }
 
@@ -143,6 +148,7 @@ public final class StoreServer {
             // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
             // follows what it holds now rather than its busiest moment (see plasma_heap.h).
             loop.onIdle = { _ = plasma_heap_trim() }
+            startPopulation()
             announceReady()
             try loop.run()
         } catch {
@@ -154,6 +160,7 @@ public final class StoreServer {
 
     private func shutDown() {
         announceStopping()
+        stopPopulation()
         socketFile.close()
         for connection in Array(connections.values) { close(connection, reason: nil) }
         engine.external?.store.removeAll()  // spilled objects live as long as the store

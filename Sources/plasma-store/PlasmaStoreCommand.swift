@@ -69,7 +69,7 @@ struct PlasmaStoreCommand: ParsableCommand {
             help: ArgumentHelp("Microseconds the event loop keeps polling after work before it sleeps; 0 disables. Saves a CPU wake-up per request under load.", valueName: "us"))
     var busyPoll = 50
 
-    @Flag(name: .customLong("no-prefault"), help: "Don't touch every page of the arena at start (faster start, slower first writes).")
+    @Flag(name: .customLong("no-prefault"), help: "Don't populate the arena: pages are faulted in as objects first use them. Without it a background thread populates the arena while the store already serves.")
     var noPrefault = false
 
     @Flag(name: [.customLong("hugepages"), .customShort("h")],
@@ -170,7 +170,8 @@ struct PlasmaStoreCommand: ParsableCommand {
         if let errno = arena.hugepageFallback {
             logger.warning("hugepages requested but unavailable (\(errno)); using normal pages. Reserve some with: sysctl vm.nr_hugepages=N")
         }
-        let prefault = arena.prefaultDuration.map { "prefault \($0.formattedSeconds)" } ?? "no prefault"
+        let prefault = arena.prefaultDuration.map { "prefault \($0.formattedSeconds)" }
+            ?? (server.configuration.arena.prefault ? "prefault in the background" : "no prefault")
         let capacity = server.configuration.capacity
         let quota = server.configuration.engine.clientQuota.map { ", client quota \(ByteCount.format($0))" } ?? ""
         let budget = ", client-state budget \(ByteCount.format(server.configuration.clientStateBudget))"

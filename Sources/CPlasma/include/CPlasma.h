@@ -8,4 +8,5 @@
 #include "plasma_xxh64.h"
 #include "plasma_file.h"
 #include "plasma_service.h"
+#include "plasma_populate.h"
 #endif
