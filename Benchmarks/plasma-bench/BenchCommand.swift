@@ -196,7 +196,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if names == ["soak"] { return try runSoak() }
         if names == ["hostile"] { return try runHostile() }
-        if names == ["startup"] { return print(try StartupBenchmark.rows(memories: startupMemory).report(json: json)) }
+        if names == ["startup"] { return print(StartupBenchmark.rows(memories: startupMemory).report(json: json)) }
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath

@@ -132,11 +132,19 @@ enum StartupBenchmark {
             json: json)
     }
 
-    /// Runs every size in `memories` (comma-separated), one store after the other.
-    static func rows(memories: String) throws -> [Row] {
-        try memories.split(separator: ",").map { size in
+    /// Runs every size in `memories` (comma-separated), one store after the other. A size whose store
+    /// doesn't start (its memory check refuses an arena larger than the memory available; the reason is
+    /// on stderr) gets a row saying so, and the other sizes still run.
+    static func rows(memories: String) -> [Row] {
+        memories.split(separator: ",").map { size in
             FileHandle.standardError.write(Data("running startup (--memory \(size))…\n".utf8))
-            return row(try run(memory: String(size)))
+            do {
+                return row(try run(memory: String(size)))
+            } catch {
+                let quoted = "\(error)".replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+                return Row(name: "startup \(size)", figure: "failed", spread: "", what: "\(error)",
+                           json: [("memory", "\"\(size)\""), ("error", "\"\(quoted)\"")])
+            }
         }
     }
 }
