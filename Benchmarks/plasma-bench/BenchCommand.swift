@@ -154,7 +154,10 @@ struct BenchCommand: ParsableCommand {
         valueName: "size"))
     var rssCeiling: String?
 
-    @Argument(help: "Workloads to run (default: all but soak and hostile): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone).")
+    @Option(help: ArgumentHelp("startup (alone, only when named): the store sizes launched one after the other, comma-separated.", valueName: "sizes"))
+    var startupMemory = "2G,16G"
+
+    @Argument(help: "Workloads to run (default: all but soak, hostile and startup): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async"]
@@ -165,7 +168,7 @@ struct BenchCommand: ParsableCommand {
     func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
     func validate() throws {
-        let known = Self.allNames + ["soak", "hostile"]
+        let known = Self.allNames + ["soak", "hostile", "startup"]  // startup: StartupBenchmark.swift
         for name in names where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; known: \(known.joined(separator: ", "))")
         }
@@ -173,7 +176,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--compare-arrow doesn't run soak or hostile")
         }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
-        for alone in ["soak", "hostile"] where names.contains(alone) && names.count > 1 {
+        for alone in ["soak", "hostile", "startup"] where names.contains(alone) && names.count > 1 {
             throw ValidationError("\(alone) runs alone: name no other workload with it")
         }
         guard names != ["soak"] || (duration ?? 600) >= 10 else { throw ValidationError("--duration must be at least 10") }
@@ -191,6 +194,9 @@ struct BenchCommand: ParsableCommand {
         guard scaleObjects >= ScaleBenchmark.firstStep else { throw ValidationError("--scale-objects must be at least \(ScaleBenchmark.firstStep)") }
         let sizes = [("--memory", memory), ("--churn-memory", churnMemory), ("--soak-memory", soakMemory), ("--hostile-memory", hostileMemory)]
             + [("--client-state-budget", clientStateBudget), ("--rss-ceiling", rssCeiling)].compactMap { flag, size in size.map { (flag, $0) } }
+        for size in startupMemory.split(separator: ",", omittingEmptySubsequences: false) where (try? ByteCount.parse(String(size))) == nil {
+            throw ValidationError("invalid --startup-memory '\(startupMemory)': give sizes separated by commas, e.g. 2G,16G")
+        }
         for (flag, size) in sizes where (try? ByteCount.parse(size)) == nil {
             throw ValidationError("invalid \(flag) '\(size)': give a size, e.g. 4G or 256M")
         }
@@ -202,6 +208,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if names == ["soak"] { return try runSoak() }
         if names == ["hostile"] { return try runHostile() }
+        if names == ["startup"] { return print(StartupBenchmark.rows(memories: startupMemory).report(json: json)) }
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath

@@ -48,6 +48,9 @@ _Static_assert(PLASMA_ALLOCATOR_MAX_SIZE == (uint64_t)UINT32_MAX * PLASMA_ALLOCA
 
 struct plasma_allocator {
     uint64_t total_units;
+    // Units [0, populated_units) have their pages faulted in (plasma_allocator_set_populated); while
+    // that is less than total_units, allocate() prefers blocks that lie below it.
+    uint64_t populated_units;
     uint64_t free_units;
     uint64_t free_count;
     uint64_t allocated_count;
@@ -208,6 +211,7 @@ plasma_allocator_t *plasma_allocator_create(uint64_t size) {
     for (uint32_t bin = 0; bin < BIN_COUNT; bin++) a->bin_head[bin] = NIL;
 
     a->total_units = size >> UNIT_SHIFT;
+    a->populated_units = a->total_units; // until told otherwise, nothing to prefer
     if (a->total_units > 0) {
         uint32_t whole = node_take(a); // cannot fail: the array is fresh
         a->nodes[whole].offset = 0;
@@ -239,6 +243,28 @@ static void split(plasma_allocator_t *a, uint32_t index, uint32_t units) {
     bin_insert(a, tail);
 }
 
+// While the arena is being populated: a free block that holds `units` entirely below the populated
+// boundary, or NIL. Looks at the request's own bin and the non-empty bins above it, at most
+// PLASMA_ALLOCATOR_POPULATED_SCAN_LIMIT blocks in all, so the cost stays bounded; and only when the
+// good-fit choice would write into pages not yet populated.
+static uint32_t find_populated_block(const plasma_allocator_t *a, uint64_t units) {
+    int seen = 0;
+    for (uint32_t bin = first_nonempty_bin_from(a, bin_of(units)); bin != NO_BIN;
+         bin = bin + 1 < BIN_COUNT ? first_nonempty_bin_from(a, bin + 1) : NO_BIN) {
+        for (uint32_t i = a->bin_head[bin]; i != NIL; i = a->nodes[i].next_free) {
+            if (++seen > PLASMA_ALLOCATOR_POPULATED_SCAN_LIMIT) return NIL;
+            const node_t *n = &a->nodes[i];
+            if (n->size >= units && n->offset + units <= a->populated_units) return i;
+        }
+    }
+    return NIL;
+}
+
+void plasma_allocator_set_populated(plasma_allocator_t *a, uint64_t bytes) {
+    uint64_t units = bytes >> UNIT_SHIFT;
+    a->populated_units = units < a->total_units ? units : a->total_units;
+}
+
 int plasma_allocator_allocate(plasma_allocator_t *a, uint64_t size, plasma_allocator_block_t *block) {
     if (size > UINT64_MAX - (PLASMA_ALLOCATOR_ALIGNMENT - 1)) return -ENOMEM;
     uint64_t units = (size + PLASMA_ALLOCATOR_ALIGNMENT - 1) >> UNIT_SHIFT;
@@ -247,6 +273,10 @@ int plasma_allocator_allocate(plasma_allocator_t *a, uint64_t size, plasma_alloc
 
     uint32_t index = find_free_block(a, units);
     if (index == NIL) return -ENOMEM;
+    if (a->populated_units < a->total_units && a->nodes[index].offset + units > a->populated_units) {
+        uint32_t populated = find_populated_block(a, units);
+        if (populated != NIL) index = populated;
+    }
     // Reserve before changing anything, so a failed malloc leaves no trace.
     if (node_reserve(a) != 0) return -ENOMEM;
 

@@ -89,6 +89,9 @@ public struct StoreStatistics: Sendable, Hashable {
     public var emptyObjects: Int64 = 0
     /// The most zero-byte objects the budget lets the store hold (fixed at start).
     public var emptyObjectsLimit: Int64 = 0
+    /// Gauge: bytes of the arena populated so far (its pages faulted in, which the store does in the
+    /// background after it starts answering); `arenaSize` once done, 0 with `--no-prefault`.
+    public var arenaPopulatedBytes: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -106,6 +109,7 @@ public struct StoreStatistics: Sendable, Hashable {
             clientStateBudget, clientStateUsed, clientStateRefusals,
             clientStateInbound, clientStateReplies, clientStateWaitingGets, clientStateWaitingCreates,
             clientStateEvents, clientStateArrowNotifications, emptyObjects, emptyObjectsLimit,
+            arenaPopulatedBytes,
         ]
     }
 
@@ -125,6 +129,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (clientStateInbound, clientStateReplies, clientStateWaitingGets) = (value(30), value(31), value(32))
         (clientStateWaitingCreates, clientStateEvents, clientStateArrowNotifications) = (value(33), value(34), value(35))
         (emptyObjects, emptyObjectsLimit) = (value(36), value(37))
+        arenaPopulatedBytes = value(38)
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -139,5 +144,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "client_state_budget", "client_state_used", "client_state_refusals",
         "client_state_inbound", "client_state_replies", "client_state_waiting_gets", "client_state_waiting_creates",
         "client_state_events", "client_state_arrow_notifications", "empty_objects", "empty_objects_limit",
+        "arena_populated_bytes",
     ]
 }

@@ -297,3 +297,50 @@ internal func system_xxh64(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) ->
 internal func system_physical_pages() -> Int {
     max(0, sysconf(Int32(_SC_PHYS_PAGES)))
 }
+
+// MARK: CPlasma: the service manager's protocols (ServiceNotifier.swift, SocketActivation.swift)
+
+internal func system_notify(_ socketPath: String, _ message: String) -> Result<CInt, Errno> {
+    var message = message
+    return message.withUTF8 { bytes in valueOrNegatedErrno { plasma_notify(socketPath, bytes.baseAddress, bytes.count) } }
+}
+
+internal func system_check_unix_listener(_ fd: CInt) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_check_unix_listener(fd) }
+}
+
+internal func system_socket_bound_path(_ fd: CInt) -> Result<String, Errno> {
+    var buffer = [CChar](repeating: 0, count: 256)
+    let count = buffer.count
+    return valueOrNegatedErrno { plasma_socket_bound_path(fd, &buffer, count) }.map { _ in
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+internal func system_getenv(_ name: String) -> String? {
+    Glibc.getenv(name).map { String(cString: $0) }
+}
+
+internal func system_unsetenv(_ name: String) {
+    _ = Glibc.unsetenv(name)
+}
+
+// MARK: CPlasma: background population of the arena (ArenaPopulation.swift)
+
+internal func system_populator_start(
+    _ base: UnsafeMutableRawPointer, _ size: Int, chunk: Int, page: Int, notify: CInt
+) -> Result<OpaquePointer, Errno> {
+    var err: CInt = 0
+    guard let populator = plasma_populator_start(base, UInt64(size), UInt64(chunk), UInt64(page), notify, &err) else {
+        return .failure(Errno(rawValue: err))
+    }
+    return .success(populator)
+}
+
+internal func system_populator_stop(_ populator: OpaquePointer) {
+    plasma_populator_stop(populator)
+}
+
+internal func system_populator_free(_ populator: OpaquePointer) {
+    plasma_populator_free(populator)
+}

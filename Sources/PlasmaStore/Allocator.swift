@@ -72,6 +72,13 @@ public final class Allocator {
         return Block(offset: Int(block.offset), handle: block.handle)
     }
 
+    /// Says which part of the arena is populated: `[0, bytes)`. While that is less than the size,
+    /// ``allocate(_:)`` prefers a block lying wholly inside it (looking at a bounded number of blocks);
+    /// at the size (the default) it allocates exactly as without it. See `plasma_allocator.h`.
+    public func setPopulated(bytes: Int) {
+        plasma_allocator_set_populated(handle, UInt64(max(bytes, 0)))
+    }
+
     /// Frees `block`. Returns false, changing nothing, when it is not an allocated block whose handle
     /// and offset belong together (a double free, a garbage handle or offset).
     @discardableResult

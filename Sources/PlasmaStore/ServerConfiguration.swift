@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     /// as on Arrow's store. One more is closed without a word (Arrow's protocol has no refusal).
     public var maxArrowClients: Int?
     public var arena = Arena.Options()
+    /// With `arena.prefault`: fault the arena's pages in on a background thread once the store serves,
+    /// rather than before it answers anyone (StoreServer+Population.swift). false: before, as
+    /// `Arena.Options.prefault` alone does.
+    public var populateInBackground = true
     public var wireLimits = WireLimits()
     /// Most reply bytes queued for one client that stopped reading before it is disconnected. One
     /// reply larger than this (a big `list`) is still sent: the limit applies to what is queued before it.
@@ -40,6 +44,11 @@ public struct ServerConfiguration: Sendable {
     /// Where evicted objects go instead of being dropped (`--external-store`, Arrow's `-e`):
     /// `hashtable://NAME` or `file:///DIR`; nil: eviction drops them.
     public var externalStore: String?
+    /// A listening socket the service manager passed (socket activation, `SocketActivation`): served
+    /// instead of binding `socketPath`, and left in place at shutdown. nil: bind `socketPath`.
+    public var inheritedListener: UnixSocket?
+    /// Whom to tell that the store is ready or stopping (`$NOTIFY_SOCKET`, StoreServer+Service.swift).
+    public var serviceNotifier: ServiceNotifier?
 
     /// Largest Arrow frame payload: Arrow's CreateAndSeal carries the object inline, so an object as
     /// large as the capacity must fit (plus room for the flatbuffer around it).

@@ -13,7 +13,8 @@ import SystemPackage
 struct SocketFile {
     let listener: UnixSocket
     let path: String
-    private let inode: UInt64
+    /// Of the file bound at `path`; nil for a socket the service manager bound (SocketFile+Activation.swift).
+    let inode: UInt64?
 
     /// - Parameter group: a group name, or a numeric gid that names no group; the socket file is given
     ///   to it. Looked up before anything at `path` is touched.
@@ -42,6 +43,7 @@ struct SocketFile {
 
     func close() {
         listener.close()
+        guard let inode else { return }  // not ours: the service manager's file outlives the store
         if let current = Self.fileStatus(path), UInt64(current.st_ino) == inode { unlink(path) }
     }
 

@@ -38,6 +38,8 @@ public final class StoreServer {
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
     /// Set while accept is short of descriptors (AcceptPause.swift).
     private var acceptPause = AcceptPause()
+    /// The arena's pages being faulted in while the store serves (StoreServer+Population.swift).
+    var population: (thread: ArenaPopulation, progress: EventFD)?
 
     /// Raises the soft descriptor limit to the hard one; if even that can't serve
     /// `configuration.maxClients` (DescriptorBudget.swift), serves fewer and says so in one line.
@@ -47,8 +49,12 @@ public final class StoreServer {
         // Arrow's -e: checked (and its directory made) before anything else is set up.
         let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url, logger: logger) }
         // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
-        socketFile = try SocketFile.claim(
-            path: configuration.socketPath, mode: configuration.socketMode, group: configuration.socketGroup)
+        if let inherited = configuration.inheritedListener {
+            socketFile = SocketFile(adopting: inherited, path: configuration.socketPath)
+        } else {
+            socketFile = try SocketFile.claim(
+                path: configuration.socketPath, mode: configuration.socketMode, group: configuration.socketGroup)
+        }
         do {
             if configuration.arena.prefault {
                 try MemoryCheck.ensureAvailable(configuration.arenaSize, hugepages: configuration.arena.hugepages)
@@ -58,7 +64,7 @@ public final class StoreServer {
             throw error
         }
         do {
-            arena = try Arena(size: configuration.arenaSize, options: configuration.arena)
+            arena = try Arena(size: configuration.arenaSize, options: configuration.arenaOptionsAtStart)
             loop = try EventLoop(busyPollNanoseconds: configuration.busyPoll.clampedNanoseconds)
             wakeup = try EventFD()
         } catch {
@@ -80,7 +86,10 @@ public final class StoreServer {
         engine.eventSink = { [unowned self] subscription, event in
             self.enqueue(event, for: subscription)
         }
-        engine.statisticsAddendum = { [unowned self] in fillBudgetStatistics(&$0) }
+        engine.statisticsAddendum = { [unowned self] in
+            fillBudgetStatistics(&$0)
+            fillPopulationStatistics(&$0)
+        }
         waitMeter.account = { [unowned self] client in connections[client]?.account }
     }
 
@@ -114,7 +123,7 @@ public final class StoreServer {
     /// file and returns.
     public func run(handleSignals: Bool = true) throws(ServerError) {
         do {
-            let signals = handleSignals ? try SignalFD.open(signals: [SIGTERM, SIGINT]) : nil
+            let signals = handleSignals ? try SignalFD.open(signals: [SIGTERM, SIGINT, SIGHUP]) : nil
             defer { signals?.close() }
             try loop.register(socketFile.listener.rawValue, interest: .readable) { [unowned self] _ in acceptAll() }
             try loop.register(wakeup.rawValue, interest: .readable) { [unowned self] _ in
@@ -125,6 +134,7 @@ public final class StoreServer {
             if let signals {
                 try loop.register(signals.rawValue, interest: .readable) { [unowned self] _ in
                     let number = signals.readSignal() ?? 0
+                    guard number != SIGHUP else { return hangUpReceived() }
                     logger.info("received signal \(number), shutting down")
                     loop.stop()
                 }
@@ -138,6 +148,8 @@ public final class StoreServer {
             // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
             // follows what it holds now rather than its busiest moment (see plasma_heap.h).
             loop.onIdle = { _ = plasma_heap_trim() }
+            startPopulation()
+            announceReady()
             try loop.run()
         } catch {
             shutDown()
@@ -147,10 +159,12 @@ public final class StoreServer {
     }
 
     private func shutDown() {
+        announceStopping()
+        stopPopulation()
         socketFile.close()
         for connection in Array(connections.values) { close(connection, reason: nil) }
         engine.external?.store.removeAll()  // spilled objects live as long as the store
-        logger.info("store stopped; socket \(configuration.socketPath) removed")
+        logger.info("store stopped; socket \(configuration.socketPath) \(socketFile.inode == nil ? "left to the service manager" : "removed")")
     }
 
     private func millisecondsUntilNextDeadline() -> Int32 {

@@ -15,7 +15,10 @@ struct PlasmaStoreCommand: ParsableCommand {
         discussion: """
             Sizes accept bytes or a unit: K, M, G, T and KiB, MiB, GiB, TiB are powers of 1024; \
             KB, MB, GB, TB powers of 1000. Examples: 2G, 512M, 1.5G, 2GiB, 1000000.
-            Stops on SIGTERM or SIGINT: clients are disconnected and the socket file is removed.
+            Stops on SIGTERM or SIGINT: clients are disconnected and the socket file is removed. \
+            SIGHUP is logged and otherwise ignored (the log is standard error: nothing to reopen).
+            Under systemd: Type=notify readiness through $NOTIFY_SOCKET, and socket activation \
+            ($LISTEN_FDS, one ListenStream= socket, used instead of --socket); see docs/OPERATIONS.md.
             """,
         version: PlasmaVersion.current,
         helpNames: [.long])
@@ -67,7 +70,7 @@ struct PlasmaStoreCommand: ParsableCommand {
             help: ArgumentHelp("Microseconds the event loop keeps polling after work before it sleeps; 0 disables. Saves a CPU wake-up per request under load.", valueName: "us"))
     var busyPoll = 50
 
-    @Flag(name: .customLong("no-prefault"), help: "Don't touch every page of the arena at start (faster start, slower first writes).")
+    @Flag(name: .customLong("no-prefault"), help: "Don't populate the arena: pages are faulted in as objects first use them. Without it a background thread populates the arena while the store already serves.")
     var noPrefault = false
 
     @Flag(name: [.customLong("hugepages"), .customShort("h")],
@@ -125,6 +128,12 @@ struct PlasmaStoreCommand: ParsableCommand {
         let path = socket ?? ProcessEnvironment.value("PLASMA_STORE_SOCKET") ?? "/tmp/plasma.sock"
 
         var configuration = ServerConfiguration(capacity: capacity, socketPath: path)
+        do {
+            try configuration.adoptServiceManager(socketOption: socket, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
         // A group shares the socket: read/write for it too, unless --socket-mode says otherwise.
         configuration.socketMode = socketMode.map { UInt32($0, radix: 8)! } ?? (socketGroup == nil ? 0o600 : 0o660)
         configuration.socketGroup = socketGroup
@@ -162,7 +171,8 @@ struct PlasmaStoreCommand: ParsableCommand {
         if let errno = arena.hugepageFallback {
             logger.warning("hugepages requested but unavailable (\(errno)); using normal pages. Reserve some with: sysctl vm.nr_hugepages=N")
         }
-        let prefault = arena.prefaultDuration.map { "prefault \($0.compact)" } ?? "no prefault"
+        let prefault = arena.prefaultDuration.map { "prefault \($0.compact)" }
+            ?? (server.configuration.arena.prefault ? "prefault in the background" : "no prefault")
         let capacity = server.configuration.capacity
         let quota = server.configuration.engine.clientQuota.map { ", client quota \(ByteCount.format($0))" } ?? ""
         let budget = ", client-state budget \(ByteCount.format(server.configuration.clientStateBudget))"

@@ -36,7 +36,8 @@ struct ConnectionOptions: ParsableArguments {
             return try PlasmaClient(socketPath: socketPath, name: name, spin: .zero, trust: trust)
         } catch {
             switch error {
-            case .cannotConnect, .untrustedStore: throw CLIError(.cannotConnect, error.description)
+            case .cannotConnect: throw CLIError(.cannotConnect, ConnectHint.describe(error))
+            case .untrustedStore: throw CLIError(.cannotConnect, error.description)
             case .invalidTrust: throw CLIError(.usage, error.description)
             default: throw CLIError(.cannotConnect, "cannot connect to a plasma store at \(socketPath): \(error)")
             }

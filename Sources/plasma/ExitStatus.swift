@@ -50,7 +50,9 @@ struct CLIError: Error, CustomStringConvertible {
     /// Maps a client error to its exit status; `doing` says what was attempted, e.g. `put 1f2e…`.
     init(_ error: PlasmaClientError, doing: String) {
         switch error {
-        case .cannotConnect, .untrustedStore:
+        case .cannotConnect:
+            self.init(.cannotConnect, ConnectHint.describe(error))
+        case .untrustedStore:
             self.init(.cannotConnect, error.description)
         case .invalidTrust:
             self.init(.usage, error.description)

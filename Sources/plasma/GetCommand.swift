@@ -13,7 +13,8 @@ struct GetCommand: ParsableCommand {
             Without --wait or --timeout it doesn't wait: an object that is missing or not sealed yet \
             exits with status 3. --wait waits until another process seals it; --timeout waits at most \
             that long and then exits with status 4 (it takes precedence over --wait). The bytes are written straight from the shared \
-            memory, with no copy in this process.
+            memory, with no copy in this process. Binary data (anything but UTF-8 text) is not written to a \
+            terminal unless -o - asks for it (usage error, status 64).
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -26,7 +27,7 @@ struct GetCommand: ParsableCommand {
     var timeout: Duration?
 
     @Option(name: [.customShort("o"), .customLong("output")],
-            help: ArgumentHelp("Write to this file instead of stdout (- is stdout).", valueName: "file"))
+            help: ArgumentHelp("Write to this file instead of stdout (- is stdout, even a terminal for binary data).", valueName: "file"))
     var output: String?
 
     @Flag(help: "Write the object's metadata instead of its data.")
@@ -64,6 +65,9 @@ struct GetCommand: ParsableCommand {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) throws(CLIError) {
+        if output == nil, !TerminalGuard.allows(bytes) {
+            throw CLIError(.usage, "not writing \(bytes.count) bytes of binary data to the terminal: give -o FILE, pipe it into a program, or give -o - to write them to the terminal anyway")
+        }
         let path = output ?? "-"
         let toStdout = path == "-"
         let fd = toStdout ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)

@@ -14,7 +14,8 @@ struct WatchCommand: ParsableCommand {
             With ids, only those objects (an id already sealed is reported at once); with --prefix, every id \
             that starts with those hex bytes; with neither, every object. The store sends only the events \
             asked for. A line "overflow dropped=N" means events were dropped because this reader fell behind: \
-            resynchronise with 'plasma list'.
+            resynchronise with 'plasma list'. Each line starts with the time it was received, in UTC \
+            (2026-01-31T12:00:00.123Z); with --json it is the "time" member.
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -80,17 +81,19 @@ struct WatchCommand: ParsableCommand {
         return bytes
     }
 
-    /// One line per event, flushed at once so that a pipe sees it as it happens.
+    /// One line per event, stamped with the time it arrived here and flushed at once, so that a pipe
+    /// sees it as it happens.
     static func print(_ event: ObjectEvent, json: Bool) {
+        let time = Timestamp.now()
         let line: String
         switch (event, json) {
-        case (.sealed(let id, let data, let metadata), false): line = "sealed \(id.hex) data=\(data) metadata=\(metadata)"
+        case (.sealed(let id, let data, let metadata), false): line = "\(time) sealed \(id.hex) data=\(data) metadata=\(metadata)"
         case (.sealed(let id, let data, let metadata), true):
-            line = #"{"event":"sealed","id":"\#(id.hex)","data_size":\#(data),"metadata_size":\#(metadata)}"#
-        case (.overflow(let dropped), false): line = "overflow dropped=\(dropped)"
-        case (.overflow(let dropped), true): line = #"{"event":"overflow","dropped":\#(dropped)}"#
-        case (_, false): line = "\(name(of: event)) \(event.id!.hex)"
-        case (_, true): line = #"{"event":"\#(name(of: event))","id":"\#(event.id!.hex)"}"#
+            line = #"{"time":"\#(time)","event":"sealed","id":"\#(id.hex)","data_size":\#(data),"metadata_size":\#(metadata)}"#
+        case (.overflow(let dropped), false): line = "\(time) overflow dropped=\(dropped)"
+        case (.overflow(let dropped), true): line = #"{"time":"\#(time)","event":"overflow","dropped":\#(dropped)}"#
+        case (_, false): line = "\(time) \(name(of: event)) \(event.id!.hex)"
+        case (_, true): line = #"{"time":"\#(time)","event":"\#(name(of: event))","id":"\#(event.id!.hex)"}"#
         }
         Swift.print(line)
         fflush(nil)  // all output streams: stdout is a global Swift 6 won't let us name

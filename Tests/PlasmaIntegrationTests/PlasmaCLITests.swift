@@ -50,6 +50,31 @@ extension IntegrationTests {
             }
         }
 
+        @Test func getRefusesBinaryToATerminalUnlessDashOAsksButWritesTextAndPipes() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            let (binary, text) = (ObjectID.random(), ObjectID.random())
+            let bytes: [UInt8] = [0x1B, 0x5B, 0x32, 0x4A, 0x00, 0xFF, 0x41]  // ESC [ 2 J (clear screen), NUL, 0xFF
+            try client.createAndSeal(binary, data: bytes)
+            try client.createAndSeal(text, data: Array("héllo\tworld\n".utf8))
+
+            let refused = try TerminalRun(["get", "--socket", store.socketPath, binary.hex])
+            #expect(refused.status == 64, "\(refused.output)")
+            #expect(refused.output.contains("plasma: not writing 7 bytes of binary data to the terminal"), "\(refused.output)")
+            #expect(!refused.output.contains("\u{1B}[2J"), "no byte of the object reached the terminal")
+
+            let asked = try TerminalRun(["get", "--socket", store.socketPath, binary.hex, "-o", "-"])
+            #expect(asked.status == 0, "\(asked.output)")
+            #expect(asked.bytes.starts(with: bytes), "\(asked.bytes)")
+
+            let shown = try TerminalRun(["get", "--socket", store.socketPath, text.hex])
+            #expect(shown.status == 0, "\(shown.output)")
+            #expect(shown.output.hasPrefix("héllo\tworld"), "\(shown.output)")
+
+            let piped = try PlasmaRun(["get", binary.hex], socket: store.socketPath).finish()
+            #expect(piped.status == 0 && piped.stdout == Data(bytes), "a pipe gets the bytes: \(piped.err)")
+        }
+
         @Test func getOfAMissingIDExitsWith3() throws {
             let store = try StoreProcess()
             let id = ObjectID.random()
@@ -128,6 +153,9 @@ extension IntegrationTests {
             let before = try PlasmaRun(["--socket", path, "stats"], socket: nil).finish()
             #expect(before.status == 6)
             #expect(before.err.contains(path))
+            // It says how to start a store there; one line still.
+            #expect(list.err.contains("start one with: plasma-store --memory 2G --socket \(path)"), "\(list.err)")
+            #expect(list.err.split(separator: "\n").count == 1)
         }
 
         @Test func aBadDurationIsAUsageErrorNamingTheAcceptedForms() throws {
@@ -180,13 +208,28 @@ extension IntegrationTests {
             let store = try StoreProcess(memory: "3M")
             let json = try PlasmaRun(["stats", "--json"], socket: store.socketPath).finish()
             #expect(json.status == 0, "\(json.err)")
-            let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
-            #expect((object["capacity"] as? NSNumber)?.intValue == 3 << 20)
-            #expect(Set(object.keys) == Set(StoreStatistics.fieldNames))
+            let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: [String: Any]])
+            #expect(Set(object.keys) == ["settings", "gauges", "counters"])
+            #expect((object["settings"]?["capacity"] as? NSNumber)?.intValue == 3 << 20)
+            #expect(object["gauges"]?["bytes_in_use"] != nil && object["counters"]?["evicted_objects"] != nil)
+            let keys = object.values.flatMap(\.keys)
+            #expect(keys.count == StoreStatistics.fieldNames.count && Set(keys) == Set(StoreStatistics.fieldNames))
+            for (kind, fields) in object {
+                for name in fields.keys { #expect(kind == StoreStatistics.kind(of: name).rawValue + "s", "\(name) in \(kind)") }
+            }
 
             let table = try PlasmaRun(["stats"], socket: store.socketPath).finish()
             #expect(table.status == 0, "\(table.err)")
             #expect(table.out.contains("3.0 MiB (3145728 bytes)"))
+            // Three groups, in this order, each field under its own.
+            let lines = table.out.split(separator: "\n").map(String.init)
+            let headings = ["settings (fixed at start)", "gauges (now)", "counters (totals since start)"].map { heading in
+                lines.firstIndex(of: heading)
+            }
+            #expect(headings.allSatisfy { $0 != nil } && headings == headings.sorted { ($0 ?? 0) < ($1 ?? 0) }, "\(table.out)")
+            let evicted = lines.firstIndex { $0.hasPrefix("  evicted_objects ") }
+            let inUse = lines.firstIndex { $0.hasPrefix("  bytes_in_use ") }
+            #expect(evicted.map { $0 > headings[2]! } == true && inUse.map { $0 > headings[1]! && $0 < headings[2]! } == true, "\(table.out)")
         }
 
         @Test func deletePrintsEachOutcomeAndExits3WhenAnIDIsMissing() throws {
@@ -324,6 +367,32 @@ extension IntegrationTests {
         }
     }
 
+    /// `plasma` with a pseudo-terminal as its standard output and error, as at an interactive shell:
+    /// run by util-linux's `script` (Debian's essential bsdutils), which copies what the terminal
+    /// received to its own stdout (with the terminal's \n → \r\n) and exits with the command's status.
+    struct TerminalRun {
+        let status: Int32
+        let bytes: [UInt8]
+        var output: String { String(decoding: bytes, as: UTF8.self) }
+
+        init(_ arguments: [String]) throws {
+            let command = ([BuiltProducts.url("plasma").path] + arguments).map { "'\($0)'" }.joined(separator: " ")
+            let run = Process()
+            run.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            run.arguments = ["--quiet", "--return", "--command", command, "/dev/null"]
+            let output = Pipe()
+            run.standardOutput = output
+            run.standardError = FileHandle.nullDevice
+            run.standardInput = FileHandle.nullDevice
+            try run.run()
+            let reader = output.fileHandleForReading
+            let data = try BackgroundCall { reader.readDataToEndOfFile() }.value(timeout: 60)
+            run.waitUntilExit()
+            status = run.terminationStatus
+            bytes = Array(data)
+        }
+    }
+
     /// A file in the temporary directory, removed when dropped.
     final class TemporaryFile {
         let url: URL
@@ -353,10 +422,18 @@ extension IntegrationTests {
             let watcher = try PeerProcess(["watch", "--socket", store.socketPath, watched.hex], program: "plasma")
             #expect(try eventually { try client.statistics().subscriptions == 1 })
             try client.createAndSeal(other, data: [1])
+            let before = Date()
             try client.createAndSeal(watched, data: [1, 2], metadata: [3])
-            #expect(watcher.nextLine() == "sealed \(watched.hex) data=2 metadata=1")
+            let sealed = try #require(watcher.nextLine())
+            #expect(sealed.hasSuffix(" sealed \(watched.hex) data=2 metadata=1"), "\(sealed)")
+            // Each line starts with the time it arrived, UTC with milliseconds.
+            let stamp = try #require(sealed.split(separator: " ").first.map(String.init))
+            let parsed = try #require(try? Date(stamp, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)), "\(stamp)")
+            #expect(stamp.count == 24 && stamp.hasSuffix("Z"), "\(stamp)")
+            #expect(parsed >= before.addingTimeInterval(-1) && parsed <= Date().addingTimeInterval(1), "\(stamp) vs \(before)")
             #expect(try client.delete([watched]) == [.ok])
-            #expect(watcher.nextLine() == "deleted \(watched.hex)")
+            let deleted = try #require(watcher.nextLine())
+            #expect(deleted.hasSuffix(" deleted \(watched.hex)") && deleted.count == 24 + 1 + "deleted ".count + 40, "\(deleted)")
         }
 
         @Test func watchWithAPrefixAndJSON() throws {
@@ -367,7 +444,15 @@ extension IntegrationTests {
             #expect(try eventually { try client.statistics().subscriptions == 1 })
             try client.createAndSeal(ObjectID.random(), data: [1])
             try client.createAndSeal(inside, data: [1])
-            #expect(watcher.nextLine() == #"{"event":"sealed","id":"\#(inside.hex)","data_size":1,"metadata_size":0}"#)
+            let line = try #require(watcher.nextLine())
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            #expect(object["event"] as? String == "sealed")
+            #expect(object["id"] as? String == inside.hex)
+            #expect((object["data_size"] as? NSNumber)?.intValue == 1)
+            #expect((object["metadata_size"] as? NSNumber)?.intValue == 0)
+            let time = try #require(object["time"] as? String)
+            #expect((try? Date(time, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) != nil, "\(time)")
+            #expect(line.hasPrefix(#"{"time":""#))
         }
     }
 }

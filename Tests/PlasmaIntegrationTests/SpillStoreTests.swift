@@ -189,7 +189,8 @@ extension IntegrationTests {
             #expect(FileManager.default.contents(atPath: victim.path) == victim.contents)
 
             let json = try PlasmaRun(["stats", "--json"], socket: store.socketPath).finish()
-            let fields = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+            let groups = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: [String: Any]])
+            let fields = try #require(groups["counters"])
             #expect((fields["restore_failures"] as? NSNumber)?.intValue == 2)
             #expect((fields["spill_failures"] as? NSNumber)?.intValue == 0)
         }

@@ -28,9 +28,10 @@ final class StoreProcess {
     ///   - shortFlags: use Arrow's `-m` / `-s` spellings instead of `--memory` / `--socket`.
     ///   - launcher: a command (found on PATH) that runs the store, e.g. `["prlimit", "--nofile=64:64"]`;
     ///     it must exec the store, so that the process's pid is the store's.
+    ///   - environment: variables set for the store on top of the test's own.
     init(
         memory: String = "64M", shortFlags: Bool = false, arguments: [String] = [],
-        socketPath: String = uniqueSocketPath(), launcher: [String] = []
+        socketPath: String = uniqueSocketPath(), launcher: [String] = [], environment: [String: String] = [:]
     ) throws {
         self.socketPath = socketPath
         logURL = URL(fileURLWithPath: socketPath + ".log")
@@ -42,6 +43,9 @@ final class StoreProcess {
         } else {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = launcher + [BuiltProducts.url("plasma-store").path] + storeArguments
+        }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
         process.standardError = try FileHandle(forWritingTo: logURL)
         process.standardOutput = FileHandle.nullDevice

@@ -127,7 +127,8 @@ def cli(*arguments):
 
 
 def stats(name):
-    return cli("stats", "--json", "--socket", name)
+    # `plasma stats --json` groups the fields into settings, gauges and counters; one flat dict here.
+    return {field: value for group in cli("stats", "--json", "--socket", name).values() for field, value in group.items()}
 
 
 def listed(name):

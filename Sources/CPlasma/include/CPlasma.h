@@ -7,4 +7,6 @@
 #include "plasma_heap.h"
 #include "plasma_xxh64.h"
 #include "plasma_file.h"
+#include "plasma_service.h"
+#include "plasma_populate.h"
 #endif

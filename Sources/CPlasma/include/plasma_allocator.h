@@ -51,6 +51,9 @@ extern "C" {
 #define PLASMA_ALLOCATOR_ALIGNMENT 64
 /// How many blocks of the request's own bin allocate() examines when the O(1) search found nothing.
 #define PLASMA_ALLOCATOR_FALLBACK_SCAN_LIMIT 64
+/// How many free blocks allocate() examines for one below the populated boundary (see
+/// plasma_allocator_set_populated) when its good-fit choice lies above it.
+#define PLASMA_ALLOCATOR_POPULATED_SCAN_LIMIT 64
 /// The largest size plasma_allocator_create() accepts: (2^32 - 1) units of 64 bytes, 256 GiB - 64.
 #define PLASMA_ALLOCATOR_MAX_SIZE 274877906880ULL  // (2^32 - 1) * PLASMA_ALLOCATOR_ALIGNMENT
 
@@ -80,6 +83,13 @@ void plasma_allocator_destroy(plasma_allocator_t *allocator);
 /// Allocates a block of at least `size` bytes (rounded up to 64; 0 allocates 64).
 /// Returns 0 and sets *block (its offset is a multiple of 64), or -ENOMEM with no side effects.
 int plasma_allocator_allocate(plasma_allocator_t *allocator, uint64_t size, plasma_allocator_block_t *block);
+
+/// Tells the allocator that the arena's pages below `bytes` are populated (faulted in) and those above
+/// not yet: while the store populates the arena in the background, allocate() prefers a block lying
+/// wholly below that boundary when its good-fit choice would reach above it, so that early objects are
+/// written into memory that costs no page faults. Once `bytes` reaches the size (the default), allocate()
+/// behaves exactly as without it. Which block is chosen never decides whether allocation succeeds.
+void plasma_allocator_set_populated(plasma_allocator_t *allocator, uint64_t bytes);
 
 /// Frees `block`. Returns 0, or -EINVAL (state untouched) when its handle does not name an allocated
 /// block starting at its offset: double free, a free block, a garbage handle or offset. (As with an
