@@ -72,13 +72,16 @@ extension StoreEngine {
 
     /// Inserts the object in `block` (nil for a zero-byte object). A plain create leaves it unsealed and
     /// referenced by its creator; an inline one is copied in and sealed at once, with no reference held.
+    /// `digest`: reported for an inline object, which is sealed here.
     func place(
-        id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, block: ArenaBlock?, client: ClientID
+        id: ObjectID, dataSize: Int, metadataSize: Int, inline: InlineObject?, block: ArenaBlock?, client: ClientID,
+        digest: UInt64 = 0
     ) -> CreateOutcome {
-        let record = ObjectRecord(
+        var record = ObjectRecord(
             id: id, state: .created, block: block, dataSize: dataSize,
             metadataSize: metadataSize, creator: client, createdAtWallNanoseconds: clock.wallNanoseconds(),
             createdAtMonotonicNanoseconds: clock.monotonicNanoseconds())
+        if inline != nil { record.digest = digest }
         let slot = objects.insert(record)
         guard let inline else {
             objects[slot].referenceCount = 1

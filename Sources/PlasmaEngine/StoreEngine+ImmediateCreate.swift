@@ -39,13 +39,51 @@ extension StoreEngine {
         createAndSealImmediatelyAll([object], digests: [digest], evictIfFull: evictIfFull, client: client)
     }
 
-    /// All or nothing: every object is created first; on the first failure the ones created are aborted
-    /// (subscribers hear nothing: they were never sealed) and that failure is returned. Then all are
-    /// sealed, each with its digest (`digests` has one per object).
+    /// All or nothing: room is found for every object first (evicting in bulk as ``createImmediately``
+    /// does); on the first failure the blocks found are given back and that failure is returned (the
+    /// objects never existed, so nobody hears of them; what was evicted stays evicted). Then each object
+    /// is copied in and sealed with its digest (`digests` has one per object), unreferenced.
     public func createAndSealImmediatelyAll(
         _ batch: [InlineObject], digests: [UInt64], evictIfFull: Bool, client: ClientID
     ) -> Result<Void, EngineError> {
         precondition(digests.count == batch.count, "one digest per object")
+        guard isConnected(client) else { return .failure(EngineError(.invalidRequest, "unknown client")) }
+        // A granted quota makes room object by object among the client's charged ones: the batch's own
+        // objects take part, so they must be in the table as they come.
+        if quotas.clients[client] != nil { return createAndSealOneByOne(batch, digests: digests, evictIfFull: evictIfFull, client: client) }
+        var blocks: [ArenaBlock?] = []
+        blocks.reserveCapacity(batch.count)
+        var pending = (bytes: 0, empty: 0)
+        var ids = Set<ObjectID>()
+        if batch.count > 1 { ids.reserveCapacity(batch.count) }
+        func giveBack(_ error: EngineError) -> Result<Void, EngineError> {
+            for case let block? in blocks { allocator.free(block) }
+            serveWaitingCreates()  // what the batch evicted, and gave back, may serve waiting creates
+            return .failure(error)
+        }
+        for object in batch {
+            let size = object.data.count + object.metadata.count
+            if isKnown(object.id) || (batch.count > 1 && !ids.insert(object.id).inserted) {
+                return giveBack(EngineError(.objectExists, object.id.hex))
+            }
+            guard let block = reserveSpaceInBulk(size, evictIfFull: evictIfFull, pending: pending) else {
+                return giveBack(EngineError(.outOfMemory, outOfMemoryDetail(size)))
+            }
+            blocks.append(block)
+            pending.bytes += size
+            if size == 0 { pending.empty += 1 }
+        }
+        for (index, object) in batch.enumerated() {
+            _ = place(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
+                      block: blocks[index], client: client, digest: digests[index])
+        }
+        return .success(())
+    }
+
+    /// The batch as separate creates, seals and releases (a client with a granted quota).
+    private func createAndSealOneByOne(
+        _ batch: [InlineObject], digests: [UInt64], evictIfFull: Bool, client: ClientID
+    ) -> Result<Void, EngineError> {
         var locations: [ObjectLocation] = []
         locations.reserveCapacity(batch.count)
         for (index, object) in batch.enumerated() {
@@ -68,15 +106,20 @@ extension StoreEngine {
     /// Allocate; when that fails, evict from the LRU at least max(shortfall, capacity / 5) bytes and
     /// retry; give up when less than the shortfall (or nothing) was evicted. Objects it evicted stay
     /// evicted. An object larger than the capacity fails at once.
+    /// `pending`: bytes and zero-byte objects already reserved for a batch, not yet in the table.
     /// Returns like `reserveSpace`: the block, `.some(nil)` for a zero-byte object, nil for no room.
-    func reserveSpaceInBulk(_ size: Int, evictIfFull: Bool) -> ArenaBlock?? {
-        guard size > 0 else { return emptyObjectsFull ? nil : .some(nil) }
+    func reserveSpaceInBulk(_ size: Int, evictIfFull: Bool, pending: (bytes: Int, empty: Int) = (0, 0)) -> ArenaBlock?? {
+        guard size > 0 else {
+            let full = configuration.maxEmptyObjects.map { objects.emptyCount + pending.empty >= $0 } ?? false
+            return full ? nil : .some(nil)
+        }
         guard size <= capacity else { return nil }
         while true {
-            if objects.bytesInUse + size <= capacity, let block = allocator.allocate(size) { return block }
+            let inUse = objects.bytesInUse + pending.bytes
+            if inUse + size <= capacity, let block = allocator.allocate(size) { return block }
             guard evictIfFull else { return nil }
             // Shortfall <= 0 means fragmentation: the fifth still frees room, until the LRU is empty.
-            let shortfall = objects.bytesInUse + size - capacity
+            let shortfall = inUse + size - capacity
             let target = max(shortfall, capacity / Self.bulkEvictionFraction)
             var freed = 0
             var evictedAny = false

@@ -102,6 +102,38 @@ import Testing
                                 digests: [Self.digest, Self.digest]), from: arrow)
         #expect(reply == .createAndSealBatch(error: .objectExists))
         #expect(!contains(harness, testID(1), from: arrow), "the first was aborted")
+        // The same id twice in one batch.
+        #expect(harness.arrowSend(
+            .createAndSealBatch(ids: [testID(3), testID(3)], evictIfFull: true, data: [[1], [2]], metadata: [[], []],
+                                digests: [Self.digest, Self.digest]), from: arrow) == .createAndSealBatch(error: .objectExists))
+        #expect(!contains(harness, testID(3), from: arrow))
+        // Three objects that fit one by one but not together, with nothing to evict.
+        let big = [UInt8](repeating: 7, count: 4_000)
+        #expect(harness.arrowSend(
+            .createAndSealBatch(ids: [testID(4), testID(5), testID(6)], evictIfFull: false, data: [big, big, big],
+                                metadata: [[], [], []], digests: [Self.digest, Self.digest, Self.digest]), from: arrow)
+                == .createAndSealBatch(error: .outOfMemory))
+        #expect(harness.statistics.bytesInUse == 10 && harness.statistics.arenaBytesAllocated == 64, "nothing left behind")
+        harness.expectConsistent()
+    }
+
+    @Test func aBatchIsSealedInOrderWithItsDigestsAndEvictableAtOnce() {
+        let harness = EngineHarness(capacity: 10_000)
+        let arrow = harness.arrowClient()
+        let subscription = SubscriptionKey(client: harness.connect(), subscriptionID: 1)
+        #expect(harness.engine.subscribe(subscription, filter: .all).failureStatus == nil)
+        let ids = (1...3).map { testID(UInt8($0)) }
+        let digests: [[UInt8]] = (1...3).map { [UInt8](repeating: UInt8($0), count: 8) }
+        #expect(harness.arrowSend(
+            .createAndSealBatch(ids: ids, evictIfFull: true, data: [[1], [2, 2], []], metadata: [[9], [], []], digests: digests),
+            from: arrow) == .createAndSealBatch(error: .ok))
+        #expect(harness.events.map(\.1) == [
+            .sealed(ids[0], dataSize: 1, metadataSize: 1), .sealed(ids[1], dataSize: 2, metadataSize: 0),
+            .sealed(ids[2], dataSize: 0, metadataSize: 0),
+        ])
+        #expect(ids.indices.allSatisfy { harness.engine.digest(of: ids[$0]) == ArrowDigest.value(digests[$0]) })
+        #expect(harness.statistics.evictableObjects == 3)
+        #expect(harness.arrowSend(.evict(numBytes: 1), from: arrow) == .evict(numBytes: 2), "the first sealed goes first")
         harness.expectConsistent()
     }
 
