@@ -33,11 +33,21 @@ let package = Package(
         .target(name: "PlasmaCore"),
         // Framing and the native codec.
         .target(name: "PlasmaWire", dependencies: ["PlasmaCore"]),
-        // Engine, event loop and server; no CLI.
+        // The object table and its rules, dialect-neutral: commands in, typed outcomes and observer calls
+        // out. No sockets, files, logging or wire types; clock, allocator and spill sink are injected.
+        .target(
+            name: "PlasmaEngine",
+            dependencies: [
+                "PlasmaCore",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        // The server: event loop, sockets, the dialect adapters (native, Arrow) over the engine; no CLI.
         .target(
             name: "PlasmaStore",
             dependencies: [
-                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire",
+                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -54,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "plasma-store",
             dependencies: [
-                "PlasmaStore", "PlasmaCore", "PlasmaToolSupport",
+                "PlasmaStore", "PlasmaEngine", "PlasmaCore", "PlasmaToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,7 +78,10 @@ let package = Package(
         .target(name: "PlasmaTestSupport", path: "Tests/PlasmaTestSupport"),
         .testTarget(
             name: "PlasmaUnitTests",
-            dependencies: ["CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaStore", "PlasmaClient", "PlasmaTestSupport"]
+            dependencies: [
+                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaStore", "PlasmaClient",
+                "PlasmaTestSupport",
+            ]
         ),
         .executableTarget(
             name: "plasma-bench",

@@ -1,6 +1,7 @@
-// libFuzzer harness for the store engine (Sources/PlasmaStore/StoreEngine*.swift), driven through its
-// public API only: StoreEngine(configuration:memory:clock:), connect, handle, disconnect, fireDeadlines,
-// statistics, checkInvariants, replySink, eventSink. Built and run by Fuzz/run.sh; see Fuzz/README.md.
+// libFuzzer harness for the store engine (Sources/PlasmaEngine), driven through public API only: native
+// requests through PlasmaStore's NativeAdapter (handle, replySink), and StoreEngine's connect,
+// disconnect, fireDeadlines, statistics, checkInvariants and observer. Built and run by Fuzz/run.sh; see
+// Fuzz/README.md.
 //
 // The input is a program: one byte picks a command, the bytes after it its operands (missing bytes read
 // as 0). Commands run against a fresh engine with a 64 KiB capacity, over four client slots and a pool
@@ -46,6 +47,7 @@
 
 import Glibc
 import PlasmaCore
+import PlasmaEngine
 import PlasmaStore
 import PlasmaWire
 
@@ -65,9 +67,27 @@ private let capacity = 64 * 1024
 private let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
 
 /// The only clock the engine sees; the program moves it.
-private final class ManualClock: @unchecked Sendable {
+private final class ManualClock: EngineClock {
     var monotonic: UInt64 = 1_000_000_000
     var wall: Int64 = 1_700_000_000_000_000_000
+
+    func monotonicNanoseconds() -> UInt64 { monotonic }
+    func wallNanoseconds() -> Int64 { wall }
+}
+
+/// The engine's observer, routed as the server routes it for native clients.
+private final class Relay: EngineObserver {
+    weak var harness: Harness?
+
+    func getAnswered(client: ClientID, ticket: UInt64, _ answer: Result<[ObjectLocation?], EngineError>) {
+        harness?.native.getAnswered(client: client, ticket: ticket, answer)
+    }
+
+    func createAnswered(client: ClientID, ticket: UInt64, sealing: Bool, _ answer: Result<CreateOutcome, EngineError>) {
+        harness?.native.createAnswered(client: client, ticket: ticket, sealing: sealing, answer)
+    }
+
+    func deliver(_ event: ObjectEvent, to subscription: SubscriptionKey) { harness?.received(event, key: subscription) }
 }
 
 /// Bytes of the input, read front to back; 0 once they run out.
@@ -112,6 +132,8 @@ private struct Outstanding {
 private final class Harness {
     let clock = ManualClock()
     let engine: StoreEngine
+    let native: NativeAdapter
+    private let relay = Relay()
     var slots: [ClientID?] = [nil, nil, nil, nil]
     var lastRequestID: [UInt64] = [0, 0, 0, 0]
     var nextRequestID: UInt64 = 1
@@ -126,14 +148,14 @@ private final class Harness {
         configuration.maxWaitingGetsPerClient = 4
         configuration.maxWaitingCreatesPerClient = 4
         configuration.maxSubscriptionsPerClient = 2
-        let clock = self.clock
         engine = StoreEngine(
-            configuration: configuration, memory: arena,
-            clock: EngineClock(monotonicNanoseconds: { clock.monotonic }, wallNanoseconds: { clock.wall }))
-        engine.replySink = { [unowned self] client, requestID, type, reply in
+            configuration: configuration, memory: arena, allocator: Allocator(size: arena.count), clock: clock)
+        native = NativeAdapter(engine: engine, arenaSize: arena.count)
+        native.replySink = { [unowned self] client, requestID, type, reply in
             self.received(reply, client: client, requestID: requestID, type: type)
         }
-        engine.eventSink = { [unowned self] key, event in self.received(event, key: key) }
+        relay.harness = self
+        engine.observer = relay
     }
 
     // MARK: Checks on what the engine emits
@@ -249,7 +271,7 @@ private final class Harness {
         requests[key] = outstanding
         lastReply = nil
         trace("\(client) sends request \(requestID): \(summary(of: request))")
-        engine.handle(request, requestID: requestID, from: client)
+        native.handle(request, requestID: requestID, from: client)
     }
 
     // MARK: Operands

@@ -1,4 +1,5 @@
 import CPlasma
+import PlasmaEngine
 
 /// O(1) offset allocator over the arena; its metadata lives outside the arena, so clients scribbling on
 /// shared memory can't corrupt it. Owned by the store's single thread (not Sendable).
@@ -6,44 +7,17 @@ import CPlasma
 /// Offsets and block sizes are multiples of ``alignment`` (64 bytes). Allocation uses two-level
 /// segregated fit with "good fit" rounding; when it can fail although enough bytes are free is spelled
 /// out in `plasma_allocator.h`. The corresponding C functions are `plasma_allocator_*`.
-public final class Allocator {
+public final class Allocator: ArenaAllocator {
     /// Granularity of offsets and block sizes, in bytes.
     public static let alignment = Int(PLASMA_ALLOCATOR_ALIGNMENT)
     /// The largest size an allocator manages: 2^32 - 1 units of 64 bytes (just under 256 GiB), because
     /// its nodes count offsets and sizes in 32-bit units.
     public static let maximumSize = Int(PLASMA_ALLOCATOR_MAX_SIZE)
 
-    /// An allocated block: where it starts, and the handle that lets ``free(_:)`` find its node
-    /// without a lookup. Keep both; ``free(_:)`` checks that they still belong together.
-    public struct Block: Sendable, Equatable {
-        public let offset: Int
-        public let handle: UInt32
-
-        public init(offset: Int, handle: UInt32) {
-            self.offset = offset
-            self.handle = handle
-        }
-
-        var raw: plasma_allocator_block_t { plasma_allocator_block_t(offset: UInt64(offset), handle: handle) }
-    }
-
-    /// A snapshot of the allocator's state. All sizes are in bytes.
-    public struct Statistics: Sendable, Equatable {
-        /// Bytes managed: the size given at creation rounded down to ``Allocator/alignment``.
-        public var size: Int
-        public var freeBytes: Int
-        public var largestFreeBlock: Int
-        public var allocatedBlocks: Int
-        public var freeBlocks: Int
-        /// Bytes of metadata the allocator holds in the store's own heap.
-        public var metadataBytes: Int
-
-        /// 1 - largestFreeBlock / freeBytes: 0 when all free space is one block (or nothing is free),
-        /// close to 1 when free space is scattered into many small blocks.
-        public var fragmentation: Double {
-            freeBytes == 0 ? 0 : 1 - Double(largestFreeBlock) / Double(freeBytes)
-        }
-    }
+    /// An allocated block (the engine's type: the engine holds blocks, this hands them out).
+    public typealias Block = ArenaBlock
+    /// A snapshot of the allocator's state.
+    public typealias Statistics = ArenaAllocatorStatistics
 
     private let handle: OpaquePointer
 
@@ -84,13 +58,13 @@ public final class Allocator {
     @discardableResult
     public func free(_ block: Block) -> Bool {
         guard block.offset >= 0 else { return false }
-        return plasma_allocator_free(handle, block.raw) == 0
+        return plasma_allocator_free(handle, Self.raw(block)) == 0
     }
 
     /// Size in bytes of `block`, nil if it is not an allocated block (checked as ``free(_:)`` checks).
     public func blockSize(of block: Block) -> Int? {
         guard block.offset >= 0 else { return nil }
-        let size = plasma_allocator_block_size(handle, block.raw)
+        let size = plasma_allocator_block_size(handle, Self.raw(block))
         return size == 0 ? nil : Int(size)
     }
 
@@ -111,6 +85,12 @@ public final class Allocator {
     /// Walks all metadata and verifies every invariant; O(number of blocks). For tests.
     public func checkInvariants() -> Bool {
         plasma_allocator_check(handle) == 0
+    }
+}
+
+extension Allocator {
+    fileprivate static func raw(_ block: Block) -> plasma_allocator_block_t {
+        plasma_allocator_block_t(offset: UInt64(block.offset), handle: block.handle)
     }
 }
 

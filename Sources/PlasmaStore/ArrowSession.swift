@@ -5,7 +5,7 @@ import PlasmaWire
 
 /// Per-connection state of a client speaking Arrow Plasma's dialect (pyarrow 11, libplasma 11).
 /// The server's Arrow code (StoreServer+Arrow.swift) reads frames into requests, runs them on the engine
-/// with Arrow's semantics (StoreEngine+Arrow.swift) and writes Arrow replies; this remembers what those
+/// through the Arrow adapter (ArrowAdapter.swift) and writes Arrow replies; this remembers what those
 /// steps need between frames.
 final class ArrowSession {
     /// The engine answers gets later (blocking gets) through the server's reply sink, by request id: the
@@ -55,7 +55,7 @@ final class ArrowNotifier {
 
         var info: ArrowObjectInfo {
             dataSize < 0 ? .deleted(id: id)
-                : .sealed(id: id, dataSize: dataSize, metadataSize: metadataSize, digest: StoreEngine.digestBytes(digest))
+                : .sealed(id: id, dataSize: dataSize, metadataSize: metadataSize, digest: ArrowDigest.bytes(digest))
         }
     }
 

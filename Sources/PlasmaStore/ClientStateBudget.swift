@@ -1,3 +1,4 @@
+import PlasmaEngine
 import PlasmaCore
 
 /// One memory budget for everything clients can make the store hold besides objects
@@ -46,7 +47,7 @@ final class ClientStateBudget {
     /// What one object's record costs the store's heap: the slab slot, the id index's bucket, and the
     /// free-slot entry when it goes. Charged for zero-byte objects only: the others are bounded by the
     /// arena (at most one per 64-byte block).
-    static let objectRecordCost = MemoryLayout<ObjectRecord?>.stride + 24
+    static let objectRecordCost = StoreEngine.objectSlotBytes + 24
 
     let limit: Int
     let floor: Int

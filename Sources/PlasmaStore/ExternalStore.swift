@@ -1,18 +1,14 @@
 import Logging
 import PlasmaCore
+import PlasmaEngine
 import PlasmaPosix
 
 /// Where evicted objects go when the store runs with `--external-store` (Arrow's `-e`): instead of
 /// being dropped, an evicted object's bytes move here and come back transparently on the next get.
-/// Used only from the event-loop thread. Failures are returned as false; the engine counts them
-/// (`spill_failures`, `restore_failures`) and the store logs why.
-protocol ExternalStore: AnyObject {
-    /// Keeps a copy of `bytes` (`dataSize` bytes of data, then metadata); false when it can't (the
-    /// object is then dropped).
-    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool
-    /// Copies the object back into `buffer` (exactly its size) and forgets it; false when it can't.
-    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool
-    func remove(_ id: ObjectID)
+/// The engine's spill sink: the engine decides what to spill and when; this does the I/O. Used only from
+/// the event-loop thread. Failures are returned as false; the engine counts them (`spill_failures`,
+/// `restore_failures`) and the store logs why.
+protocol ExternalStore: SpillSink {
     /// The store is stopping: drop everything (spilled objects live as long as the store).
     func removeAll()
 }
@@ -22,18 +18,18 @@ protocol ExternalStore: AnyObject {
 final class HashtableExternalStore: ExternalStore {
     private var objects: [ObjectID: [UInt8]] = [:]
 
-    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
+    func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
         objects[id] = Array(bytes)
         return true
     }
 
-    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
+    func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
         guard let bytes = objects.removeValue(forKey: id), bytes.count == buffer.count else { return false }
         bytes.withUnsafeBytes { if $0.count > 0 { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return true
     }
 
-    func remove(_ id: ObjectID) { objects[id] = nil }
+    func discard(_ id: ObjectID) { objects[id] = nil }
     func removeAll() { objects.removeAll() }
 }
 
@@ -56,7 +52,7 @@ final class FileExternalStore: ExternalStore {
 
     private func name(_ id: ObjectID) -> String { "\(id.hex).plasma-spill" }
 
-    func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
+    func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
         do {
             try directory.write(name(id), key: id.bytes, dataSize: dataSize, body: bytes)
         } catch {
@@ -67,12 +63,12 @@ final class FileExternalStore: ExternalStore {
         return true
     }
 
-    func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
+    func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
         guard files.contains(id) else {
             warn("restoring object \(id.hex) failed: the store has no spill file for it")  // books out of step
             return false
         }
-        defer { remove(id) }  // restored or not, the file has served
+        defer { discard(id) }  // restored or not, the file has served
         do {
             try directory.read(name(id), key: id.bytes, dataSize: dataSize, into: buffer)
             return true
@@ -82,7 +78,7 @@ final class FileExternalStore: ExternalStore {
         }
     }
 
-    func remove(_ id: ObjectID) {
+    func discard(_ id: ObjectID) {
         guard files.remove(id) != nil else { return }
         directory.remove(name(id))
     }

@@ -1,3 +1,4 @@
+import PlasmaEngine
 import PlasmaPosix
 import PlasmaWire
 

@@ -1,3 +1,4 @@
+import PlasmaEngine
 import PlasmaCore
 
 /// The engine's waits priced against the client-state budget: the engine counts ids and creates, this

@@ -1,3 +1,4 @@
+import PlasmaEngine
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -58,8 +59,8 @@ extension StoreServer {
     }
 
     private func refused(_ connection: Connection, reason: String) {
-        engine.refusedConnections += 1
-        let (log, notLogged) = admission.refusalLog.admit(now: engine.clock.monotonicNanoseconds())
+        counters.refusedConnections += 1
+        let (log, notLogged) = admission.refusalLog.admit(now: clock.monotonicNanoseconds())
         if log {
             let more = notLogged > 0 ? " (and \(notLogged) more since the last such line)" : ""
             logger.warning("refused a connection from pid \(connection.peer?.pid ?? -1): \(reason)\(more)")

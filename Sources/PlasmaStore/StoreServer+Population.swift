@@ -28,12 +28,12 @@ extension StoreServer {
             do {
                 let thread = try ArenaPopulation(arena: arena, progress: progress)
                 population = (thread, progress)
-                engine.allocator.setPopulated(bytes: 0)
+                allocator.setPopulated(bytes: 0)
                 try loop.register(progress.rawValue, interest: .readable) { [unowned self] _ in populationProgressed() }
             } catch {
                 population?.thread.stop()
                 population = nil
-                engine.allocator.setPopulated(bytes: arena.size)
+                allocator.setPopulated(bytes: arena.size)
                 progress.close()
                 throw error
             }
@@ -47,7 +47,7 @@ extension StoreServer {
         guard let (thread, progress) = population else { return }
         progress.drain()
         let finished = thread.isFinished
-        engine.allocator.setPopulated(bytes: finished ? arena.size : thread.populatedBytes)
+        allocator.setPopulated(bytes: finished ? arena.size : thread.populatedBytes)
         guard finished else { return }
         loop.unregister(progress.rawValue)
         let populated = ByteCount.format(thread.populatedBytes)

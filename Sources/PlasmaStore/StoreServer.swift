@@ -2,10 +2,14 @@ import CPlasma
 import Glibc
 import Logging
 import PlasmaCore
+import PlasmaEngine
 import PlasmaPosix
 import PlasmaWire
 
 /// The daemon's core: the arena, the engine, the listening socket and the event loop that ties them.
+/// Each connection speaks one dialect; its adapter (NativeAdapter, ArrowAdapter) turns frames into
+/// engine commands and outcomes into replies, and the server routes what the engine emits later
+/// (StoreServer+EngineObserver.swift) to the connection's adapter.
 ///
 /// One thread runs everything (`run()`); `requestStop()` may be called from any thread, and
 /// SIGTERM/SIGINT stop it too once `run()` has blocked them into a signalfd.
@@ -13,6 +17,17 @@ public final class StoreServer {
     public let configuration: ServerConfiguration
     public let arena: Arena
     let engine: StoreEngine
+    /// The engine's allocator; the server tells it how far the arena is populated (StoreServer+Population).
+    let allocator: Allocator
+    let native: NativeAdapter
+    let arrow: ArrowAdapter
+    let clock = SystemClock()
+    /// The engine's observer (StoreServer+EngineObserver.swift); set once `self` exists.
+    private var relay: EngineRelay?
+    /// Where evicted objects go with `--external-store`; the engine spills through it.
+    private let externalStore: ExternalStore?
+    /// What the server counts for `stats` (StoreServer+EngineObserver.swift).
+    var counters = ServerCounters()
     let logger: Logger
     private let socketFile: SocketFile
     // Not private: the Arrow dialect's code (StoreServer+Arrow.swift) watches notification sockets.
@@ -47,7 +62,7 @@ public final class StoreServer {
         self.configuration = Self.fittingDescriptorLimit(configuration, logger: logger)
         self.logger = logger
         // Arrow's -e: checked (and its directory made) before anything else is set up.
-        let externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url, logger: logger) }
+        externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url, logger: logger) }
         // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
         if let inherited = configuration.inheritedListener {
             socketFile = SocketFile(adopting: inherited, path: configuration.socketPath)
@@ -75,20 +90,23 @@ public final class StoreServer {
         waitMeter = BudgetWaitMeter(budget: budget)
         var engineConfiguration = configuration.engine
         engineConfiguration.maxEmptyObjects = budget.emptyObjectLimit
+        allocator = Allocator(size: arena.size)
         engine = StoreEngine(
             configuration: engineConfiguration,
-            memory: UnsafeMutableRawBufferPointer(start: arena.base, count: arena.size))
+            memory: UnsafeMutableRawBufferPointer(start: arena.base, count: arena.size),
+            allocator: allocator, clock: clock, spillSink: externalStore)
+        native = NativeAdapter(engine: engine, arenaSize: arena.size)
+        arrow = ArrowAdapter(engine: engine, segment: arena.descriptor, arenaSize: arena.size)
         engine.waitMeter = waitMeter
-        if let externalStore { engine.attachExternalStore(externalStore) }
-        engine.replySink = { [unowned self] client, requestID, type, reply in
+        relay = EngineRelay(server: self)
+        engine.observer = relay
+        native.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
-        }
-        engine.eventSink = { [unowned self] subscription, event in
-            self.enqueue(event, for: subscription)
         }
         engine.statisticsAddendum = { [unowned self] in
             fillBudgetStatistics(&$0)
             fillPopulationStatistics(&$0)
+            counters.fill(&$0)
         }
         waitMeter.account = { [unowned self] client in connections[client]?.account }
     }
@@ -142,7 +160,7 @@ public final class StoreServer {
             loop.timeoutMilliseconds = { [unowned self] in millisecondsUntilNextDeadline() }
             loop.onWake = { [unowned self] in
                 engine.fireDeadlines()
-                if acceptPause.isPaused, engine.clock.monotonicNanoseconds() >= acceptPause.retryAt { resumeAccepting() }
+                if acceptPause.isPaused, clock.monotonicNanoseconds() >= acceptPause.retryAt { resumeAccepting() }
             }
             loop.beforeSleep = { [unowned self] in flushAll() }
             // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
@@ -163,7 +181,7 @@ public final class StoreServer {
         stopPopulation()
         socketFile.close()
         for connection in Array(connections.values) { close(connection, reason: nil) }
-        engine.external?.store.removeAll()  // spilled objects live as long as the store
+        externalStore?.removeAll()  // spilled objects live as long as the store
         logger.info("store stopped; socket \(configuration.socketPath) \(socketFile.inode == nil ? "left to the service manager" : "removed")")
     }
 
@@ -171,7 +189,7 @@ public final class StoreServer {
         var next = engine.nextDeadline
         if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }
         guard let deadline = next else { return -1 }
-        let now = engine.clock.monotonicNanoseconds()
+        let now = clock.monotonicNanoseconds()
         guard deadline > now else { return 0 }
         // Round up so that we never wake a hair early and spin.
         return Int32(min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)))
@@ -197,7 +215,7 @@ public final class StoreServer {
     /// listener leaves epoll (see AcceptPause) until `resumeAccepting`.
     private func pauseAccepting(_ error: SystemError) {
         loop.unregister(socketFile.listener.rawValue)
-        guard acceptPause.failed(now: engine.clock.monotonicNanoseconds()) else { return }  // logged already
+        guard acceptPause.failed(now: clock.monotonicNanoseconds()) else { return }  // logged already
         if AcceptPause.isShortage(error.errno) {
             logger.warning("out of descriptors with \(connections.count) clients connected (\(error)): not accepting until a connection closes; clients wait in the backlog. Raise the descriptor limit (ulimit -n) or lower --max-clients")
         } else {
@@ -219,7 +237,7 @@ public final class StoreServer {
     }
 
     private func backlogDrained() {
-        guard let episode = acceptPause.drained(now: engine.clock.monotonicNanoseconds()) else { return }
+        guard let episode = acceptPause.drained(now: clock.monotonicNanoseconds()) else { return }
         logger.warning("accepting again after \(episode.nanoseconds / 1_000_000) ms short of descriptors: \(episode.failedAccepts) accept attempts failed (waiting connections, and a retry a second)")
     }
 
@@ -345,7 +363,7 @@ public final class StoreServer {
             let payload = UnsafeRawBufferPointer(rebasing: rest[FrameHeader.size..<frameSize])
             do {
                 let request = try Request.decode(type: header.type, payload: payload, limits: configuration.wireLimits)
-                engine.handle(request, requestID: header.requestID, from: connection.client)
+                native.handle(request, requestID: header.requestID, from: connection.client)
             } catch {
                 close(connection, reason: "malformed request (type \(header.type)): \(error)", tellClient: true)
                 return offset
@@ -359,7 +377,6 @@ public final class StoreServer {
 
     private func enqueue(_ reply: Reply, type: MessageType, requestID: UInt64, for client: ClientID) {
         guard let connection = connections[client], !connection.isClosed, connection.closeReason == nil else { return }
-        if connection.dialect == .arrow { return arrowGetAnswered(reply, requestID: requestID, on: connection) }
         if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
             // Not closed here: we are inside an engine call, and closing re-enters the engine.
             connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
@@ -379,15 +396,14 @@ public final class StoreServer {
         schedule(connection)
     }
 
-    private func enqueue(_ event: ObjectEvent, for subscription: SubscriptionKey) {
-        guard let connection = connections[subscription.client], !connection.isClosed, connection.closeReason == nil else { return }
-        if connection.dialect == .arrow { return arrowEvent(event, on: connection) }  // its notification socket
+    /// A subscription event for a native connection: queued behind its replies, dropped past its limit.
+    func enqueueNative(_ event: ObjectEvent, subscriptionID: UInt64, on connection: Connection) {
         let room = eventRoom(connection)
-        let dropped = connection.events.append(event, subscriptionID: subscription.subscriptionID, room: room)
+        let dropped = connection.events.append(event, subscriptionID: subscriptionID, room: room)
         budget.force(.events, to: connection.events.byteCount, for: connection.account)
         if dropped > 0 {
             if room < connection.events.limit { budget.countRefusal() }
-            engine.droppedEvents += dropped
+            counters.droppedEvents += dropped
             logger.debug("\(connection.peerDescription) reads events too slowly: dropped \(dropped), sent an overflow marker")
         }
         schedule(connection)
@@ -461,7 +477,7 @@ public final class StoreServer {
         }
         connection.isClosed = true
         if let reason {
-            let (log, suppressed) = disconnectLog.admit(now: engine.clock.monotonicNanoseconds())
+            let (log, suppressed) = disconnectLog.admit(now: clock.monotonicNanoseconds())
             if log {
                 let more = suppressed > 0 ? " (\(suppressed) similar lines suppressed before this one)" : ""
                 logger.warning("disconnecting \(connection.peerDescription): \(reason)\(more)")
@@ -475,6 +491,7 @@ public final class StoreServer {
         releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds
         connections[connection.client] = nil
         engine.disconnect(connection.client)
+        if connection.dialect == .arrow { arrow.clientLeft(connection.client) }
         budget.closeAccount(connection.account)  // after the engine: its waits are in the account
         if acceptPause.isPaused { resumeAccepting() }  // a descriptor just freed
     }

@@ -1,18 +1,5 @@
 import PlasmaCore
 
-/// Where a found object lives in the arena: data at `offset`, metadata right after the data.
-public struct ObjectLocation: Sendable, Equatable {
-    public var offset: Int
-    public var dataSize: Int
-    public var metadataSize: Int
-
-    public init(offset: Int, dataSize: Int, metadataSize: Int) {
-        self.offset = offset
-        self.dataSize = dataSize
-        self.metadataSize = metadataSize
-    }
-}
-
 /// A native reply. The payload starts with a u16 status; a failure carries a message after it,
 /// a success the body that belongs to the request's type.
 public enum Reply: Sendable, Equatable {

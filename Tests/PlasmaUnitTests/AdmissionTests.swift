@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 @testable import PlasmaClient
 import PlasmaPosix
+@testable import PlasmaEngine
 @testable import PlasmaStore
 import SystemPackage
 import Testing

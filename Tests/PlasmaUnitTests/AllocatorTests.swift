@@ -2,6 +2,7 @@ import Foundation
 import PlasmaTestSupport
 import Testing
 
+@testable import PlasmaEngine
 @testable import PlasmaStore
 
 

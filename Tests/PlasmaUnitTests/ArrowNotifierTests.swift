@@ -3,6 +3,7 @@ import PlasmaPosix
 import PlasmaWire
 import Testing
 
+@testable import PlasmaEngine
 @testable import PlasmaStore
 
 /// The Arrow notification backlog (ArrowNotifier): its own bound, compact entries, order kept, the

@@ -1,3 +1,4 @@
+@testable import PlasmaEngine
 @testable import PlasmaStore
 import PlasmaCore
 import PlasmaWire

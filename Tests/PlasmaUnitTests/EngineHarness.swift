@@ -1,35 +1,10 @@
 import PlasmaCore
-import PlasmaStore
+@testable import PlasmaEngine
+@testable import PlasmaStore
 import PlasmaWire
-import Synchronization
 import Testing
 
-/// A clock the tests move by hand. The engine's clock closures must be `@Sendable`; a `Mutex` makes
-/// the class honestly Sendable (the tests are single-threaded anyway, so the lock is never contended).
-final class TestClock: Sendable {
-    private let now = Mutex<(monotonic: UInt64, wall: Int64)>((1_000_000_000, 1_700_000_000_000_000_000))
-
-    var monotonicNanoseconds: UInt64 { now.withLock { $0.monotonic } }
-    var wallNanoseconds: Int64 { now.withLock { $0.wall } }
-
-    func advance(milliseconds: Int64) { advance(nanoseconds: UInt64(milliseconds) * 1_000_000) }
-
-    func advance(nanoseconds: UInt64) {
-        now.withLock {
-            $0.monotonic += nanoseconds
-            $0.wall += Int64(nanoseconds)
-        }
-    }
-
-    var engineClock: EngineClock {
-        EngineClock(
-            monotonicNanoseconds: { [self] in monotonicNanoseconds },
-            wallNanoseconds: { [self] in wallNanoseconds })
-    }
-}
-
-
-/// One reply the engine emitted.
+/// One reply the native adapter emitted.
 struct RecordedReply: Equatable {
     var client: ClientID
     var requestID: UInt64
@@ -45,19 +20,28 @@ extension Reply {
     }
 }
 
-/// A `StoreEngine` over a private heap "arena", a hand-moved clock and a log of every reply.
+/// The native adapter over a `StoreEngine` with a private heap "arena", a hand-moved clock and a log of
+/// every reply (and event). The Arrow adapter is there too, over the same engine (`arrow`).
 ///
 /// Each helper sends one request with a fresh request id and returns the reply it produced right away
 /// (nil when the request is waiting). Replies that arrive later are found with `reply(to:)`.
-final class EngineHarness {
+final class EngineHarness: EngineObserver {
     let clock = TestClock()
     let memory: UnsafeMutableRawBufferPointer
     let engine: StoreEngine
+    let native: NativeAdapter
+    let arrow: ArrowAdapter
     private(set) var replies: [RecordedReply] = []
+    private(set) var events: [(SubscriptionKey, ObjectEvent)] = []
     private var nextRequestID: UInt64 = 1
+    /// Sessions of the clients made with `arrowClient()`.
+    private(set) var arrowSessions: [ClientID: ArrowSession] = [:]
+    /// Arrow answers that came later (waiting gets), in order.
+    private(set) var arrowLateResponses: [(ClientID, ArrowResponse)] = []
 
     /// - Parameter arenaSize: defaults to the capacity rounded up to the allocator's 64-byte unit.
-    init(capacity: Int, arenaSize: Int? = nil, configure: (inout StoreEngine.Configuration) -> Void = { _ in }) {
+    init(capacity: Int, arenaSize: Int? = nil, spillSink: SpillSink? = nil,
+         configure: (inout StoreEngine.Configuration) -> Void = { _ in }) {
         let size = arenaSize ?? (capacity + 63) / 64 * 64
         memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
@@ -65,10 +49,48 @@ final class EngineHarness {
         configure(&configuration)
         engine = StoreEngine(
             configuration: configuration, memory: UnsafeMutableRawBufferPointer(rebasing: memory[0..<size]),
-            clock: clock.engineClock)
-        engine.replySink = { [unowned self] client, requestID, type, reply in
+            allocator: Allocator(size: size), clock: clock, spillSink: spillSink)
+        native = NativeAdapter(engine: engine, arenaSize: size)
+        arrow = ArrowAdapter(engine: engine, segment: 3, arenaSize: size)
+        native.replySink = { [unowned self] client, requestID, type, reply in
             replies.append(RecordedReply(client: client, requestID: requestID, type: type, reply: reply))
         }
+        engine.observer = self
+    }
+
+    // MARK: EngineObserver, as the server routes it
+
+    func getAnswered(client: ClientID, ticket: UInt64, _ answer: Result<[ObjectLocation?], EngineError>) {
+        if let session = arrowSessions[client] {
+            if let response = arrow.getAnswered(answer, ticket: ticket, session: session) { arrowLateResponses.append((client, response)) }
+        } else {
+            native.getAnswered(client: client, ticket: ticket, answer)
+        }
+    }
+
+    func createAnswered(client: ClientID, ticket: UInt64, sealing: Bool, _ answer: Result<CreateOutcome, EngineError>) {
+        native.createAnswered(client: client, ticket: ticket, sealing: sealing, answer)
+    }
+
+    func deliver(_ event: ObjectEvent, to subscription: SubscriptionKey) { events.append((subscription, event)) }
+
+    /// A client that speaks Arrow.
+    func arrowClient() -> ClientID {
+        let client = engine.connect()
+        arrow.adopt(client)
+        arrowSessions[client] = ArrowSession()
+        return client
+    }
+
+    /// Runs an Arrow request for an `arrowClient()`; returns its reply (nil for none).
+    @discardableResult
+    func arrowSend(_ request: ArrowRequest, from client: ClientID) -> ArrowReply? {
+        arrow.handle(request, session: arrowSessions[client]!, client: client).reply
+    }
+
+    func disconnect(_ client: ClientID) {
+        engine.disconnect(client)
+        if arrowSessions.removeValue(forKey: client) != nil { arrow.clientLeft(client) }
     }
 
     deinit { memory.deallocate() }
@@ -87,7 +109,7 @@ final class EngineHarness {
     func send(_ request: Request, from client: ClientID, requestID: UInt64? = nil) -> Reply? {
         let requestID = requestID ?? freshRequestID()
         let before = replies.count
-        engine.handle(request, requestID: requestID, from: client)
+        native.handle(request, requestID: requestID, from: client)
         return replies[before...].last { $0.client == client && $0.requestID == requestID }?.reply
     }
 

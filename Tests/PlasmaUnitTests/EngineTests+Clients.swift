@@ -1,5 +1,6 @@
 import PlasmaCore
-import PlasmaStore
+@testable import PlasmaEngine
+@testable import PlasmaStore
 import PlasmaTestSupport
 import PlasmaWire
 import Testing
@@ -190,7 +191,7 @@ extension EngineTests {
                 if case .seal(let id) = request { unsealedBy[client]?.removeAll { $0 == id } }
                 if case .abort(let id) = request { unsealedBy[client]?.removeAll { $0 == id } }
                 outstanding.insert(PendingRequest(client: client, requestID: requestID))
-                harness.engine.handle(request, requestID: requestID, from: client)
+                harness.native.handle(request, requestID: requestID, from: client)
             }
 
             // Every new reply answers an outstanding request of a live client, exactly once.

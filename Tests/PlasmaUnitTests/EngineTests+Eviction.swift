@@ -1,5 +1,6 @@
 import PlasmaCore
-import PlasmaStore
+@testable import PlasmaEngine
+@testable import PlasmaStore
 import PlasmaWire
 import Testing
 
@@ -178,7 +179,7 @@ extension EngineTests {
         #expect(harness.seal(testID(3), from: waiter) == .done)
 
         // Full again (x held by holder, testID(3) held by waiter): a create with a timeout expires.
-        let start = harness.clock.monotonicNanoseconds
+        let start = harness.clock.monotonicNanoseconds()
         let timedID = harness.freshRequestID()
         #expect(harness.create(testID(4), data: 10, timeout: 50, from: other, requestID: timedID) == nil)
         #expect(harness.statistics.pendingCreates == 1)

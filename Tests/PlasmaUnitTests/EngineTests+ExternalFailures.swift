@@ -1,8 +1,9 @@
 @testable import PlasmaStore
 import PlasmaCore
+@testable import PlasmaEngine
 import Testing
 
-/// What the engine does when its external store fails (StoreEngine+External.swift): it counts, and the
+/// What the engine does when its spill sink fails (StoreEngine+External.swift): it counts, and the
 /// object leaves the books the way it would without an external store.
 @Suite struct ExternalFailureEngineTests {
     /// A hashtable store that refuses to keep `refusePut` and loses `loseOnTake` on the way back.
@@ -11,27 +12,26 @@ import Testing
         var refusePut: Set<ObjectID> = []
         var loseOnTake: Set<ObjectID> = []
 
-        func put(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
-            !refusePut.contains(id) && inner.put(id, bytes, dataSize: dataSize)
+        func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
+            !refusePut.contains(id) && inner.spill(id, bytes, dataSize: dataSize)
         }
 
-        func take(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
+        func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
             guard !loseOnTake.contains(id) else {
-                inner.remove(id)
+                inner.discard(id)
                 return false
             }
-            return inner.take(id, into: buffer, dataSize: dataSize)
+            return inner.restore(id, into: buffer, dataSize: dataSize)
         }
 
-        func remove(_ id: ObjectID) { inner.remove(id) }
+        func discard(_ id: ObjectID) { inner.discard(id) }
         func removeAll() { inner.removeAll() }
     }
 
     @Test func aRefusedSpillIsCountedAndTheObjectEvictedAsWithoutAStore() {
-        let harness = EngineHarness(capacity: 10_000)
         let store = FlakyExternalStore()
         store.refusePut = [testID(1)]
-        harness.engine.attachExternalStore(store)
+        let harness = EngineHarness(capacity: 10_000, spillSink: store)
         let client = harness.connect()
         for seed in 1...3 { harness.put(testID(UInt8(seed)), size: 4_000, from: client) }  // evicts 1
         let statistics = harness.statistics
@@ -43,10 +43,9 @@ import Testing
     }
 
     @Test func aLostRestoreIsCountedAndTheObjectDeleted() {
-        let harness = EngineHarness(capacity: 10_000)
         let store = FlakyExternalStore()
         store.loseOnTake = [testID(1)]
-        harness.engine.attachExternalStore(store)
+        let harness = EngineHarness(capacity: 10_000, spillSink: store)
         let client = harness.connect()
         for seed in 1...4 { harness.put(testID(UInt8(seed)), size: 4_000, from: client) }  // spills 1 and 2
         #expect(harness.statistics.spilledObjects == 2)

@@ -1,3 +1,4 @@
+@testable import PlasmaEngine
 @testable import PlasmaStore
 import PlasmaCore
 import PlasmaTestSupport
@@ -166,10 +167,9 @@ import Testing
 
     @Test func arrowClientsAreNotBoundByTheNativeQuota() {
         let harness = harness(quota: 100)
-        let arrow = harness.connect()
-        harness.engine.adoptArrowDialect(arrow)
-        guard case .created = harness.engine.arrowCreate(
-            id: testID(1), dataSize: 500, metadataSize: 0, evictIfFull: true, deviceNum: 0, client: arrow)
+        let arrow = harness.arrowClient()
+        guard case .create(_, _, .ok, _, _) = harness.arrowSend(
+            .create(id: testID(1), evictIfFull: true, dataSize: 500, metadataSize: 0, deviceNum: 0), from: arrow)
         else { Issue.record("an Arrow create was refused by the native quota"); return }
         #expect(pinned(harness, arrow) == 500, "still accounted, for the invariants")
         harness.expectConsistent()

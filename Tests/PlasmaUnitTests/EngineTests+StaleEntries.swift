@@ -2,6 +2,7 @@ import PlasmaCore
 import PlasmaWire
 import Testing
 
+@testable import PlasmaEngine
 @testable import PlasmaStore
 
 /// Waits that end early (answered, cancelled, their client gone) must not leave entries behind that

@@ -1,5 +1,6 @@
 import PlasmaCore
-import PlasmaStore
+@testable import PlasmaEngine
+@testable import PlasmaStore
 import PlasmaWire
 import Testing
 
@@ -31,7 +32,7 @@ import Testing
         #expect(beforeSeal.state == .created)
         #expect(beforeSeal.referenceCount == 1, "the creator holds a reference")
         #expect(beforeSeal.sealDurationNanoseconds == -1)
-        #expect(beforeSeal.createdAtNanoseconds == harness.clock.wallNanoseconds)
+        #expect(beforeSeal.createdAtNanoseconds == harness.clock.wallNanoseconds())
         #expect(harness.statistics.createdObjects == 1)
 
         harness.clock.advance(milliseconds: 5)
@@ -328,7 +329,7 @@ import Testing
         let writer = harness.connect()
         let reader = harness.connect()
         let (x, y) = (testID(1), testID(2))
-        let start = harness.clock.monotonicNanoseconds
+        let start = harness.clock.monotonicNanoseconds()
         let requestID = harness.freshRequestID()
         #expect(harness.get([x, y], timeout: 100, from: reader, requestID: requestID) == nil)
         #expect(harness.statistics.pendingGets == 1)

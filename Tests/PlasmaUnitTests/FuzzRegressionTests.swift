@@ -1,6 +1,7 @@
 import Glibc
 import PlasmaCore
-import PlasmaStore
+@testable import PlasmaEngine
+@testable import PlasmaStore
 import PlasmaWire
 import Testing
 

@@ -1,5 +1,4 @@
 import PlasmaCore
-import PlasmaWire
 
 /// An object whose bytes live in the external store: everything its record said except the location.
 struct SpilledObject {
@@ -13,19 +12,19 @@ struct SpilledObject {
     var totalSize: Int { dataSize + metadataSize }
 }
 
-/// The external store and what the engine has put there (Arrow's EVICTED state).
+/// The spill sink and what the engine has put there.
 final class ExternalSpill {
-    let store: ExternalStore
+    let sink: SpillSink
     var objects: [ObjectID: SpilledObject] = [:]
     var bytes = 0
     var restoredObjects = 0
     var restoredBytes = 0
     /// Objects dropped because the store couldn't keep them, and spilled objects lost because their
-    /// bytes couldn't be read back (missing, damaged, not what was written); the store logs why.
+    /// bytes couldn't be read back (missing, damaged, not what was written); the sink says why.
     var spillFailures = 0
     var restoreFailures = 0
 
-    init(store: ExternalStore) { self.store = store }
+    init(sink: SpillSink) { self.sink = sink }
 
     func fill(_ statistics: inout StoreStatistics) {
         statistics.spilledObjects = Int64(objects.count)
@@ -37,16 +36,11 @@ final class ExternalSpill {
     }
 }
 
-/// Eviction to an external store (`--external-store`), as Arrow's store did it: an evicted object's bytes
-/// move out of the arena and the object stays known. It is still "contained", listed (sealed, no
-/// references), can't be created again, and a get brings it back (evicting others if needed) before
-/// answering. Moving out is silent (no deletion event, as in Arrow); deleting a spilled object is a
-/// deletion like any other.
+/// Eviction to a spill sink (the server's `--external-store`): an evicted object's bytes move out of the
+/// arena and the object stays known. It is still "contained", listed (sealed, no references), can't be
+/// created again, and a get brings it back (evicting others if needed) before answering. Moving out is
+/// silent (no deletion event); deleting a spilled object is a deletion like any other.
 extension StoreEngine {
-    func attachExternalStore(_ store: ExternalStore) {
-        external = ExternalSpill(store: store)
-    }
-
     func isSpilled(_ id: ObjectID) -> Bool { external?.objects[id] != nil }
 
     /// Present in the arena or spilled: the id is taken.
@@ -58,7 +52,7 @@ extension StoreEngine {
         let record = objects[slot]
         let region = UnsafeRawBufferPointer(
             start: record.block == nil ? nil : memory.baseAddress! + record.offset, count: record.block == nil ? 0 : record.totalSize)
-        guard external.store.put(record.id, region, dataSize: record.dataSize) else {
+        guard external.sink.spill(record.id, region, dataSize: record.dataSize) else {
             external.spillFailures += 1
             return false
         }
@@ -70,6 +64,7 @@ extension StoreEngine {
         external.bytes += record.totalSize
         objects.remove(slot)
         if let block = record.block { allocator.free(block) }
+        observer?.spilled(record.id, bytes: record.totalSize)
         return true
     }
 
@@ -77,7 +72,7 @@ extension StoreEngine {
     func dropSpilled(_ id: ObjectID) -> Bool {
         guard let external, let object = external.objects.removeValue(forKey: id) else { return false }
         external.bytes -= object.totalSize
-        external.store.remove(id)
+        external.sink.discard(id)
         deletedObjects += 1
         publish(.deleted(id), about: id)
         return true
@@ -105,9 +100,9 @@ extension StoreEngine {
             guard let object = external.objects[id], let block = reserveSpace(object.totalSize) else { continue }
             let buffer = UnsafeMutableRawBufferPointer(
                 start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
-            guard external.store.take(id, into: buffer, dataSize: object.dataSize) else {
-                // Unreadable (a spill file removed or damaged behind our back): `take` has dropped it
-                // and logged why, so drop it from the books too; subscribers hear it was deleted.
+            guard external.sink.restore(id, into: buffer, dataSize: object.dataSize) else {
+                // Unreadable (say, a spill file removed or damaged behind the store's back): the sink has
+                // dropped it and said why, so drop it from the books too; subscribers hear it was deleted.
                 external.restoreFailures += 1
                 if let block { allocator.free(block) }
                 _ = dropSpilled(id)
@@ -125,6 +120,7 @@ extension StoreEngine {
             record.sealDurationNanoseconds = object.sealDurationNanoseconds
             record.digest = object.digest
             pin(objects.insert(record))
+            observer?.restored(id, bytes: object.totalSize)
         }
         for slot in pinned {
             objects[slot].referenceCount -= 1
@@ -132,25 +128,16 @@ extension StoreEngine {
         }
     }
 
-    /// Spilled objects as native list rows.
-    func spilledInfos() -> [ObjectInfo] {
+    /// Spilled objects as list rows: sealed, unreferenced.
+    func spilledSnapshots() -> [ObjectSnapshot] {
         guard let external else { return [] }
         return external.objects.map { id, object in
-            ObjectInfo(
-                id: id, dataSize: object.dataSize, metadataSize: object.metadataSize, referenceCount: 0, state: .sealed,
-                createdAtNanoseconds: object.createdAtWallNanoseconds, sealDurationNanoseconds: object.sealDurationNanoseconds,
-                deletePending: false)
-        }
-    }
-
-    /// Spilled objects as Arrow list rows (Arrow's EVICTED entries look sealed there too).
-    func spilledArrowInfos() -> [ArrowObjectInfo] {
-        guard let external else { return [] }
-        return external.objects.map { id, object in
-            ArrowObjectInfo(
-                objectID: id, dataSize: Int64(object.dataSize), metadataSize: Int64(object.metadataSize), refCount: 0,
-                createTime: object.createdAtWallNanoseconds / 1_000_000_000,
-                constructDuration: object.sealDurationNanoseconds / 1_000_000_000, digest: Self.digestBytes(object.digest))
+            ObjectSnapshot(
+                info: ObjectInfo(
+                    id: id, dataSize: object.dataSize, metadataSize: object.metadataSize, referenceCount: 0, state: .sealed,
+                    createdAtNanoseconds: object.createdAtWallNanoseconds,
+                    sealDurationNanoseconds: object.sealDurationNanoseconds, deletePending: false),
+                digest: object.digest, createdAtMonotonicNanoseconds: object.createdAtMonotonicNanoseconds, isSpilled: true)
         }
     }
 }

@@ -1,17 +1,24 @@
 import PlasmaCore
-import PlasmaWire
 
 /// One subscription of one client.
 public struct SubscriptionKey: Hashable, Sendable {
+    /// The subscriber.
     public let client: ClientID
+    /// The subscriber's name for it (non-zero).
     public let subscriptionID: UInt64
+
+    /// The key of `client`'s subscription `subscriptionID`.
+    public init(client: ClientID, subscriptionID: UInt64) {
+        self.client = client
+        self.subscriptionID = subscriptionID
+    }
 }
 
 /// Who wants to hear about an object, found without looking at anyone who doesn't.
 ///
 /// Exact ids and whole-store subscribers are one dictionary lookup each; prefixes are one lookup per
 /// distinct prefix length in use (at most 20). So an event costs O(1 + interested subscriptions),
-/// never O(all clients): the fix for Arrow's broadcast-to-everyone notifications.
+/// never O(all clients): no broadcast to everyone.
 struct SubscriptionIndex {
     private var filters: [SubscriptionKey: SubscriptionFilter] = [:]
     private var byID: [ObjectID: [SubscriptionKey]] = [:]

@@ -20,7 +20,13 @@ struct ClientRecord {
     /// This client's subscription ids.
     var subscriptions: Set<UInt64> = []
 
-    init(id: ClientID) { self.id = id }
+    /// How many references a get takes per object.
+    var referencePolicy: ReferencePolicy
+
+    init(id: ClientID, references: ReferencePolicy) {
+        self.id = id
+        self.referencePolicy = references
+    }
 
     func pins(_ id: ObjectID) -> Bool { references[id] != nil || unsealed.contains(id) }
 

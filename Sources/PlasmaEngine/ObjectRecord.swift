@@ -1,5 +1,4 @@
 import PlasmaCore
-import PlasmaWire
 
 /// What the engine keeps per object. Plain data: the engine's single thread owns it.
 ///
@@ -23,11 +22,10 @@ struct ObjectRecord {
     let createdAtWallNanoseconds: Int64
     let createdAtMonotonicNanoseconds: UInt64
     var sealDurationNanoseconds: Int64 = -1
-    /// Arrow's 8-byte seal digest (XXH64 the Arrow client computed), little-endian. The store never
-    /// checks it, only reports it (Arrow's list and notifications). Native seals carry none: 0, i.e. 8
-    /// zero bytes, not an empty digest, because pyarrow takes an empty digest to mean "not sealed yet".
+    /// The 8-byte digest given at seal, little-endian; 0 when none was. The engine never checks it,
+    /// only reports it (list, `digest(of:)`).
     var digest: UInt64 = 0
-    /// The Arrow client whose `set_client_options` quota this object is charged to; nil for none.
+    /// The client whose granted quota this object is charged to (StoreEngine+GrantedQuota.swift); nil for none.
     var quotaOwner: ClientID? = nil
     var state: ObjectInfo.State
     var deletePending = false
@@ -36,7 +34,7 @@ struct ObjectRecord {
     static let noBlock = UInt32.max
 
     init(
-        id: ObjectID, state: ObjectInfo.State, block: Allocator.Block?, dataSize: Int, metadataSize: Int,
+        id: ObjectID, state: ObjectInfo.State, block: ArenaBlock?, dataSize: Int, metadataSize: Int,
         creator: ClientID, createdAtWallNanoseconds: Int64, createdAtMonotonicNanoseconds: UInt64
     ) {
         precondition(block?.handle != Self.noBlock, "the allocator never hands out handle UInt32.max")
@@ -52,8 +50,8 @@ struct ObjectRecord {
     }
 
     /// The object's arena block; nil for zero-byte objects, which take none.
-    var block: Allocator.Block? {
-        blockHandle == Self.noBlock ? nil : Allocator.Block(offset: offset, handle: blockHandle)
+    var block: ArenaBlock? {
+        blockHandle == Self.noBlock ? nil : ArenaBlock(offset: offset, handle: blockHandle)
     }
 
     var totalSize: Int { dataSize + metadataSize }

@@ -1,13 +1,14 @@
 import HeapModule
 import PlasmaCore
-import PlasmaWire
 
 /// The object table and every rule about it: create → write → seal → get / release / delete, LRU
-/// eviction, waits. It knows nothing of sockets or dialects: it takes requests for a client and emits
-/// replies through `replySink`, so that it can be tested alone and both dialects share its semantics.
+/// eviction, waits, spilling. It knows nothing of sockets, files or wire formats: each dialect's adapter
+/// (in the server) turns its requests into these commands and the typed outcomes into its replies, and
+/// what the engine produces later (a waiting get answered, an event) goes to the ``EngineObserver``.
 ///
 /// Single-threaded by design: the event loop's thread owns it, so the hot path takes no locks.
 public final class StoreEngine {
+    /// Limits the engine enforces.
     public struct Configuration: Sendable {
         /// Most object bytes (data + metadata, as requested) held at once.
         public var capacity: Int
@@ -17,29 +18,27 @@ public final class StoreEngine {
         public var maxWaitingCreatesPerClient = 1 << 10
         /// Most subscriptions one client may hold at once.
         public var maxSubscriptionsPerClient = 1 << 12
-        /// Most bytes one native client may pin (`--client-quota`, StoreEngine+Quota.swift); nil: no limit.
+        /// Most bytes one client may pin (`--client-quota`, StoreEngine+Quota.swift); nil: no limit.
         public var clientQuota: Int?
         /// Most zero-byte objects held at once: they take no arena block, so capacity doesn't bound them
         /// (the server derives this from `--client-state-budget`); nil: no limit.
         public var maxEmptyObjects: Int?
 
+        /// Default limits for a store of `capacity` bytes.
         public init(capacity: Int) { self.capacity = capacity }
     }
 
-    /// Receives every reply: to whom, for which request, of which request type.
-    public typealias ReplySink = (_ client: ClientID, _ requestID: UInt64, _ type: MessageType, _ reply: Reply) -> Void
-
+    /// The limits it was made with.
     public let configuration: Configuration
-    public var replySink: ReplySink = { _, _, _, _ in }
-    /// Receives every event for a subscription.
-    public var eventSink: (_ subscription: SubscriptionKey, _ event: ObjectEvent) -> Void = { _, _ in }
+    /// Receives waiting answers, events, spills and restores; nil drops them (some tests).
+    public weak var observer: EngineObserver?
     /// Prices waiting gets and creates per client (the server's client-state budget); nil admits all.
     public weak var waitMeter: WaitMeter?
-    /// Adds what the engine doesn't hold to `statistics` (the server's budget figures).
+    /// Adds what the engine doesn't hold to `statistics` (the server's own figures).
     public var statisticsAddendum: (inout StoreStatistics) -> Void = { _ in }
 
     let memory: UnsafeMutableRawBufferPointer
-    let allocator: Allocator
+    let allocator: ArenaAllocator
     let clock: EngineClock
     var objects = ObjectTable()
     var clients: [ClientID: ClientRecord] = [:]
@@ -52,45 +51,53 @@ public final class StoreEngine {
     var evictedBytes = 0
     var deletedObjects = 0
     var eventsQueued = 0
-    /// Counted by the server, which owns the queues that drop.
-    public var droppedEvents = 0
-    /// Connections refused by a client limit, and Arrow subscriptions dropped for a full backlog: the
-    /// server counts them here so that `stats` reports them (StoreServer+DialectLimits.swift, +Arrow).
-    public var refusedConnections = 0
-    public var droppedArrowSubscriptions = 0
-    /// Arrow-dialect clients and their quotas (StoreEngine+Arrow.swift).
-    var arrow = ArrowEngineState()
-    /// Where evicted objects go instead of being dropped (`--external-store`), with what is there now
-    /// (StoreEngine+External.swift); nil: eviction drops objects.
+    /// Granted quotas (StoreEngine+GrantedQuota.swift).
+    var quotas = GrantedQuotas()
+    /// What is in the spill sink (StoreEngine+External.swift); nil: eviction drops objects.
     var external: ExternalSpill?
 
-    /// - Parameter memory: the arena as the store maps it; the engine copies inline objects into it and
-    ///   never reads it (clients may scribble on it).
-    public init(configuration: Configuration, memory: UnsafeMutableRawBufferPointer, clock: EngineClock = .system) {
-        // The allocator works in 64-byte blocks: an object of exactly the capacity must fit.
+    /// - Parameters:
+    ///   - memory: the arena as the store maps it; the engine copies inline objects into it and never
+    ///     reads it (clients may scribble on it).
+    ///   - allocator: hands out blocks of `memory`.
+    ///   - spillSink: where evicted objects go instead of being dropped; nil: they are dropped.
+    public init(
+        configuration: Configuration, memory: UnsafeMutableRawBufferPointer, allocator: ArenaAllocator,
+        clock: EngineClock, spillSink: SpillSink? = nil
+    ) {
+        // The allocators work in 64-byte blocks: an object of exactly the capacity must fit.
         precondition(configuration.capacity >= 0 && (configuration.capacity + 63) / 64 * 64 <= memory.count)
         self.configuration = configuration
         self.memory = memory
-        self.allocator = Allocator(size: memory.count)
+        self.allocator = allocator
         self.clock = clock
+        self.external = spillSink.map(ExternalSpill.init(sink:))
     }
 
+    /// Most object bytes held at once.
     public var capacity: Int { configuration.capacity }
 
     // MARK: Clients
 
-    public func connect() -> ClientID {
+    /// A new client, known until `disconnect`.
+    public func connect(references: ReferencePolicy = .counted) -> ClientID {
         let id = ClientID(rawValue: nextClientID)
         nextClientID += 1
-        clients[id] = ClientRecord(id: id)
+        clients[id] = ClientRecord(id: id, references: references)
         return id
+    }
+
+    /// Changes how many references the client takes per object from now on (a connection whose
+    /// dialect became known after it connected).
+    public func setReferencePolicy(_ policy: ReferencePolicy, for client: ClientID) {
+        clients[client]?.referencePolicy = policy
     }
 
     /// Undoes everything the client left behind: its unsealed objects are aborted, its references
     /// released, its waits dropped. Then waiting creates get a chance at the space that freed.
     public func disconnect(_ client: ClientID) {
         guard let record = clients.removeValue(forKey: client) else { return }
-        arrowClientLeft(client)  // gives its quota back (StoreEngine+Arrow.swift)
+        quotas.clientLeft(client)
         for subscriptionID in record.subscriptions { subscriptions.remove(SubscriptionKey(client: client, subscriptionID: subscriptionID)) }
         for requestID in record.waitingGets {
             if let wait = waitingGets.remove(WaitKey(client: client, requestID: requestID)) { waitEnded(wait) }
@@ -112,63 +119,11 @@ public final class StoreEngine {
         serveWaitingCreates()
     }
 
+    /// Clients connected now.
     public var clientCount: Int { clients.count }
 
-    // MARK: Requests
-
-    public func handle(_ request: Request, requestID: UInt64, from client: ClientID) {
-        guard clients[client] != nil else { return }
-        let type = request.messageType
-        switch request {
-        case .connect:
-            reply(client, requestID, type, .connected(capacity: capacity, arenaSize: memory.count, clientID: client.rawValue))
-        case .create(let id, let dataSize, let metadataSize, let timeout):
-            create(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: nil,
-                   timeout: timeout, key: WaitKey(client: client, requestID: requestID), type: type)
-        case .createAndSeal(let object, let timeout):
-            create(id: object.id, dataSize: object.data.count, metadataSize: object.metadata.count, inline: object,
-                   timeout: timeout, key: WaitKey(client: client, requestID: requestID), type: type)
-        case .createAndSealBatch(let objects):
-            let statuses = objects.map { createAndSealNow($0, client: client) }
-            reply(client, requestID, type, .statuses(statuses))
-        case .seal(let id):
-            reply(client, requestID, type, seal(id, by: client))
-        case .abort(let id):
-            reply(client, requestID, type, abort(id, by: client))
-        case .get(let ids, let timeout):
-            get(ids, timeout: timeout, key: WaitKey(client: client, requestID: requestID))
-        case .release(let ids):
-            reply(client, requestID, type, .statuses(ids.map { release($0, by: client) }))
-        case .contains(let id):
-            let present = objects.slot(of: id).map { objects[$0].state == .sealed } ?? isSpilled(id)
-            reply(client, requestID, type, .contains(present))
-        case .delete(let ids):
-            reply(client, requestID, type, .statuses(ids.map { delete($0) }))
-        case .evict(let bytes):
-            let (freed, count) = evict(atLeast: bytes)
-            reply(client, requestID, type, .evicted(bytes: freed, objects: count))
-        case .list:
-            // Spilled objects are listed too: they are sealed and come back on get.
-            reply(client, requestID, type, .list((objects.records.map(\.info) + spilledInfos()).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }))
-        case .stats:
-            reply(client, requestID, type, .stats(statistics))
-        case .subscribe(let subscriptionID, let filter):
-            reply(client, requestID, type, subscribe(SubscriptionKey(client: client, subscriptionID: subscriptionID), filter: filter))
-        case .unsubscribe(let subscriptionID):
-            reply(client, requestID, type, unsubscribe(SubscriptionKey(client: client, subscriptionID: subscriptionID)))
-        case .cancel(let waiting):
-            cancel(WaitKey(client: client, requestID: waiting))
-            reply(client, requestID, type, .done)
-        }
-    }
-
-    func reply(_ client: ClientID, _ requestID: UInt64, _ type: MessageType, _ reply: Reply) {
-        replySink(client, requestID, type, reply)
-    }
-
-    func fail(_ status: PlasmaStatus, _ detail: String? = nil) -> Reply {
-        .failure(status, message: detail.map { "\(status.summary): \($0)" } ?? status.summary)
-    }
+    /// Connected and not yet disconnected.
+    public func isConnected(_ client: ClientID) -> Bool { clients[client] != nil }
 
     // MARK: Time
 
@@ -208,6 +163,7 @@ public final class StoreEngine {
 
     // MARK: Introspection
 
+    /// The store's figures; the server adds its own through `statisticsAddendum`.
     public var statistics: StoreStatistics {
         var statistics = StoreStatistics()
         let allocation = allocator.statistics
@@ -229,14 +185,17 @@ public final class StoreEngine {
         statistics.largestFreeBlock = Int64(allocation.largestFreeBlock)
         statistics.subscriptions = Int64(subscriptions.count)
         statistics.eventsQueued = Int64(eventsQueued)
-        statistics.eventsDropped = Int64(droppedEvents)
-        statistics.connectionsRefused = Int64(refusedConnections)
-        statistics.arrowSubscriptionsDropped = Int64(droppedArrowSubscriptions)
         if let external { external.fill(&statistics) }
         statistics.emptyObjects = Int64(objects.emptyCount)
         statisticsAddendum(&statistics)
         return statistics
     }
+
+    /// Heap bytes one object's slot in the table's slab takes (a budget prices zero-byte objects by it).
+    public static var objectSlotBytes: Int { MemoryLayout<ObjectRecord?>.stride }
+
+    /// Objects in the table now (spilled ones not counted).
+    public var objectCount: Int { objects.count }
 
     /// Checks the engine's books against each other; for tests.
     public func checkInvariants() -> Bool {

@@ -1,5 +1,4 @@
 import PlasmaCore
-import PlasmaWire
 
 /// Names a request that is waiting: request ids are only unique per client.
 struct WaitKey: Hashable {

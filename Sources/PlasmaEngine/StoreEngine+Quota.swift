@@ -1,14 +1,14 @@
 import PlasmaCore
 
-/// `--client-quota` on the native dialect: how many bytes one client may keep unevictable.
+/// `--client-quota`: how many bytes one client may keep unevictable.
 ///
 /// A client pins the objects it created and hasn't sealed, and the sealed ones it holds a reference
 /// on (`ClientRecord.pinnedBytes`): nothing can evict them, so one client pinning the arena would make
 /// every other writer's creates fail. A create of any kind (plain, inline, batch item, a waiting one
 /// when its turn comes) is refused when the client's pinned bytes plus the new object would pass the
 /// quota. Gets are never refused: they allocate nothing, and their references count, so a client over
-/// its quota through gets creates nothing until it releases. Arrow clients have their own quotas
-/// (StoreEngine+Arrow.swift).
+/// its quota through gets creates nothing until it releases. Granted quotas, which a client asks for and
+/// which evict its own oldest objects, are another mechanism (StoreEngine+GrantedQuota.swift).
 extension StoreEngine {
     /// Why a create of `size` bytes by `client` would pass its quota; nil when it fits (or no quota).
     func quotaRefusal(_ size: Int, for client: ClientID) -> String? {

@@ -1,6 +1,5 @@
 import DequeModule
 import PlasmaCore
-import PlasmaWire
 
 /// A create (or create-and-seal) waiting for space, first come first served.
 struct PendingCreate {
@@ -23,10 +22,10 @@ struct PendingCreate {
 /// create is not starved by a stream of small ones.
 struct CreateQueue {
     private var queue: Deque<PendingCreate> = []
-    /// Creates still wanted, with the request type to answer with, the deadline they were given and the
+    /// Creates still wanted, with whether each seals (create-and-seal), the deadline they were given and the
     /// serial of their queue entry: a cancelled entry lingers in `queue` until it reaches the head, and
     /// must not come back to life when its request id is reused.
-    private var live: [WaitKey: (type: MessageType, deadline: UInt64?, serial: UInt64, cost: WaitCost)] = [:]
+    private var live: [WaitKey: (sealing: Bool, deadline: UInt64?, serial: UInt64, cost: WaitCost)] = [:]
     private var nextSerial: UInt64 = 1
 
     var count: Int { live.count }
@@ -40,7 +39,7 @@ struct CreateQueue {
         create.serial = nextSerial
         nextSerial += 1
         queue.append(create)
-        live[create.key] = (create.inline == nil ? .create : .createAndSeal, create.deadline, create.serial, create.cost)
+        live[create.key] = (create.inline != nil, create.deadline, create.serial, create.cost)
     }
 
     /// The oldest create still wanted; cancelled ones are dropped on the way.
@@ -59,14 +58,14 @@ struct CreateQueue {
 
     /// Cancels a waiting create; its queue entry is discarded lazily (its inline bytes with it: the
     /// sweep below bounds how long).
-    /// Returns the request type and cost of the cancelled create, nil when it wasn't waiting.
+    /// Returns whether the cancelled create sealed, and its cost, nil when it wasn't waiting.
     @discardableResult
-    mutating func cancel(_ key: WaitKey) -> (type: MessageType, cost: WaitCost)? {
+    mutating func cancel(_ key: WaitKey) -> (sealing: Bool, cost: WaitCost)? {
         guard let entry = live.removeValue(forKey: key) else { return nil }
         // `first()` drops cancelled entries only at the head: behind a create that keeps waiting they
         // would pile up, inline bytes and all. Sweep them once they outnumber the live ones
         // (amortised O(1) per cancel; found by `plasma-bench soak`).
         if queue.count > 2 * live.count + 64 { queue = Deque(queue.filter { live[$0.key]?.serial == $0.serial }) }
-        return (entry.type, entry.cost)
+        return (entry.sealing, entry.cost)
     }
 }

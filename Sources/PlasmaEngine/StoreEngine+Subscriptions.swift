@@ -1,5 +1,4 @@
 import PlasmaCore
-import PlasmaWire
 
 extension StoreEngine {
     /// Why an object left the store, as subscribers are told.
@@ -9,11 +8,15 @@ extension StoreEngine {
         case aborted
     }
 
-    func subscribe(_ key: SubscriptionKey, filter: SubscriptionFilter) -> Reply {
-        guard key.subscriptionID != 0 else { return fail(.invalidRequest, "subscription id 0 is reserved") }
+    /// Events about the objects `filter` matches go to the observer under `key` from now on; those
+    /// already sealed among exact ids are announced at once (so check-then-subscribe has no race).
+    /// Subscribing again under the same key replaces the filter.
+    public func subscribe(_ key: SubscriptionKey, filter: SubscriptionFilter) -> Result<Void, EngineError> {
+        guard clients[key.client] != nil else { return .failure(EngineError(.invalidRequest, "unknown client")) }
+        guard key.subscriptionID != 0 else { return .failure(EngineError(.invalidRequest, "subscription id 0 is reserved")) }
         let owned = clients[key.client]!.subscriptions
         guard owned.contains(key.subscriptionID) || owned.count < configuration.maxSubscriptionsPerClient else {
-            return fail(.limitReached, "\(configuration.maxSubscriptionsPerClient) subscriptions per client")
+            return .failure(EngineError(.limitReached, "\(configuration.maxSubscriptionsPerClient) subscriptions per client"))
         }
         clients[key.client]!.subscriptions.insert(key.subscriptionID)
         subscriptions.add(key, filter)
@@ -25,15 +28,16 @@ extension StoreEngine {
                 deliver(.sealed(id, dataSize: record.dataSize, metadataSize: record.metadataSize), to: key)
             }
         }
-        return .done
+        return .success(())
     }
 
-    func unsubscribe(_ key: SubscriptionKey) -> Reply {
-        guard clients[key.client]!.subscriptions.remove(key.subscriptionID) != nil else {
-            return fail(.objectNotFound, "no subscription \(key.subscriptionID)")
+    /// Ends a subscription.
+    public func unsubscribe(_ key: SubscriptionKey) -> Result<Void, EngineError> {
+        guard clients[key.client]?.subscriptions.remove(key.subscriptionID) != nil else {
+            return .failure(EngineError(.objectNotFound, "no subscription \(key.subscriptionID)"))
         }
         subscriptions.remove(key)
-        return .done
+        return .success(())
     }
 
     /// Tells every interested subscription; costs nothing when nobody is interested.
@@ -44,7 +48,7 @@ extension StoreEngine {
 
     private func deliver(_ event: ObjectEvent, to key: SubscriptionKey) {
         eventsQueued += 1
-        eventSink(key, event)
+        observer?.deliver(event, to: key)
     }
 
     func event(for removal: Removal, of id: ObjectID) -> ObjectEvent {

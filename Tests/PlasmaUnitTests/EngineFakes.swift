@@ -1,0 +1,141 @@
+import PlasmaCore
+import PlasmaEngine
+
+/// A first-fit allocator in plain Swift, so that engine tests need none of the server's C: 64-byte
+/// units like the real one, free blocks merged with their neighbours.
+final class TestArenaAllocator: ArenaAllocator {
+    private let size: Int
+    /// Free ranges, sorted by offset, never adjacent.
+    private var free: [(offset: Int, size: Int)]
+    private var allocated: [UInt32: (offset: Int, size: Int)] = [:]
+    private var nextHandle: UInt32 = 0
+
+    init(size: Int) {
+        self.size = size / 64 * 64
+        free = self.size > 0 ? [(0, self.size)] : []
+    }
+
+    func allocate(_ size: Int) -> ArenaBlock? {
+        let rounded = max(1, (size + 63) / 64) * 64
+        guard let index = free.firstIndex(where: { $0.size >= rounded }) else { return nil }
+        let offset = free[index].offset
+        if free[index].size == rounded { free.remove(at: index) } else { free[index] = (offset + rounded, free[index].size - rounded) }
+        let handle = nextHandle
+        nextHandle += 1
+        allocated[handle] = (offset, rounded)
+        return ArenaBlock(offset: offset, handle: handle)
+    }
+
+    @discardableResult
+    func free(_ block: ArenaBlock) -> Bool {
+        guard let range = allocated[block.handle], range.offset == block.offset else { return false }
+        allocated[block.handle] = nil
+        let index = free.firstIndex { $0.offset > range.offset } ?? free.count
+        free.insert(range, at: index)
+        if index + 1 < free.count, free[index].offset + free[index].size == free[index + 1].offset {
+            free[index].size += free.remove(at: index + 1).size
+        }
+        if index > 0, free[index - 1].offset + free[index - 1].size == free[index].offset {
+            free[index - 1].size += free.remove(at: index).size
+        }
+        return true
+    }
+
+    var statistics: ArenaAllocatorStatistics {
+        ArenaAllocatorStatistics(
+            size: size, freeBytes: free.reduce(0) { $0 + $1.size }, largestFreeBlock: free.map(\.size).max() ?? 0,
+            allocatedBlocks: allocated.count, freeBlocks: free.count, metadataBytes: 0)
+    }
+
+    func checkInvariants() -> Bool {
+        let total = free.reduce(0) { $0 + $1.size } + allocated.values.reduce(0) { $0 + $1.size }
+        return total == size && zip(free, free.dropFirst()).allSatisfy { $0.offset + $0.size < $1.offset }
+    }
+}
+
+/// A spill sink that keeps bytes in a dictionary and records what it was asked; can be told to refuse.
+final class RecordingSpillSink: SpillSink {
+    private(set) var stored: [ObjectID: [UInt8]] = [:]
+    private(set) var spills: [ObjectID] = []
+    private(set) var restores: [ObjectID] = []
+    private(set) var discards: [ObjectID] = []
+    var refuse: Set<ObjectID> = []
+
+    func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
+        guard !refuse.contains(id) else { return false }
+        spills.append(id)
+        stored[id] = Array(bytes)
+        return true
+    }
+
+    func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
+        guard let bytes = stored.removeValue(forKey: id), bytes.count == buffer.count else { return false }
+        restores.append(id)
+        bytes.withUnsafeBytes { if $0.count > 0 { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        return true
+    }
+
+    func discard(_ id: ObjectID) {
+        discards.append(id)
+        stored[id] = nil
+    }
+}
+
+/// Everything the engine emitted later, in order.
+final class RecordingObserver: EngineObserver {
+    enum Emission: Equatable {
+        case get(ClientID, UInt64, Result<[ObjectLocation?], EngineError>)
+        case create(ClientID, UInt64, sealing: Bool, Result<CreateOutcome, EngineError>)
+        case event(SubscriptionKey, ObjectEvent)
+        case spilled(ObjectID, Int)
+        case restored(ObjectID, Int)
+    }
+
+    private(set) var emissions: [Emission] = []
+
+    func getAnswered(client: ClientID, ticket: UInt64, _ answer: Result<[ObjectLocation?], EngineError>) {
+        emissions.append(.get(client, ticket, answer))
+    }
+
+    func createAnswered(client: ClientID, ticket: UInt64, sealing: Bool, _ answer: Result<CreateOutcome, EngineError>) {
+        emissions.append(.create(client, ticket, sealing: sealing, answer))
+    }
+
+    func deliver(_ event: ObjectEvent, to subscription: SubscriptionKey) { emissions.append(.event(subscription, event)) }
+    func spilled(_ id: ObjectID, bytes: Int) { emissions.append(.spilled(id, bytes)) }
+    func restored(_ id: ObjectID, bytes: Int) { emissions.append(.restored(id, bytes)) }
+
+    /// Takes what was emitted so far.
+    func take() -> [Emission] {
+        defer { emissions.removeAll() }
+        return emissions
+    }
+}
+
+/// `PlasmaEngine` alone: a heap arena, the Swift allocator, a hand-moved clock, the recording observer,
+/// optionally a recording spill sink. No server code, no wire types.
+final class LoneEngine {
+    let clock = TestClock()
+    let observer = RecordingObserver()
+    let memory: UnsafeMutableRawBufferPointer
+    let engine: StoreEngine
+
+    init(capacity: Int, spillSink: SpillSink? = nil) {
+        let size = (capacity + 63) / 64 * 64
+        memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 64), alignment: 64)
+        memory.initializeMemory(as: UInt8.self, repeating: 0)
+        engine = StoreEngine(
+            configuration: StoreEngine.Configuration(capacity: capacity),
+            memory: UnsafeMutableRawBufferPointer(rebasing: memory[0..<size]),
+            allocator: TestArenaAllocator(size: size), clock: clock, spillSink: spillSink)
+        engine.observer = observer
+    }
+
+    deinit { memory.deallocate() }
+
+    /// create-and-seal of `size` bytes of `byte`, expected to succeed.
+    func put(_ id: ObjectID, size: Int, byte: UInt8 = 1, by client: ClientID) -> Bool {
+        engine.createAndSeal(InlineObject(id: id, data: [UInt8](repeating: byte, count: size)),
+                             timeoutMilliseconds: 0, client: client, ticket: 0) == .sealed
+    }
+}
