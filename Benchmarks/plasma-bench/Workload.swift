@@ -73,7 +73,7 @@ let workloads: [Workload] = [
         },
         run: { client, ids, iterations in
             for index in 0..<iterations {
-                guard let buffer = try client.get(ids[index % ids.count]) else { throw BenchError.missing }
+                guard let buffer = try client.get(ids[index % ids.count], timeout: .no) else { throw BenchError.missing }
                 try buffer.release()
             }
             return iterations
@@ -108,7 +108,7 @@ let workloads: [Workload] = [
         run: { client, ids, iterations in
             var sum: UInt64 = 0
             for _ in 0..<iterations {
-                guard let buffer = try client.get(ids[0]) else { throw BenchError.missing }
+                guard let buffer = try client.get(ids[0], timeout: .no) else { throw BenchError.missing }
                 sum &+= buffer.withUnsafeBytes { readEveryByte($0) }
                 try buffer.release()
             }
