@@ -59,6 +59,8 @@ let package = Package(
                 "PlasmaPosix", "PlasmaCore", "PlasmaWire",
                 // SHA-256 for ObjectID(name:), a rule other languages reproduce with their standard library.
                 .product(name: "Crypto", package: "swift-crypto"),
+                // An application's Logger, optionally handed to a client (nothing is logged without one).
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -114,6 +116,7 @@ let package = Package(
             dependencies: [
                 "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "plasma-store", "plasma-test-peer", "plasma",
                 "example-put-get", "example-await-producers", "example-subscriber", "PlasmaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

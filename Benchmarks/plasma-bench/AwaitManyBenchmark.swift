@@ -48,7 +48,12 @@ enum AwaitManyBenchmark {
         let client = try AsyncPlasmaClient(socketPath: arguments[0])
         let ids = try String(contentsOfFile: arguments[1], encoding: .utf8).split(separator: "\n").map { ObjectID(hex: $0)! }
         let buffers = try await withThrowingTaskGroup(of: ObjectBuffer.self) { group in
-            for id in ids { group.addTask { try await client.get(id) } }
+            for id in ids {
+                group.addTask {
+                    guard let buffer = try await client.get(id) else { throw BenchError.missing }
+                    return buffer
+                }
+            }
             return try await group.reduce(into: [ObjectBuffer]()) { $0.append($1) }
         }
         let finished = MonotonicClock.nanoseconds()

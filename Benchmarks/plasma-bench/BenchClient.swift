@@ -35,7 +35,7 @@ extension PlasmaClient: BenchClient {
     func remove(_ ids: [ObjectID]) throws { _ = try delete(ids) }
 
     func read<T>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) -> T) throws -> T? {
-        guard let buffer = try get(id) else { return nil }
+        guard let buffer = try get(id, timeout: .no) else { return nil }
         defer { try? buffer.release() }
         return buffer.withUnsafeBytes { body($0) }
     }

@@ -127,7 +127,7 @@ enum ConnectStormBenchmark {
             let object = try client.create(id, dataSize: smallObjectSize)
             object.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0x5A) }
             try object.seal().release()
-            guard let buffer = try client.get(id) else { return "fail get found nothing" }
+            guard let buffer = try client.get(id, timeout: .no) else { return "fail get found nothing" }
             let intact = buffer.withUnsafeBytes { $0.allSatisfy { $0 == 0x5A } }
             try buffer.release()
             let end = MonotonicClock.nanoseconds()

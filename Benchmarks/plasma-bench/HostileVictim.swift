@@ -44,7 +44,7 @@ enum HostileVictim {
         while let current = phase.current {
             let start = MonotonicClock.nanoseconds()
             do {
-                guard let buffer = try client.get(id) else { throw BenchError.missing }
+                guard let buffer = try client.get(id, timeout: .no) else { throw BenchError.missing }
                 try buffer.release()
                 let end = MonotonicClock.nanoseconds()
                 record(end - start, into: &latencies[min(current, 1)])

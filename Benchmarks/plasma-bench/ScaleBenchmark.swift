@@ -93,7 +93,7 @@ enum ScaleBenchmark {
             for _ in 0..<samples {
                 let id = ids[ids.startIndex + Int(generator.next() % UInt64(ids.count))]
                 let start = MonotonicClock.nanoseconds()
-                guard let buffer = try client.get(id) else { throw BenchError.missing }
+                guard let buffer = try client.get(id, timeout: .no) else { throw BenchError.missing }
                 try buffer.release()
                 nanoseconds.append(MonotonicClock.nanoseconds() - start)
             }

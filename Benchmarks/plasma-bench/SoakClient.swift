@@ -182,7 +182,7 @@ final class SoakClient {
     private func getOne() throws {
         let id = workingID(slot: Int(random.next() % UInt64(slots)))
         tally.add(.get)
-        guard let buffer = try blocking.get(id) else { return tally.add(.missed) }
+        guard let buffer = try blocking.get(id, timeout: .no) else { return tally.add(.missed) }
         try check(buffer)
         guard chance(20) else { return try buffer.release() }
         if held.count >= Self.heldLimit { try releaseOldest() }
@@ -231,7 +231,10 @@ final class SoakClient {
     private func awaitSeal() async throws {
         let id = freshID()
         let client = asyncClient
-        let waiter = Task { [timeout = Self.awaitTimeout] in try await client.get(id, timeout: timeout) }
+        let waiter = Task { [timeout = Self.awaitTimeout] in
+            guard let buffer = try await client.get(id, timeout: .timeout(timeout)) else { throw SoakError.wakeLost(id) }
+            return buffer
+        }
         if chance(50) { try await Task.sleep(for: .microseconds(Int(random.next() % 500))) }
         do {
             if chance(50) {
@@ -240,7 +243,9 @@ final class SoakClient {
                 let fill = fill(id)
                 try await client.put(id, size: pick((64 << 10)...(256 << 10))) { $0.initializeMemory(as: UInt8.self, repeating: fill) }
             }
-        } catch let error as PlasmaClientError where error.status == .outOfMemory {
+        } catch {
+            // Not `catch where`: with typed throws and a capturing closure, Swift 6.3.1 crashes on that.
+            guard error.status == .outOfMemory else { throw error }
             waiter.cancel()
             _ = try? await waiter.value
             return tally.add(.outOfMemory)
@@ -262,19 +267,17 @@ final class SoakClient {
         do {
             _ = try await waiter.value
             throw SoakError.neverIDFound
-        } catch is CancellationError {
+        } catch PlasmaClientError.cancelled {
             tally.add(.cancelled)
         }
         tally.add(.awaitCancel)
     }
 
     private func awaitTimeout() async throws {
-        do {
-            _ = try await asyncClient.get(neverID(), timeout: .milliseconds(1 + Int(random.next() % 3)))
+        guard try await asyncClient.get(neverID(), timeout: .milliseconds(1 + Int(random.next() % 3))) == nil else {
             throw SoakError.neverIDFound
-        } catch PlasmaClientError.timedOut(_) {
-            tally.add(.timedOut)
         }
+        tally.add(.timedOut)
         tally.add(.awaitTimeout)
     }
 

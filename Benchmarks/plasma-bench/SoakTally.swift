@@ -8,8 +8,8 @@
 /// - `missed`: a get that found nothing at once (not created yet, evicted or deleted).
 /// - `deleteRaced`: delete answered objectNotFound (gone already) or objectNotSealed (still being written).
 /// - `deferred`: delete answered deletionDeferred (someone holds a reference).
-/// - `timedOut`: a get of an id that never exists ran out its short timeout (blocking nil, async timedOut).
-/// - `cancelled`: an await that was cancelled threw CancellationError.
+/// - `timedOut`: a get of an id that never exists ran out its short timeout (nil, on either client).
+/// - `cancelled`: an await that was cancelled threw PlasmaClientError.cancelled.
 /// - `overflow`: a subscription reported dropped events.
 /// Everything else a request ends with is `unexpected` and fails the soak.
 enum SoakCounter: Int, CaseIterable {

@@ -67,7 +67,7 @@ enum WakeBenchmark {
         case .async:
             let client = try AsyncPlasmaClient(socketPath: socket)
             for id in ids {
-                let buffer = try await client.get(id)
+                guard let buffer = try await client.get(id) else { throw BenchError.missing }
                 lines.append(String(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) }))
             }
         }

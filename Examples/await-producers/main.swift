@@ -18,10 +18,10 @@ let producers = try ids.map { id in
 }
 
 let client = try AsyncPlasmaClient()
-let results = try await withThrowingTaskGroup(of: ObjectBuffer.self) { group in
-    for id in ids { group.addTask { try await client.get(id, timeout: .seconds(30)) } }
+let results = try await withThrowingTaskGroup(of: ObjectBuffer?.self) { group in
+    for id in ids { group.addTask { try await client.get(id, timeout: .seconds(30)) } }  // nil: not in 30 s
     var buffers: [ObjectBuffer] = []
-    for try await buffer in group { buffers.append(buffer) }
+    for try await buffer in group { if let buffer { buffers.append(buffer) } }
     return buffers
 }
 print("\(results.count) objects after \(ContinuousClock.now - started)")

@@ -15,9 +15,9 @@ do {
 }
 
 // Reader, in any process: waits up to 5 s for someone to seal it.
-if let buffer = try client.get(id, timeout: .timeout(.seconds(5))) {
+if let buffer = try client.get(id, timeout: .seconds(5)) {  // nil if not sealed by then
     let sum = buffer.withUnsafeBytes { $0.reduce(0) { $0 + Int($1) } }  // read in place, no copy
     print(buffer.count, buffer.metadataCount, sum)
 }                                                     // dropping the buffer releases it
 
-try client.createAndSeal(.random(), data: [1, 2, 3])  // small objects: one round trip
+try client.put(.random(), bytes: [1, 2, 3])           // [UInt8], Data, any contiguous bytes

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -12,7 +13,7 @@ import PlasmaWire
 /// undone: references it gave are released, an object it created is aborted. Nothing leaks.
 final class AsyncConnection: RequestSender, Sendable {
     private enum Pending {
-        case awaiting(CheckedContinuation<Reply, any Error>, Request)
+        case awaiting(Continuation, Request)
         /// Called on the read loop's thread with the reply (subscribe confirmations).
         case callback(@Sendable (Reply) -> Void)
         /// One request of a batch whose replies go to its `receive`, in arrival order (`callEach`).
@@ -20,6 +21,9 @@ final class AsyncConnection: RequestSender, Sendable {
         /// The task was cancelled before or while awaiting; undo whatever reply still comes.
         case cancelled(Request?)
     }
+
+    /// Resumed with a Result, not by throwing: a checked continuation can't carry a typed error.
+    typealias Continuation = CheckedContinuation<Result<Reply, PlasmaClientError>, Never>
 
     private struct State {
         var nextRequestID: UInt64 = 2  // 1 was the handshake
@@ -30,12 +34,14 @@ final class AsyncConnection: RequestSender, Sendable {
 
     let socket: UnixSocket
     private let state = Locked(State())
+    private let logger: Logger
     /// Serialises writes so that frames from concurrent tasks don't interleave.
     private let sending = Condition()
 
     /// Hands the socket to the process's read loop (`ReadLoop`), which owns `reader` from now on.
-    init(socket: UnixSocket, reader: ReplyReader) {
+    init(socket: UnixSocket, reader: ReplyReader, logger: Logger) {
         self.socket = socket
+        self.logger = logger
         do {
             try ReadLoop.shared.add(socket, reader: reader, for: self)
         } catch {
@@ -48,30 +54,31 @@ final class AsyncConnection: RequestSender, Sendable {
 
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
-    /// Sends `request` and suspends until its reply; cancelling the task withdraws it.
-    func call(_ request: Request) async throws -> Reply {
+    /// Sends `request` and suspends until its reply; cancelling the task withdraws it (`cancelled`).
+    func call(_ request: Request) async throws(PlasmaClientError) -> Reply {
         let id = state.withLock { state in
             defer { state.nextRequestID += 1 }
             return state.nextRequestID
         }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let refusal: (any Error)? = state.withLock { state in
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: Continuation) in
+                let refusal: PlasmaClientError? = state.withLock { state in
                     if let failure = state.failure { return failure }
                     if case .cancelled = state.pending[id] {
                         state.pending[id] = nil
-                        return CancellationError()
+                        return .cancelled
                     }
                     state.pending[id] = .awaiting(continuation, request)
                     return nil
                 }
-                if let refusal { return continuation.resume(throwing: refusal) }
+                if let refusal { return continuation.resume(returning: .failure(refusal)) }
                 ReadLoop.shared.callStarted()
                 if case .failure(let error) = send(request, id: id) { fail(with: error) }
             }
         } onCancel: {
             withdraw(id)
         }
+        return try result.get()
     }
 
     func post(_ request: Request) {
@@ -138,7 +145,7 @@ final class AsyncConnection: RequestSender, Sendable {
     }
 
     private func withdraw(_ id: UInt64) {
-        let continuation = state.withLock { state -> CheckedContinuation<Reply, any Error>? in
+        let continuation = state.withLock { state -> Continuation? in
             switch state.pending[id] {
             case .awaiting(let continuation, let request):
                 state.pending[id] = .cancelled(request)
@@ -153,7 +160,7 @@ final class AsyncConnection: RequestSender, Sendable {
             }
         }
         guard let continuation else { return }
-        continuation.resume(throwing: CancellationError())
+        continuation.resume(returning: .failure(.cancelled))
         post(.cancel(requestID: id))
     }
 
@@ -202,7 +209,7 @@ final class AsyncConnection: RequestSender, Sendable {
             switch pending {
             case .awaiting(let continuation, _):
                 ReadLoop.shared.callsEnded(1)
-                continuation.resume(returning: reply)
+                continuation.resume(returning: .success(reply))
             case .callback(let handle):
                 handle(reply)
             case .batched(let batch):
@@ -237,8 +244,15 @@ final class AsyncConnection: RequestSender, Sendable {
 
     private func fail(with error: PlasmaClientError) {
         let (waiting, batches) = state.withLock { state in
-            if state.failure == nil { state.failure = error }
-            var waiting: [CheckedContinuation<Reply, any Error>] = []
+            if state.failure == nil {
+                state.failure = error
+                if case .disconnected(let reason) = error, reason.hasPrefix("the client") {
+                    logger.debug("plasma: \(reason)")
+                } else {
+                    logger.warning("plasma: connection to the store failed: \(error)")
+                }
+            }
+            var waiting: [Continuation] = []
             var batches: [ObjectIdentifier: ReplyBatch] = [:]
             var batchedCalls = 0
             for pending in state.pending.values {
@@ -258,7 +272,7 @@ final class AsyncConnection: RequestSender, Sendable {
             defer { state.subscriptions.removeAll() }
             return (state.failure!, Array(state.subscriptions.values))
         }
-        for continuation in waiting { continuation.resume(throwing: failure) }
+        for continuation in waiting { continuation.resume(returning: .failure(failure)) }
         for batch in batches { _ = batch.receive(.failure(failure)) }
         for stream in streams { stream.finish(throwing: failure) }
     }

@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -6,29 +8,54 @@ import PlasmaWire
 /// object. Waits happen in the store (no polling); cancelling the awaiting task withdraws the wait there.
 /// Any number of awaits share the one connection.
 ///
-/// A separate type from the blocking `PlasmaClient` because the two read replies differently: this one
-/// has the process's read loop resume tasks, that one lets the calling thread read its own reply.
+/// It has the operations of the blocking ``PlasmaClient/PlasmaClient``, with the same names, the same
+/// ``Wait`` and the same outcomes; every call throws only ``PlasmaClientError`` (a cancelled task gets
+/// ``PlasmaClientError/cancelled``). A separate type because the two read replies differently: this
+/// one has the process's read loop resume tasks, that one lets the calling thread read its own reply.
 public final class AsyncPlasmaClient: ObjectOwner {
     /// The store's capacity (`--memory`): the most object bytes it holds.
     public let capacity: Int
     let connection: AsyncConnection
     let arena: ArenaMapping
+    let logger: Logger
 
-    /// Objects up to this size travel inline in one create-and-seal; larger ones are written in place.
-    public static let inlineLimit = 64 << 10
+    /// Objects up to this size (data and metadata) travel inline in one create-and-seal; `put` writes
+    /// larger ones in place. The same for both clients.
+    public static let inlineLimit = PlasmaClient.inlineLimit
 
-    /// `trust`: whose store to talk to, as for `PlasmaClient.init`.
+    /// Connects, retrying while no store answers yet; the parameters are those of
+    /// ``PlasmaClient/PlasmaClient/init(socketPath:name:retries:retryInterval:prefault:spin:trust:logger:)``
+    /// (there is no `spin`: the process's read loop sleeps in the kernel).
+    ///
+    /// - Parameters:
+    ///   - socketPath: the store's socket (``PlasmaClient/PlasmaClient/defaultSocketPath`` by default).
+    ///   - name: a name for this client in the store's connect log line.
+    ///   - retries: further attempts while nothing listens on `socketPath` yet.
+    ///   - retryInterval: the pause between attempts.
+    ///   - prefault: map the arena with MAP_POPULATE.
+    ///   - trust: whose store to talk to (``StoreTrust``); nil reads `PLASMA_TRUSTED_STORE_UID`.
+    ///   - logger: where the client logs its connection's life (connect, close, failure); nil logs nothing.
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
-        retryInterval: Duration = .milliseconds(100), prefault: Bool = false, trust: StoreTrust? = nil
+        retryInterval: Duration = .milliseconds(100), prefault: Bool = false, trust: StoreTrust? = nil,
+        logger: Logger? = nil
     ) throws(PlasmaClientError) {
+        let logger = logger ?? .silent
         // The read loop blocks in the kernel; spinning there would only burn a core.
-        let handshake = try Handshake.perform(
-            socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
-            spin: .zero, trust: trust)
-        connection = AsyncConnection(socket: handshake.socket, reader: handshake.reader)
+        let handshake: Handshake
+        do {
+            handshake = try Handshake.perform(
+                socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
+                spin: .zero, trust: trust)
+        } catch {
+            logger.debug("plasma: cannot connect: \(error)")
+            throw error
+        }
+        connection = AsyncConnection(socket: handshake.socket, reader: handshake.reader, logger: logger)
         arena = handshake.arena
         capacity = handshake.capacity
+        self.logger = logger
+        logger.debug("plasma: connected to \(socketPath) (capacity \(capacity) bytes)")
     }
 
     deinit { connection.shutdown(reason: "the client was released") }
@@ -44,54 +71,111 @@ public final class AsyncPlasmaClient: ObjectOwner {
     /// Fire-and-forget: the store can only refuse a release this client doesn't hold, which a buffer can't cause.
     func release(_ id: ObjectID) throws(PlasmaClientError) { post(.release(ids: [id])) }
 
-    private func call(_ request: Request) async throws -> Reply { try await connection.call(request) }
+    func call(_ request: Request) async throws(PlasmaClientError) -> Reply { try await connection.call(request) }
 
-    // MARK: Awaiting objects
+    // MARK: Creating
 
-    /// The object, once some process has sealed it. Throws `PlasmaClientError.timedOut` naming the id when
-    /// `timeout` passes first, `CancellationError` when the task is cancelled.
-    public func get(_ id: ObjectID, timeout: Duration? = nil) async throws -> ObjectBuffer {
+    /// Reserves an object and returns it writable; `seal()` it to publish it. The same as the blocking
+    /// client's `create`, with an ``AsyncMutableObject`` whose `seal()` is `async`.
+    ///
+    /// - Parameters:
+    ///   - id: the new object's id; the store refuses one that exists.
+    ///   - dataSize: bytes of data, written in place before the seal (0 or more).
+    ///   - metadata: bytes stored beside the data, written now.
+    ///   - waitForSpace: how long to wait when the store is full and evicting can't make room.
+    public func create(
+        _ id: ObjectID, dataSize: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no
+    ) async throws(PlasmaClientError) -> AsyncMutableObject {
+        try checkSize(dataSize, "dataSize")
+        let reply = try await call(.create(
+            id: id, dataSize: dataSize, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
+        let (location, bytes) = try writableBytes(id, dataSize: dataSize, metadata: metadata, reply: reply)
+        return AsyncMutableObject(PendingObject(id: id, location: location, data: bytes.data, client: self))
+    }
+
+    /// Stores `bytes` (`[UInt8]`, `Data`, a slice, any `ContiguousBytes`) as a sealed object and keeps
+    /// no reference. Small objects go inline in one round trip; larger ones are written in place.
+    public func put(
+        _ id: ObjectID, bytes: some ContiguousBytes, metadata: [UInt8] = [], waitForSpace: Wait = .no
+    ) async throws(PlasmaClientError) {
+        let count = bytes.withUnsafeBytes(\.count)
+        if count + metadata.count <= Self.inlineLimit {
+            let data = bytes.withUnsafeBytes { Array($0) }
+            return try await createAndSeal(id, data: data, metadata: metadata, waitForSpace: waitForSpace)
+        }
+        let object = try await create(id, dataSize: count, metadata: metadata, waitForSpace: waitForSpace)
+        try object.write(bytes)
+        _ = try await object.seal()  // the buffer, dropped, gives the reference back
+    }
+
+    /// Reserves `size` bytes, lets `write` fill them in place, seals; keeps no reference. If the task
+    /// is cancelled, the object is aborted. (A write that can fail: `create`, write, `seal()`.)
+    public func put(
+        _ id: ObjectID, size: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no,
+        _ write: (UnsafeMutableRawBufferPointer) -> Void
+    ) async throws(PlasmaClientError) {
+        try checkSize(size, "size")
+        let object = try await create(id, dataSize: size, metadata: metadata, waitForSpace: waitForSpace)
+        object.withUnsafeMutableBytes(write)
+        _ = try await object.seal()
+    }
+
+    /// Creates, copies in and seals in one round trip; keeps no reference. Best for small objects: the
+    /// bytes travel through the socket.
+    public func createAndSeal(
+        _ id: ObjectID, data: [UInt8], metadata: [UInt8] = [], waitForSpace: Wait = .no
+    ) async throws(PlasmaClientError) {
+        try expectDone(try await call(.createAndSeal(
+            InlineObject(id: id, data: data, metadata: metadata), timeoutMilliseconds: waitForSpace.milliseconds)))
+    }
+
+    /// Many small objects in one request; one status per object, in order. Never waits for space.
+    public func createAndSeal(batch objects: [InlineObject]) async throws(PlasmaClientError) -> [PlasmaStatus] {
+        try statuses(try await call(.createAndSealBatch(objects)), count: objects.count)
+    }
+
+    // MARK: Getting
+
+    /// The object, once some process has sealed it; `nil` if it isn't sealed when `timeout` passes
+    /// (at once for `.no`). Cancelling the task throws ``PlasmaClientError/cancelled`` and withdraws
+    /// the wait in the store.
+    public func get(_ id: ObjectID, timeout: Wait = .forever) async throws(PlasmaClientError) -> ObjectBuffer? {
         try await get([id], timeout: timeout)[0]
     }
 
-    /// Every object, in request order, once all are sealed. On timeout, throws `timedOut` with the ids
-    /// still missing (the ones found are released).
-    public func get(_ ids: [ObjectID], timeout: Duration? = nil) async throws -> [ObjectBuffer] {
-        let wait: Wait = timeout.map { .timeout($0) } ?? .forever
-        let buffers = try buffers(ids, try await call(.get(ids: ids, timeoutMilliseconds: wait.milliseconds)))
-        let missing = zip(ids, buffers).filter { $1 == nil }.map(\.0)
-        guard missing.isEmpty else { throw PlasmaClientError.timedOut(missing) }
-        return buffers.map { $0! }
+    /// Several objects, in request order: waits until every one is sealed or `timeout` passes; then the
+    /// missing ones are `nil` (the ones found are held, as buffers).
+    public func get(_ ids: [ObjectID], timeout: Wait = .forever) async throws(PlasmaClientError) -> [ObjectBuffer?] {
+        try buffers(ids, try await call(.get(ids: ids, timeoutMilliseconds: timeout.milliseconds)))
     }
 
-    /// Yields each object as it is sealed, in seal order, until all have come. Ending the loop or
-    /// cancelling the task withdraws the remaining waits. On timeout, throws `timedOut` with the ids
-    /// not yet yielded.
+    /// Yields each object as it is sealed, in seal order, and ends when all have come or `timeout` has
+    /// passed (then without the ones not sealed in time: compare the ids yielded). Ending the loop or
+    /// cancelling the task withdraws the remaining waits.
     ///
     /// One get per id waits in the store; the store answers each the moment its object is sealed, so
     /// the replies arrive in seal order, and the read loop yields each as it reads it (`callEach`):
     /// nothing in between can reorder them. (An object already sealed when its get arrives comes at once.)
-    public func sealed(_ ids: [ObjectID], timeout: Duration? = nil) -> AsyncThrowingStream<ObjectBuffer, any Error> {
+    public func sealed(_ ids: [ObjectID], timeout: Wait = .forever) -> PlasmaStream<ObjectBuffer> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ObjectBuffer.self, throwing: (any Error).self)
         guard !ids.isEmpty else {
             continuation.finish()
-            return stream
+            return PlasmaStream(stream)
         }
-        let milliseconds = (timeout.map { Wait.timeout($0) } ?? .forever).milliseconds
-        // Which ids have come; touched by the read loop, and by a failing connection on any thread.
-        let answered = Locked((yielded: [Bool](repeating: false, count: ids.count), remaining: ids.count))
+        let milliseconds = timeout.milliseconds
+        // How many have come; touched by the read loop, and by a failing connection on any thread.
+        let remaining = Locked(ids.count)
         let withdraw = connection.callEach(ids.map { .get(ids: [$0], timeoutMilliseconds: milliseconds) }) { [self] answer in
             do {
                 let (index, reply) = try answer.get()
                 guard let buffer = try buffers([ids[index]], reply)[0] else {
-                    // Every wait has the same deadline: the others are missing too.
-                    let missing = answered.withLock { answered in zip(ids, answered.yielded).filter { !$1 }.map(\.0) }
-                    throw PlasmaClientError.timedOut(missing)
+                    // Every wait has the same deadline: the others have run out too.
+                    continuation.finish()
+                    return false
                 }
-                let done = answered.withLock { answered in
-                    answered.yielded[index] = true
-                    answered.remaining -= 1
-                    return answered.remaining == 0
+                let done = remaining.withLock { remaining in
+                    remaining -= 1
+                    return remaining == 0
                 }
                 continuation.yield(buffer)
                 if done { continuation.finish() }
@@ -102,80 +186,38 @@ public final class AsyncPlasmaClient: ObjectOwner {
             }
         }
         continuation.onTermination = { _ in withdraw() }
-        return stream
-    }
-
-    // MARK: Putting objects
-
-    /// Stores `bytes` as a sealed object. Small objects go inline in one round trip; larger ones are
-    /// written in place in the arena.
-    public func put(_ id: ObjectID, bytes: [UInt8], metadata: [UInt8] = [], waitForSpace: Wait = .no) async throws {
-        if bytes.count + metadata.count <= Self.inlineLimit {
-            return try await createAndSeal(id, data: bytes, metadata: metadata, waitForSpace: waitForSpace)
-        }
-        try await put(id, size: bytes.count, metadata: metadata, waitForSpace: waitForSpace) { buffer in
-            bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        }
-    }
-
-    /// Reserves `size` bytes, lets `write` fill them in place, seals. If `write` throws or the task is
-    /// cancelled, the object is aborted.
-    public func put(
-        _ id: ObjectID, size: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no,
-        _ write: (UnsafeMutableRawBufferPointer) throws -> Void
-    ) async throws {
-        try checkSize(size, "size")
-        let reply = try await call(.create(
-            id: id, dataSize: size, metadataSize: metadata.count, timeoutMilliseconds: waitForSpace.milliseconds))
-        let bytes = try writableBytes(id, dataSize: size, metadata: metadata, reply: reply).bytes
-        do {
-            try write(bytes.data)
-            try expectDone(try await call(.seal(id: id)))
-            post(.release(ids: [id]))
-        } catch {
-            // Sent after the seal (if any) so the store sees them in this order: abort undoes an unsealed
-            // object; if it was sealed, the abort is refused and the release gives the reference back.
-            post(.abort(id: id))
-            post(.release(ids: [id]))
-            throw error
-        }
-    }
-
-    /// Creates, copies in and seals in one round trip; keeps no reference.
-    public func createAndSeal(_ id: ObjectID, data: [UInt8], metadata: [UInt8] = [], waitForSpace: Wait = .no) async throws {
-        try expectDone(try await call(.createAndSeal(
-            InlineObject(id: id, data: data, metadata: metadata), timeoutMilliseconds: waitForSpace.milliseconds)))
+        return PlasmaStream(stream)
     }
 
     // MARK: Everything else
 
-    /// Whether the store has a sealed object with this id (an unsealed one doesn't count).
-    public func contains(_ id: ObjectID) async throws -> Bool {
+    /// True when the object exists and is sealed (an unsealed one doesn't count).
+    public func contains(_ id: ObjectID) async throws(PlasmaClientError) -> Bool {
         try containsReply(try await call(.contains(id: id)))
     }
 
-    /// Deletes sealed objects; one status per id, in order: `ok`, `objectNotFound`, or `deletionDeferred`
-    /// when someone still holds the object (it goes with the last release).
+    /// Deletes objects: `.ok`, `.deletionDeferred` (still referenced; it goes with the last release),
+    /// `.objectNotFound` or `.objectNotSealed`, per id.
     @discardableResult
-    public func delete(_ ids: [ObjectID]) async throws -> [PlasmaStatus] {
+    public func delete(_ ids: [ObjectID]) async throws(PlasmaClientError) -> [PlasmaStatus] {
         try statuses(try await call(.delete(ids: ids)), count: ids.count)
     }
 
-    /// Evicts at least `bytes` of sealed, unreferenced objects, least recently released first (fewer if
-    /// fewer are evictable); returns what went.
+    /// Evicts least recently used unreferenced objects until at least `bytes` are freed (fewer if fewer
+    /// are evictable); returns what went.
     @discardableResult
-    public func evict(_ bytes: Int) async throws -> (bytes: Int, objects: Int) {
+    public func evict(_ bytes: Int) async throws(PlasmaClientError) -> (bytes: Int, objects: Int) {
         try checkSize(bytes, "bytes to evict")
         return try evictedReply(try await call(.evict(bytes: bytes)))
     }
 
     /// Every object in the store, sealed or not, with its sizes, references and state.
-    public func list() async throws -> [ObjectInfo] {
+    public func list() async throws(PlasmaClientError) -> [ObjectInfo] {
         try listReply(try await call(.list))
     }
 
     /// The store's counters and gauges (`plasma stats` shows the same).
-    public func statistics() async throws -> StoreStatistics {
+    public func statistics() async throws(PlasmaClientError) -> StoreStatistics {
         try statisticsReply(try await call(.stats))
     }
 }
@@ -189,17 +231,17 @@ extension AsyncPlasmaClient {
     ///
     /// `.overflow` means events were dropped because they were read too slowly (by this process or by
     /// the store's queue for it): resync with `contains` / `list`.
-    public func events(for ids: [ObjectID]) -> AsyncThrowingStream<ObjectEvent, any Error> {
-        connection.events(matching: .ids(ids))
+    public func events(for ids: [ObjectID]) -> PlasmaStream<ObjectEvent> {
+        PlasmaStream(connection.events(matching: .ids(ids)))
     }
 
     /// Events about every object whose id starts with `prefix` (1 to 20 bytes): a namespace.
-    public func events(prefix: [UInt8]) -> AsyncThrowingStream<ObjectEvent, any Error> {
-        connection.events(matching: .prefix(prefix))
+    public func events(prefix: [UInt8]) -> PlasmaStream<ObjectEvent> {
+        PlasmaStream(connection.events(matching: .prefix(prefix)))
     }
 
     /// Events about every object.
-    public func allEvents() -> AsyncThrowingStream<ObjectEvent, any Error> {
-        connection.events(matching: .all)
+    public func allEvents() -> PlasmaStream<ObjectEvent> {
+        PlasmaStream(connection.events(matching: .all))
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -7,7 +8,9 @@ import PlasmaWire
 ///
 /// Leader/follower reading: whichever caller finds no reader active reads replies and hands each to its
 /// waiter; the others sleep on the condition. A single-threaded caller reads its own reply with no
-/// thread hop, which keeps a round trip at the socket's latency.
+/// thread hop, which keeps a round trip at the socket's latency. Events for subscriptions
+/// (``EventSubscription``) ride on the same socket: the reader queues them, bounded, for their
+/// subscription.
 final class ClientConnection: RequestSender, @unchecked Sendable {
     // @unchecked: the mutable state below is guarded by `state`; `reader` is used only by the one
     // caller that set `readerActive`.
@@ -20,10 +23,13 @@ final class ClientConnection: RequestSender, @unchecked Sendable {
     private var replies: [UInt64: Reply] = [:]
     private var readerActive = false
     private var failure: PlasmaClientError?
+    private var subscriptions: [UInt64: EventQueue] = [:]
+    private let logger: Logger
 
-    init(socket: UnixSocket, reader: ReplyReader) {
+    init(socket: UnixSocket, reader: ReplyReader, logger: Logger) {
         self.socket = socket
         self.reader = reader
+        self.logger = logger
     }
 
     deinit { socket.close() }
@@ -42,10 +48,20 @@ final class ClientConnection: RequestSender, @unchecked Sendable {
     /// Stops the connection: every waiting and later call fails with `disconnected`.
     func shutdown(reason: String) {
         state.withLock {
-            if failure == nil { failure = .disconnected(reason) }
+            if failure == nil {
+                failure = .disconnected(reason)
+                logger.debug("plasma: \(reason)")
+            }
             state.broadcast()
         }
         socket.shutdown()
+    }
+
+    /// The first failure; the caller holds `state`.
+    private func failed(_ error: PlasmaClientError) {
+        guard failure == nil else { return }
+        failure = error
+        logger.warning("plasma: connection to the store failed: \(error)")
     }
 
     private func send(_ request: Request, awaitingReply: Bool) throws(PlasmaClientError) -> UInt64 {
@@ -60,7 +76,7 @@ final class ClientConnection: RequestSender, @unchecked Sendable {
         } catch {
             state.withLock {
                 awaited.remove(id)
-                if failure == nil { failure = error }
+                failed(error)
                 state.broadcast()
             }
             throw error
@@ -84,23 +100,133 @@ final class ClientConnection: RequestSender, @unchecked Sendable {
                 state.wait()
                 continue
             }
-            readerActive = true
-            state.unlock()
-            let next = Result { () throws(PlasmaClientError) in try reader.nextReply() }
-            state.lock()
-            readerActive = false
-            switch next {
-            case .success(let (requestID, reply)):
-                if awaited.contains(requestID) {
-                    replies[requestID] = reply
-                } else if let ending = storeEndsConnection(requestID, reply), failure == nil {
-                    failure = ending
-                }
-            case .failure(let error):
-                if failure == nil { failure = error }
-            }
-            state.broadcast()
+            readFrame(deadline: nil)
         }
+    }
+
+    /// Becomes the reader for one frame (or until `deadline`) and files what it read; the caller holds
+    /// `state`, which is let go while reading.
+    private func readFrame(deadline: UInt64?) {
+        readerActive = true
+        state.unlock()
+        let next = Result { () throws(PlasmaClientError) in try reader.next(deadline: deadline) }
+        state.lock()
+        readerActive = false
+        switch next {
+        case .success(.reply(let requestID, let reply)?):
+            if awaited.contains(requestID) {
+                replies[requestID] = reply
+            } else if let ending = storeEndsConnection(requestID, reply) {
+                failed(ending)
+            }
+        case .success(.event(let subscriptionID, let event)?):
+            // Subscription 0 is the store speaking to every subscription (its queue overflowed).
+            if subscriptionID == 0 {
+                for queue in subscriptions.values { queue.push(event) }
+            } else {
+                subscriptions[subscriptionID]?.push(event)
+            }
+        case .success(nil):
+            break  // the deadline passed
+        case .failure(let error):
+            failed(error)
+        }
+        state.broadcast()
+    }
+
+    // MARK: Subscriptions
+
+    /// Subscribes in the store; returns the subscription's id, whose events queue from now on.
+    func subscribe(_ filter: SubscriptionFilter) throws(PlasmaClientError) -> UInt64 {
+        let subscriptionID = try state.withLock { () throws(PlasmaClientError) -> UInt64 in
+            if let failure { throw failure }
+            defer { nextRequestID += 1 }
+            // Registered before the request goes out: events for ids already sealed follow the reply
+            // at once, and one read by another thread before this one registered would be lost.
+            subscriptions[nextRequestID] = EventQueue()
+            return nextRequestID
+        }
+        do throws(PlasmaClientError) {
+            let reply = try call(.subscribe(subscriptionID: subscriptionID, filter: filter))
+            if case .failure(let status, let message) = reply { throw .store(status, message: message) }
+        } catch {
+            state.withLock { _ = subscriptions.removeValue(forKey: subscriptionID) }
+            throw error
+        }
+        return subscriptionID
+    }
+
+    /// Ends a subscription here and in the store; its waiting `nextEvent` calls return nil.
+    func unsubscribe(_ subscriptionID: UInt64) {
+        let wasLive = state.withLock {
+            defer { state.broadcast() }
+            return subscriptions.removeValue(forKey: subscriptionID) != nil
+        }
+        if wasLive { post(.unsubscribe(subscriptionID: subscriptionID)) }
+    }
+
+    /// The subscription's next event: queued already, or read (by this thread or another) before
+    /// `deadline`. Nil when the deadline passes first or the subscription has ended.
+    func nextEvent(_ subscriptionID: UInt64, deadline: UInt64?) throws(PlasmaClientError) -> ObjectEvent? {
+        state.lock()
+        defer { state.unlock() }
+        var readOnce = false
+        while true {
+            guard let queue = subscriptions[subscriptionID] else { return nil }
+            if let event = queue.pop() { return event }
+            if let failure { throw failure }
+            let now = MonotonicClock.nanoseconds()
+            let expired = deadline.map { now >= $0 } ?? false
+            if readerActive {
+                if expired { return nil }
+                if let deadline { state.wait(nanoseconds: deadline - now) } else { state.wait() }
+                continue
+            }
+            // Even a poll (a deadline already past) reads what the socket holds now, once.
+            if expired, readOnce { return nil }
+            readOnce = true
+            readFrame(deadline: deadline)
+        }
+    }
+}
+
+/// One blocking subscription's events, read and not yet taken. Bounded like the async client's
+/// (`EventStream.bufferLimit`): past the bound, events are counted instead of kept, and an `overflow`
+/// event with the count takes their place.
+final class EventQueue {
+    private var events: [ObjectEvent] = []
+    private var head = 0
+    private var dropped = 0
+
+    func push(_ event: ObjectEvent) {
+        guard events.count - head < EventStream.bufferLimit else {
+            dropped += 1
+            return
+        }
+        if dropped > 0 {
+            events.append(.overflow(droppedEvents: dropped))
+            dropped = 0
+        }
+        events.append(event)
+    }
+
+    func pop() -> ObjectEvent? {
+        guard head < events.count else {
+            guard dropped > 0 else { return nil }
+            defer { dropped = 0 }
+            return .overflow(droppedEvents: dropped)
+        }
+        defer {
+            head += 1
+            if head == events.count {
+                events.removeAll(keepingCapacity: events.capacity <= 1024)
+                head = 0
+            } else if head >= 1024, head * 2 >= events.count {
+                events.removeFirst(head)
+                head = 0
+            }
+        }
+        return events[head]
     }
 }
 

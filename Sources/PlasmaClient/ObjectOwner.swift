@@ -92,27 +92,3 @@ extension ObjectOwner {
         return .protocolViolation("expected \(expected), got \(reply)")
     }
 }
-
-/// How long a call may wait in the store.
-public enum Wait: Sendable, Equatable {
-    /// Don't wait: answer with what is there now.
-    case no
-    /// Wait until it happens, however long that takes.
-    case forever
-    /// Rounded up to whole milliseconds.
-    case timeout(Duration)
-
-    var milliseconds: Int64 {
-        switch self {
-        case .no: return 0
-        case .forever: return -1
-        case .timeout(let duration):
-            // Clamped, never trapping: a timeout of any length is "wait at most this long", and one too
-            // long to count in milliseconds is as good as forever.
-            let nanoseconds = duration.clampedNanoseconds
-            let (rounded, overflow) = nanoseconds.addingReportingOverflow(999_999)
-            let milliseconds = overflow ? UInt64.max / 1_000_000 : rounded / 1_000_000
-            return Int64(clamping: max(1, milliseconds))
-        }
-    }
-}

@@ -1,4 +1,6 @@
+import Foundation
 import Glibc
+import Logging
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -8,11 +10,18 @@ import PlasmaWire
 ///
 /// Objects come back as buffers that point straight into the shared arena: no copies. A buffer holds a
 /// reference in the store until it is released, explicitly or when the buffer is dropped.
+///
+/// ``AsyncPlasmaClient`` has the same operations with the same names, ``Wait`` and outcomes, as `async`
+/// calls; both throw only ``PlasmaClientError``.
 public final class PlasmaClient: ObjectOwner {
     /// The store's capacity: the most object bytes it holds.
     public let capacity: Int
     let connection: ClientConnection
     let arena: ArenaMapping
+
+    /// Objects up to this size (data and metadata) travel inline in one create-and-seal; `put` writes
+    /// larger ones in place. The same for both clients.
+    public static let inlineLimit = 64 << 10
 
     /// Where clients look for the store: `$PLASMA_STORE_SOCKET` when set and not empty, else
     /// `/tmp/plasma.sock` (the store's own default).
@@ -34,17 +43,26 @@ public final class PlasmaClient: ObjectOwner {
     ///     CPU for round trips that don't pay a CPU wake-up (see docs/ARCHITECTURE.md). `.zero` never spins.
     ///   - trust: whose store to talk to (`StoreTrust`); nil reads `PLASMA_TRUSTED_STORE_UID`, and
     ///     without it only a store run by this process's user or root is accepted.
+    ///   - logger: where the client logs its connection's life (connect, close, failure); nil logs nothing.
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
         retryInterval: Duration = .milliseconds(100), prefault: Bool = false, spin: Duration = .microseconds(50),
-        trust: StoreTrust? = nil
+        trust: StoreTrust? = nil, logger: Logger? = nil
     ) throws(PlasmaClientError) {
-        let handshake = try Handshake.perform(
-            socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
-            spin: spin, trust: trust)
-        connection = ClientConnection(socket: handshake.socket, reader: handshake.reader)
+        let logger = logger ?? .silent
+        let handshake: Handshake
+        do {
+            handshake = try Handshake.perform(
+                socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
+                spin: spin, trust: trust)
+        } catch {
+            logger.debug("plasma: cannot connect: \(error)")
+            throw error
+        }
+        connection = ClientConnection(socket: handshake.socket, reader: handshake.reader, logger: logger)
         arena = handshake.arena
         capacity = handshake.capacity
+        logger.debug("plasma: connected to \(socketPath) (capacity \(capacity) bytes)")
     }
 
     /// Closes the connection; calls still waiting fail with `disconnected`. Buffers already obtained stay
@@ -75,6 +93,32 @@ public final class PlasmaClient: ObjectOwner {
         return MutableObject(PendingObject(id: id, location: location, data: bytes.data, client: self))
     }
 
+    /// Stores `bytes` (`[UInt8]`, `Data`, a slice, any `ContiguousBytes`) as a sealed object and keeps
+    /// no reference. Small objects go inline in one round trip; larger ones are written in place.
+    public func put(
+        _ id: ObjectID, bytes: some ContiguousBytes, metadata: [UInt8] = [], waitForSpace: Wait = .no
+    ) throws(PlasmaClientError) {
+        let count = bytes.withUnsafeBytes(\.count)
+        if count + metadata.count <= Self.inlineLimit {
+            return try createAndSeal(id, data: bytes.withUnsafeBytes { Array($0) }, metadata: metadata, waitForSpace: waitForSpace)
+        }
+        let object = try create(id, dataSize: count, metadata: metadata, waitForSpace: waitForSpace)
+        try object.write(bytes)  // can't fail (the size is the bytes'); if it did, the dropped object aborts
+        _ = try object.seal()  // the buffer, dropped, gives the reference back
+    }
+
+    /// Reserves `size` bytes, lets `write` fill them in place, seals; keeps no reference. (A write
+    /// that can fail: `create`, write, `seal()`, which aborts the object if it is dropped unsealed.)
+    public func put(
+        _ id: ObjectID, size: Int, metadata: [UInt8] = [], waitForSpace: Wait = .no,
+        _ write: (UnsafeMutableRawBufferPointer) -> Void
+    ) throws(PlasmaClientError) {
+        try checkSize(size, "size")
+        let object = try create(id, dataSize: size, metadata: metadata, waitForSpace: waitForSpace)
+        object.withUnsafeMutableBytes(write)
+        _ = try object.seal()
+    }
+
     /// Creates, copies in and seals in one round trip; no reference is kept. Best for small objects:
     /// the bytes travel through the socket.
     public func createAndSeal(
@@ -102,28 +146,28 @@ public final class PlasmaClient: ObjectOwner {
 
     // MARK: Getting
 
-    /// The object, once sealed: waits up to `timeout` for another process to seal it; nil if it isn't
-    /// sealed by then. `.no` answers at once.
-    public func get(_ id: ObjectID, timeout: Wait = .no) throws(PlasmaClientError) -> ObjectBuffer? {
+    /// The object, once some process has sealed it; `nil` if it isn't sealed when `timeout` passes
+    /// (at once for `.no`). Blocks the calling thread while it waits.
+    public func get(_ id: ObjectID, timeout: Wait = .forever) throws(PlasmaClientError) -> ObjectBuffer? {
         try get([id], timeout: timeout)[0]
     }
 
-    /// Several objects at once, in request order. Waits until every one is sealed or the timeout passes;
-    /// then the missing ones are nil.
-    public func get(_ ids: [ObjectID], timeout: Wait = .no) throws(PlasmaClientError) -> [ObjectBuffer?] {
+    /// Several objects, in request order: waits until every one is sealed or `timeout` passes; then the
+    /// missing ones are `nil` (the ones found are held, as buffers).
+    public func get(_ ids: [ObjectID], timeout: Wait = .forever) throws(PlasmaClientError) -> [ObjectBuffer?] {
         let reply = try call(.get(ids: ids, timeoutMilliseconds: timeout.milliseconds))
         return try buffers(ids, reply)
     }
 
-    /// Gives back one reference (buffers do this themselves; this is for ids held some other way).
-    public func release(_ id: ObjectID) throws(PlasmaClientError) {
+    /// Gives back one reference (`ObjectBuffer.release()`).
+    func release(_ id: ObjectID) throws(PlasmaClientError) {
         let status = try statuses(call(.release(ids: [id])), count: 1)[0]
         guard status == .ok else { throw .store(status, message: "release of \(id): \(status.summary)") }
     }
 
     // MARK: Everything else
 
-    /// True when the object exists and is sealed.
+    /// True when the object exists and is sealed (an unsealed one doesn't count).
     public func contains(_ id: ObjectID) throws(PlasmaClientError) -> Bool {
         try containsReply(call(.contains(id: id)))
     }
@@ -135,7 +179,8 @@ public final class PlasmaClient: ObjectOwner {
         try statuses(call(.delete(ids: ids)), count: ids.count)
     }
 
-    /// Evicts least recently used unreferenced objects until at least `bytes` are freed.
+    /// Evicts least recently used unreferenced objects until at least `bytes` are freed (fewer if fewer
+    /// are evictable); returns what went.
     @discardableResult
     public func evict(_ bytes: Int) throws(PlasmaClientError) -> (bytes: Int, objects: Int) {
         try checkSize(bytes, "bytes to evict")
@@ -151,4 +196,33 @@ public final class PlasmaClient: ObjectOwner {
     public func statistics() throws(PlasmaClientError) -> StoreStatistics {
         try statisticsReply(call(.stats))
     }
+}
+
+// MARK: Subscriptions
+
+extension PlasmaClient {
+    /// Events about these objects: sealed (with sizes), deleted, evicted, aborted, taken one at a time
+    /// with ``EventSubscription/next(timeout:)``. An id that is already sealed is announced at once, so
+    /// check-then-subscribe has no race. ``EventSubscription/cancel()`` (or dropping it) unsubscribes.
+    ///
+    /// `.overflow` means events were dropped because they were read too slowly (by this process or by
+    /// the store's queue for it): resync with `contains` / `list`.
+    public func events(for ids: [ObjectID]) throws(PlasmaClientError) -> EventSubscription {
+        EventSubscription(connection, id: try connection.subscribe(.ids(ids)))
+    }
+
+    /// Events about every object whose id starts with `prefix` (1 to 20 bytes): a namespace.
+    public func events(prefix: [UInt8]) throws(PlasmaClientError) -> EventSubscription {
+        EventSubscription(connection, id: try connection.subscribe(.prefix(prefix)))
+    }
+
+    /// Events about every object.
+    public func allEvents() throws(PlasmaClientError) -> EventSubscription {
+        EventSubscription(connection, id: try connection.subscribe(.all))
+    }
+}
+
+extension Logger {
+    /// What a client logs to when given no logger: nothing.
+    static let silent = Logger(label: "plasma.client", factory: { _ in SwiftLogNoOpLogHandler() })
 }

@@ -1,7 +1,10 @@
 import PlasmaCore
 import PlasmaPosix
 
-/// Everything a client call can fail with.
+/// Everything a client call can fail with: both clients throw this type and nothing else
+/// (`throws(PlasmaClientError)`), so a `catch` sees it without a cast.
+///
+/// A wait that ends before an object is sealed is not an error: the call returns `nil` (see ``Wait``).
 public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     /// The store refused the request; `status` says why, `message` has the store's details.
     case store(PlasmaStatus, message: String)
@@ -11,8 +14,9 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
     case disconnected(String)
     /// The store sent something this client can't make sense of.
     case protocolViolation(String)
-    /// These objects were not sealed before the timeout.
-    case timedOut([ObjectID])
+    /// The awaiting task was cancelled (async client); its wait was withdrawn in the store, and
+    /// whatever the store had already given for it is given back.
+    case cancelled
     /// The store listening on `path` runs as a user this client doesn't trust (see `StoreTrust`);
     /// nothing was sent to it.
     case untrustedStore(path: String, storeUID: UInt32, storePID: Int32, clientUID: UInt32)
@@ -30,8 +34,7 @@ public enum PlasmaClientError: Error, CustomStringConvertible, Equatable {
         case .cannotConnect(let path, let reason): "cannot connect to a plasma store at \(path): \(reason)"
         case .disconnected(let reason): "disconnected from the store: \(reason)"
         case .protocolViolation(let what): "protocol violation: \(what)"
-        case .timedOut(let ids):
-            "timed out waiting for \(ids.count == 1 ? "object" : "objects") \(ids.map(\.hex).joined(separator: ", ")) to be sealed"
+        case .cancelled: "the task was cancelled"
         case .untrustedStore(let path, let storeUID, let storePID, let clientUID):
             "the store at \(path) runs as uid \(storeUID) (pid \(storePID)), which is neither this user (uid \(clientUID)) nor root: refusing to talk to it. If you trust uid \(storeUID), set \(StoreTrust.environmentVariable)=\(storeUID) (or 'any'), or pass --trust-store-uid \(storeUID) to plasma"
         case .invalidTrust(let what): "invalid store trust: \(what)"

@@ -47,6 +47,16 @@ final class ReplyReader {
         }
     }
 
+    /// The next frame, or nil when none has come by `deadline` (`MonotonicClock` nanoseconds; a
+    /// deadline already past still takes what the socket holds now). Nil deadline: no limit.
+    func next(deadline: UInt64?) throws(PlasmaClientError) -> Incoming? {
+        guard let deadline else { return try next() }
+        while true {
+            if let frame = try nextBuffered() { return frame }
+            guard try fill(deadline: deadline) else { return nil }
+        }
+    }
+
     /// The next frame if the bytes already read hold a whole one; otherwise nil, with room made for it.
     func nextBuffered() throws(PlasmaClientError) -> Incoming? {
         let rest = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
@@ -107,6 +117,25 @@ final class ReplyReader {
             buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: unread)
         }
         (start, end) = (0, unread)
+    }
+
+    /// Reads what the socket has, waiting for it until `deadline` at most; false if nothing came.
+    private func fill(deadline: UInt64) throws(PlasmaClientError) -> Bool {
+        let now = MonotonicClock.nanoseconds()
+        let remaining = deadline > now ? deadline - now : 0
+        let count: Int?
+        do {
+            guard try socket.waitUntilReadable(timeoutMilliseconds: Int32(clamping: (remaining + 999_999) / 1_000_000)) else {
+                return false
+            }
+            count = try socket.receive(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), descriptors: &descriptors)
+        } catch {
+            throw .disconnected("reading failed: \(error)")
+        }
+        guard let count else { return true }  // taken by no one else (one reader), so at worst a spurious wake
+        guard count > 0 else { throw .disconnected("the store closed the connection") }
+        end += count
+        return true
     }
 
     /// Reads what the socket has: polls for the spin window (nonblocking sockets), then blocks.

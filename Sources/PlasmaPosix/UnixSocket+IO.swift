@@ -110,6 +110,14 @@ extension UnixSocket {
         try waitFor(Int16(POLLIN))
     }
 
+    /// Waits at most `timeoutMilliseconds` (0: don't wait) for the socket to have something to read;
+    /// false when the time passed first.
+    ///
+    /// The corresponding C function is `poll`.
+    public func waitUntilReadable(timeoutMilliseconds: Int32) throws(SystemError) -> Bool {
+        try system_poll(rawValue, Int16(POLLIN), max(0, timeoutMilliseconds)).get("poll(fd \(rawValue))") > 0
+    }
+
     private func waitFor(_ events: Int16) throws(SystemError) {
         _ = try system_poll(rawValue, events, -1).get("poll(fd \(rawValue))")
     }

@@ -67,9 +67,7 @@ struct CLIError: Error, CustomStringConvertible {
                 default: .failure
                 }
             self.init(exit, "\(doing): \(message)")
-        case .timedOut:
-            self.init(.timedOut, "\(doing): \(error)")
-        case .disconnected, .protocolViolation:
+        case .disconnected, .protocolViolation, .cancelled:
             self.init(.failure, "\(doing): \(error)")
         }
     }

@@ -46,7 +46,7 @@ struct WatchCommand: ParsableCommand {
         } catch {
             throw CLIError(error, doing: "watch")
         }
-        let events: AsyncThrowingStream<ObjectEvent, any Error>
+        let events: PlasmaStream<ObjectEvent>
         if let prefix {
             events = client.events(prefix: prefixBytes(prefix)!)
         } else if ids.isEmpty {

@@ -252,7 +252,7 @@ extension IntegrationTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count >= 7)
             for (index, id) in ids.enumerated() {
                 #expect(try client.contains(id))
-                let buffer = try #require(try client.get(id))
+                let buffer = try #require(try client.get(id, timeout: .no))
                 #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 300_000, seed: index)))
                 #expect(buffer.copyMetadata() == [UInt8(index)])
                 try buffer.release()
@@ -277,7 +277,7 @@ extension IntegrationTests {
             try FileManager.default.removeItem(atPath: spillFile)
             let before = try client.statistics()
 
-            #expect(try client.get(lost) == nil, "unreadable: gone")
+            #expect(try client.get(lost, timeout: .no) == nil, "unreadable: gone")
             #expect(try !client.contains(lost))
             // Making room for it may have spilled another object, so count both places.
             let after = try client.statistics()
@@ -286,7 +286,7 @@ extension IntegrationTests {
             #expect(after.deletedObjects == before.deletedObjects + 1)
             #expect(try client.list().count == 5)
             for (index, id) in ids.enumerated().dropFirst() {  // the rest come back intact
-                let buffer = try #require(try client.get(id))
+                let buffer = try #require(try client.get(id, timeout: .no))
                 #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 300_000, seed: index)))
                 try buffer.release()
             }

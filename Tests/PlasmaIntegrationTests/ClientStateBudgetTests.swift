@@ -94,7 +94,7 @@ extension IntegrationTests {
             // The bystander is served, within its floor, although the pool is spent.
             let id = ObjectID.random()
             try bystander.createAndSeal(id, data: [UInt8](repeating: 1, count: 100 << 10))
-            #expect(try bystander.get(id)?.count == 100 << 10)
+            #expect(try bystander.get(id, timeout: .no)?.count == 100 << 10)
             hostile.removeAll()
             #expect(try Self.drained(bystander))
         }

@@ -14,7 +14,7 @@ extension IntegrationTests {
             #expect(writer.nextLine() == "sealed")
 
             let client = try store.connect()
-            let buffer = try #require(try client.get(id))
+            let buffer = try #require(try client.get(id, timeout: .no))
             #expect(buffer.count == size)
             #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: size, seed: 5)))
         }
@@ -81,7 +81,7 @@ extension IntegrationTests {
             #expect(vandal.nextLine() == "writing")
             let (status, reason) = vandal.waitForExit()
             #expect(reason == .uncaughtSignal && status == SIGSEGV)
-            #expect(try #require(try client.get(id)).copyBytes() == [42, 42, 42])
+            #expect(try #require(try client.get(id, timeout: .no)).copyBytes() == [42, 42, 42])
         }
 
         @Test func metadataTravelsWithTheObject() throws {
@@ -89,7 +89,7 @@ extension IntegrationTests {
             let client = try store.connect()
             let id = ObjectID.random()
             try client.createAndSeal(id, data: Array("payload".utf8), metadata: Array("type=text".utf8))
-            let buffer = try #require(try client.get(id))
+            let buffer = try #require(try client.get(id, timeout: .no))
             #expect(String(decoding: buffer.copyBytes(), as: UTF8.self) == "payload")
             #expect(String(decoding: buffer.copyMetadata(), as: UTF8.self) == "type=text")
         }

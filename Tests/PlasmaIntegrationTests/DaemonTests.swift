@@ -148,7 +148,7 @@ extension IntegrationTests {
                         do {
                             let id = ObjectID.random()
                             try client.createAndSeal(id, data: payload)
-                            _ = try client.get(id)
+                            _ = try client.get(id, timeout: .no)
                             try client.delete([id])
                             rounds.value.add(1, ordering: .relaxed)
                         } catch let error as PlasmaClientError {

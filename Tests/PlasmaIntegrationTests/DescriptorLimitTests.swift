@@ -52,7 +52,7 @@ extension IntegrationTests {
                 let client = try store.connect()
                 let id = ObjectID.random()
                 try client.createAndSeal(id, data: [UInt8(index)])
-                #expect(try client.get(id)?.copyBytes().first == UInt8(index))
+                #expect(try client.get(id, timeout: .no)?.copyBytes().first == UInt8(index))
                 clients.append(client)
             }
             let error = #expect(throws: PlasmaClientError.self) { try store.connect() }
@@ -89,7 +89,7 @@ extension IntegrationTests {
             let id = ObjectID.random()
             let client = try store.connect()
             try client.createAndSeal(id, data: [7])
-            #expect(try probe.get(id)?.copyBytes().first == 7)
+            #expect(try probe.get(id, timeout: .no)?.copyBytes().first == 7)
 
             let log = store.log
             #expect(lines(log, containing: "out of descriptors").count == 1, "\(log)")

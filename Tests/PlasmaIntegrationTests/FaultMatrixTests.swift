@@ -71,7 +71,7 @@ extension IntegrationTests {
             // And the store serves a newcomer, even with the very same id.
             let newcomer = try store.connect()
             if step != .afterSealBeforeRelease { try newcomer.createAndSeal(id, data: [9]) }
-            #expect(try newcomer.get(id) != nil)
+            #expect(try newcomer.get(id, timeout: .no) != nil)
         }
     }
 }

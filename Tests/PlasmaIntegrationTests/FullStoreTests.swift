@@ -33,7 +33,7 @@ extension IntegrationTests {
             let client = try store.connect()
             let ids = try fill(client)
             // Reading the oldest makes it the most recently released.
-            try #require(try client.get(ids[0])).release()
+            try #require(try client.get(ids[0], timeout: .no)).release()
 
             let newcomer = ObjectID.random()
             try client.createAndSeal(newcomer, data: pattern(size: Self.quarter, seed: 9))
@@ -46,7 +46,7 @@ extension IntegrationTests {
             let store = try StoreProcess(memory: "1M")
             let client = try store.connect()
             let ids = try fill(client)
-            let held = try client.get(ids)
+            let held = try client.get(ids, timeout: .no)
             #expect(held.allSatisfy { $0 != nil })
 
             let error = #expect(throws: PlasmaClientError.self) {
@@ -61,7 +61,7 @@ extension IntegrationTests {
             let store = try StoreProcess(memory: "1M")
             let client = try store.connect()
             let ids = try fill(client)
-            let held = try client.get(ids).map { try #require($0) }
+            let held = try client.get(ids, timeout: .no).map { try #require($0) }
             let id = ObjectID.random()
 
             let waiter = try store.connect()
@@ -80,7 +80,7 @@ extension IntegrationTests {
         @Test func aWaitingCreateTimesOutWithOutOfMemory() throws {
             let store = try StoreProcess(memory: "1M")
             let client = try store.connect()
-            let held = try client.get(try fill(client))
+            let held = try client.get(try fill(client), timeout: .no)
             // A lower bound only (the store must not answer before the timeout): load can't break it.
             let started = ContinuousClock.now
             let error = #expect(throws: PlasmaClientError.self) {
@@ -96,7 +96,7 @@ extension IntegrationTests {
             let client = try store.connect()
             let id = ObjectID.random()
             try client.createAndSeal(id, data: [1, 2, 3])
-            let buffer = try #require(try client.get(id))
+            let buffer = try #require(try client.get(id, timeout: .no))
             #expect(try client.delete([id]) == [.deletionDeferred])
             #expect(try client.list().first?.deletePending == true)
             try buffer.release()

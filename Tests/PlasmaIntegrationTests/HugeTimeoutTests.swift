@@ -29,7 +29,7 @@ extension IntegrationTests {
             let client = try AsyncPlasmaClient(socketPath: store.socketPath)
             let id = ObjectID.random()
             try await client.put(id, bytes: [1, 2, 3], waitForSpace: .timeout(timeout))
-            let buffer = try await client.get(id, timeout: timeout)
+            let buffer = try #require(try await client.get(id, timeout: .timeout(timeout)))
             #expect(buffer.copyBytes() == [1, 2, 3])
         }
     }

@@ -81,7 +81,7 @@ extension IntegrationTests {
             let owner = try store.connect()
             let sealed = ObjectID.random()
             try owner.createAndSeal(sealed, data: [1, 2, 3])
-            let reading = try #require(try owner.get(sealed))
+            let reading = try #require(try owner.get(sealed, timeout: .no))
             let unsealed = try owner.create(.random(), dataSize: 8)
 
             let intruder = try RawConnection(path: store.socketPath)
@@ -117,7 +117,7 @@ extension IntegrationTests {
             let big = ObjectID.random()
             try other.createAndSeal(big, data: [UInt8](repeating: 2, count: 1 << 20))
             try first.seal().release()
-            let held = try #require(try client.get(big))
+            let held = try #require(try client.get(big, timeout: .no))
             #expect(try client.createAndSeal(batch: [InlineObject(id: .random(), data: [1])]) == [.limitReached])
             try held.release()
             try client.createAndSeal(.random(), data: [UInt8](repeating: 3, count: 1 << 20))

@@ -27,7 +27,7 @@ extension IntegrationTests {
             let observer = try store.connect()
             let id = ObjectID.random()
             try client.createAndSeal(id, data: [1, 2, 3, 4])
-            let buffer = try #require(try client.get(id))
+            let buffer = try #require(try client.get(id, timeout: .no))
             let sum = try buffer.withUnsafeBytes { bytes in
                 try buffer.release()
                 // Still held while this access runs: the store may not reuse the bytes under it.

@@ -26,7 +26,7 @@ extension IntegrationTests {
             #expect(get.stdout.isEmpty)
             #expect(try Data(contentsOf: output.url) == data)
 
-            let buffer = try #require(try store.connect().get(id))
+            let buffer = try #require(try store.connect().get(id, timeout: .no))
             #expect(buffer.count == data.count)
             #expect(buffer.metadataCount == 0)
         }
@@ -124,7 +124,7 @@ extension IntegrationTests {
             let client = try store.connect()
             let held = ObjectID.random()
             try client.createAndSeal(held, data: pattern(size: 200 << 10, seed: 1))
-            let buffer = try #require(try client.get(held))  // referenced: not evictable
+            let buffer = try #require(try client.get(held, timeout: .no))  // referenced: not evictable
             let input = try TemporaryFile(Data(pattern(size: 900 << 10, seed: 2)))
 
             let put = try PlasmaRun(["put", input.path], socket: store.socketPath).finish()
@@ -238,7 +238,7 @@ extension IntegrationTests {
             let (gone, held, missing) = (ObjectID.random(), ObjectID.random(), ObjectID.random())
             try client.createAndSeal(gone, data: [1, 2, 3])
             try client.createAndSeal(held, data: [4, 5, 6])
-            let buffer = try #require(try client.get(held))
+            let buffer = try #require(try client.get(held, timeout: .no))
 
             let delete = try PlasmaRun(["delete", gone.hex, held.hex, missing.hex], socket: store.socketPath).finish()
             #expect(delete.status == 3)

@@ -117,7 +117,7 @@ extension IntegrationTests {
                 #expect(Array(bytes[16..<36]) == id.bytes)
             }
             for (index, id) in ids.enumerated() {
-                let buffer = try #require(try client.get(id))
+                let buffer = try #require(try client.get(id, timeout: .no))
                 #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 100_000 + index, seed: index)))
                 #expect(buffer.copyMetadata() == [UInt8(index), 9])
                 try buffer.release()
@@ -146,7 +146,7 @@ extension IntegrationTests {
             let statistics = try client.statistics()
             #expect(statistics.spillFailures == 2 && statistics.spilledObjects == 1)
             #expect(try !client.contains(atName) && !client.contains(atTemporary), "dropped, as eviction without a spill store")
-            #expect(try client.get(innocent) != nil)
+            #expect(try client.get(innocent, timeout: .no) != nil)
             #expect(store.waitForLog("spilling object \(atName.hex) to \(spill.directory) failed, so it is dropped"), "\(store.log)")
             #expect(store.log.contains("spilling object \(atTemporary.hex) to \(spill.directory) failed"))
             #expect(store.log.contains("refused"))
@@ -170,9 +170,9 @@ extension IntegrationTests {
             #expect(symlink(victim.path, spill.file(swapped)) == 0)
             let before = try client.statistics()
 
-            #expect(try client.get(damaged) == nil, "a damaged file is not restored")
-            #expect(try client.get(swapped) == nil, "a link is not followed")
-            let buffer = try #require(try client.get(intact))
+            #expect(try client.get(damaged, timeout: .no) == nil, "a damaged file is not restored")
+            #expect(try client.get(swapped, timeout: .no) == nil, "a link is not followed")
+            let buffer = try #require(try client.get(intact, timeout: .no))
             #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 50_000, seed: 2)))
             try buffer.release()
 

@@ -222,6 +222,6 @@ extension StoreProcess {
         let holder = try connect()
         let ids = (0..<4).map { _ in ObjectID.random() }
         for id in ids { try holder.createAndSeal(id, data: [UInt8](repeating: 1, count: 256 << 10)) }
-        return (holder, try holder.get(ids))
+        return (holder, try holder.get(ids, timeout: .no))
     }
 }

@@ -9,7 +9,7 @@ extension IntegrationTests {
     /// make the store grow without bound.
     @Suite struct SubscriptionTests {
         /// The next event of a stream, or nil when it ends or `timeout` passes.
-        func next(_ iterator: inout AsyncThrowingStream<ObjectEvent, any Error>.Iterator) async throws -> ObjectEvent? {
+        func next(_ iterator: inout PlasmaStream<ObjectEvent>.AsyncIterator) async throws -> ObjectEvent? {
             try await iterator.next()
         }
 

@@ -68,7 +68,7 @@ func run() throws {
         Task {
             do {
                 let bytes = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for id in ids { group.addTask { try await client.get(id).count } }
+                    for id in ids { group.addTask { try await client.get(id)?.count ?? 0 } }
                     return try await group.reduce(0, +)
                 }
                 result.line = "done \(bytes)"
@@ -122,14 +122,14 @@ func run() throws {
         withExtendedLifetime(buffer) { sleepForever() }
     case "read-after-release":  // ID: reading a buffer after release() must stop the program, not read
         let client = try PlasmaClient(socketPath: socketPath)
-        let buffer = try client.get(ObjectID(hex: rest[0])!)!
+        let buffer = try client.get(ObjectID(hex: rest[0])!, timeout: .no)!
         try buffer.release()
         say("released")
         let first = buffer.withUnsafeBytes { $0.first }
         say("read \(String(describing: first))")
     case "write-to-get":  // ID: a stray write through a get buffer must fault, not corrupt
         let client = try PlasmaClient(socketPath: socketPath)
-        let buffer = try client.get(ObjectID(hex: rest[0])!)!
+        let buffer = try client.get(ObjectID(hex: rest[0])!, timeout: .no)!
         say("writing")
         buffer.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!).storeBytes(of: 0xFF, as: UInt8.self) }
         say("wrote")
