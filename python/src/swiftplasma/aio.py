@@ -25,7 +25,7 @@ from . import _transport, _wire
 from ._frames import FrameBuffer
 from .buffer import PlasmaBuffer
 from .client import INLINE_LIMIT, _Deferred, as_bytes_view, ids_of
-from .errors import (STATUS_NAMES, BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError,
+from .errors import (STATUS_SUMMARIES, BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError,
                      ProtocolError, store_error)
 from .objectid import ObjectID
 
@@ -172,7 +172,8 @@ class AsyncClient:
         self._next_subscription = 1
         self._pending: dict[int, _Call] = {}
         self._withdrawn: dict[int, list[ObjectID]] = {}
-        self._subscriptions: dict[int, EventStream] = {}
+        # Weak: a stream nobody reads any more is collected, and its finalizer unsubscribes.
+        self._subscriptions: weakref.WeakValueDictionary[int, EventStream] = weakref.WeakValueDictionary()
         self._deferred = _Deferred()
         self._deferred_calls: list[Callable[[], None]] = []
         self._flush_scheduled = False
@@ -286,8 +287,8 @@ class AsyncClient:
             self._write(deferred)
 
     def _unsubscribe(self, subscription_id: int) -> None:
-        if self._subscriptions.pop(subscription_id, None) is not None:
-            self._post(_wire.UNSUBSCRIBE, _wire.u64(subscription_id))
+        self._subscriptions.pop(subscription_id, None)
+        self._post(_wire.UNSUBSCRIBE, _wire.u64(subscription_id))
 
     # MARK: reading
 
@@ -340,9 +341,9 @@ class AsyncClient:
                 for stream in list(self._subscriptions.values()):
                     stream._deliver(event)
             else:
-                stream = self._subscriptions.get(header.request_id)
-                if stream is not None:
-                    stream._deliver(event)
+                target = self._subscriptions.get(header.request_id)
+                if target is not None:
+                    target._deliver(event)
             return
         raise ProtocolError(f"a frame of type {header.type:#x} is neither a reply nor an event")
 
@@ -418,9 +419,9 @@ class AsyncClient:
             self._buffers.add(buffer)
             buffers.append(buffer)
         if missing and not missing_ok:
-            for buffer in buffers:
-                if buffer is not None:
-                    buffer.close()
+            for found in buffers:
+                if found is not None:
+                    found.close()
             raise ObjectTimeoutError(missing, timeout)
         return buffers
 
@@ -500,7 +501,7 @@ class AsyncClient:
         reader = await self._call(_wire.DELETE, _wire.ids_payload(ids), partial(self._checked, "delete", oid=None))
         for oid, status in zip(ids, reader.statuses()):
             if status not in (_wire.OK, _wire.DELETION_DEFERRED):
-                raise store_error("delete", status, STATUS_NAMES.get(status, str(status)), oid)
+                raise store_error("delete", status, STATUS_SUMMARIES.get(status, str(status)), oid)
 
     async def stats(self) -> dict[str, int]:
         """The store's counters by name (see ``Client.stats``)."""

@@ -102,7 +102,7 @@ class _Region:
         ``shape`` defaults to one dimension over the whole data; it must cover it exactly."""
         import numpy as np
 
-        array = np.frombuffer(self, dtype=dtype)  # type: ignore[call-overload]
+        array = np.frombuffer(self, dtype=dtype)
         return array if shape is None else array.reshape(shape)
 
     def to_bytes(self) -> bytes:

@@ -326,8 +326,8 @@ class Client:
         statuses = reader.statuses()
         for oid, status in zip(ids, statuses):
             if status not in (_wire.OK, _wire.DELETION_DEFERRED):
-                from .errors import STATUS_NAMES
-                raise store_error("delete", status, STATUS_NAMES.get(status, str(status)), oid)
+                from .errors import STATUS_SUMMARIES
+                raise store_error("delete", status, STATUS_SUMMARIES.get(status, str(status)), oid)
 
     def evict(self, size: int) -> tuple[int, int]:
         """Evicts least recently used unreferenced objects until ``size`` bytes are freed; returns

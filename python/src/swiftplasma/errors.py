@@ -15,6 +15,17 @@ STATUS_NAMES: Final = {
     15: "cancelled",
 }
 
+#: What each status means (PlasmaStatus.summary), for per-item statuses that carry no message.
+STATUS_SUMMARIES: Final = {
+    0: "ok", 1: "an object with this id already exists", 2: "no such object",
+    3: "the store is full and nothing evictable frees enough space", 4: "the object is not sealed yet",
+    5: "the object is in use", 6: "the object is already sealed",
+    7: "only the client that created the object may do this", 8: "this client holds no reference to the object",
+    9: "timed out", 10: "invalid request", 11: "larger than the store's capacity", 12: "a store limit was reached",
+    13: "deletion deferred until every reference is released", 14: "the store is shutting down",
+    15: "cancelled by the client",
+}
+
 
 class PlasmaError(Exception):
     """Base of every error this package raises."""
