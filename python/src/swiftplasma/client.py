@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -80,8 +81,9 @@ class Client:
     connection (a get that waits holds the others up: give each waiting thread its own client, or use
     the asyncio client). Use as a context manager, or call ``close()``."""
 
-    def __init__(self, handshake: _transport.Handshake, path: str) -> None:
+    def __init__(self, handshake: _transport.Handshake, path: str, spin: float = 50e-6) -> None:
         self.path = path
+        self._spin = spin
         self.capacity = handshake.capacity
         self.client_id = handshake.client_id
         self._sock = handshake.sock
@@ -139,7 +141,7 @@ class Client:
                     raise self._failure  # type: ignore[misc]
                 # Otherwise: the reply to a deferred release or abort; nobody waits for it.
             try:
-                count = self._sock.recv_into(self._receive_view)
+                count = self._receive_spinning() if self._spin > 0 else self._sock.recv_into(self._receive_view)
             except OSError as error:
                 self._fail(DisconnectedError(f"reading from the store at {self.path} failed: {error}"))
                 raise self._failure from error  # type: ignore[misc]
@@ -148,6 +150,18 @@ class Client:
                 raise self._failure  # type: ignore[misc]
             self.bytes_received += count
             self._frames.feed(self._receive_view[:count])
+
+    def _receive_spinning(self) -> int:
+        """Polls for the reply for up to ``spin`` seconds before sleeping in the kernel: the store
+        answers in microseconds, and a sleeping reader pays a CPU wake-up of tens of microseconds on a
+        VM (the Swift client does the same; docs/ARCHITECTURE.md, "Busy polling")."""
+        deadline = time.perf_counter() + self._spin
+        while True:
+            try:
+                return self._sock.recv_into(self._receive_view, 0, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                if time.perf_counter() >= deadline:
+                    return self._sock.recv_into(self._receive_view)
 
     def _call(self, message_type: int, *payload: bytes | memoryview) -> bytes:
         with self._lock:
@@ -354,11 +368,12 @@ class Client:
 
 
 def connect(path: str | None = None, *, name: str = "", trust: _transport.Trust = None, prefault: bool = False,
-            retries: int = 0, retry_interval: float = 0.1) -> Client:
+            retries: int = 0, retry_interval: float = 0.1, spin: float = 50e-6) -> Client:
     """Connects to the store at ``path`` (default ``$PLASMA_STORE_SOCKET``, else ``/tmp/plasma.sock``).
 
     ``trust``: whose store to accept (default: PLASMA_TRUSTED_STORE_UID, else own user or root);
     ``prefault``: map the arena with MAP_POPULATE; ``retries``: further attempts, ``retry_interval``
-    seconds apart, while nothing listens yet."""
+    seconds apart, while nothing listens yet; ``spin``: seconds to poll for each reply before sleeping
+    (0: never poll)."""
     where = path or _transport.default_socket_path()
-    return Client(_transport.perform(where, name, trust, prefault, retries, retry_interval), where)
+    return Client(_transport.perform(where, name, trust, prefault, retries, retry_interval), where, spin)
