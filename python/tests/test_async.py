@@ -214,3 +214,23 @@ def test_event_streams_by_ids_prefix_and_all(store: Store) -> None:
         client.close()
 
     asyncio.run(run())
+
+
+def test_cancelled_puts_leave_nothing_behind_and_the_connection_works(store: Store) -> None:
+    async def run() -> None:
+        client = await sp.connect_async(store.path)
+        with sp.connect(store.path) as observer:
+            for size in (64, 1 << 20):
+                for _ in range(20):
+                    task = asyncio.create_task(client.put(sp.ObjectID.random(), bytes(size)))
+                    await asyncio.sleep(0)
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+            await until(lambda: all(row.sealed and row.reference_count == 0 for row in observer.list()),
+                        "no cancelled put holds a reference or an unsealed object")
+            oid = sp.ObjectID.random()
+            await client.put(oid, b"still works")
+            assert bytes(await client.get(oid)) == b"still works"
+        client.close()
+
+    asyncio.run(run())

@@ -213,3 +213,29 @@ def test_a_store_of_another_user_is_refused_unless_trusted(monkeypatch: pytest.M
         process.terminate()
         process.wait()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_close_from_another_thread_ends_a_waiting_get(store: Store) -> None:
+    import threading
+    client = sp.connect(store.path)
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            client.get(sp.ObjectID.random())  # forever
+        except BaseException as error:
+            outcome.append(error)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    with sp.connect(store.path) as observer:
+        for _ in range(3000):
+            if observer.stats()["pending_gets"] == 1:
+                break
+            __import__("time").sleep(0.01)
+        assert observer.stats()["pending_gets"] == 1
+        client.close()
+        waiter.join(30)
+        assert not waiter.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], sp.DisconnectedError)
+        assert "the client closed the connection" in str(outcome[0])

@@ -143,14 +143,17 @@ class EventStream:
 
 
 class _Call:
-    """A request awaiting its reply: the future and how to turn the reply into its result."""
+    """A request awaiting its reply: the future, how to turn the reply into its result, and the ids of
+    a get (whose late reply is undone when its waiter gave up)."""
 
-    __slots__ = ("future", "parse", "ids")
+    __slots__ = ("future", "parse", "ids", "message_type")
 
-    def __init__(self, future: asyncio.Future[Any], parse: Callable[[bytes], Any], ids: list[ObjectID]) -> None:
+    def __init__(self, future: asyncio.Future[Any], parse: Callable[[bytes], Any], ids: list[ObjectID],
+                 message_type: int) -> None:
         self.future = future
         self.parse = parse
         self.ids = ids
+        self.message_type = message_type
 
 
 class AsyncClient:
@@ -171,7 +174,7 @@ class AsyncClient:
         self._next_id = 2
         self._next_subscription = 1
         self._pending: dict[int, _Call] = {}
-        self._withdrawn: dict[int, list[ObjectID]] = {}
+        self._withdrawn: dict[int, _Call] = {}
         # Weak: a stream nobody reads any more is collected, and its finalizer unsubscribes.
         self._subscriptions: weakref.WeakValueDictionary[int, EventStream] = weakref.WeakValueDictionary()
         self._deferred = _Deferred()
@@ -240,7 +243,7 @@ class AsyncClient:
               ids: list[ObjectID] | None = None) -> asyncio.Future[T]:
         future: asyncio.Future[T] = self._loop.create_future()
         request_id = self._send(message_type, payload)
-        self._pending[request_id] = _Call(future, parse, ids or [])
+        self._pending[request_id] = _Call(future, parse, ids or [], message_type)
         if message_type == _wire.GET:
             future.add_done_callback(partial(self._get_done, request_id))
         return future
@@ -321,7 +324,7 @@ class AsyncClient:
             call = self._pending.pop(header.request_id, None)
             if call is not None:
                 if call.future.done():  # cancelled, its done-callback not run yet
-                    self._undo(payload, call.ids)
+                    self._undo(call, payload)
                     return
                 try:
                     call.future.set_result(call.parse(payload))
@@ -330,7 +333,7 @@ class AsyncClient:
                 return
             withdrawn = self._withdrawn.pop(header.request_id, None)
             if withdrawn is not None:
-                self._undo(payload, withdrawn)
+                self._undo(withdrawn, payload)
             elif header.request_id == 0:
                 _, message, _ = _wire.status_of(payload)
                 self._fail(DisconnectedError(f"the store ended the connection: {message}"))
@@ -347,20 +350,26 @@ class AsyncClient:
             return
         raise ProtocolError(f"a frame of type {header.type:#x} is neither a reply nor an event")
 
-    def _undo(self, payload: bytes, ids: list[ObjectID]) -> None:
-        """A get answered after its waiter gave up: give back what it found."""
+    def _undo(self, call: _Call, payload: bytes) -> None:
+        """A reply whose waiter gave up: a get gives back what it found, a create drops its object."""
         status, _, reader = _wire.status_of(payload)
-        if status == _wire.OK:
-            for oid, location in zip(ids, reader.get_entries()):
+        if status != _wire.OK:
+            return
+        if call.message_type == _wire.GET:
+            for oid, location in zip(call.ids, reader.get_entries()):
                 if location is not None:
                     self._deferred.releases.append(oid)
-            self._schedule_flush()
+        elif call.message_type == _wire.CREATE:
+            self._deferred.aborts.extend(call.ids)
+        elif call.message_type == _wire.SEAL:
+            self._deferred.releases.extend(call.ids)  # the creator's reference
+        self._schedule_flush()
 
     def _get_done(self, request_id: int, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             call = self._pending.pop(request_id, None)
             if call is not None and self._failure is None:
-                self._withdrawn[request_id] = call.ids
+                self._withdrawn[request_id] = call
                 self._post(_wire.CANCEL, _wire.u64(request_id))
 
     def _fail(self, error: PlasmaError) -> None:
@@ -482,12 +491,12 @@ class AsyncClient:
             await self._call(_wire.CREATE_AND_SEAL, payload, partial(self._done, "put", object_id))
             return
         reply = await self._call(_wire.CREATE, _wire.create_payload(object_id, len(view), len(metadata), timeout),
-                                 partial(self._checked, "create", oid=object_id))
+                                 partial(self._checked, "create", oid=object_id), [object_id])
         offset = reply.u64()
         self._arena.check(offset, len(view), len(metadata), f"object {object_id.hex()}")
         self._arena.writable[offset:offset + len(view)] = view
         self._arena.writable[offset + len(view):offset + len(view) + len(metadata)] = metadata
-        await self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id))
+        await self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
         self._release_now(object_id)
 
     async def contains(self, object_id: ObjectID) -> bool:

@@ -214,15 +214,14 @@ class Client:
             raise BufferInUseError(
                 f"cannot close the connection: views of {len(in_use)} object(s) are alive ({', '.join(in_use[:4])}); "
                 f"drop them first")
+        self._fail(DisconnectedError("the client closed the connection"))
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a thread waiting for a reply: it fails
+        except OSError:
+            pass
         with self._lock:
-            if self._failure is None:
-                self._failure = DisconnectedError("the client closed the connection")
             for buffer in list(self._buffers):
                 buffer._view = None
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._sock.close()
             self._arena.close()
 
