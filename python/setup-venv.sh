@@ -14,6 +14,9 @@ if [ ! -x "$venv/bin/python" ] || ! new_enough "$venv/bin/python"; then
             candidates+=("$(pyenv root)/versions/$v/bin/python3")
         done
     fi
+    for found in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]; do
+        [ -x "$found" ] && candidates+=("$found")
+    done
     candidates+=(python3)
     for candidate in "${candidates[@]}"; do
         if [ -n "$candidate" ] && new_enough "$candidate"; then python="$candidate"; break; fi
