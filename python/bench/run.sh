@@ -30,6 +30,7 @@ PYTHONPATH="$here" "$root/.venv-python/bin/python" "$here/ours.py" "$socket" "$r
 PYTHONPATH="$here" "$root/.venv-arrow/bin/python" "$here/arrow11.py" "$socket" "$repetitions" >"$work/arrow.json"
 "$root/.venv-python/bin/python" "$here/wake.py" "$socket" "$wakes" >"$work/wake-python.json"
 "$bin/plasma-bench" wake-async --socket "$socket" --wakes "$wakes" --json >"$work/wake-swift.json" 2>/dev/null
+"$root/.venv-python/bin/python" "$here/asyncio_floor.py" "$wakes" >"$work/asyncio-floor.json"
 bash Benchmarks/limits.sh | sed 's/^/limits (end):   /'
 "$root/.venv-python/bin/python" - "$work" <<'PY'
 import json, sys
@@ -45,11 +46,11 @@ for name, mine in ours.items():
     print(f"{name:22}{fmt(mine['median']):>26}{fmt(theirs['median']):>26}{mine['median'] / theirs['median']:>13.2f}x"
           f"   (ours {fmt(mine['min'])} … {fmt(mine['max'])}; pyarrow {fmt(theirs['min'])} … {fmt(theirs['max'])})")
 python = json.load(open(f"{work}/wake-python.json"))
-swift_rows = json.load(open(f"{work}/wake-swift.json"))
-swift = swift_rows[0] if isinstance(swift_rows, list) else swift_rows
-swift = swift.get("wake-async", swift)
+swift = json.load(open(f"{work}/wake-swift.json"))[0]  # plasma-bench --json: one row
 print()
 print(f"seal -> resolved, p50: swiftplasma as_future {python['p50']:.1f} us (p99 {python['p99']:.1f}), "
       f"Swift AsyncPlasmaClient {float(swift['p50']):.1f} us (p99 {float(swift['p99']):.1f}); "
       f"ratio {python['p50'] / float(swift['p50']):.2f}x ({python['samples']} samples each)")
+floor = json.load(open(f"{work}/asyncio-floor.json"))
+print(f"asyncio floor (a bare asyncio reader of a socketpair woken by another process, no store): p50 {floor['p50']:.1f} us")
 PY
