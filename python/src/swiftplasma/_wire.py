@@ -82,13 +82,22 @@ def ids_payload(ids: list[ObjectID]) -> bytes:
     return _U32.pack(len(ids)) + b"".join(i.binary() for i in ids)
 
 
+#: Milliseconds from which a wait is "forever" on the wire (as Swift's Wait clamps): an i64 holds no more.
+FOREVER_MS: Final = 1 << 63
+
+
 def timeout_ms(timeout: float | None) -> int:
-    """Seconds (None = forever) to the wire's milliseconds (-1 = forever, 0 = don't wait)."""
+    """Seconds to the wire's milliseconds: None, ``math.inf`` and anything of 2^63 ms or more are
+    forever (-1); zero or negative is "don't wait" (0); NaN is a ValueError."""
     if timeout is None:
         return -1
+    if timeout != timeout:
+        raise ValueError("a timeout of NaN seconds")
     if timeout <= 0:
         return 0
-    return max(1, int(timeout * 1000))
+    if timeout * 1000 >= FOREVER_MS:  # also math.inf, which int() can't convert
+        return -1
+    return min(FOREVER_MS - 1, max(1, int(timeout * 1000)))
 
 
 def create_payload(oid: ObjectID, data_size: int, metadata_size: int, timeout: int) -> bytes:

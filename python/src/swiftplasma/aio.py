@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from . import _transport, _wire
 from ._frames import FrameBuffer
-from .buffer import PlasmaBuffer
+from .buffer import PlasmaBuffer, invalidate_all
 from .client import INLINE_LIMIT, _Deferred, as_bytes_view, ids_of
 from .errors import (STATUS_SUMMARIES, BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError,
                      ProtocolError, store_error)
@@ -142,6 +142,11 @@ class EventStream:
             self._client._defer(lambda: self._client._unsubscribe(self.subscription_id))
 
 
+def _succeeded(future: asyncio.Future[Any]) -> bool:
+    """The reply came and was a success (whether or not the awaiting task went on to see it)."""
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 class _Call:
     """A request awaiting its reply: the future, how to turn the reply into its result, and the ids of
     a get (whose late reply is undone when its waiter gave up)."""
@@ -184,6 +189,8 @@ class AsyncClient:
         self._writing = False
         self._failure: PlasmaError | None = None
         self._buffers: weakref.WeakSet[PlasmaBuffer] = weakref.WeakSet()
+        # Buffers may be viewed (and finalised) from any thread.
+        self._export_lock = threading.RLock()
         #: Bytes read from / written to the socket since connect (the hello included).
         self.bytes_received = handshake.received
         self.bytes_sent = 0
@@ -373,9 +380,12 @@ class AsyncClient:
                 self._post(_wire.CANCEL, _wire.u64(request_id))
 
     def _fail(self, error: PlasmaError) -> None:
-        if self._failure is not None:
-            return
-        self._failure = error
+        with self._export_lock:
+            if self._failure is not None:
+                return
+            self._failure = error
+            # The store gives back every reference this connection held: no buffer may reach that memory.
+            invalidate_all(self._buffers, f"its connection failed ({error})")
         pending, self._pending = self._pending, {}
         for call in pending.values():
             if not call.future.done():
@@ -490,14 +500,31 @@ class AsyncClient:
             payload = b"".join(bytes(p) for p in _wire.create_and_seal_parts(object_id, view, metadata, timeout))
             await self._call(_wire.CREATE_AND_SEAL, payload, partial(self._done, "put", object_id))
             return
-        reply = await self._call(_wire.CREATE, _wire.create_payload(object_id, len(view), len(metadata), timeout),
-                                 partial(self._checked, "create", oid=object_id), [object_id])
-        offset = reply.u64()
-        self._arena.check(offset, len(view), len(metadata), f"object {object_id.hex()}")
-        self._arena.writable[offset:offset + len(view)] = view
-        self._arena.writable[offset + len(view):offset + len(view) + len(metadata)] = metadata
-        await self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
-        self._release_now(object_id)
+        # A cancellation (or any error) at any step leaves nothing behind. A future cancelled before its
+        # reply came is undone when the reply comes (_undo); one whose reply was dispatched before the
+        # task resumed is undone here.
+        created = self._call(_wire.CREATE, _wire.create_payload(object_id, len(view), len(metadata), timeout),
+                             partial(self._checked, "create", oid=object_id), [object_id])
+        try:
+            reply = await created
+        except BaseException:
+            if _succeeded(created):
+                self._defer_abort(object_id)
+            raise
+        try:
+            offset = reply.u64()
+            self._arena.check(offset, len(view), len(metadata), f"object {object_id.hex()}")
+            self._arena.writable[offset:offset + len(view)] = view
+            self._arena.writable[offset + len(view):offset + len(view) + len(metadata)] = metadata
+            sealed = self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
+        except BaseException:
+            self._defer_abort(object_id)
+            raise
+        try:
+            await sealed
+        finally:
+            if _succeeded(sealed):
+                self._release_now(object_id)  # the creator's reference
 
     async def contains(self, object_id: ObjectID) -> bool:
         """True when the object exists and is sealed."""
@@ -535,14 +562,16 @@ class AsyncClient:
         :class:`BufferInUseError` (closing nothing) while views of its buffers are alive."""
         if self._failure is not None and self._sock.fileno() < 0:
             return
-        in_use = [b.object_id.hex() for b in list(self._buffers) if b.exports]
-        if in_use:
-            raise BufferInUseError(
-                f"cannot close the connection: views of {len(in_use)} object(s) are alive ({', '.join(in_use[:4])})")
-        count = len(self._pending)
-        self._fail(DisconnectedError(f"the client closed the connection ({count} request(s) were pending)"))
-        for buffer in list(self._buffers):
-            buffer._view = None
+        # Checked and invalidated under the export lock: no view can be taken in between.
+        with self._export_lock:
+            in_use = [b.object_id.hex() for b in list(self._buffers) if b._exports]
+            if in_use:
+                raise BufferInUseError(
+                    f"cannot close the connection: views of {len(in_use)} object(s) are alive "
+                    f"({', '.join(in_use[:4])})")
+            count = len(self._pending)
+            self._fail(DisconnectedError(f"the client closed the connection ({count} request(s) were pending)"))
+            invalidate_all(self._buffers, "its connection was closed")
         self._sock.close()
         self._arena.close()
 

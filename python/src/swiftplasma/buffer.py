@@ -8,12 +8,19 @@ view is counted (PEP 688 ``__buffer__`` / ``__release_buffer__``), so:
   which gives its reference back to the store;
 - releasing a buffer that still has views raises :class:`BufferInUseError` instead of leaving a view
   on memory the store may hand to another object;
-- a released buffer raises :class:`BufferReleasedError` on every access.
+- a released buffer raises :class:`BufferReleasedError` on every access;
+- a writable view of a read-only buffer is refused (``BufferError``) before anything is counted;
+- once the connection fails or closes, the store may reuse the buffer's memory: a buffer without views
+  is released, and one with views refuses every new view and access (``BufferReleasedError``). Views
+  taken before the failure still map that memory and must not be used (pure Python can't unmap part of
+  an ``mmap``): drop them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
+from inspect import BufferFlags
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,15 +40,20 @@ class _Owner(Protocol):
     def _defer_abort(self, oid: ObjectID) -> None: ...
     def _release_now(self, oid: ObjectID) -> None: ...
 
+    #: Held while a view is counted and while the connection checks for views and invalidates its
+    #: buffers, so no view can be taken between that check and the invalidation.
+    _export_lock: threading.RLock
+
 
 class _Region:
-    __slots__ = ("object_id", "_owner", "_view", "_exports", "_released", "__weakref__")
+    __slots__ = ("object_id", "_owner", "_view", "_exports", "_released", "_lost", "__weakref__")
 
     object_id: ObjectID
     _owner: _Owner
     _view: memoryview | None
     _exports: int
     _released: bool
+    _lost: str | None
 
     def __init__(self, owner: _Owner, oid: ObjectID, view: memoryview) -> None:
         self.object_id = oid
@@ -49,25 +61,44 @@ class _Region:
         self._view = view
         self._exports = 0
         self._released = False
+        self._lost = None
 
-    def __buffer__(self, flags: int) -> memoryview:
+    def _live_view(self) -> memoryview:
         view = self._view
+        if self._lost is not None:
+            raise BufferReleasedError(f"object {self.object_id.hex()}: {self._lost}; the store may have reused "
+                                      f"its memory")
         if view is None:
             raise BufferReleasedError(f"object {self.object_id.hex()} was released: its bytes are gone")
-        # A fresh memoryview per export: releasing it never touches another consumer's view.
-        fresh = view[:]
-        self._exports += 1
-        return fresh
+        return view
+
+    def __buffer__(self, flags: int) -> memoryview:
+        with self._owner._export_lock:
+            view = self._live_view()
+            # Refused before counting: CPython checks the flags only after __buffer__ returns, and a
+            # refused export is never released, so counting it would pin the buffer for ever.
+            if flags & BufferFlags.WRITABLE and view.readonly:
+                raise BufferError(f"object {self.object_id.hex()} is sealed: its buffer is read-only")
+            # A fresh memoryview per export: releasing it never touches another consumer's view.
+            fresh = view[:]
+            self._exports += 1
+            return fresh
 
     def __release_buffer__(self, view: memoryview) -> None:
-        self._exports -= 1
+        with self._owner._export_lock:
+            self._exports -= 1
         view.release()
 
     def __len__(self) -> int:
-        view = self._view
-        if view is None:
-            raise BufferReleasedError(f"object {self.object_id.hex()} was released: its bytes are gone")
-        return len(view)
+        return len(self._live_view())
+
+    def _invalidate(self, reason: str) -> None:
+        """The connection is gone (caller holds the export lock): without views the buffer is released
+        now; with views it refuses every new view and access."""
+        self._lost = reason
+        if self._exports == 0 and self._view is not None:
+            self._view.release()
+            self._view = None
 
     @property
     def size(self) -> int:
@@ -86,15 +117,16 @@ class _Region:
 
     def _take_view(self, action: str) -> memoryview:
         """Ends access; refuses while views exist."""
-        view = self._view
-        if view is None:
-            raise BufferReleasedError(f"object {self.object_id.hex()} was already released")
-        if self._exports:
-            raise BufferInUseError(
-                f"cannot {action} object {self.object_id.hex()}: {self._exports} view(s) of it are alive "
-                f"(memoryviews, numpy arrays, pyarrow buffers); drop them first")
-        self._view = None
-        return view
+        with self._owner._export_lock:
+            view = self._view
+            if view is None:
+                raise BufferReleasedError(f"object {self.object_id.hex()} was already released")
+            if self._exports:
+                raise BufferInUseError(
+                    f"cannot {action} object {self.object_id.hex()}: {self._exports} view(s) of it are alive "
+                    f"(memoryviews, numpy arrays, pyarrow buffers); drop them first")
+            self._view = None
+            return view
 
     def as_numpy(self, dtype: numpy.typing.DTypeLike = "uint8", shape: int | tuple[int, ...] | None = None
                  ) -> numpy.ndarray[Any, Any]:
@@ -108,6 +140,17 @@ class _Region:
     def to_bytes(self) -> bytes:
         """A copy of the data."""
         return bytes(self)
+
+
+def invalidate_all(buffers: Iterable[_Region], reason: str) -> list[str]:
+    """Invalidates every buffer of a failed or closed connection (caller holds the export lock);
+    returns the ids (hex) of those that still have views."""
+    in_use: list[str] = []
+    for buffer in list(buffers):
+        if buffer._exports:
+            in_use.append(buffer.object_id.hex())
+        buffer._invalidate(reason)
+    return in_use
 
 
 class PlasmaBuffer(_Region):

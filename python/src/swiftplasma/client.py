@@ -13,7 +13,7 @@ from typing import Final
 
 from . import _transport, _wire
 from ._frames import FrameBuffer
-from .buffer import MutableBuffer, PlasmaBuffer
+from .buffer import MutableBuffer, PlasmaBuffer, invalidate_all
 from .errors import (BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError, ProtocolError,
                      store_error)
 from .objectid import ObjectID
@@ -90,10 +90,14 @@ class Client:
         self._arena = handshake.arena
         self._frames = FrameBuffer(handshake.leftover)
         self._lock = threading.Lock()
+        self._export_lock = threading.RLock()
         self._next_id = 2  # 1 was the hello
         self._deferred = _Deferred()
         self._buffers: weakref.WeakSet[PlasmaBuffer | MutableBuffer] = weakref.WeakSet()
         self._failure: PlasmaError | None = None
+        #: Requests whose caller was interrupted (KeyboardInterrupt, a signal handler's exception) while
+        #: waiting for the reply: type and ids, so a late reply is undone (see _undo_locked).
+        self._abandoned: dict[int, tuple[int, list[ObjectID]]] = {}
         self._receive = bytearray(1 << 18)
         self._receive_view = memoryview(self._receive)
         #: Bytes read from / written to the socket since connect (the hello included).
@@ -104,6 +108,7 @@ class Client:
 
     def _send_locked(self, parts: Sequence[bytes | memoryview]) -> None:
         total = sum(len(p) for p in parts)
+        sent = -1  # until sendmsg returns, nothing of the frame went out
         try:
             sent = self._sock.sendmsg(parts)
             if sent < total:
@@ -112,11 +117,26 @@ class Client:
         except OSError as error:
             self._fail(DisconnectedError(f"sending to the store at {self.path} failed: {error}"))
             raise self._failure from error  # type: ignore[misc]
+        except BaseException as error:
+            if 0 <= sent < total:  # sendall was interrupted: how much of the rest went out is unknown
+                # Interrupted (a signal handler raised) with part of a frame sent: the stream can't be
+                # resynchronised, so the connection is given up rather than left with half a frame.
+                self._fail(DisconnectedError(
+                    f"sending to the store at {self.path} was interrupted mid-frame ({error!r})"))
+                try:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            raise
         self.bytes_sent += total
 
     def _fail(self, error: PlasmaError) -> None:
-        if self._failure is None:
-            self._failure = error
+        """Marks the connection failed; the store gives back every reference it held, so no buffer may
+        reach that memory any more (see buffer.py)."""
+        with self._export_lock:
+            if self._failure is None:
+                self._failure = error
+                invalidate_all(self._buffers, f"its connection failed ({error})")
 
     def _request_locked(self, message_type: int, payload: Sequence[bytes | memoryview]) -> int:
         if self._failure is not None:
@@ -139,7 +159,10 @@ class Client:
                     status, message, _ = _wire.status_of(payload)
                     self._fail(DisconnectedError(f"the store ended the connection: {message}"))
                     raise self._failure  # type: ignore[misc]
-                # Otherwise: the reply to a deferred release or abort; nobody waits for it.
+                abandoned = self._abandoned.pop(header.request_id, None) if header.type & _wire.REPLY_BIT else None
+                if abandoned is not None:
+                    self._undo_locked(*abandoned, payload)
+                # Otherwise: the reply to a deferred release, abort or cancel; nobody waits for it.
             try:
                 count = self._receive_spinning() if self._spin > 0 else self._sock.recv_into(self._receive_view)
             except OSError as error:
@@ -163,10 +186,54 @@ class Client:
                 if time.perf_counter() >= deadline:
                     return self._sock.recv_into(self._receive_view)
 
-    def _call(self, message_type: int, *payload: bytes | memoryview) -> bytes:
+    def _call(self, message_type: int, *payload: bytes | memoryview, ids: list[ObjectID] | None = None) -> bytes:
+        """One request and its reply. ``ids``: what a late reply must undo if the wait is interrupted
+        (a get's ids, a create's or seal's object)."""
         with self._lock:
             request_id = self._request_locked(message_type, payload)
-            return self._read_reply_locked(request_id)
+            try:
+                reply = self._read_reply_locked(request_id)
+            except PlasmaError:
+                raise
+            except BaseException:
+                self._abandon_locked(request_id, message_type, ids or [])
+                raise
+            if self._deferred.releases or self._deferred.aborts:
+                self._flush_deferred_locked()  # what a late reply to an abandoned request held
+            return reply
+
+    def _abandon_locked(self, request_id: int, message_type: int, ids: list[ObjectID]) -> None:
+        """The caller stopped waiting (an exception from a signal handler, such as KeyboardInterrupt):
+        a get is withdrawn in the store with cancel, as the asyncio client does, and whatever its late
+        reply holds is given back when it is read."""
+        if self._failure is not None:
+            return
+        self._abandoned[request_id] = (message_type, ids)
+        if message_type == _wire.GET:
+            try:
+                self._request_locked(_wire.CANCEL, [_wire.u64(request_id)])
+            except PlasmaError:
+                pass
+
+    def _undo_locked(self, message_type: int, ids: list[ObjectID], payload: bytes) -> None:
+        status, _, reader = _wire.status_of(payload)
+        if status != _wire.OK:
+            return  # cancelled, timed out or refused: nothing held
+        if message_type == _wire.GET:
+            for oid, location in zip(ids, reader.get_entries()):
+                if location is not None:
+                    self._deferred.releases.append(oid)
+        elif message_type == _wire.CREATE:
+            self._deferred.aborts.extend(ids)
+        elif message_type == _wire.SEAL:
+            self._deferred.releases.extend(ids)  # the creator's reference
+
+    def _flush_deferred_locked(self) -> None:
+        if self._failure is None:
+            deferred, used = self._deferred.frames(self._next_id)
+            self._next_id += used
+            if deferred:
+                self._send_locked([deferred])
 
     def _checked(self, operation: str, reply: bytes, oid: ObjectID | None = None) -> _wire.Reader:
         status, message, reader = _wire.status_of(reply)
@@ -187,11 +254,7 @@ class Client:
         self._deferred.releases.append(oid)
         if self._lock.acquire(blocking=False):
             try:
-                if self._failure is None:
-                    deferred, used = self._deferred.frames(self._next_id)
-                    self._next_id += used
-                    if deferred:
-                        self._send_locked([deferred])
+                self._flush_deferred_locked()
             except PlasmaError:
                 pass
             finally:
@@ -199,7 +262,7 @@ class Client:
 
     def _seal_or_abort(self, oid: ObjectID, seal: bool) -> None:
         if seal:
-            self._checked("seal", self._call(_wire.SEAL, oid.binary()), oid)
+            self._checked("seal", self._call(_wire.SEAL, oid.binary(), ids=[oid]), oid)
             self._release_now(oid)
         else:
             self._checked("abort", self._call(_wire.ABORT, oid.binary()), oid)
@@ -209,19 +272,20 @@ class Client:
     def close(self) -> None:
         """Closes the connection; the store gives back every reference it held. Raises
         :class:`BufferInUseError` (and closes nothing) while views of its buffers are alive."""
-        in_use = [b.object_id.hex() for b in list(self._buffers) if b.exports]
-        if in_use:
-            raise BufferInUseError(
-                f"cannot close the connection: views of {len(in_use)} object(s) are alive ({', '.join(in_use[:4])}); "
-                f"drop them first")
-        self._fail(DisconnectedError("the client closed the connection"))
+        # Checked and invalidated under the export lock: no view can be taken in between.
+        with self._export_lock:
+            in_use = [b.object_id.hex() for b in list(self._buffers) if b._exports]
+            if in_use:
+                raise BufferInUseError(
+                    f"cannot close the connection: views of {len(in_use)} object(s) are alive "
+                    f"({', '.join(in_use[:4])}); drop them first")
+            self._fail(DisconnectedError("the client closed the connection"))
+            invalidate_all(self._buffers, "its connection was closed")
         try:
             self._sock.shutdown(socket.SHUT_RDWR)  # wakes a thread waiting for a reply: it fails
         except OSError:
             pass
         with self._lock:
-            for buffer in list(self._buffers):
-                buffer._view = None
             self._sock.close()
             self._arena.close()
 
@@ -269,7 +333,7 @@ class Client:
         if size < 0:
             raise ValueError(f"size {size} is negative")
         reply = self._call(_wire.CREATE, _wire.create_payload(object_id, size, len(metadata),
-                                                             _wire.timeout_ms(wait_for_space)))
+                                                             _wire.timeout_ms(wait_for_space)), ids=[object_id])
         reader = self._checked("create", reply, object_id)
         offset = reader.u64()
         reader.end()
@@ -282,7 +346,7 @@ class Client:
     # MARK: reading
 
     def _get_locations(self, ids: list[ObjectID], timeout: float | None) -> list[_wire.Location | None]:
-        reply = self._call(_wire.GET, _wire.get_payload(ids, _wire.timeout_ms(timeout)))
+        reply = self._call(_wire.GET, _wire.get_payload(ids, _wire.timeout_ms(timeout)), ids=ids)
         reader = self._checked("get", reply, ids[0] if len(ids) == 1 else None)
         entries = reader.get_entries()
         reader.end()
