@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 python3 - "$work/run.json" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
-expected = {("put-small", 1): "1/uds-round-trip", ("put-small", 2): "1/uds-round-trip",
+expected = {("put-small", 1): "1/uds-round-trip-polling", ("put-small", 2): "1/uds-round-trip-polling",
             ("put-large", 1): "copy-into-shared-64MiB", ("get-large", 1): "read-shared-64MiB",
             ("wake-blocking", 1): "uds-round-trip-p50"}
 seen = {}

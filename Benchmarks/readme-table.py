@@ -36,6 +36,8 @@ def limit_cell(row):
 
 def headline(row):
     """The row's figure, its unit, and a spread, whatever kind of row it is."""
+    if "median" not in row and "p50" not in row and "figure" in row:
+        return row["figure"] + (f" ({row['spread']})" if row.get("spread") else "")
     if "p50" in row and row.get("unit") == "us":
         return f"p50 {row['p50']:.1f} µs, p99 {row['p99']:.1f} µs"
     if "median" in row and "unit" in row:
@@ -63,17 +65,21 @@ def table(rows, source):
             arrow = rate(r["arrow_median"], r["unit"])
             what = name.removeprefix("arrow-compare:")
         else:
-            if name in compared:
+            if name in compared and r.get("clients", 1) == 1:
                 continue
             figure, arrow = headline(r), "—"
             clients = r.get("clients", 1)
             what = name if clients == 1 else f"{name}, {clients} client processes"
+            if "median" not in r and "p50" not in r and "what" in r:
+                what = f"{name}: {r['what']}"
         limit, ratio = limit_cell(r)
         lines.append(f"| {what} | {figure} | {limit} | {ratio} | {arrow} |")
     lines += ["", "limit: the machine's own, measured by the same invocation before each repetition of the row (the",
               "median of those samples): copying the object's size into populated shared memory (puts), reading it",
-              "(gets), a 32 B Unix-socket round trip between two processes (µs rows; ops/s rows are set against one",
-              "request per round trip). ratio: figure / limit; for µs rows, latency / round trip (lower is better)."]
+              "(gets); for ops/s rows, one request per 32 B Unix-socket round trip between two processes that both",
+              "poll (put-small and get-small make two per operation); for µs rows, that round trip with both sides",
+              "sleeping in read, as a woken waiter does. ratio: figure / limit; for µs rows, latency / round trip",
+              "(lower is better)."]
     return "\n".join(lines)
 
 

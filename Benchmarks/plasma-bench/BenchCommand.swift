@@ -65,7 +65,7 @@ struct BenchCommand: ParsableCommand {
     var stalledSeals = 1_000_000
 
     @Option(help: ArgumentHelp(
-        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects); a comma-separated list (e.g. 1,2,4) gives a row per count. The figure is the aggregate: all their operations / time from the first start to the last finish; the row also gives the per-client rates. 1 (the default) runs it in this process. Not used by --compare-arrow (one client). soak: its client processes (one number, default 32).",
+        "put-small, put-small-inline, get-small: client processes running the workload at once, each with its own connection (get-small: and its own 1000 objects); a comma-separated list (e.g. 1,2,4) gives a row per count. The figure is the aggregate: all their operations / time from the first start to the last finish; the row also gives the per-client rates. 1 (the default) runs it in this process. With --compare-arrow, the one-client figure is the comparison's native one and the counts above 1 run natively after it. soak: its client processes (one number, default 32).",
         valueName: "N[,N…]"))
     var clients: String?
 
@@ -213,6 +213,7 @@ struct BenchCommand: ParsableCommand {
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
         let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
+        try PopulationWait.untilPopulated(client, announce: announce)
         // --compare-arrow: the Arrow-capable workloads run side by side first (Arrow's store and ours
         // through the Arrow dialect, alternating with our native dialect); the rest run natively after.
         let arrowNames = arrowWorkloads.map(\.name)
@@ -223,7 +224,9 @@ struct BenchCommand: ParsableCommand {
                 arrowServer: arrowServer, memory: memory, ourSocket: path, native: client,
                 names: names.filter(arrowNames.contains), repetitions: repetitions, limits: limits)
         }
-        let selectedWorkloads = workloads.filter { selected($0.name) && (compareArrow == nil || !arrowNames.contains($0.name)) }
+        // Compared workloads ran above with one client; their rows of several client processes run here.
+        let compared = Set(compareArrow == nil ? [] : arrowNames)
+        let selectedWorkloads = workloads.filter { selected($0.name) }
 
         var rows: [Row] = []
         for workload in selectedWorkloads {
@@ -233,7 +236,8 @@ struct BenchCommand: ParsableCommand {
                     let result = try MultiClientBenchmark.measure(
                         workload, socket: path, clients: clients, repetitions: repetitions, limits: limits)
                     rows.append(Row(result, clients: clients))
-                } else if clients == (clientCounts ?? [1]).first {  // other workloads run once, in this process
+                } else if clients == (clientCounts ?? [1]).first, !compared.contains(workload.name) {
+                    // other workloads run once, in this process
                     announce(workload.name)
                     rows.append(Row(try measure(workload, client: client, limits: limits)))
                 }
@@ -360,7 +364,9 @@ struct BenchCommand: ParsableCommand {
         guard socket == nil else { return (nil, client) }
         let store = try LaunchedStore(memory: memory, maxClients: 64, tag: tag)
         do {
-            return (store, try PlasmaClient(socketPath: store.socketPath, retries: 600))
+            let client = try PlasmaClient(socketPath: store.socketPath, retries: 600)
+            try PopulationWait.untilPopulated(client, announce: announce)
+            return (store, client)
         } catch {
             store.stop()
             throw error

@@ -4,9 +4,10 @@ enum LimitKind: Equatable {
     case copy(Int)
     /// Bytes read from shared memory per second, for objects of this size (gets).
     case read(Int)
-    /// One request per round trip: the rate limit is 1 / round trip (ops/s figures).
+    /// One request per polling round trip: the rate limit is 1 / that round trip (ops/s figures).
     case roundTripRate
-    /// A latency set against one round trip (wake p50): the ratio is latency / round trip, lower is better.
+    /// A latency set against one round trip with both sides sleeping in read (wake p50): the ratio is
+    /// latency / round trip, lower is better.
     case roundTripLatency
 
     var unit: String {
@@ -22,7 +23,7 @@ enum LimitKind: Equatable {
         switch self {
         case .copy(let size): "copy-into-shared-\(MachineLimits.sizeName(size))"
         case .read(let size): "read-shared-\(MachineLimits.sizeName(size))"
-        case .roundTripRate: "1/uds-round-trip"
+        case .roundTripRate: "1/uds-round-trip-polling"
         case .roundTripLatency: "uds-round-trip-p50"
         }
     }

@@ -9,11 +9,13 @@ import PlasmaToolSupport
 /// - copy: `copyMemory` (glibc `memmove`, the routine `put-large` uses) of an object's size from the same
 ///   private source buffer into an already-populated memfd mapping: what a put does at best.
 /// - read: `readEveryByte` (the routine `get-large` uses) over an already-populated memfd mapping.
-/// - round trip: 32 bytes to another process over a Unix socket and back: what one request costs at best.
+/// - round trip: 32 bytes to another process over a Unix socket and back: what one request costs at best,
+///   with both sides polling (set against ops/s rows), or with both sleeping in read (set against the
+///   wake rows, whose waiter sleeps).
 final class MachineLimits {
     /// Populated memfd mappings by size, made on first use (populating 1 GiB takes seconds: never timed).
     private var targets: [Int: Arena] = [:]
-    private var peer: RoundTripPeer?
+    private var peers: [RoundTripMode: RoundTripPeer] = [:]
 
     /// Round trips per round-trip sample.
     static let roundTrips = 2_000
@@ -23,8 +25,8 @@ final class MachineLimits {
         switch kind {
         case .copy(let size): try passes(size) { target, source in target.copyMemory(from: source) }
         case .read(let size): try passes(size) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
-        case .roundTripRate: 1e6 / (try roundTrip())
-        case .roundTripLatency: try roundTrip()
+        case .roundTripRate: 1e6 / (try roundTrip(.polling))
+        case .roundTripLatency: try roundTrip(.sleeping)
         }
     }
 
@@ -44,10 +46,10 @@ final class MachineLimits {
         return rates.sorted()[rates.count / 2]
     }
 
-    /// p50 in µs of `roundTrips` round trips to the peer process (started on first use).
-    private func roundTrip() throws -> Double {
-        let peer = try self.peer ?? RoundTripPeer()
-        self.peer = peer
+    /// p50 in µs of `roundTrips` round trips to the peer process of `mode` (started on first use).
+    private func roundTrip(_ mode: RoundTripMode) throws -> Double {
+        let peer = try peers[mode] ?? RoundTripPeer(mode: mode)
+        peers[mode] = peer
         return try peer.p50(of: Self.roundTrips)
     }
 
@@ -57,24 +59,37 @@ final class MachineLimits {
     }
 }
 
+/// How the two ends of a round-trip measurement wait for each other's message.
+enum RoundTripMode: String {
+    /// Both spin on a nonblocking socket: the floor of a request and its reply when neither side sleeps
+    /// (what the store's --busy-poll and the client's spin aim at). Set against ops/s rows.
+    case polling
+    /// Both block in read, back to back: each message wakes a sleeping process, as a seal wakes a
+    /// waiter (Benchmarks/limits.sh measures the same). Set against the wake rows.
+    case sleeping
+}
+
 /// This executable in `role` in another process, echoing 32-byte messages over a Unix socket.
 final class RoundTripPeer {
     static let role = "__ping-pong"
+    let mode: RoundTripMode
     private let child: ChildProcess
     private let socket: UnixSocket
     private let directory: URL
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("plasma-bench-\(getpid())-limits")
+    init(mode: RoundTripMode) throws {
+        self.mode = mode
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("plasma-bench-\(getpid())-\(mode)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("ping.sock").path
         let listener = try UnixSocket.listen(path: path, mode: 0o600, backlog: 1)
         defer { listener.close() }
-        child = try ChildProcess(role: Self.role, [path])
+        child = try ChildProcess(role: Self.role, [path, mode.rawValue])
         try listener.waitUntilReadable()
         guard let socket = try listener.accept() else { throw BenchError.childFailed("the round-trip peer didn't connect") }
         self.socket = socket
-        try socket.setNonBlocking(false)  // blocking reads, as a client's: no poll between write and read
+        // Sleeping: blocking reads, as a waiting client's. Polling: nonblocking, spun on.
+        try socket.setNonBlocking(mode == .polling)
     }
 
     deinit {
@@ -91,7 +106,7 @@ final class RoundTripPeer {
         for _ in 0..<count {
             let start = MonotonicClock.nanoseconds()
             try message.withUnsafeBytes { try socket.writeAll($0) }
-            guard try message.withUnsafeMutableBytes({ try socket.readExactly(into: $0) }) else {
+            guard try Self.receive(&message, on: socket, polling: mode == .polling) else {
                 throw BenchError.childFailed("the round-trip peer hung up")
             }
             samples.append(MonotonicClock.nanoseconds() - start)
@@ -99,12 +114,38 @@ final class RoundTripPeer {
         return Double(samples.sorted()[count / 2]) / 1000
     }
 
-    /// The peer's side: connect, echo 32-byte messages until EOF.
+    /// Fills `message`: spinning on a nonblocking socket, or in blocking reads. false at EOF. A poller
+    /// that has spun for a millisecond with nothing to show sleeps until the socket is readable, so
+    /// that between samples it doesn't take a core from what the benchmark measures.
+    private static func receive(_ message: inout [UInt8], on socket: UnixSocket, polling: Bool) throws -> Bool {
+        guard polling else { return try message.withUnsafeMutableBytes { try socket.readExactly(into: $0) } }
+        var filled = 0
+        var spinningSince = MonotonicClock.nanoseconds()
+        while filled < message.count {
+            let count = try message.withUnsafeMutableBytes {
+                try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+            }
+            guard let count else {
+                if MonotonicClock.nanoseconds() - spinningSince > 1_000_000 {
+                    try socket.waitUntilReadable()
+                    spinningSince = MonotonicClock.nanoseconds()
+                }
+                continue
+            }
+            if count == 0 { return false }
+            filled += count
+        }
+        return true
+    }
+
+    /// The peer's side: connect, echo 32-byte messages until EOF, waiting as `mode` says.
     static func main(_ arguments: [String]) throws {
         let socket = try UnixSocket.connect(path: arguments[0])
         defer { socket.close() }
+        let polling = RoundTripMode(rawValue: arguments[1]) == .polling
+        try socket.setNonBlocking(polling)
         var message = [UInt8](repeating: 0, count: 32)
-        while try message.withUnsafeMutableBytes({ try socket.readExactly(into: $0) }) {
+        while try receive(&message, on: socket, polling: polling) {
             try message.withUnsafeBytes { try socket.writeAll($0) }
         }
     }

@@ -44,9 +44,11 @@ struct Row {
         return (limited.limitText, String(format: "%.2f", limited.ratio))
     }
 
-    /// The JSON fields, with what the row measured and its limit and ratio when it has one.
+    /// The JSON fields, with the table's figure, spread and description, and the limit and ratio when
+    /// the row has one.
     var jsonFields: [(String, String)] {
-        (what.isEmpty ? json : json + [("what", Report.jsonString(what))]) + (limited?.json ?? [])
+        let text = [("figure", figure), ("spread", spread), ("what", what)].filter { !$0.1.isEmpty }
+        return json + text.map { ($0.0, Report.jsonString($0.1)) } + (limited?.json ?? [])
     }
 }
 
@@ -67,9 +69,11 @@ enum Report {
 
     static let limitNote = """
         limit: the machine's own, measured before each repetition of the row (median of those samples): copy of the \
-        object's size into populated shared memory (puts), read of it (gets), or a 32 B Unix-socket round trip between \
-        two processes (p50 of \(MachineLimits.roundTrips); ops/s rows are set against one request per round trip, and \
-        put-small makes two). ratio: median / limit; for us rows, latency / round trip (lower is better).
+        object's size into populated shared memory (puts), read of it (gets); for ops/s rows, one request per 32 B \
+        Unix-socket round trip between two processes that both poll (p50 of \(MachineLimits.roundTrips); put-small \
+        and get-small make two round trips per operation); for the wake rows, that round trip with both sides \
+        sleeping in read (as Benchmarks/limits.sh measures it). ratio: median / limit; for us rows, latency / \
+        round trip (lower is better).
         """
 
     /// The --compare-arrow section: per workload the Arrow-dialect medians against both stores, their
