@@ -38,8 +38,9 @@ def headline(row):
     """The row's figure, its unit, and a spread, whatever kind of row it is."""
     if "median" not in row and "p50" not in row and "figure" in row:
         return row["figure"] + (f" ({row['spread']})" if row.get("spread") else "")
-    if "p50" in row and row.get("unit") == "us":
-        return f"p50 {row['p50']:.1f} µs, p99 {row['p99']:.1f} µs"
+    if "p50" in row and row.get("unit") in ("us", "ms"):
+        unit = "µs" if row["unit"] == "us" else "ms"
+        return f"p50 {row['p50']:.1f} {unit}, p99 {row['p99']:.1f} {unit}"
     if "median" in row and "unit" in row:
         text = rate(row["median"], row["unit"])
         if row.get("clients", 1) > 1 and "per_client_median" in row:
