@@ -143,13 +143,21 @@ def test_an_interrupted_blocking_get_is_cancelled_in_the_store(store: Store) -> 
     oid = sp.ObjectID.from_name("interrupted-get")
     with sp.connect(store.path, spin=0) as client, sp.connect(store.path) as observer:
         main = threading.get_ident()
+        fired = threading.Event()
 
         def handler(signum: int, frame: FrameType | None) -> None:
+            if fired.is_set():
+                return  # one interruption; later signals of the loop below are ignored
+            fired.set()
             raise Interrupted("signal")
 
         def interrupter() -> None:
             until(lambda: observer.stats()["pending_gets"] == 1, "the get waits in the store")
-            signal.pthread_kill(main, signal.SIGUSR1)
+            # The store can see the get before the client is back in recv: a signal then runs its handler
+            # only after recv returns, which it never would. So signal until the handler has run.
+            while not fired.is_set():
+                signal.pthread_kill(main, signal.SIGUSR1)
+                fired.wait(0.05)
 
         previous = signal.signal(signal.SIGUSR1, handler)
         thread = threading.Thread(target=interrupter)

@@ -98,6 +98,8 @@ class Client:
         #: Requests whose caller was interrupted (KeyboardInterrupt, a signal handler's exception) while
         #: waiting for the reply: type and ids, so a late reply is undone (see _undo_locked).
         self._abandoned: dict[int, tuple[int, list[ObjectID]]] = {}
+        #: The id of the request being sent or awaited by ``_call`` (None before it has one).
+        self._sending: int | None = None
         self._receive = bytearray(1 << 18)
         self._receive_view = memoryview(self._receive)
         #: Bytes read from / written to the socket since connect (the hello included).
@@ -145,6 +147,7 @@ class Client:
         self._next_id += used
         request_id = self._next_id
         self._next_id += 1
+        self._sending = request_id  # for _call: an interrupt from here on may leave it in the store
         length = sum(len(p) for p in payload)
         header = _wire.HEADER.pack(_wire.MAGIC, _wire.VERSION, message_type, request_id, length, 0)
         self._send_locked([deferred + header, *payload] if deferred else [header, *payload])
@@ -190,13 +193,20 @@ class Client:
         """One request and its reply. ``ids``: what a late reply must undo if the wait is interrupted
         (a get's ids, a create's or seal's object)."""
         with self._lock:
-            request_id = self._request_locked(message_type, payload)
+            self._sending = None
             try:
+                request_id = self._request_locked(message_type, payload)
                 reply = self._read_reply_locked(request_id)
             except PlasmaError:
                 raise
             except BaseException:
-                self._abandon_locked(request_id, message_type, ids or [])
+                # Interrupted anywhere after the request got its id: while it was sent (a frame cut in
+                # half fails the connection, and then nothing is abandoned), after it went out but before
+                # the reply wait began, or during that wait. In the first two cases the store may or may
+                # not have it; abandoning it either way is safe: a cancel of a request the store never
+                # saw is answered and ignored.
+                if self._sending is not None:
+                    self._abandon_locked(self._sending, message_type, ids or [])
                 raise
             if self._deferred.releases or self._deferred.aborts:
                 self._flush_deferred_locked()  # what a late reply to an abandoned request held
