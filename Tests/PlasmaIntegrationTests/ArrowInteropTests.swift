@@ -10,30 +10,15 @@ extension IntegrationTests {
     /// pyarrow 11 into `.venv-arrow/` when it is missing (a minute, once) and fails with one line that says
     /// how to install it by hand when it can't. It never skips.
     @Suite struct ArrowInteropTests {
-        static let repository = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
         @Test(.timeLimit(.minutes(10)))
         func pyarrowElevenClientsAndArrowsOwnTestSuitePassAgainstOurStore() throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [Self.repository.appendingPathComponent("Tests/arrow-interop/run.sh").path]
-            var environment = ProcessInfo.processInfo.environment
-            environment["PLASMA_STORE_BIN"] = BuiltProducts.url("plasma-store").path
-            environment["PLASMA_CLI_BIN"] = BuiltProducts.url("plasma").path
-            environment["PLASMA_STORE_SOCKET"] = nil
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let (status, text) = try RepositoryScript.run(
+                "Tests/arrow-interop/run.sh", environment: ["PLASMA_CLI_BIN": BuiltProducts.url("plasma").path])
 
             // pytest's summary lines ("== 23 passed in 9.1s ==") say what ran; show them either way.
             let summaries = text.split(separator: "\n").filter { $0.hasPrefix("==") }
             print(summaries.joined(separator: "\n"))
-            #expect(process.terminationStatus == 0, "Tests/arrow-interop/run.sh failed:\n\(text.suffix(6000))")
+            #expect(status == 0, "Tests/arrow-interop/run.sh failed:\n\(text.suffix(6000))")
             let results = summaries.filter { $0.contains(" passed") || $0.contains(" failed") }
             #expect(results.count == 2, "expected two pytest runs:\n\(text.suffix(3000))")
             #expect(!results.contains { $0.contains(" failed") || $0.contains(" error") }, "\(text.suffix(6000))")

@@ -5,9 +5,7 @@ extension IntegrationTests {
     /// Every flag a program's `--help` lists is documented in its man page, and every workload
     /// `plasma-bench --help` lists has its own entry.
     @Suite struct ManPageTests {
-        static let manDirectory = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("man")
+        static let manDirectory = RepositoryScript.repository.appendingPathComponent("man")
 
         /// What a program prints for `arguments` (standard output and error together).
         func helpText(of program: String, _ arguments: [String] = ["--help"]) throws -> String {

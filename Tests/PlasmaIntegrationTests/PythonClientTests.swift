@@ -10,29 +10,15 @@ extension IntegrationTests {
     /// (1,000 awaits while 100,000 unrelated objects are sealed), numpy and pyarrow IPC across processes.
     /// It never skips: without PyPI it fails with the setup log.
     @Suite struct PythonClientTests {
-        static let repository = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
         /// Names whose ids the Python side must derive exactly as `ObjectID(name:)` does here.
         static let names = ["weights/v3", "", "naïve 名前", "frames/example", String(repeating: "long name ", count: 100)]
 
         @Test(.timeLimit(.minutes(10)))
         func swiftplasmaTestSuitePassesAgainstOurStore() throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [Self.repository.appendingPathComponent("python/run-tests.sh").path, "-q"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["PLASMA_STORE_BIN"] = BuiltProducts.url("plasma-store").path
-            environment["PLASMA_STORE_SOCKET"] = nil
             let swiftIDs = Dictionary(uniqueKeysWithValues: Self.names.map { ($0, ObjectID(name: $0).hex) })
-            environment["SWIFT_OBJECT_ID_NAMES"] = String(decoding: try JSONEncoder().encode(swiftIDs), as: UTF8.self)
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let (status, text) = try RepositoryScript.run(
+                "python/run-tests.sh", arguments: ["-q"],
+                environment: ["SWIFT_OBJECT_ID_NAMES": String(decoding: try JSONEncoder().encode(swiftIDs), as: UTF8.self)])
 
             // pytest's summary and the figures the tests report; shown either way.
             let lines = text.split(separator: "\n")
@@ -40,7 +26,7 @@ extension IntegrationTests {
             print(figures.joined(separator: "\n"))
             let summary = lines.last { $0.contains(" passed") || $0.contains(" failed") || $0.contains(" error") }
             print(summary ?? "no pytest summary")
-            #expect(process.terminationStatus == 0, "python/run-tests.sh failed:\n\(text.suffix(8000))")
+            #expect(status == 0, "python/run-tests.sh failed:\n\(text.suffix(8000))")
             #expect(summary.map { $0.contains(" passed") && !$0.contains("failed") && !$0.contains("error") } ?? false,
                     "\(text.suffix(4000))")
             // Only the other-user trust test may skip, and only where there is no root or setpriv.

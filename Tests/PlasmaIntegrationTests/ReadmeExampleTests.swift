@@ -6,8 +6,7 @@ extension IntegrationTests {
     /// Swift 6 language mode): each snippet must appear verbatim in its program, and each program runs
     /// against a real store and does what the README says.
     @Suite struct ReadmeExampleTests {
-        static let root = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        static let root = RepositoryScript.repository
 
         /// (program path named in the `<!-- example: PATH -->` line, the ```swift block right after it).
         static func readmeSnippets() throws -> [(path: String, code: String)] {
