@@ -42,15 +42,9 @@ public final class AsyncPlasmaClient: ObjectOwner {
     ) throws(PlasmaClientError) {
         let logger = logger ?? .silent
         // The read loop blocks in the kernel; spinning there would only burn a core.
-        let handshake: Handshake
-        do {
-            handshake = try Handshake.perform(
-                socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
-                spin: .zero, trust: trust)
-        } catch {
-            logger.debug("plasma: cannot connect: \(error)")
-            throw error
-        }
+        let handshake = try Handshake.perform(
+            socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
+            spin: .zero, trust: trust, logger: logger)
         connection = AsyncConnection(socket: handshake.socket, reader: handshake.reader, logger: logger)
         arena = handshake.arena
         capacity = handshake.capacity

@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import PlasmaCore
 import PlasmaPosix
 import PlasmaWire
@@ -12,7 +13,22 @@ struct Handshake {
 
     /// - Parameter spin: the reader's poll window; `.zero` leaves the socket blocking.
     /// - Parameter trust: whose store to accept; nil: `StoreTrust.fromEnvironment()`.
+    /// A failure is logged at debug level on `logger` before it is thrown.
     static func perform(
+        socketPath: String, name: String, retries: Int, retryInterval: Duration, prefault: Bool, spin: Duration,
+        trust: StoreTrust?, logger: Logger
+    ) throws(PlasmaClientError) -> Handshake {
+        do {
+            return try perform(
+                socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
+                spin: spin, trust: trust)
+        } catch {
+            logger.debug("plasma: cannot connect: \(error)")
+            throw error
+        }
+    }
+
+    private static func perform(
         socketPath: String, name: String, retries: Int, retryInterval: Duration, prefault: Bool, spin: Duration,
         trust: StoreTrust?
     ) throws(PlasmaClientError) -> Handshake {

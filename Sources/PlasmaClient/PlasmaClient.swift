@@ -50,15 +50,9 @@ public final class PlasmaClient: ObjectOwner {
         trust: StoreTrust? = nil, logger: Logger? = nil
     ) throws(PlasmaClientError) {
         let logger = logger ?? .silent
-        let handshake: Handshake
-        do {
-            handshake = try Handshake.perform(
-                socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
-                spin: spin, trust: trust)
-        } catch {
-            logger.debug("plasma: cannot connect: \(error)")
-            throw error
-        }
+        let handshake = try Handshake.perform(
+            socketPath: socketPath, name: name, retries: retries, retryInterval: retryInterval, prefault: prefault,
+            spin: spin, trust: trust, logger: logger)
         connection = ClientConnection(socket: handshake.socket, reader: handshake.reader, logger: logger)
         arena = handshake.arena
         capacity = handshake.capacity
