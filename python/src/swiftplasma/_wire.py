@@ -48,6 +48,8 @@ _U32: Final = struct.Struct("<I")
 _U64: Final = struct.Struct("<Q")
 _I64: Final = struct.Struct("<q")
 _GET_ENTRY: Final = struct.Struct("<BQQQ")
+#: A one-id get's reply: status, count 1, then its entry (found, offset, data size, metadata size).
+GET_ONE_REPLY: Final = struct.Struct("<HIBQQQ")
 _LIST_ENTRY: Final = struct.Struct("<20sQQQBqqB")
 _CREATE_HEAD: Final = struct.Struct("<20sQQq")
 _INLINE_HEAD: Final = struct.Struct("<q20sI")
