@@ -20,6 +20,12 @@ def _merged(path: str) -> dict[str, dict[str, list[float]]]:
     return rows
 
 
+def _ratio(row: dict[str, list[float]]) -> float:
+    """The median over repetitions of each one's rate over the limit sampled just before it (the load
+    on a shared machine moves both between repetitions)."""
+    return statistics.median(rate / limit for rate, limit in zip(row["rates"], row["limits"]))
+
+
 def _format(value: float, unit: str) -> str:
     return f"{value:,.2f} {unit}" if unit == "GB/s" else f"{value:,.0f} {unit}"
 
@@ -34,13 +40,15 @@ def main(work: str) -> None:
         unit = "GB/s" if "MiB" in name else "ops/s"
         m, t = statistics.median(mine["rates"]), statistics.median(theirs["rates"])
         ml, tl = statistics.median(mine["limits"]), statistics.median(theirs["limits"])
-        print(f"{name:20}{_format(m, unit):>16}{_format(ml, unit):>16}{m / ml:>7.2f}{_format(t, unit):>16}"
-              f"{_format(tl, unit):>16}{t / tl:>7.2f}{m / t:>13.2f}x")
+        print(f"{name:20}{_format(m, unit):>16}{_format(ml, unit):>16}{_ratio(mine):>7.2f}{_format(t, unit):>16}"
+              f"{_format(tl, unit):>16}{_ratio(theirs):>7.2f}{m / t:>13.2f}x")
         print(f"{'':20}ours {_format(min(mine['rates']), unit)} … {_format(max(mine['rates']), unit)}, limit "
               f"{_format(min(mine['limits']), unit)} … {_format(max(mine['limits']), unit)}; pyarrow "
               f"{_format(min(theirs['rates']), unit)} … {_format(max(theirs['rates']), unit)}, limit "
               f"{_format(min(theirs['limits']), unit)} … {_format(max(theirs['limits']), unit)}")
-    print("(limits: copy/read of 64 MiB of populated shared memory; small ops against 1 / polling round trip)")
+    print("limit: sampled before each repetition (median shown): memcpy into / read of 64 MiB of populated shared\n"
+          "memory; for ops/s, 1 / the polling Unix-socket round trip p50. ratio: the median over repetitions of\n"
+          "each repetition's rate / its own limit sample.")
 
     wake: dict[str, Any] = json.load(open(f"{work}/wake.json"))
     python, swift = wake["python"], wake["swift"]
