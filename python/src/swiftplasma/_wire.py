@@ -74,9 +74,14 @@ STATS_FIELDS: Final = (
 )
 
 
+def header(message_type: int, request_id: int, length: int) -> bytes:
+    """A request's 24-byte header, for a payload of ``length`` bytes sent after it."""
+    return HEADER.pack(MAGIC, VERSION, message_type, request_id, length, 0)
+
+
 def frame(message_type: int, request_id: int, payload: bytes = b"") -> bytes:
     """One whole request frame."""
-    return HEADER.pack(MAGIC, VERSION, message_type, request_id, len(payload), 0) + payload
+    return header(message_type, request_id, len(payload)) + payload
 
 
 def ids_payload(ids: list[ObjectID]) -> bytes:

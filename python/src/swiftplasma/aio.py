@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from . import _transport, _wire
 from ._frames import FrameBuffer
-from .buffer import PlasmaBuffer, invalidate_all
+from .buffer import AsyncMutableBuffer, PlasmaBuffer, invalidate_all
 from .client import INLINE_LIMIT, _Deferred, as_bytes_view, ids_of
 from .errors import (STATUS_SUMMARIES, BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError,
                      ProtocolError, store_error)
@@ -208,7 +208,7 @@ class AsyncClient:
         self._out = bytearray()
         self._writing = False
         self._failure: PlasmaError | None = None
-        self._buffers: weakref.WeakSet[PlasmaBuffer] = weakref.WeakSet()
+        self._buffers: weakref.WeakSet[PlasmaBuffer | AsyncMutableBuffer] = weakref.WeakSet()
         # Buffers may be viewed (and finalised) from any thread.
         self._export_lock = threading.RLock()
         #: Bytes read from / written to the socket since connect (the hello included).
@@ -254,11 +254,8 @@ class AsyncClient:
         """Sends one request (after any deferred releases); returns its request id."""
         if self._failure is not None:
             raise self._failure
-        deferred, used = self._deferred.frames(self._next_id)
-        self._next_id += used
-        request_id = self._next_id
-        self._next_id += 1
-        self._write(deferred + _wire.frame(message_type, request_id, payload))
+        head, request_id, self._next_id = self._deferred.request(self._next_id, message_type, len(payload))
+        self._write(head + payload)
         return request_id
 
     def _post(self, message_type: int, payload: bytes) -> None:
@@ -569,15 +566,34 @@ class AsyncClient:
                   wait_for_space: float | None = 0) -> None:
         """Stores ``data`` (any buffer-protocol object) as a sealed object; keeps no reference."""
         view = as_bytes_view(data)
-        timeout = _wire.timeout_ms(wait_for_space)
         if len(view) + len(metadata) <= INLINE_LIMIT:
-            payload = b"".join(bytes(p) for p in _wire.create_and_seal_parts(object_id, view, metadata, timeout))
+            payload = b"".join(bytes(p) for p in _wire.create_and_seal_parts(
+                object_id, view, metadata, _wire.timeout_ms(wait_for_space)))
             await self._call(_wire.CREATE_AND_SEAL, payload, partial(self._done, "put", object_id))
             return
-        # A cancellation (or any error) at any step leaves nothing behind. A future cancelled before its
-        # reply came is undone when the reply comes (_undo); one whose reply was dispatched before the
-        # task resumed is undone here.
-        created = self._call(_wire.CREATE, _wire.create_payload(object_id, len(view), len(metadata), timeout),
+        buffer = await self.create(object_id, len(view), metadata, wait_for_space)
+        try:
+            target = buffer._view
+            assert target is not None
+            target[:] = view
+        except BaseException:
+            await buffer.abort()
+            raise
+        await buffer.seal()
+
+    async def create(self, object_id: ObjectID, size: int, metadata: bytes = b"",
+                     wait_for_space: float | None = 0) -> AsyncMutableBuffer:
+        """Reserves ``size`` bytes of data (and the metadata, written now) and returns them writable;
+        write in place (``memoryview(buf)``, ``buf.as_numpy()``), then ``await buf.seal()`` (or use
+        ``async with``). ``wait_for_space``: seconds to wait when the store is full (None: forever).
+
+        Cancelled at any step, nothing is left behind: a create cancelled before its reply came is
+        aborted when the reply comes; one whose reply was dispatched before the task resumed is aborted
+        here."""
+        if size < 0:
+            raise ValueError(f"size {size} is negative")
+        created = self._call(_wire.CREATE, _wire.create_payload(object_id, size, len(metadata),
+                                                               _wire.timeout_ms(wait_for_space)),
                              partial(self._checked, "create", oid=object_id), [object_id])
         try:
             reply = await created
@@ -587,13 +603,24 @@ class AsyncClient:
             raise
         try:
             offset = reply.u64()
-            self._arena.check(offset, len(view), len(metadata), f"object {object_id.hex()}")
-            self._arena.writable[offset:offset + len(view)] = view
-            self._arena.writable[offset + len(view):offset + len(view) + len(metadata)] = metadata
-            sealed = self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
+            reply.end()
+            self._arena.check(offset, size, len(metadata), f"object {object_id.hex()}")
+            self._arena.writable[offset + size:offset + size + len(metadata)] = metadata
+            buffer = AsyncMutableBuffer(self, object_id, self._arena.writable[offset:offset + size], self._finish)
         except BaseException:
             self._defer_abort(object_id)
             raise
+        self._buffers.add(buffer)
+        return buffer
+
+    async def _finish(self, object_id: ObjectID, seal: bool) -> None:
+        """A created object's seal (then the creator's reference goes back) or abort. A seal cancelled
+        before its reply came is undone when the reply comes (_undo); one whose reply was dispatched
+        before the task resumed, here."""
+        if not seal:
+            await self._call(_wire.ABORT, object_id.binary(), partial(self._done, "abort", object_id))
+            return
+        sealed = self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
         try:
             await sealed
         finally:
