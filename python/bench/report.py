@@ -61,8 +61,9 @@ def main(work: str) -> None:
           f"(median of {len(wake['limit_samples'])} samples, {min(wake['limit_samples']):.1f} … "
           f"{max(wake['limit_samples']):.1f}): {python['p50'] / limit:.1f} and {swift['p50'] / limit:.1f} round trips")
     reference = json.load(open(f"{work}/wake-swift.json"))[0]  # plasma-bench --json: one row
-    print(f"  reference, plasma-bench wake-async (Swift producer): p50 {float(reference['p50']):.1f} us "
-          f"(p99 {float(reference['p99']):.1f})")
+    print(f"  reference, plasma-bench wake-async (its own Swift producer and waiter, after the blocks): p50 "
+          f"{float(reference['p50']):.1f} us (p99 {float(reference['p99']):.1f}); as_future / it: "
+          f"{python['p50'] / float(reference['p50']):.2f}x")
     floor = json.load(open(f"{work}/asyncio-floor.json"))
     print(f"asyncio floor (a bare asyncio reader of a socketpair woken by another process, no store): "
           f"p50 {floor['p50']:.1f} us")

@@ -383,7 +383,8 @@ class AsyncClient:
         if end + metadata_size > self._arena.size:
             self._arena.check(offset, data_size, metadata_size, f"object {oid.hex()}")
         view = self._arena.readable
-        buffer = PlasmaBuffer(self, oid, view[offset:end], bytes(view[end:end + metadata_size]) if metadata_size else b"")
+        metadata = bytes(view[end:end + metadata_size]) if metadata_size else b""
+        buffer = PlasmaBuffer(self, oid, view[offset:end], metadata)
         self._buffers.add(buffer)
         future.set_result(buffer)
         return True
