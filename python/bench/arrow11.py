@@ -10,6 +10,7 @@ from typing import Callable
 warnings.simplefilter("ignore", DeprecationWarning)
 import pyarrow.plasma as plasma  # noqa: E402
 
+from limits import Limits
 from workloads import emit, run_all  # noqa: E402
 
 
@@ -34,4 +35,6 @@ class Arrow11:
 
 if __name__ == "__main__":
     driver = Arrow11(sys.argv[1])
-    emit(driver, run_all(driver, int(sys.argv[2])))
+    limits = Limits()
+    emit(driver, run_all(driver, int(sys.argv[2]), limits))
+    limits.close()

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 import swiftplasma as sp
+from limits import Limits
 from workloads import emit, run_all
 
 
@@ -28,4 +29,6 @@ class Ours:
 
 if __name__ == "__main__":
     driver = Ours(sys.argv[1])
-    emit(driver, run_all(driver, int(sys.argv[2])))
+    limits = Limits()
+    emit(driver, run_all(driver, int(sys.argv[2]), limits))
+    limits.close()

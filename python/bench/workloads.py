@@ -1,20 +1,21 @@
 """The timed loops, shared by both clients' drivers (Python 3.11 compatible: pyarrow 11 runs there).
 
 Method as plasma-bench's (Benchmarks/README.md): prepare untimed, a quarter of the operations as a
-warm-up, then `repetitions` timed runs of the full count; the figure is the median rate, the spread the
-lowest and highest.
+warm-up, then `repetitions` timed runs of the full count, each after one sample of the workload's
+machine limit (limits.Limits). run.sh runs each driver with one repetition at a time, alternating the
+two clients, and takes the medians over all of them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
 from typing import Callable, Protocol
 
+from limits import LARGE, Limits
+
 SMALL = 64
-LARGE = 64 << 20
 SMALL_OPS = 20_000
 LARGE_OPS = 20
 
@@ -27,27 +28,29 @@ class Driver(Protocol):
     def delete(self, oids: list[bytes]) -> None: ...
 
 
-def _rates(run: Callable[[int], None], count: int, repetitions: int, unit_per_op: float) -> dict[str, float]:
+def _rates(run: Callable[[int], None], count: int, repetitions: int, unit_per_op: float, limits: Limits,
+           limit: str) -> dict[str, object]:
     run(max(1, count // 4))
-    rates = []
+    rates, samples = [], []
     for _ in range(repetitions):
+        samples.append(limits.sample(limit))
         started = time.perf_counter()
         run(count)
         rates.append(count * unit_per_op / (time.perf_counter() - started))
-    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+    return {"rates": rates, "limit": limit, "limit_samples": samples}
 
 
-def run_all(driver: Driver, repetitions: int) -> dict[str, dict[str, float]]:
+def run_all(driver: Driver, repetitions: int, limits: Limits) -> dict[str, dict[str, object]]:
     import numpy as np
 
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, object]] = {}
     small = os.urandom(SMALL)
 
     def put_small(count: int) -> None:
         for _ in range(count):
             driver.put(os.urandom(20), small)
 
-    results["put-small (64 B)"] = _rates(put_small, SMALL_OPS, repetitions, 1)
+    results["put-small (64 B)"] = _rates(put_small, SMALL_OPS, repetitions, 1, limits, "rtt-poll")
 
     prepared = [os.urandom(20) for _ in range(1000)]
     for oid in prepared:
@@ -60,7 +63,7 @@ def run_all(driver: Driver, repetitions: int) -> dict[str, dict[str, float]]:
         for i in range(count):
             driver.get_release(prepared[i % 1000], no_read)
 
-    results["get-small (64 B)"] = _rates(get_small, SMALL_OPS, repetitions, 1)
+    results["get-small (64 B)"] = _rates(get_small, SMALL_OPS, repetitions, 1, limits, "rtt-poll")
     driver.delete(prepared)
 
     source = np.random.default_rng(16).integers(0, 255, LARGE, dtype=np.uint8)
@@ -71,7 +74,7 @@ def run_all(driver: Driver, repetitions: int) -> dict[str, dict[str, float]]:
             driver.put(oid, source)
             driver.delete([oid])
 
-    results["put-large (64 MiB)"] = _rates(put_large, LARGE_OPS, repetitions, LARGE / 1e9)
+    results["put-large (64 MiB)"] = _rates(put_large, LARGE_OPS, repetitions, LARGE / 1e9, limits, f"copy {LARGE}")
 
     large = os.urandom(20)
     driver.put(large, source)
@@ -84,10 +87,10 @@ def run_all(driver: Driver, repetitions: int) -> dict[str, dict[str, float]]:
         for _ in range(count):
             driver.get_release(large, read_every_byte)
 
-    results["get-large (64 MiB)"] = _rates(get_large, LARGE_OPS, repetitions, LARGE / 1e9)
+    results["get-large (64 MiB)"] = _rates(get_large, LARGE_OPS, repetitions, LARGE / 1e9, limits, f"read {LARGE}")
     driver.delete([large])
     return results
 
 
-def emit(driver: Driver, results: dict[str, dict[str, float]]) -> None:
+def emit(driver: Driver, results: dict[str, dict[str, object]]) -> None:
     print(json.dumps({"client": driver.name, "results": results}))

@@ -234,3 +234,67 @@ def test_cancelled_puts_leave_nothing_behind_and_the_connection_works(store: Sto
         client.close()
 
     asyncio.run(run())
+
+
+def test_create_write_in_place_and_seal_or_abort_on_the_asyncio_client(store: Store) -> None:
+    async def run() -> None:
+        client = await sp.connect_async(store.path)
+        with sp.connect(store.path) as observer:
+            oid = sp.ObjectID.random()
+            waiting = client.as_future(oid)
+            buffer = await client.create(oid, 8, metadata=b"meta")
+            view = memoryview(buffer)
+            view[:] = b"in place"
+            with pytest.raises(sp.BufferInUseError):
+                await buffer.seal()  # a view is alive: nothing may write after the seal
+            del view
+            buffer.as_numpy("uint8")[:1] = ord("I")  # the array is gone when the statement ends
+            await buffer.seal()
+            assert buffer.released
+            found = await waiting
+            assert bytes(found) == b"In place" and found.metadata == b"meta"
+            found.close()
+            await until(lambda: [(r.sealed, r.reference_count) for r in observer.list()] == [(True, 0)],
+                        "the creator's reference is given back")
+            assert bytes(observer.get(oid, timeout=0)) == b"In place"
+
+            # async with: sealed on a normal exit, aborted when the block raised.
+            sealed, aborted = sp.ObjectID.random(), sp.ObjectID.random()
+            async with await client.create(sealed, 3) as created:
+                memoryview(created)[:] = b"abc"
+            with pytest.raises(RuntimeError, match="writer failed"):
+                async with await client.create(aborted, 3) as created:
+                    raise RuntimeError("writer failed")
+            assert await client.contains(sealed) and not await client.contains(aborted)
+
+            # Dropped unsealed: aborted with the connection's next request.
+            dropped = sp.ObjectID.random()
+            created = await client.create(dropped, 16)
+            del created
+            await client.contains(dropped)
+            await until(lambda: dropped not in [r.object_id for r in observer.list()], "the dropped object is aborted")
+
+            # Explicit abort; then the id is free again.
+            again = await client.create(dropped, 4)
+            await again.abort()
+            assert not await client.contains(dropped)
+            with pytest.raises(sp.BufferReleasedError):
+                memoryview(again)
+
+            # A seal cancelled at any point leaves no reference and no unsealed object behind.
+            for delay in range(4):
+                created = await client.create(sp.ObjectID.random(), 1 << 10)
+                task = asyncio.create_task(created.seal())
+                for _ in range(delay):
+                    await asyncio.sleep(0)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await until(lambda: all(r.sealed and r.reference_count == 0 for r in observer.list()),
+                        "no cancelled seal holds a reference or leaves an unsealed object")
+            with pytest.raises(ValueError):
+                await client.create(sp.ObjectID.random(), -1)
+            with pytest.raises(sp.ObjectExistsError, match=sealed.hex()):
+                await client.create(sealed, 1)
+        client.close()
+
+    asyncio.run(run())

@@ -48,6 +48,8 @@ _U32: Final = struct.Struct("<I")
 _U64: Final = struct.Struct("<Q")
 _I64: Final = struct.Struct("<q")
 _GET_ENTRY: Final = struct.Struct("<BQQQ")
+#: A one-id get's reply: status, count 1, then its entry (found, offset, data size, metadata size).
+GET_ONE_REPLY: Final = struct.Struct("<HIBQQQ")
 _LIST_ENTRY: Final = struct.Struct("<20sQQQBqqB")
 _CREATE_HEAD: Final = struct.Struct("<20sQQq")
 _INLINE_HEAD: Final = struct.Struct("<q20sI")
@@ -72,9 +74,14 @@ STATS_FIELDS: Final = (
 )
 
 
+def header(message_type: int, request_id: int, length: int) -> bytes:
+    """A request's 24-byte header, for a payload of ``length`` bytes sent after it."""
+    return HEADER.pack(MAGIC, VERSION, message_type, request_id, length, 0)
+
+
 def frame(message_type: int, request_id: int, payload: bytes = b"") -> bytes:
     """One whole request frame."""
-    return HEADER.pack(MAGIC, VERSION, message_type, request_id, len(payload), 0) + payload
+    return header(message_type, request_id, len(payload)) + payload
 
 
 def ids_payload(ids: list[ObjectID]) -> bytes:

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from . import _transport, _wire
 from ._frames import FrameBuffer
-from .buffer import PlasmaBuffer, invalidate_all
+from .buffer import AsyncMutableBuffer, PlasmaBuffer, invalidate_all
 from .client import INLINE_LIMIT, _Deferred, as_bytes_view, ids_of
 from .errors import (STATUS_SUMMARIES, BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError,
                      ProtocolError, store_error)
@@ -149,9 +149,10 @@ def _succeeded(future: asyncio.Future[Any]) -> bool:
 
 class _Call:
     """A request awaiting its reply: the future, how to turn the reply into its result, and the ids of
-    a get (whose late reply is undone when its waiter gave up)."""
+    a get (whose late reply is undone when its waiter gave up). ``single``: the id of a one-id get,
+    whose found reply is decoded on a fast path (the wake latency of ``as_future``)."""
 
-    __slots__ = ("future", "parse", "ids", "message_type")
+    __slots__ = ("future", "parse", "ids", "message_type", "single")
 
     def __init__(self, future: asyncio.Future[Any], parse: Callable[[bytes], Any], ids: list[ObjectID],
                  message_type: int) -> None:
@@ -159,6 +160,25 @@ class _Call:
         self.parse = parse
         self.ids = ids
         self.message_type = message_type
+        self.single = ids[0] if message_type == _wire.GET and len(ids) == 1 else None
+
+
+class _GetFuture(asyncio.Future[Any]):
+    """A get's future: cancelling it (or the task awaiting it) withdraws the wait in the store at once,
+    instead of through a done-callback that every resolved get would also pay a loop hop for."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: AsyncClient) -> None:
+        super().__init__(loop=loop)
+        self._client: AsyncClient | None = client
+        self._request_id = 0
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        client, self._client = self._client, None
+        if client is not None:
+            client._withdraw(self._request_id)
+        return True
 
 
 class AsyncClient:
@@ -188,7 +208,7 @@ class AsyncClient:
         self._out = bytearray()
         self._writing = False
         self._failure: PlasmaError | None = None
-        self._buffers: weakref.WeakSet[PlasmaBuffer] = weakref.WeakSet()
+        self._buffers: weakref.WeakSet[PlasmaBuffer | AsyncMutableBuffer] = weakref.WeakSet()
         # Buffers may be viewed (and finalised) from any thread.
         self._export_lock = threading.RLock()
         #: Bytes read from / written to the socket since connect (the hello included).
@@ -234,11 +254,8 @@ class AsyncClient:
         """Sends one request (after any deferred releases); returns its request id."""
         if self._failure is not None:
             raise self._failure
-        deferred, used = self._deferred.frames(self._next_id)
-        self._next_id += used
-        request_id = self._next_id
-        self._next_id += 1
-        self._write(deferred + _wire.frame(message_type, request_id, payload))
+        head, request_id, self._next_id = self._deferred.request(self._next_id, message_type, len(payload))
+        self._write(head + payload)
         return request_id
 
     def _post(self, message_type: int, payload: bytes) -> None:
@@ -248,11 +265,15 @@ class AsyncClient:
 
     def _call(self, message_type: int, payload: bytes, parse: Callable[[bytes], T],
               ids: list[ObjectID] | None = None) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = self._loop.create_future()
         request_id = self._send(message_type, payload)
-        self._pending[request_id] = _Call(future, parse, ids or [], message_type)
+        future: asyncio.Future[T]
         if message_type == _wire.GET:
-            future.add_done_callback(partial(self._get_done, request_id))
+            get = _GetFuture(self._loop, self)
+            get._request_id = request_id
+            future = get
+        else:
+            future = self._loop.create_future()
+        self._pending[request_id] = _Call(future, parse, ids or [], message_type)
         return future
 
     # Buffers call these (buffer._Owner); a finalizer may run mid-request, or on another thread.
@@ -314,8 +335,59 @@ class AsyncClient:
             self._fail(DisconnectedError(f"the store at {self.path} closed the connection"))
             return
         self.bytes_received += count
-        self._frames.feed(self._receive_view[:count])
-        self._dispatch_buffered()
+        if self._frames.start == len(self._frames.data):
+            self._dispatch_received(count)
+        else:
+            self._frames.feed(self._receive_view[:count])
+            self._dispatch_buffered()
+
+    def _dispatch_received(self, count: int) -> None:
+        """Dispatches the whole frames in the first ``count`` bytes of the receive buffer where they
+        lie (nothing else is buffered); keeps the rest for the next read."""
+        data = self._receive
+        at = 0
+        try:
+            while count - at >= _wire.HEADER_SIZE:
+                magic, version, message_type, request_id, length, reserved = _wire.HEADER.unpack_from(data, at)
+                if magic != _wire.MAGIC or version != _wire.VERSION or reserved:
+                    _wire.decode_header(data, at)  # raises, naming what is wrong
+                begin = at + _wire.HEADER_SIZE
+                end = begin + length
+                if end > count:
+                    break
+                at = end
+                if message_type & _wire.REPLY_BIT and length == _wire.GET_ONE_REPLY.size:
+                    call = self._pending.get(request_id)
+                    if call is not None and call.single is not None and self._resolve_get(call, data, begin):
+                        del self._pending[request_id]
+                        continue
+                self._dispatch(_wire.Header(message_type, request_id, length), bytes(data[begin:end]))
+                if self._failure is not None:
+                    return
+        except PlasmaError as error:
+            self._fail(error)
+            return
+        if at < count:
+            self._frames.feed(self._receive_view[at:count])
+
+    def _resolve_get(self, call: _Call, data: bytearray, at: int) -> bool:
+        """The fast path of a one-id get's reply that found its object: decoded with one unpack straight
+        into its buffer. False (the reply takes the general path) for anything else."""
+        status, count, found, offset, data_size, metadata_size = _wire.GET_ONE_REPLY.unpack_from(data, at)
+        future = call.future
+        if status != _wire.OK or count != 1 or found != 1 or future.done():
+            return False
+        oid = call.single
+        assert oid is not None
+        end = offset + data_size
+        if end + metadata_size > self._arena.size:
+            self._arena.check(offset, data_size, metadata_size, f"object {oid.hex()}")
+        view = self._arena.readable
+        metadata = bytes(view[end:end + metadata_size]) if metadata_size else b""
+        buffer = PlasmaBuffer(self, oid, view[offset:end], metadata)
+        self._buffers.add(buffer)
+        future.set_result(buffer)
+        return True
 
     def _dispatch_buffered(self) -> None:
         try:
@@ -372,12 +444,12 @@ class AsyncClient:
             self._deferred.releases.extend(call.ids)  # the creator's reference
         self._schedule_flush()
 
-    def _get_done(self, request_id: int, future: asyncio.Future[Any]) -> None:
-        if future.cancelled():
-            call = self._pending.pop(request_id, None)
-            if call is not None and self._failure is None:
-                self._withdrawn[request_id] = call
-                self._post(_wire.CANCEL, _wire.u64(request_id))
+    def _withdraw(self, request_id: int) -> None:
+        """A get's future was cancelled: the store drops the wait; a reply that raced it is undone."""
+        call = self._pending.pop(request_id, None)
+        if call is not None and self._failure is None:
+            self._withdrawn[request_id] = call
+            self._post(_wire.CANCEL, _wire.u64(request_id))
 
     def _fail(self, error: PlasmaError) -> None:
         with self._export_lock:
@@ -495,15 +567,34 @@ class AsyncClient:
                   wait_for_space: float | None = 0) -> None:
         """Stores ``data`` (any buffer-protocol object) as a sealed object; keeps no reference."""
         view = as_bytes_view(data)
-        timeout = _wire.timeout_ms(wait_for_space)
         if len(view) + len(metadata) <= INLINE_LIMIT:
-            payload = b"".join(bytes(p) for p in _wire.create_and_seal_parts(object_id, view, metadata, timeout))
+            payload = b"".join(bytes(p) for p in _wire.create_and_seal_parts(
+                object_id, view, metadata, _wire.timeout_ms(wait_for_space)))
             await self._call(_wire.CREATE_AND_SEAL, payload, partial(self._done, "put", object_id))
             return
-        # A cancellation (or any error) at any step leaves nothing behind. A future cancelled before its
-        # reply came is undone when the reply comes (_undo); one whose reply was dispatched before the
-        # task resumed is undone here.
-        created = self._call(_wire.CREATE, _wire.create_payload(object_id, len(view), len(metadata), timeout),
+        buffer = await self.create(object_id, len(view), metadata, wait_for_space)
+        try:
+            target = buffer._view
+            assert target is not None
+            target[:] = view
+        except BaseException:
+            await buffer.abort()
+            raise
+        await buffer.seal()
+
+    async def create(self, object_id: ObjectID, size: int, metadata: bytes = b"",
+                     wait_for_space: float | None = 0) -> AsyncMutableBuffer:
+        """Reserves ``size`` bytes of data (and the metadata, written now) and returns them writable;
+        write in place (``memoryview(buf)``, ``buf.as_numpy()``), then ``await buf.seal()`` (or use
+        ``async with``). ``wait_for_space``: seconds to wait when the store is full (None: forever).
+
+        Cancelled at any step, nothing is left behind: a create cancelled before its reply came is
+        aborted when the reply comes; one whose reply was dispatched before the task resumed is aborted
+        here."""
+        if size < 0:
+            raise ValueError(f"size {size} is negative")
+        created = self._call(_wire.CREATE, _wire.create_payload(object_id, size, len(metadata),
+                                                               _wire.timeout_ms(wait_for_space)),
                              partial(self._checked, "create", oid=object_id), [object_id])
         try:
             reply = await created
@@ -513,13 +604,24 @@ class AsyncClient:
             raise
         try:
             offset = reply.u64()
-            self._arena.check(offset, len(view), len(metadata), f"object {object_id.hex()}")
-            self._arena.writable[offset:offset + len(view)] = view
-            self._arena.writable[offset + len(view):offset + len(view) + len(metadata)] = metadata
-            sealed = self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
+            reply.end()
+            self._arena.check(offset, size, len(metadata), f"object {object_id.hex()}")
+            self._arena.writable[offset + size:offset + size + len(metadata)] = metadata
+            buffer = AsyncMutableBuffer(self, object_id, self._arena.writable[offset:offset + size], self._finish)
         except BaseException:
             self._defer_abort(object_id)
             raise
+        self._buffers.add(buffer)
+        return buffer
+
+    async def _finish(self, object_id: ObjectID, seal: bool) -> None:
+        """A created object's seal (then the creator's reference goes back) or abort. A seal cancelled
+        before its reply came is undone when the reply comes (_undo); one whose reply was dispatched
+        before the task resumed, here."""
+        if not seal:
+            await self._call(_wire.ABORT, object_id.binary(), partial(self._done, "abort", object_id))
+            return
+        sealed = self._call(_wire.SEAL, object_id.binary(), partial(self._done, "seal", object_id), [object_id])
         try:
             await sealed
         finally:

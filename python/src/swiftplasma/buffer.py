@@ -19,7 +19,7 @@ view is counted (PEP 688 ``__buffer__`` / ``__release_buffer__``), so:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from inspect import BufferFlags
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -238,3 +238,53 @@ class MutableBuffer(_Region):
     def __repr__(self) -> str:
         state = "done" if self._view is None else f"{len(self._view)} bytes, unsealed"
         return f"MutableBuffer({self.object_id.hex()}, {state})"
+
+
+class AsyncMutableBuffer(_Region):
+    """An object being written through the asyncio client: writable in place until ``await seal()``
+    publishes it or ``await abort()`` drops it. ``async with`` seals on a normal exit and aborts when
+    the block raised; dropping it unsealed aborts it."""
+
+    __slots__ = ("_finish",)
+
+    _finish: Callable[[ObjectID, bool], Awaitable[None]]
+
+    def __init__(self, owner: _Owner, oid: ObjectID, view: memoryview,
+                 finish: Callable[[ObjectID, bool], Awaitable[None]]) -> None:
+        super().__init__(owner, oid, view)
+        self._finish = finish
+
+    async def seal(self) -> None:
+        """Publishes the object and gives the creator's reference back. Raises
+        :class:`BufferInUseError` while views of the buffer are alive (nothing may write to a sealed
+        object). Cancelled while the seal is on its way, the object is still sealed and the reference
+        still given back."""
+        self._take_view("seal").release()
+        await self._finish(self.object_id, True)
+
+    async def abort(self) -> None:
+        """Drops the unsealed object."""
+        self._take_view("abort").release()
+        await self._finish(self.object_id, False)
+
+    async def __aenter__(self) -> AsyncMutableBuffer:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        """Seals on a normal exit, aborts when the block raised."""
+        if self._view is None:
+            return
+        if kind is None:
+            await self.seal()
+        else:
+            await self.abort()
+
+    def __del__(self) -> None:
+        if getattr(self, "_view", None) is not None:
+            self._view = None
+            self._owner._defer_abort(self.object_id)
+
+    def __repr__(self) -> str:
+        state = "done" if self._view is None else f"{len(self._view)} bytes, unsealed"
+        return f"AsyncMutableBuffer({self.object_id.hex()}, {state})"

@@ -75,6 +75,13 @@ class _Deferred:
             used += 1
         return bytes(out), used
 
+    def request(self, next_id: int, message_type: int, length: int) -> tuple[bytes, int, int]:
+        """What goes out before a request's payload (the deferred frames, then the request's header),
+        the request's id and the next free id. Both clients send every request through this."""
+        deferred, used = self.frames(next_id)
+        request_id = next_id + used
+        return deferred + _wire.header(message_type, request_id, length), request_id, request_id + 1
+
 
 class Client:
     """A blocking connection to the store. Calls from several threads are serialised on the one
@@ -143,14 +150,10 @@ class Client:
     def _request_locked(self, message_type: int, payload: Sequence[bytes | memoryview]) -> int:
         if self._failure is not None:
             raise self._failure
-        deferred, used = self._deferred.frames(self._next_id)
-        self._next_id += used
-        request_id = self._next_id
-        self._next_id += 1
+        head, request_id, self._next_id = self._deferred.request(self._next_id, message_type,
+                                                                 sum(len(p) for p in payload))
         self._sending = request_id  # for _call: an interrupt from here on may leave it in the store
-        length = sum(len(p) for p in payload)
-        header = _wire.HEADER.pack(_wire.MAGIC, _wire.VERSION, message_type, request_id, length, 0)
-        self._send_locked([deferred + header, *payload] if deferred else [header, *payload])
+        self._send_locked([head, *payload])
         return request_id
 
     def _read_reply_locked(self, request_id: int) -> bytes:
