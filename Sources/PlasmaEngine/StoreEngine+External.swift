@@ -23,6 +23,16 @@ final class ExternalSpill {
     /// bytes couldn't be read back (missing, damaged, not what was written); the sink says why.
     var spillFailures = 0
     var restoreFailures = 0
+    /// Spills the sink is still writing, by ticket (StoreEngine+SpillInFlight.swift).
+    var inFlight: [UInt64: SpillInFlight] = [:]
+    /// The ticket of each object still in the table whose bytes the sink is reading.
+    var ticketOf: [ObjectID: UInt64] = [:]
+    /// Bytes of in-flight spills that will leave the arena when they finish (fate `.spilling`).
+    var leavingBytes = 0
+    /// Bytes of blocks whose object is gone but whose spill the sink is still reading (fate `.removed`):
+    /// not in the table, still allocated.
+    var heldBytes = 0
+    var nextTicket: UInt64 = 1
 
     init(sink: SpillSink) { self.sink = sink }
 
@@ -37,7 +47,7 @@ final class ExternalSpill {
 }
 
 /// Eviction to a spill sink (the server's `--external-store`): an evicted object's bytes move out of the
-/// arena and the object stays known. It is still "contained", listed (sealed, no references), can't be
+/// arena (asynchronously: StoreEngine+SpillInFlight.swift) and the object stays known. It is still "contained", listed (sealed, no references), can't be
 /// created again, and a get brings it back (evicting others if needed) before answering. Moving out is
 /// silent (no deletion event); deleting a spilled object is a deletion like any other.
 extension StoreEngine {
@@ -45,28 +55,6 @@ extension StoreEngine {
 
     /// Present in the arena or spilled: the id is taken.
     func isKnown(_ id: ObjectID) -> Bool { objects.slot(of: id) != nil || isSpilled(id) }
-
-    /// Moves an evictable object to the external store; false (nothing changed) when the store refused it.
-    func spill(_ slot: Int32) -> Bool {
-        guard let external else { return false }
-        let record = objects[slot]
-        let region = UnsafeRawBufferPointer(
-            start: record.block == nil ? nil : memory.baseAddress! + record.offset, count: record.block == nil ? 0 : record.totalSize)
-        guard external.sink.spill(record.id, region, dataSize: record.dataSize) else {
-            external.spillFailures += 1
-            return false
-        }
-        external.objects[record.id] = SpilledObject(
-            dataSize: record.dataSize, metadataSize: record.metadataSize, digest: record.digest,
-            createdAtWallNanoseconds: record.createdAtWallNanoseconds,
-            createdAtMonotonicNanoseconds: record.createdAtMonotonicNanoseconds,
-            sealDurationNanoseconds: record.sealDurationNanoseconds)
-        external.bytes += record.totalSize
-        objects.remove(slot)
-        if let block = record.block { allocator.free(block) }
-        observer?.spilled(record.id, bytes: record.totalSize)
-        return true
-    }
 
     /// Forgets a spilled object (delete); true when it was spilled. Subscribers hear of the deletion.
     func dropSpilled(_ id: ObjectID) -> Bool {

@@ -149,6 +149,13 @@ public final class StoreServer {
                 logger.info("stop requested")
                 loop.stop()
             }
+            if let completions = externalStore?.completions {
+                // Spill writes finished on the store's I/O thread (ExternalStore.swift).
+                try loop.register(completions.rawValue, interest: .readable) { [unowned self] _ in
+                    completions.drain()
+                    engine.spillsFinished()
+                }
+            }
             if let signals {
                 try loop.register(signals.rawValue, interest: .readable) { [unowned self] _ in
                     let number = signals.readSignal() ?? 0
@@ -181,7 +188,7 @@ public final class StoreServer {
         stopPopulation()
         socketFile.close()
         for connection in Array(connections.values) { close(connection, reason: nil) }
-        externalStore?.removeAll()  // spilled objects live as long as the store
+        externalStore?.removeAll()  // waits for its writes; spilled objects live as long as the store
         logger.info("store stopped; socket \(configuration.socketPath) \(socketFile.inode == nil ? "left to the service manager" : "removed")")
     }
 

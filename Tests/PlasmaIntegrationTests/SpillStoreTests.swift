@@ -128,6 +128,38 @@ extension IntegrationTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: spill.directory).isEmpty)
         }
 
+        /// Spills are written by the store's I/O thread, and a create waits for the spill that makes its
+        /// room: a client filling the store, and another reading its own (pinned) object between those
+        /// creates, see every byte, and no spill fails or is lost.
+        @Test func spillsWrittenInTheBackgroundLoseNothingAndLeaveOtherClientsObjectsAlone() throws {
+            let spill = SpillPath()
+            let store = try StoreProcess(memory: "1M", arguments: ["--external-store", spill.url])
+            let writer = try store.connect()
+            let reader = try store.connect()
+            let kept = ObjectID.random()
+            try reader.createAndSeal(kept, data: pattern(size: 50_000, seed: 99))
+            let held = try #require(try reader.get(kept, timeout: .no))  // referenced: never spilled
+            let ids = (0..<40).map { _ in ObjectID.random() }
+            for (index, id) in ids.enumerated() {
+                try writer.createAndSeal(id, data: pattern(size: 100_000, seed: index))
+                let buffer = try #require(try reader.get(kept, timeout: .no))
+                #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 50_000, seed: 99)))
+                try buffer.release()
+            }
+            let statistics = try writer.statistics()
+            #expect(statistics.spillFailures == 0 && statistics.spilledObjects >= 30)
+            #expect(statistics.sealedObjects + statistics.spilledObjects == 41)
+            for (index, id) in ids.enumerated() {
+                let buffer = try #require(try writer.get(id, timeout: .no))
+                #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 100_000, seed: index)))
+                try buffer.release()
+            }
+            try held.release()
+            #expect(try writer.statistics().restoreFailures == 0)
+            #expect(store.stop() == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: spill.directory).isEmpty, "files removed at exit")
+        }
+
         /// The attack of issue 13: plant a link where the store will write an object's file, then make it
         /// spill that object.
         @Test func aLinkPlantedAtASpillFilesNameOrItsTemporaryNameIsNotWrittenThrough() throws {

@@ -1,0 +1,119 @@
+import PlasmaCore
+import PlasmaEngine
+import Testing
+
+/// Spills in flight (StoreEngine+SpillInFlight.swift): the fake sink holds each spill until the test
+/// completes it, as the server's writer thread would, and reads the object's bytes only then.
+@Suite struct EngineSpillInFlightTests {
+    /// Two 512-byte objects fill a 1024-byte store; a third create then begins spilling testID(1).
+    private func storeWithSpillInFlight(timeout: Int64 = 0) -> (LoneEngine, RecordingSpillSink, ClientID) {
+        let sink = RecordingSpillSink()
+        sink.holdSpills = true
+        let store = LoneEngine(capacity: 1024, spillSink: sink)
+        let client = store.engine.connect()
+        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))
+        #expect(store.put(testID(2), size: 512, byte: 0xB2, by: client))
+        let third = InlineObject(id: testID(3), data: [UInt8](repeating: 0xC3, count: 512))
+        #expect(store.engine.createAndSeal(third, timeoutMilliseconds: timeout, client: client, ticket: 3) == .waiting,
+                "waits for the room being written out, even with timeout 0")
+        #expect(sink.inFlight == [testID(1)] && store.engine.spillsInFlight == 1)
+        return (store, sink, client)
+    }
+
+    @Test func aCreateWaitsForTheSpillThatMakesItsRoomAndIsServedWhenItEnds() {
+        let (store, sink, client) = storeWithSpillInFlight()
+        #expect(store.engine.contains(testID(1)))
+        #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && !$0.isSpilled }, "still in the arena")
+        #expect(store.observer.take().isEmpty)
+        #expect(store.engine.checkInvariants())
+
+        sink.complete(testID(1))
+        store.engine.spillsFinished()
+        #expect(sink.stored[testID(1)] == [UInt8](repeating: 0xA1, count: 512), "its block stayed whole until the write")
+        #expect(store.observer.take() == [.spilled(testID(1), 512), .create(client, 3, sealing: true, .success(.sealed))])
+        #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && $0.isSpilled })
+        #expect(store.engine.spillsInFlight == 0 && store.engine.statistics.spilledObjects == 1)
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func aGetOfAnObjectBeingSpilledKeepsItAndTheCopyIsDiscarded() {
+        let (store, sink, client) = storeWithSpillInFlight()
+        guard case .answered(let found) = store.engine.get([testID(1)], timeoutMilliseconds: 0, client: client, ticket: 9),
+              let location = found.first ?? nil
+        else { Issue.record("the object being spilled was not found"); return }
+        #expect(store.memory[location.offset] == 0xA1 && store.memory[location.offset + 511] == 0xA1)
+
+        sink.complete(testID(1))
+        store.engine.spillsFinished()
+        #expect(sink.discards == [testID(1)] && sink.stored[testID(1)] == nil, "the written copy is dropped")
+        #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && !$0.isSpilled })
+        #expect(sink.inFlight == [testID(2)], "the waiting create's room now comes from the next in the LRU")
+        #expect(store.observer.take().isEmpty)
+        #expect(store.engine.checkInvariants())
+
+        sink.complete(testID(2))
+        store.engine.spillsFinished()
+        #expect(store.observer.take() == [.spilled(testID(2), 512), .create(client, 3, sealing: true, .success(.sealed))])
+        #expect(store.engine.release(testID(1), client: client) == .ok)
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func aDeleteDuringASpillFreesTheIdAtOnceAndTheBlockWhenTheWriteEnds() {
+        let (store, sink, client) = storeWithSpillInFlight()
+        #expect(store.engine.delete(testID(1)) == .deleted)
+        #expect(!store.engine.contains(testID(1)) && sink.discards == [testID(1)])
+        #expect(store.engine.checkInvariants())
+        #expect(store.observer.take().isEmpty, "the create still waits: the block is being read")
+
+        sink.complete(testID(1))
+        store.engine.spillsFinished()
+        #expect(sink.stored[testID(1)] == nil, "the copy of a deleted object is not kept")
+        #expect(store.observer.take() == [.create(client, 3, sealing: true, .success(.sealed))], "no spill announced")
+        let statistics = store.engine.statistics
+        #expect(statistics.spilledObjects == 0 && statistics.deletedObjects == 1)
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func theEvictCommandWaitsForSpillsInFlightAndSpillsOnlyWhatIsEvictable() {
+        let (store, sink, client) = storeWithSpillInFlight()
+        let freed = store.engine.evict(atLeast: 2048)
+        #expect(freed.objects == 1 && freed.bytes == 512, "testID(1), already leaving, is not evicted twice")
+        #expect(sink.inFlight.isEmpty && sink.spills == [testID(1), testID(2)])
+        #expect(store.observer.take() == [.spilled(testID(1), 512), .spilled(testID(2), 512),
+                                          .create(client, 3, sealing: true, .success(.sealed))])
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func aFailedSpillDropsTheObjectAsEvictionWouldCountsItAndServesTheCreate() {
+        let (store, sink, client) = storeWithSpillInFlight()
+        sink.refuse = [testID(1)]
+        sink.complete(testID(1))
+        store.engine.spillsFinished()
+        #expect(!store.engine.contains(testID(1)))
+        #expect(store.engine.statistics.spillFailures == 1 && store.engine.statistics.spilledObjects == 0)
+        #expect(store.observer.take() == [.create(client, 3, sealing: true, .success(.sealed))])
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func aCreateThatWontWaitFailsWhenTheSpillItWaitedForIsTakenBack() {
+        let sink = RecordingSpillSink()
+        sink.holdSpills = true
+        let store = LoneEngine(capacity: 1024, spillSink: sink)
+        let client = store.engine.connect()
+        #expect(store.put(testID(1), size: 1024, by: client))
+        let second = InlineObject(id: testID(2), data: [UInt8](repeating: 2, count: 1024))
+        #expect(store.engine.createAndSeal(second, timeoutMilliseconds: 0, client: client, ticket: 2) == .waiting)
+        guard case .answered(let found) = store.engine.get([testID(1)], timeoutMilliseconds: 0, client: client, ticket: 5),
+              found.first != nil
+        else { Issue.record("not found"); return }
+        sink.complete()
+        store.engine.spillsFinished()
+        guard case .create(_, 2, sealing: true, .failure(let error))? = store.observer.take().first else {
+            Issue.record("the create was not answered")
+            return
+        }
+        #expect(error.status == .outOfMemory)
+        #expect(store.engine.statistics.pendingCreates == 0)
+        #expect(store.engine.checkInvariants())
+    }
+}
