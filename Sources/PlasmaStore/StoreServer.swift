@@ -21,7 +21,8 @@ public final class StoreServer {
     let allocator: Allocator
     let native: NativeAdapter
     let arrow: ArrowAdapter
-    let clock = SystemClock()
+    /// The system's clocks; also the engine's (the conformance is below).
+    let clock = MonotonicClock()
     /// The engine's observer (StoreServer+EngineObserver.swift); set once `self` exists.
     private var relay: EngineRelay?
     /// Where evicted objects go with `--external-store`; the engine spills through it.
@@ -507,3 +508,6 @@ public final class StoreServer {
 
     public var statistics: StoreStatistics { engine.statistics }
 }
+
+/// PlasmaPosix's clock is the engine's clock: the engine names only its protocol, PlasmaPosix knows no engine.
+extension MonotonicClock: EngineClock {}
