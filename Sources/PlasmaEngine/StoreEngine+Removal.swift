@@ -32,8 +32,8 @@ extension StoreEngine {
             evict(victim)
         }
         // The command answers what it freed: its spills are written before it does (the loop waits).
-        collectSpills(waiting: true)
-        if count > 0 { serveWaitingCreates() }
+        let spillsEnded = collectSpills(waiting: true)
+        if count > 0 || spillsEnded { serveWaitingCreates() }
         return (freed, count)
     }
 

@@ -30,8 +30,11 @@ struct SpillInFlight {
 extension StoreEngine {
     /// The sink has finished some spills: apply them, then serve the creates waiting for the space.
     /// The server calls this when its sink signals; a sink that finishes at once needs no call.
+    /// Serves even when nothing new finished: a command that waited for the sink may have applied the
+    /// sink's reports already (the signal comes anyway) without serving the waiting creates.
     public func spillsFinished() {
-        if collectSpills(waiting: false) { serveWaitingCreates() }
+        collectSpills(waiting: false)
+        serveWaitingCreates()
     }
 
     /// Spills begun and not yet reported finished.
