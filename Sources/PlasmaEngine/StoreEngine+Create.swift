@@ -141,7 +141,7 @@ extension StoreEngine {
         guard size > 0 else { return emptyObjectsFull ? .none : .block(nil) }
         while true {
             let (leaving, held) = spillingBytes
-            let inUse = objects.bytesInUse + held
+            let inUse = objects.bytesInUse + held + restoringBytes
             if inUse + size - capacity > objects.evictableBytes + leaving + held { return .none }
             if inUse + size <= capacity, let block = allocator.allocate(size) { return .block(block) }
             let victim = objects.leastRecentlyUsed
@@ -188,15 +188,22 @@ extension StoreEngine {
         let record = objects[slot]
         let duration = Int64(clock.monotonicNanoseconds() &- record.createdAtMonotonicNanoseconds)
         objects.markSealed(slot, sealDuration: duration)
+        answerWaiters(at: slot)
+        publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
+        // Unreferenced: evictable now, or deleted now if its deletion was asked for while it was
+        // unsealed (`deferringUnsealed`); a deletion-pending object must never sit in the LRU list.
+        dropReferences(0, at: slot)
+    }
+
+    /// The gets waiting for this sealed object get it (one reference per position); those complete now
+    /// are answered.
+    func answerWaiters(at slot: Int32) {
+        let record = objects[slot]
         for key in waitingGets.takeWaiters(of: record.id) {
             let (positions, completed) = waitingGets.resolve(key, id: record.id, location: record.location)
             addReferences(positions, at: slot, for: key.client)
             if let completed { answerWaitingGet(completed) }
         }
-        publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
-        // Unreferenced: evictable now, or deleted now if its deletion was asked for while it was
-        // unsealed (`deferringUnsealed`); a deletion-pending object must never sit in the LRU list.
-        dropReferences(0, at: slot)
     }
 
     /// Drops an unsealed object its creator gave up on; subscribers hear it was aborted.

@@ -11,7 +11,8 @@ extension StoreEngine {
         let key = WaitKey(client: client, requestID: ticket)
         if external != nil {
             abandonSpills(of: ids)  // StoreEngine+SpillInFlight.swift
-            restoreSpilled(ids)  // StoreEngine+External.swift
+            // A get that won't wait reads them now; others wait for them as for a seal.
+            restoreSpilled(ids, synchronously: timeoutMilliseconds == 0)  // StoreEngine+External.swift
         }
         var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
         var foundSlots: [Int32] = []

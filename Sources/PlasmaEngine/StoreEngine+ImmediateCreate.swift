@@ -115,10 +115,10 @@ extension StoreEngine {
         }
         guard size <= capacity else { return nil }
         while true {
-            let inUse = objects.bytesInUse + spillingBytes.held + pending.bytes
+            let inUse = objects.bytesInUse + spillingBytes.held + restoringBytes + pending.bytes
             if inUse + size <= capacity, let block = allocator.allocate(size) { return block }
             // Room on its way out to the spill sink comes first (these creates never wait: the loop does).
-            if spillsInFlight > 0, collectSpills(waiting: true) { continue }
+            if sinkBusy, collectSpills(waiting: true) { continue }
             guard evictIfFull else { return nil }
             // Shortfall <= 0 means fragmentation: the fifth still frees room, until the LRU is empty.
             let shortfall = inUse + size - capacity

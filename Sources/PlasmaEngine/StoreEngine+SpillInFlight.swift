@@ -19,6 +19,15 @@ struct SpillInFlight {
     var fate: Fate
 }
 
+/// A restore the sink is still reading into `block`.
+struct RestoreInFlight {
+    let id: ObjectID
+    let block: ArenaBlock?
+    let object: SpilledObject
+    /// Deleted meanwhile: the block is freed when the read ends, and nothing comes back.
+    var cancelled = false
+}
+
 /// Spilling off the loop's hot path: evicting to a sink *begins* a spill; the space comes free when the
 /// sink reports the write finished (`spillsFinished`). Meanwhile the object stays in the table, sealed
 /// and readable, out of the LRU. A get of it keeps it (the spill is abandoned), a delete removes it at
@@ -26,7 +35,8 @@ struct SpillInFlight {
 /// sink would, counted in `spill_failures` (the sink logs why); nothing is lost silently.
 ///
 /// Creates that may wait are queued while their room is written out (StoreEngine+Create.swift); callers
-/// that must answer now (bulk and batch creates, restores, the evict command) wait for the sink.
+/// that must answer now (bulk and batch creates, the room for restores, the evict command) wait for the
+/// sink. Restores in flight (`RestoreInFlight`) are reported by the sink with the spills.
 extension StoreEngine {
     /// The sink has finished some spills: apply them, then serve the creates waiting for the space.
     /// The server calls this when its sink signals; a sink that finishes at once needs no call.
@@ -40,11 +50,14 @@ extension StoreEngine {
     /// Spills begun and not yet reported finished.
     public var spillsInFlight: Int { external?.inFlight.count ?? 0 }
 
+    /// Restores begun and not yet reported finished.
+    public var restoresInFlight: Int { external?.restoring.count ?? 0 }
+
     /// Applies what the sink has finished; `waiting`: first waits for every spill begun (the loop
     /// stalls). True when any finished.
     @discardableResult
     func collectSpills(waiting: Bool) -> Bool {
-        guard let external, !external.inFlight.isEmpty else { return false }
+        guard let external, sinkBusy else { return false }
         let finished = external.sink.finishedSpills(waitingForAll: waiting)
         for completion in finished { finishSpill(completion) }
         return !finished.isEmpty
@@ -102,7 +115,27 @@ extension StoreEngine {
         if let block = record.block { allocator.free(block) }
     }
 
+    /// A restore has ended: the object is back (the gets waiting for it are answered as at a seal), or
+    /// gone when its bytes couldn't be read, or was deleted meanwhile.
+    private func finishRestore(_ restore: RestoreInFlight, succeeded: Bool) {
+        let external = external!
+        external.restoringBytes -= restore.object.totalSize
+        guard !restore.cancelled else {
+            if !succeeded { external.restoreFailures += 1 }
+            if let block = restore.block { allocator.free(block) }
+            return
+        }
+        external.restoreTicketOf[restore.id] = nil
+        guard succeeded else { return restoreFailed(restore.id, block: restore.block) }
+        let slot = insertRestored(restore.id, restore.object, block: restore.block)
+        answerWaiters(at: slot)
+        dropReferences(0, at: slot)  // unreferenced: evictable, the newest
+    }
+
     private func finishSpill(_ completion: SpillCompletion) {
+        if let restore = external?.restoring.removeValue(forKey: completion.ticket) {
+            return finishRestore(restore, succeeded: completion.succeeded)
+        }
         guard let external, let spill = external.inFlight.removeValue(forKey: completion.ticket) else { return }
         if !completion.succeeded { external.spillFailures += 1 }
         switch spill.fate {
@@ -140,5 +173,14 @@ extension StoreEngine {
     var spillingBytes: (leaving: Int, held: Int) {
         guard let external else { return (0, 0) }
         return (external.leavingBytes, external.heldBytes)
+    }
+
+    /// Bytes of blocks restores are filling: allocated, not yet in the table.
+    var restoringBytes: Int { external?.restoringBytes ?? 0 }
+
+    /// Spills and restores under way (restores too: the sink reports both).
+    var sinkBusy: Bool {
+        guard let external else { return false }
+        return !external.inFlight.isEmpty || !external.restoring.isEmpty
     }
 }

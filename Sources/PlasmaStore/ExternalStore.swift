@@ -6,7 +6,7 @@ import PlasmaPosix
 /// Where evicted objects go when the store runs with `--external-store` (Arrow's `-e`): instead of
 /// being dropped, an evicted object's bytes move here and come back transparently on the next get.
 /// The engine's spill sink: the engine decides what to spill and when; this does the I/O. Called from
-/// the event-loop thread only (a file store writes on its own thread). Failures are reported to the
+/// the event-loop thread only (a file store does its I/O on a thread of its own). Failures are reported to the
 /// engine, which counts them (`spill_failures`, `restore_failures`); the store logs why.
 protocol ExternalStore: SpillSink {
     /// Signalled when spills have finished: the loop then calls the engine's `spillsFinished()`. Nil
@@ -42,6 +42,10 @@ final class HashtableExternalStore: ExternalStore {
         return true
     }
 
+    func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
+        finished.append(SpillCompletion(ticket: ticket, succeeded: restore(id, into: buffer, dataSize: dataSize)))
+    }
+
     func discard(_ id: ObjectID) { objects[id] = nil }
     func removeAll() { objects.removeAll() }
 }
@@ -52,10 +56,10 @@ final class HashtableExternalStore: ExternalStore {
 /// missing), and every file carries a header and checksum that a restore verifies. Each failure is a
 /// warning in the log, at most `warningBurst` a minute plus a count of the rest.
 ///
-/// Writes and removals run on one background thread, in order (so a removal follows the write it
-/// undoes), reading the object's bytes straight from the arena while the engine keeps its block; the
-/// thread signals `completions` after each write. Restores read on the loop's thread (synchronous):
-/// a restored object's write has finished and no queued job touches its file.
+/// Writes, reads and removals run on one background thread, in order (so a removal follows the write
+/// it undoes), straight from and into the arena while the engine keeps the block; the thread signals
+/// `completions` after each write or read. A get that won't wait restores on the loop's thread
+/// (`restore`): the object's write has finished, and the engine has waited for any read of it.
 final class FileExternalStore: ExternalStore {
     static let warningBurst = 10
     let directory: SpillDirectory
@@ -63,6 +67,10 @@ final class FileExternalStore: ExternalStore {
     private var files: Set<ObjectID> = []
     /// Writes not yet reported, by ticket; `discarded`: the object was deleted or kept meanwhile.
     private var writing: [UInt64: (id: ObjectID, discarded: Bool)] = [:]
+    /// Reads not yet reported, by ticket.
+    private var reading: [UInt64: ObjectID] = [:]
+    /// Restores refused before any I/O (no file), reported with the next completions.
+    private var refused: [SpillCompletion] = []
     private let writer: WorkerThread<(ticket: UInt64, failure: SpillFileError?)>
     let completions: EventFD?
     private let logger: Logger
@@ -106,7 +114,13 @@ final class FileExternalStore: ExternalStore {
 
     func finishedSpills(waitingForAll: Bool) -> [SpillCompletion] {
         if waitingForAll { writer.waitUntilIdle() }
-        return writer.takeOutputs().map { ticket, failure in
+        let early = refused
+        refused.removeAll()
+        return early + writer.takeOutputs().map { ticket, failure in
+            if let id = reading.removeValue(forKey: ticket) {
+                if let failure { warn("restoring object \(id.hex) from \(directory.path) failed, so it is deleted: \(failure)") }
+                return SpillCompletion(ticket: ticket, succeeded: failure == nil)
+            }
             guard let write = writing.removeValue(forKey: ticket) else { return SpillCompletion(ticket: ticket, succeeded: false) }
             if let failure {
                 warn("spilling object \(write.id.hex) to \(directory.path) failed, so it is dropped: \(failure)")
@@ -129,6 +143,24 @@ final class FileExternalStore: ExternalStore {
         } catch {
             warn("restoring object \(id.hex) from \(directory.path) failed, so it is deleted: \(error)")
             return false
+        }
+    }
+
+    func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
+        guard files.remove(id) != nil else {
+            warn("restoring object \(id.hex) failed: the store has no spill file for it")  // books out of step
+            return refused.append(SpillCompletion(ticket: ticket, succeeded: false))
+        }
+        reading[ticket] = id
+        let (directory, name, key) = (directory, name(id), id.bytes)
+        writer.submit {
+            defer { directory.remove(name) }  // restored or not, the file has served
+            do throws(SpillFileError) {
+                try directory.read(name, key: key, dataSize: dataSize, into: buffer)
+                return (ticket, nil)
+            } catch {
+                return (ticket, error)
+            }
         }
     }
 

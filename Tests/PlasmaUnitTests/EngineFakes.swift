@@ -91,7 +91,10 @@ final class RecordingSpillSink: SpillSink {
     }
 
     func finishedSpills(waitingForAll: Bool) -> [SpillCompletion] {
-        if waitingForAll { complete() }
+        if waitingForAll {
+            complete()
+            completeRestores()
+        }
         defer { finished.removeAll() }
         return finished
     }
@@ -101,6 +104,27 @@ final class RecordingSpillSink: SpillSink {
         restores.append(id)
         bytes.withUnsafeBytes { if $0.count > 0 { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return true
+    }
+
+    /// Restores wait for `completeRestores`; false: they finish at once.
+    var holdRestores = false
+    private var reading: [(ticket: UInt64, id: ObjectID, buffer: UnsafeMutableRawBufferPointer)] = []
+
+    /// The ids of the restores begun and not completed, in order.
+    var restoresInFlight: [ObjectID] { reading.map(\.id) }
+
+    func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
+        reading.append((ticket, id, buffer))
+        if !holdRestores { completeRestores() }
+    }
+
+    /// Completes every restore in flight, copying the bytes in now.
+    func completeRestores() {
+        let now = reading
+        reading.removeAll()
+        for read in now {
+            finished.append(SpillCompletion(ticket: read.ticket, succeeded: restore(read.id, into: read.buffer, dataSize: 0)))
+        }
     }
 
     func discard(_ id: ObjectID) {

@@ -117,3 +117,70 @@ import Testing
         #expect(store.engine.checkInvariants())
     }
 }
+
+/// Restores in flight: a get that waits is answered when the read ends, as at a seal.
+@Suite struct EngineRestoreInFlightTests {
+    /// testID(1) spilled (by putting 2 and 3 into a 1024-byte store), then a get of it that waits.
+    private func storeWithRestoreInFlight(timeout: Int64 = -1) -> (LoneEngine, RecordingSpillSink, ClientID) {
+        let sink = RecordingSpillSink()
+        sink.holdRestores = true
+        let store = LoneEngine(capacity: 1024, spillSink: sink)
+        let client = store.engine.connect()
+        for (seed, byte) in [(UInt8(1), UInt8(0xA1)), (2, 0xB2), (3, 0xC3)] {
+            #expect(store.put(testID(seed), size: 512, byte: byte, by: client))
+        }
+        #expect(store.engine.get([testID(1)], timeoutMilliseconds: timeout, client: client, ticket: 7) == .waiting)
+        #expect(sink.restoresInFlight == [testID(1)] && store.engine.restoresInFlight == 1)
+        #expect(store.observer.take() == [.spilled(testID(1), 512), .spilled(testID(2), 512)], "room made for the read")
+        return (store, sink, client)
+    }
+
+    @Test func aGetThatWaitsIsAnsweredWhenTheReadEnds() {
+        let (store, sink, client) = storeWithRestoreInFlight()
+        #expect(store.engine.contains(testID(1)) && store.engine.objectSnapshots().contains { $0.info.id == testID(1) && $0.isSpilled })
+        #expect(store.engine.create(testID(1), dataSize: 1, metadataSize: 0, timeoutMilliseconds: 0, client: client, ticket: 8)
+                == .failed(EngineError(.objectExists, testID(1).hex)), "still known while it comes back")
+        #expect(store.engine.checkInvariants())
+
+        sink.completeRestores()
+        store.engine.spillsFinished()
+        let emissions = store.observer.take()
+        guard emissions.count == 2, emissions[0] == .restored(testID(1), 512),
+              case .get(client, 7, .success(let found)) = emissions[1], let location = found.first ?? nil
+        else { Issue.record("not answered: \(emissions)"); return }
+        #expect(store.memory[location.offset] == 0xA1 && store.memory[location.offset + 511] == 0xA1)
+        #expect(store.engine.statistics.restoredObjects == 1 && store.engine.restoresInFlight == 0)
+        #expect(store.engine.release(testID(1), client: client) == .ok)
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func aDeleteDuringAReadDropsTheObjectAndFreesTheBlockWhenTheReadEnds() {
+        let (store, sink, client) = storeWithRestoreInFlight(timeout: 100)
+        let allocated = store.engine.statistics.arenaBytesAllocated
+        #expect(store.engine.delete(testID(1)) == .deleted && !store.engine.contains(testID(1)))
+        #expect(store.engine.statistics.arenaBytesAllocated == allocated, "the read still fills the block")
+
+        sink.completeRestores()
+        store.engine.spillsFinished()
+        #expect(store.observer.take().isEmpty, "nothing comes back")
+        #expect(store.engine.statistics.arenaBytesAllocated == allocated - 512)
+        #expect(store.engine.statistics.restoredObjects == 0)
+        store.clock.advance(milliseconds: 100)
+        store.engine.fireDeadlines()
+        #expect(store.observer.take() == [.get(client, 7, .success([nil]))], "the get times out as for any missing object")
+        #expect(store.engine.checkInvariants())
+    }
+
+    @Test func aGetThatWontWaitWaitsForTheReadUnderWay() {
+        let (store, _, client) = storeWithRestoreInFlight()
+        let other = store.engine.connect()
+        guard case .answered(let found) = store.engine.get([testID(1)], timeoutMilliseconds: 0, client: other, ticket: 1),
+              let location = found.first ?? nil
+        else { Issue.record("not restored at once"); return }
+        #expect(store.memory[location.offset] == 0xA1)
+        let emissions = store.observer.take()
+        #expect(emissions.first == .restored(testID(1), 512))
+        #expect(emissions.contains(.get(client, 7, .success([location]))), "the waiting get is answered too")
+        #expect(store.engine.checkInvariants())
+    }
+}

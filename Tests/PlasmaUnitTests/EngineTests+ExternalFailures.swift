@@ -34,6 +34,10 @@ import Testing
             return inner.restore(id, into: buffer, dataSize: dataSize)
         }
 
+        func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
+            refused.append(SpillCompletion(ticket: ticket, succeeded: restore(id, into: buffer, dataSize: dataSize)))
+        }
+
         func discard(_ id: ObjectID) { inner.discard(id) }
         func removeAll() { inner.removeAll() }
     }
