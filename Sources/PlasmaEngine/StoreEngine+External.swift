@@ -1,3 +1,4 @@
+import DequeModule
 import PlasmaCore
 
 /// An object whose bytes live in the external store: everything its record said except the location.
@@ -39,6 +40,10 @@ final class ExternalSpill {
     var restoreTicketOf: [ObjectID: UInt64] = [:]
     /// Bytes of the blocks restores are filling: allocated, not in the table, not freeing.
     var restoringBytes = 0
+    /// Spilled objects whose restore waits for room that spills under way will free, oldest first;
+    /// each once (`waitingForRoom`), so that repeated gets can't grow it past the spilled objects.
+    var restoresWaitingForRoom: Deque<ObjectID> = []
+    var waitingForRoom: Set<ObjectID> = []
 
     init(sink: SpillSink) { self.sink = sink }
 
@@ -97,18 +102,17 @@ extension StoreEngine {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed { pin(slot) }
         }
         for id in unique where external.restoreTicketOf[id] == nil {
-            guard let object = external.objects[id], let block = reserveSpace(object.totalSize) else { continue }
-            let buffer = UnsafeMutableRawBufferPointer(
-                start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
+            guard let object = external.objects[id] else { continue }
             guard synchronously else {
-                let ticket = external.nextTicket
-                external.nextTicket += 1
-                external.restoring[ticket] = RestoreInFlight(id: id, block: block, object: object)
-                external.restoreTicketOf[id] = ticket
-                external.restoringBytes += object.totalSize
-                external.sink.beginRestore(id, into: buffer, dataSize: object.dataSize, ticket: ticket)
+                // Room that spills under way will free: the read begins when they end (the loop goes on).
+                if !beginRestore(id, object), external.waitingForRoom.insert(id).inserted {
+                    external.restoresWaitingForRoom.append(id)
+                }
                 continue
             }
+            guard let block = reserveSpace(object.totalSize) else { continue }
+            let buffer = UnsafeMutableRawBufferPointer(
+                start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
             guard external.sink.restore(id, into: buffer, dataSize: object.dataSize) else {
                 restoreFailed(id, block: block)
                 continue
@@ -120,6 +124,38 @@ extension StoreEngine {
             if objects[slot].referenceCount == 0, !objects[slot].deletePending { objects.linkEvictable(slot) }
         }
         if !synchronously { collectSpills(waiting: false) }  // a sink that reads at once (the hashtable)
+    }
+
+    /// Finds room for a spilled object and has the sink read it in; false when the room is still on its
+    /// way out (spills under way). No room at all: the object stays spilled (true: nothing to wait for).
+    func beginRestore(_ id: ObjectID, _ object: SpilledObject) -> Bool {
+        let external = external!
+        let block: ArenaBlock?
+        switch findRoom(object.totalSize, canWait: true) {
+        case .block(let found): block = found
+        case .pending: return false
+        case .none: return true
+        }
+        let buffer = UnsafeMutableRawBufferPointer(
+            start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
+        let ticket = external.nextTicket
+        external.nextTicket += 1
+        external.restoring[ticket] = RestoreInFlight(id: id, block: block, object: object)
+        external.restoreTicketOf[id] = ticket
+        external.restoringBytes += object.totalSize
+        external.sink.beginRestore(id, into: buffer, dataSize: object.dataSize, ticket: ticket)
+        return true
+    }
+
+    /// Begins the restores that waited for room, oldest first, while room comes; drops those deleted
+    /// or already under way meanwhile.
+    func beginWaitingRestores() {
+        guard let external, !external.restoresWaitingForRoom.isEmpty else { return }
+        while let id = external.restoresWaitingForRoom.first {
+            if let object = external.objects[id], external.restoreTicketOf[id] == nil, !beginRestore(id, object) { return }
+            external.restoresWaitingForRoom.removeFirst()
+            external.waitingForRoom.remove(id)
+        }
     }
 
     /// Unreadable (say, a spill file removed or damaged behind the store's back): the sink has dropped

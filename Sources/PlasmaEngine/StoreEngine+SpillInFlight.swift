@@ -44,6 +44,7 @@ extension StoreEngine {
     /// sink's reports already (the signal comes anyway) without serving the waiting creates.
     public func spillsFinished() {
         collectSpills(waiting: false)
+        beginWaitingRestores()  // gets waiting for them came before the creates still waiting now
         serveWaitingCreates()
     }
 

@@ -184,3 +184,35 @@ import Testing
         #expect(store.engine.checkInvariants())
     }
 }
+
+extension EngineRestoreInFlightTests {
+    @Test func aRestoreWhoseRoomIsBeingWrittenOutBeginsWhenTheWriteEnds() {
+        let sink = RecordingSpillSink()
+        sink.holdSpills = true
+        sink.holdRestores = true
+        let store = LoneEngine(capacity: 1024, spillSink: sink)
+        let client = store.engine.connect()
+        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))
+        #expect(store.put(testID(2), size: 512, byte: 0xB2, by: client))
+        #expect(store.engine.evict(atLeast: 512).objects == 1, "testID(1) spilled (the command waits for the write)")
+        #expect(store.put(testID(3), size: 512, byte: 0xC3, by: client))
+        _ = store.observer.take()
+
+        #expect(store.engine.get([testID(1)], timeoutMilliseconds: -1, client: client, ticket: 7) == .waiting)
+        #expect(sink.inFlight == [testID(2)] && sink.restoresInFlight.isEmpty, "the read waits for its room")
+        sink.complete(testID(2))
+        store.engine.spillsFinished()
+        #expect(sink.restoresInFlight == [testID(1)], "begun once the write freed the room")
+        #expect(store.engine.checkInvariants())
+        sink.completeRestores()
+        store.engine.spillsFinished()
+        let emissions = store.observer.take()
+        guard case .get(client, 7, .success(let found))? = emissions.last, let location = found.first ?? nil else {
+            Issue.record("not answered: \(emissions)")
+            return
+        }
+        #expect(emissions.prefix(2) == [.spilled(testID(2), 512), .restored(testID(1), 512)])
+        #expect(store.memory[location.offset] == 0xA1)
+        #expect(store.engine.checkInvariants())
+    }
+}
