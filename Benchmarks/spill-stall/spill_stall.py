@@ -6,11 +6,13 @@ A well-behaved client (its own process) times get + release of one small object 
 (so it is never spilled), one pair every 500 us: first with the store quiet, then while a writer
 process puts --objects objects of --size bytes into a store of --memory bytes with a `file://`
 external store, so that nearly every put spills older objects to disk. Percentiles are corrected for
-coordinated omission (a pair that took L > 500 us also counts L - 500 us, L - 1 ms, ...).
+coordinated omission (a pair that took L > 500 us also counts L - 500 us, L - 1 ms, ...). With
+--read-back the other client writes first and, during the measured phase, reads every object back
+(restores, each making room by spilling another).
 
 Alternates the store binaries given (e.g. before/after) --rounds times, and prints per run: the
-victim's p50/p99/max (ms) quiet and during the writes, the writer's MB/s, and the store's spill
-counters. The machine's own limit in the same run: how fast this process writes the same files into
+victim's p50/p99/max (ms) quiet and during the writes (or reads), the other client's MB/s, and the
+store's spill counters (failed: spill and restore failures). The machine's own limit in the same run: how fast this process writes the same files into
 the same directory (MB/s), once per round.
 
     PYTHONPATH=python/src python3 Benchmarks/spill-stall/spill_stall.py BEFORE-STORE AFTER-STORE
@@ -74,21 +76,29 @@ def victim(socket, quiet_seconds, start_writer, writer_done, results):
     client.close()
 
 
-def writer(socket, objects, size, start_writer, writer_done, results):
+def writer(socket, objects, size, read_back, start_writer, writer_done, results):
     client = swiftplasma.connect(socket, retries=50)
     payload = os.urandom(size)
+    ids = [swiftplasma.ObjectID.random() for _ in range(objects)]
+    if read_back:  # written before the measured phase; read back (restored) during it
+        for oid in ids:
+            client.put(oid, payload)
     start_writer.wait()
     began = time.monotonic()
-    for _ in range(objects):
-        client.put(swiftplasma.ObjectID.random(), payload)
+    for oid in ids:
+        if read_back:
+            buffer = client.get(oid)  # waits: a restore (and the spills that make its room)
+            buffer.close()
+        else:
+            client.put(oid, payload)
     elapsed = time.monotonic() - began
     writer_done.set()
     stats = client.stats()
-    results.put((objects * size / elapsed / 1e6, stats.get("spilled_objects", 0), stats.get("spill_failures", 0)))
+    results.put((objects * size / elapsed / 1e6, stats.get("spilled_objects", 0), stats.get("spill_failures", 0) + stats.get("restore_failures", 0)))
     client.close()
 
 
-def run(store, memory, objects, size, quiet_seconds):
+def run(store, memory, objects, size, quiet_seconds, read_back):
     directory = tempfile.mkdtemp(prefix="spill-stall-")
     socket = os.path.join(directory, "store.sock")
     spill = os.path.join(directory, "spill")
@@ -101,7 +111,7 @@ def run(store, memory, objects, size, quiet_seconds):
         victim_results, writer_results = mp.Queue(), mp.Queue()
         children = [
             mp.Process(target=victim, args=(socket, quiet_seconds, start_writer, writer_done, victim_results)),
-            mp.Process(target=writer, args=(socket, objects, size, start_writer, writer_done, writer_results)),
+            mp.Process(target=writer, args=(socket, objects, size, read_back, start_writer, writer_done, writer_results)),
         ]
         for child in children:
             child.start()
@@ -139,14 +149,16 @@ def main():
     parser.add_argument("--size", type=int, default=1 << 20)
     parser.add_argument("--quiet-seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--read-back", action="store_true",
+                        help="write first, then time the victim while the other client reads everything back")
     options = parser.parse_args()
-    print("store                          | quiet p50/p99/max ms  | during p50/p99/max ms   | samples | writer MB/s | spilled | failed")
+    print("store                          | quiet p50/p99/max ms  | during p50/p99/max ms   | samples | other MB/s  | spilled | failed")
     for round in range(options.rounds):
         print("round %d: this process writes the same files at %.0f MB/s (the disk's limit here)"
               % (round + 1, disk_limit(options.objects, options.size)))
         for store in options.stores:
             quiet, during, samples, rate, spilled, failures = run(
-                store, options.memory, options.objects, options.size, options.quiet_seconds)
+                store, options.memory, options.objects, options.size, options.quiet_seconds, options.read_back)
             print("%-30s | %5.2f %6.2f %7.2f | %5.2f %7.2f %8.2f | %7d | %11.0f | %7d | %d"
                   % (store[-30:], *quiet, *during, samples, rate, spilled, failures))
             sys.stdout.flush()

@@ -35,8 +35,8 @@ struct RestoreInFlight {
 /// sink would, counted in `spill_failures` (the sink logs why); nothing is lost silently.
 ///
 /// Creates that may wait are queued while their room is written out (StoreEngine+Create.swift); callers
-/// that must answer now (bulk and batch creates, the room for restores, the evict command) wait for the
-/// sink. Restores in flight (`RestoreInFlight`) are reported by the sink with the spills.
+/// that must answer now (bulk and batch creates, a get with timeout 0 that restores, the evict command)
+/// wait for the sink. Restores in flight (`RestoreInFlight`) are reported by the sink with the spills.
 extension StoreEngine {
     /// The sink has finished some spills: apply them, then serve the creates waiting for the space.
     /// The server calls this when its sink signals; a sink that finishes at once needs no call.
