@@ -96,7 +96,7 @@ public final class ArrowClient {
             do { return try socket.readExactly(into: raw) } catch { throw Failure.disconnected("\(error)") }
         }
         guard complete else { throw Failure.disconnected("the store closed the connection") }
-        let decoded = try withUnsafeBytes(of: &header) { try ArrowFrameHeader.decode($0, maxPayload: 1 << 30)! }
+        let decoded = try withUnsafeBytes(of: &header) { try ArrowFrameHeader.decode($0, maxPayload: Self.limits.maxPayload)! }
         if payload.count < decoded.payloadLength { payload = [UInt8](repeating: 0, count: decoded.payloadLength) }
         let reply = try payload.withUnsafeMutableBytes { raw in
             let body = UnsafeMutableRawBufferPointer(rebasing: raw[..<decoded.payloadLength])

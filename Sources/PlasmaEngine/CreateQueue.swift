@@ -9,6 +9,8 @@ struct PendingCreate {
     let metadataSize: Int
     /// Present for create-and-seal: the bytes to copy in once space is found.
     let inline: InlineObject?
+    /// Waits only for spills under way (a create with timeout 0): fails when they freed too little.
+    var failsWithoutRoom = false
     /// Monotonic nanoseconds of this create's timeout, nil for none (see `GetWait.deadline`).
     var deadline: UInt64? = nil
     /// Told apart from a later create that reuses the request id (set by the queue).

@@ -96,17 +96,3 @@ extension EngineObserver {
     /// Nothing to do by default.
     public func restored(_ id: ObjectID, bytes: Int) {}
 }
-
-/// Where evicted objects go instead of being dropped, and come back from. The engine decides what to
-/// spill and when an object is restorable; the sink keeps the bytes (the server's: a map or files).
-/// Failures are returned as false: the engine counts them (`spill_failures`, `restore_failures`) and
-/// the sink says why where it can (the server's log).
-public protocol SpillSink: AnyObject {
-    /// Keeps a copy of `bytes` (`dataSize` bytes of data, then metadata); false when it can't (the
-    /// object is then dropped).
-    func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool
-    /// Copies the object back into `buffer` (exactly its size) and forgets it; false when it can't.
-    func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool
-    /// Forgets a spilled object (deleted).
-    func discard(_ id: ObjectID)
-}

@@ -41,17 +41,29 @@ extension StoreEngine {
         }
         if isKnown(id) { return .failed(EngineError(.objectExists, id.hex)) }  // present, or spilled
         if let refusal = quotaRefusal(size, for: key.client) { return .failed(EngineError(.limitReached, refusal)) }
-        if let block = reserveSpace(size) {
+        let room = findRoom(size, canWait: true)
+        if case .block(let block) = room {
             return place(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline, block: block, client: key.client)
         }
-        guard timeout != 0 else { return .failed(EngineError(.outOfMemory, outOfMemoryDetail(size))) }
-        guard clients[key.client]!.waitingCreates.count < configuration.maxWaitingCreatesPerClient else {
+        // Room being written out to the spill sink: even a create that won't wait for space (timeout 0)
+        // waits for that, so that the loop doesn't stall on the write; it fails if the room doesn't come.
+        let spillOnly = room == .pending && timeout == 0
+        guard timeout != 0 || spillOnly else { return .failed(EngineError(.outOfMemory, outOfMemoryDetail(size))) }
+        var pending = PendingCreate(key: key, id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline)
+        pending.failsWithoutRoom = spillOnly
+        let full = clients[key.client]!.waitingCreates.count >= configuration.maxWaitingCreatesPerClient
+        let refusal = full ? nil : waitMeter?.admit(pending.cost, for: key.client)  // nil: admitted (charged)
+        if spillOnly, full || refusal != nil {
+            // Not admitted to wait: as before spills were asynchronous, the loop waits for the sink.
+            guard case .block(let block) = findRoom(size, canWait: false) else {
+                return .failed(EngineError(.outOfMemory, outOfMemoryDetail(size)))
+            }
+            return place(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline, block: block, client: key.client)
+        }
+        guard !full else {
             return .failed(EngineError(.limitReached, "\(configuration.maxWaitingCreatesPerClient) creates already waiting for space"))
         }
-        var pending = PendingCreate(key: key, id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline)
-        if let refusal = waitMeter?.admit(pending.cost, for: key.client) {
-            return .failed(EngineError(.limitReached, "a create waiting for space: \(refusal)"))
-        }
+        if let refusal { return .failed(EngineError(.limitReached, "a create waiting for space: \(refusal)")) }
         clients[key.client]!.waitingCreates.insert(key.requestID)
         pending.deadline = addDeadline(after: timeout, kind: .create, key: key)
         waitingCreates.append(pending)
@@ -103,17 +115,44 @@ extension StoreEngine {
         }
     }
 
-    /// Finds room for `size` bytes: the arena block, `.some(nil)` for a zero-byte object that needs no
-    /// block, or nil when even evicting every evictable object would not make room. Evicts nothing in
-    /// that last case, so a hopeless create does not empty the store for nothing.
+    /// Finds room for `size` bytes now, waiting for the spill sink if need be: the arena block,
+    /// `.some(nil)` for a zero-byte object that needs no block, or nil for no room.
     func reserveSpace(_ size: Int) -> ArenaBlock?? {
-        guard size > 0 else { return emptyObjectsFull ? nil : .some(nil) }
-        let shortfall = objects.bytesInUse + size - capacity
-        if shortfall > objects.evictableBytes { return nil }
+        guard case .block(let block) = findRoom(size, canWait: false) else { return nil }
+        return .some(block)
+    }
+
+    /// Where room for an object comes from.
+    enum Room: Equatable {
+        /// This block (nil for a zero-byte object, which needs none).
+        case block(ArenaBlock?)
+        /// Spills under way will free it: ask again when they finish (only when the caller can wait).
+        case pending
+        /// Not even evicting every evictable object would make room.
+        case none
+    }
+
+    /// Finds room for `size` bytes, evicting from the LRU. With a spill sink evicting only begins a
+    /// spill; the room is there once the sink has written it. A caller that `canWait` then gets
+    /// `.pending` (and is served from `spillsFinished`); otherwise the loop waits for the sink. Evicts
+    /// nothing when even evicting everything evictable would not make room, so a hopeless create does
+    /// not empty the store for nothing.
+    func findRoom(_ size: Int, canWait: Bool) -> Room {
+        guard size > 0 else { return emptyObjectsFull ? .none : .block(nil) }
         while true {
-            if objects.bytesInUse + size <= capacity, let block = allocator.allocate(size) { return block }
-            guard let victim = objects.leastRecentlyUsed else { return nil }
+            let (leaving, held) = spillingBytes
+            let inUse = objects.bytesInUse + held + restoringBytes
+            if inUse + size - capacity > objects.evictableBytes + leaving + held { return .none }
+            if inUse + size <= capacity, let block = allocator.allocate(size) { return .block(block) }
+            let victim = objects.leastRecentlyUsed
+            // Enough is already on its way out (or nothing else could go): wait for it, not evict more.
+            if leaving + held > 0, inUse - leaving - held + size <= capacity || victim == nil {
+                if collectSpills(waiting: !canWait) { continue }
+                return canWait ? .pending : .none
+            }
+            guard let victim else { return .none }
             evict(victim)
+            collectSpills(waiting: false)  // a sink that finishes at once (the hashtable) frees it now
         }
     }
 
@@ -149,15 +188,22 @@ extension StoreEngine {
         let record = objects[slot]
         let duration = Int64(clock.monotonicNanoseconds() &- record.createdAtMonotonicNanoseconds)
         objects.markSealed(slot, sealDuration: duration)
+        answerWaiters(at: slot)
+        publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
+        // Unreferenced: evictable now, or deleted now if its deletion was asked for while it was
+        // unsealed (`deferringUnsealed`); a deletion-pending object must never sit in the LRU list.
+        dropReferences(0, at: slot)
+    }
+
+    /// The gets waiting for this sealed object get it (one reference per position); those complete now
+    /// are answered.
+    func answerWaiters(at slot: Int32) {
+        let record = objects[slot]
         for key in waitingGets.takeWaiters(of: record.id) {
             let (positions, completed) = waitingGets.resolve(key, id: record.id, location: record.location)
             addReferences(positions, at: slot, for: key.client)
             if let completed { answerWaitingGet(completed) }
         }
-        publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
-        // Unreferenced: evictable now, or deleted now if its deletion was asked for while it was
-        // unsealed (`deferringUnsealed`); a deletion-pending object must never sit in the LRU list.
-        dropReferences(0, at: slot)
     }
 
     /// Drops an unsealed object its creator gave up on; subscribers hear it was aborted.
@@ -193,7 +239,17 @@ extension StoreEngine {
                 answer(pending, .failure(EngineError(.limitReached, refusal)))
                 continue
             }
-            guard let block = reserveSpace(size) else { return }
+            let block: ArenaBlock?
+            switch findRoom(size, canWait: true) {
+            case .block(let found): block = found
+            case .pending: return
+            case .none:
+                guard pending.failsWithoutRoom else { return }
+                waitingCreates.removeFirst()
+                waitingCreateEnded(pending)
+                answer(pending, .failure(EngineError(.outOfMemory, outOfMemoryDetail(size))))
+                continue
+            }
             waitingCreates.removeFirst()
             waitingCreateEnded(pending)
             answer(pending, .success(place(id: pending.id, dataSize: pending.dataSize, metadataSize: pending.metadataSize,

@@ -1,3 +1,4 @@
+import DequeModule
 import PlasmaCore
 
 /// An object whose bytes live in the external store: everything its record said except the location.
@@ -23,6 +24,26 @@ final class ExternalSpill {
     /// bytes couldn't be read back (missing, damaged, not what was written); the sink says why.
     var spillFailures = 0
     var restoreFailures = 0
+    /// Spills the sink is still writing, by ticket (StoreEngine+SpillInFlight.swift).
+    var inFlight: [UInt64: SpillInFlight] = [:]
+    /// The ticket of each object still in the table whose bytes the sink is reading.
+    var ticketOf: [ObjectID: UInt64] = [:]
+    /// Bytes of in-flight spills that will leave the arena when they finish (fate `.spilling`).
+    var leavingBytes = 0
+    /// Bytes of blocks whose object is gone but whose spill the sink is still reading (fate `.removed`):
+    /// not in the table, still allocated.
+    var heldBytes = 0
+    var nextTicket: UInt64 = 1
+    /// Restores the sink is still reading, by ticket; the object stays in `objects` until it ends.
+    var restoring: [UInt64: RestoreInFlight] = [:]
+    /// The ticket of each object being restored.
+    var restoreTicketOf: [ObjectID: UInt64] = [:]
+    /// Bytes of the blocks restores are filling: allocated, not in the table, not freeing.
+    var restoringBytes = 0
+    /// Spilled objects whose restore waits for room that spills under way will free, oldest first;
+    /// each once (`waitingForRoom`), so that repeated gets can't grow it past the spilled objects.
+    var restoresWaitingForRoom: Deque<ObjectID> = []
+    var waitingForRoom: Set<ObjectID> = []
 
     init(sink: SpillSink) { self.sink = sink }
 
@@ -37,40 +58,21 @@ final class ExternalSpill {
 }
 
 /// Eviction to a spill sink (the server's `--external-store`): an evicted object's bytes move out of the
-/// arena and the object stays known. It is still "contained", listed (sealed, no references), can't be
-/// created again, and a get brings it back (evicting others if needed) before answering. Moving out is
-/// silent (no deletion event); deleting a spilled object is a deletion like any other.
+/// arena (asynchronously: StoreEngine+SpillInFlight.swift) and the object stays known. It is still
+/// "contained", listed (sealed, no references), can't be created again, and a get brings it back
+/// (evicting others if needed) before answering it. Moving out is silent (no deletion event); deleting
+/// a spilled object is a deletion like any other.
 extension StoreEngine {
     func isSpilled(_ id: ObjectID) -> Bool { external?.objects[id] != nil }
 
     /// Present in the arena or spilled: the id is taken.
     func isKnown(_ id: ObjectID) -> Bool { objects.slot(of: id) != nil || isSpilled(id) }
 
-    /// Moves an evictable object to the external store; false (nothing changed) when the store refused it.
-    func spill(_ slot: Int32) -> Bool {
-        guard let external else { return false }
-        let record = objects[slot]
-        let region = UnsafeRawBufferPointer(
-            start: record.block == nil ? nil : memory.baseAddress! + record.offset, count: record.block == nil ? 0 : record.totalSize)
-        guard external.sink.spill(record.id, region, dataSize: record.dataSize) else {
-            external.spillFailures += 1
-            return false
-        }
-        external.objects[record.id] = SpilledObject(
-            dataSize: record.dataSize, metadataSize: record.metadataSize, digest: record.digest,
-            createdAtWallNanoseconds: record.createdAtWallNanoseconds,
-            createdAtMonotonicNanoseconds: record.createdAtMonotonicNanoseconds,
-            sealDurationNanoseconds: record.sealDurationNanoseconds)
-        external.bytes += record.totalSize
-        objects.remove(slot)
-        if let block = record.block { allocator.free(block) }
-        observer?.spilled(record.id, bytes: record.totalSize)
-        return true
-    }
-
     /// Forgets a spilled object (delete); true when it was spilled. Subscribers hear of the deletion.
     func dropSpilled(_ id: ObjectID) -> Bool {
         guard let external, let object = external.objects.removeValue(forKey: id) else { return false }
+        // Being restored: the block is freed when the read ends, and nothing comes back.
+        if let ticket = external.restoreTicketOf.removeValue(forKey: id) { external.restoring[ticket]!.cancelled = true }
         external.bytes -= object.totalSize
         external.sink.discard(id)
         deletedObjects += 1
@@ -81,10 +83,13 @@ extension StoreEngine {
     /// Brings the spilled objects among `ids` back into the arena before a get looks for them. The
     /// requested objects already there are pinned meanwhile, so that making room for one can't push out
     /// another; pinning moves them to the newest end of the LRU, which a get would do anyway.
+    /// `synchronously` (a get that won't wait): each is read now, after any restore of it under way.
+    /// Otherwise the reads are begun and the get waits for them as for a seal (`finishRestore`).
     /// An object that can't come back for want of room (everything else is referenced) stays spilled
-    /// and the get sees it as missing; one whose bytes can't be read back is gone.
-    func restoreSpilled(_ ids: [ObjectID]) {
+    /// and the get sees it as not there yet; one whose bytes can't be read back is gone.
+    func restoreSpilled(_ ids: [ObjectID], synchronously: Bool) {
         guard let external, !external.objects.isEmpty, ids.contains(where: { external.objects[$0] != nil }) else { return }
+        if synchronously, ids.contains(where: { external.restoreTicketOf[$0] != nil }) { collectSpills(waiting: true) }
         var pinned: [Int32] = []
         func pin(_ slot: Int32) {
             if objects[slot].isEvictable { objects.unlinkEvictable(slot) }
@@ -96,36 +101,88 @@ extension StoreEngine {
         for id in unique {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed { pin(slot) }
         }
-        for id in unique {
-            guard let object = external.objects[id], let block = reserveSpace(object.totalSize) else { continue }
+        for id in unique where external.restoreTicketOf[id] == nil {
+            guard let object = external.objects[id] else { continue }
+            guard synchronously else {
+                // Room that spills under way will free: the read begins when they end (the loop goes on).
+                if !beginRestore(id, object), external.waitingForRoom.insert(id).inserted {
+                    external.restoresWaitingForRoom.append(id)
+                }
+                continue
+            }
+            guard let block = reserveSpace(object.totalSize) else { continue }
             let buffer = UnsafeMutableRawBufferPointer(
                 start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
             guard external.sink.restore(id, into: buffer, dataSize: object.dataSize) else {
-                // Unreadable (say, a spill file removed or damaged behind the store's back): the sink has
-                // dropped it and said why, so drop it from the books too; subscribers hear it was deleted.
-                external.restoreFailures += 1
-                if let block { allocator.free(block) }
-                _ = dropSpilled(id)
+                restoreFailed(id, block: block)
                 continue
             }
-            external.objects[id] = nil
-            external.bytes -= object.totalSize
-            external.restoredObjects += 1
-            external.restoredBytes += object.totalSize
-            var record = ObjectRecord(
-                id: id, state: .sealed, block: block, dataSize: object.dataSize,
-                metadataSize: object.metadataSize, creator: ClientID(rawValue: 0),
-                createdAtWallNanoseconds: object.createdAtWallNanoseconds,
-                createdAtMonotonicNanoseconds: object.createdAtMonotonicNanoseconds)
-            record.sealDurationNanoseconds = object.sealDurationNanoseconds
-            record.digest = object.digest
-            pin(objects.insert(record))
-            observer?.restored(id, bytes: object.totalSize)
+            pin(insertRestored(id, object, block: block))
         }
         for slot in pinned {
             objects[slot].referenceCount -= 1
             if objects[slot].referenceCount == 0, !objects[slot].deletePending { objects.linkEvictable(slot) }
         }
+        if !synchronously { collectSpills(waiting: false) }  // a sink that reads at once (the hashtable)
+    }
+
+    /// Finds room for a spilled object and has the sink read it in; false when the room is still on its
+    /// way out (spills under way). No room at all: the object stays spilled (true: nothing to wait for).
+    func beginRestore(_ id: ObjectID, _ object: SpilledObject) -> Bool {
+        let external = external!
+        let block: ArenaBlock?
+        switch findRoom(object.totalSize, canWait: true) {
+        case .block(let found): block = found
+        case .pending: return false
+        case .none: return true
+        }
+        let buffer = UnsafeMutableRawBufferPointer(
+            start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
+        let ticket = external.nextTicket
+        external.nextTicket += 1
+        external.restoring[ticket] = RestoreInFlight(id: id, block: block, object: object)
+        external.restoreTicketOf[id] = ticket
+        external.restoringBytes += object.totalSize
+        external.sink.beginRestore(id, into: buffer, dataSize: object.dataSize, ticket: ticket)
+        return true
+    }
+
+    /// Begins the restores that waited for room, oldest first, while room comes; drops those deleted
+    /// or already under way meanwhile.
+    func beginWaitingRestores() {
+        guard let external, !external.restoresWaitingForRoom.isEmpty else { return }
+        while let id = external.restoresWaitingForRoom.first {
+            if let object = external.objects[id], external.restoreTicketOf[id] == nil, !beginRestore(id, object) { return }
+            external.restoresWaitingForRoom.removeFirst()
+            external.waitingForRoom.remove(id)
+        }
+    }
+
+    /// Unreadable (say, a spill file removed or damaged behind the store's back): the sink has dropped
+    /// it and said why, so drop it from the books too; subscribers hear it was deleted.
+    func restoreFailed(_ id: ObjectID, block: ArenaBlock?) {
+        external!.restoreFailures += 1
+        if let block { allocator.free(block) }
+        _ = dropSpilled(id)
+    }
+
+    /// Puts a restored object back in the table, sealed and unreferenced (the caller links or pins it).
+    func insertRestored(_ id: ObjectID, _ object: SpilledObject, block: ArenaBlock?) -> Int32 {
+        let external = external!
+        external.objects[id] = nil
+        external.bytes -= object.totalSize
+        external.restoredObjects += 1
+        external.restoredBytes += object.totalSize
+        var record = ObjectRecord(
+            id: id, state: .sealed, block: block, dataSize: object.dataSize,
+            metadataSize: object.metadataSize, creator: ClientID(rawValue: 0),
+            createdAtWallNanoseconds: object.createdAtWallNanoseconds,
+            createdAtMonotonicNanoseconds: object.createdAtMonotonicNanoseconds)
+        record.sealDurationNanoseconds = object.sealDurationNanoseconds
+        record.digest = object.digest
+        let slot = objects.insert(record)
+        observer?.restored(id, bytes: object.totalSize)
+        return slot
     }
 
     /// Spilled objects as list rows: sealed, unreferenced.

@@ -9,7 +9,11 @@ extension StoreEngine {
     public func get(_ ids: [ObjectID], timeoutMilliseconds: Int64, client: ClientID, ticket: UInt64) -> GetOutcome {
         guard isConnected(client) else { return .failed(EngineError(.invalidRequest, "unknown client")) }
         let key = WaitKey(client: client, requestID: ticket)
-        if external != nil { restoreSpilled(ids) }  // StoreEngine+External.swift
+        if external != nil {
+            abandonSpills(of: ids)  // StoreEngine+SpillInFlight.swift
+            // A get that won't wait reads them now; others wait for them as for a seal.
+            restoreSpilled(ids, synchronously: timeoutMilliseconds == 0)  // StoreEngine+External.swift
+        }
         var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
         var foundSlots: [Int32] = []
         for (position, id) in ids.enumerated() {

@@ -54,6 +54,7 @@ extension StoreEngine {
             objects[slot].quotaOwner = nil
             if objects[slot].isEvictable { evict(slot) }
         }
+        collectSpills(waiting: true)  // the create that follows needs the room now
         quotas.clients[client] = state
         return true
     }

@@ -115,8 +115,10 @@ extension StoreEngine {
         }
         guard size <= capacity else { return nil }
         while true {
-            let inUse = objects.bytesInUse + pending.bytes
+            let inUse = objects.bytesInUse + spillingBytes.held + restoringBytes + pending.bytes
             if inUse + size <= capacity, let block = allocator.allocate(size) { return block }
+            // Room on its way out to the spill sink comes first (these creates never wait: the loop does).
+            if sinkBusy, collectSpills(waiting: true) { continue }
             guard evictIfFull else { return nil }
             // Shortfall <= 0 means fragmentation: the fifth still frees room, until the LRU is empty.
             let shortfall = inUse + size - capacity
@@ -128,6 +130,8 @@ extension StoreEngine {
                 evictedAny = true
                 evict(victim)
             }
+            // These creates never wait: the loop waits for the spills to be written.
+            collectSpills(waiting: true)
             if !evictedAny || freed < shortfall { return nil }
         }
     }

@@ -31,15 +31,18 @@ extension StoreEngine {
             count += 1
             evict(victim)
         }
-        if count > 0 { serveWaitingCreates() }
+        // The command answers what it freed: its spills are written before it does (the loop waits).
+        let spillsEnded = collectSpills(waiting: true)
+        if count > 0 || spillsEnded { serveWaitingCreates() }
         return (freed, count)
     }
 
     func evict(_ slot: Int32) {
         evictedObjects += 1
         evictedBytes += objects[slot].totalSize
-        // With a spill sink the bytes move there and the object stays known (StoreEngine+External.swift).
-        if external != nil, spill(slot) { return }
+        // With a spill sink the bytes move there and the object stays known; the block frees when the
+        // write finishes (StoreEngine+SpillInFlight.swift).
+        if external != nil { return beginSpill(slot) }
         removeObject(at: slot, .evicted)
     }
 
@@ -48,7 +51,7 @@ extension StoreEngine {
     func removeObject(at slot: Int32, _ removal: Removal) {
         let record = objects.remove(slot)
         precondition(record.referenceCount == 0, "removing a referenced object")
-        if let block = record.block { allocator.free(block) }
+        freeBlock(of: record)
         publish(event(for: removal, of: record.id), about: record.id)
     }
 

@@ -208,6 +208,7 @@ public final class StoreEngine {
             bytes += record.totalSize
             guard record.referenceCount == (references[record.id] ?? 0) else { return false }
             let shouldBeEvictable = record.state == .sealed && record.referenceCount == 0 && !record.deletePending
+                && !isLeaving(record.id)
             guard record.isEvictable == shouldBeEvictable else { return false }
         }
         return bytes == objects.bytesInUse && bytes <= capacity && pinnedBytesAreExact() && allocator.checkInvariants()

@@ -12,7 +12,8 @@ import Glibc
 /// after a restart), so they need to survive neither a crash nor a power loss, and the page cache
 /// already gives a later read of the running system what was written.
 ///
-/// Plain blocking I/O: the store spills and restores on its event-loop thread, like Arrow's store.
+/// Plain blocking I/O, safe from two threads at once (every call is relative to the held descriptor):
+/// the store writes and removes files on its I/O thread and restores on its event-loop thread.
 public final class SpillDirectory {
     public let path: String
     private let descriptor: CInt

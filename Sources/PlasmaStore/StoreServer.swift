@@ -21,7 +21,8 @@ public final class StoreServer {
     let allocator: Allocator
     let native: NativeAdapter
     let arrow: ArrowAdapter
-    let clock = SystemClock()
+    /// The system's clocks; also the engine's (the conformance is below).
+    let clock = MonotonicClock()
     /// The engine's observer (StoreServer+EngineObserver.swift); set once `self` exists.
     private var relay: EngineRelay?
     /// Where evicted objects go with `--external-store`; the engine spills through it.
@@ -149,6 +150,13 @@ public final class StoreServer {
                 logger.info("stop requested")
                 loop.stop()
             }
+            if let completions = externalStore?.completions {
+                // Spill writes finished on the store's I/O thread (ExternalStore.swift).
+                try loop.register(completions.rawValue, interest: .readable) { [unowned self] _ in
+                    completions.drain()
+                    engine.spillsFinished()
+                }
+            }
             if let signals {
                 try loop.register(signals.rawValue, interest: .readable) { [unowned self] _ in
                     let number = signals.readSignal() ?? 0
@@ -181,7 +189,7 @@ public final class StoreServer {
         stopPopulation()
         socketFile.close()
         for connection in Array(connections.values) { close(connection, reason: nil) }
-        externalStore?.removeAll()  // spilled objects live as long as the store
+        externalStore?.removeAll()  // waits for its writes; spilled objects live as long as the store
         logger.info("store stopped; socket \(configuration.socketPath) \(socketFile.inode == nil ? "left to the service manager" : "removed")")
     }
 
@@ -500,3 +508,6 @@ public final class StoreServer {
 
     public var statistics: StoreStatistics { engine.statistics }
 }
+
+/// PlasmaPosix's clock is the engine's clock: the engine names only its protocol, PlasmaPosix knows no engine.
+extension MonotonicClock: EngineClock {}

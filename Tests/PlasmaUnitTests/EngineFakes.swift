@@ -53,19 +53,50 @@ final class TestArenaAllocator: ArenaAllocator {
     }
 }
 
-/// A spill sink that keeps bytes in a dictionary and records what it was asked; can be told to refuse.
+/// A spill sink that keeps bytes in a dictionary and records what it was asked; can be told to refuse,
+/// and to hold spills in flight until the test completes them (`holdSpills`, `complete`), as the
+/// server's writer thread would: the bytes are read from the arena only when a spill completes.
 final class RecordingSpillSink: SpillSink {
     private(set) var stored: [ObjectID: [UInt8]] = [:]
     private(set) var spills: [ObjectID] = []
     private(set) var restores: [ObjectID] = []
     private(set) var discards: [ObjectID] = []
     var refuse: Set<ObjectID> = []
+    /// Spills wait for `complete`; false: they finish at once.
+    var holdSpills = false
+    private var begun: [(ticket: UInt64, id: ObjectID, bytes: UnsafeRawBufferPointer, discarded: Bool)] = []
+    private var finished: [SpillCompletion] = []
 
-    func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
-        guard !refuse.contains(id) else { return false }
-        spills.append(id)
-        stored[id] = Array(bytes)
-        return true
+    /// The ids of the spills begun and not completed, in order.
+    var inFlight: [ObjectID] { begun.map(\.id) }
+
+    func beginSpill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int, ticket: UInt64) {
+        begun.append((ticket, id, bytes, false))
+        if !holdSpills { complete() }
+    }
+
+    /// Completes the spills in flight of `id` (every one when nil), reading their bytes now.
+    func complete(_ id: ObjectID? = nil) {
+        let now = begun.filter { id == nil || $0.id == id }
+        begun.removeAll { id == nil || $0.id == id }
+        for spill in now {
+            guard !refuse.contains(spill.id) else {
+                finished.append(SpillCompletion(ticket: spill.ticket, succeeded: false))
+                continue
+            }
+            spills.append(spill.id)
+            if !spill.discarded { stored[spill.id] = Array(spill.bytes) }  // a discard after it removes the copy
+            finished.append(SpillCompletion(ticket: spill.ticket, succeeded: true))
+        }
+    }
+
+    func finishedSpills(waitingForAll: Bool) -> [SpillCompletion] {
+        if waitingForAll {
+            complete()
+            completeRestores()
+        }
+        defer { finished.removeAll() }
+        return finished
     }
 
     func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
@@ -75,9 +106,31 @@ final class RecordingSpillSink: SpillSink {
         return true
     }
 
+    /// Restores wait for `completeRestores`; false: they finish at once.
+    var holdRestores = false
+    private var reading: [(ticket: UInt64, id: ObjectID, buffer: UnsafeMutableRawBufferPointer)] = []
+
+    /// The ids of the restores begun and not completed, in order.
+    var restoresInFlight: [ObjectID] { reading.map(\.id) }
+
+    func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
+        reading.append((ticket, id, buffer))
+        if !holdRestores { completeRestores() }
+    }
+
+    /// Completes every restore in flight, copying the bytes in now.
+    func completeRestores() {
+        let now = reading
+        reading.removeAll()
+        for read in now {
+            finished.append(SpillCompletion(ticket: read.ticket, succeeded: restore(read.id, into: read.buffer, dataSize: 0)))
+        }
+    }
+
     func discard(_ id: ObjectID) {
         discards.append(id)
         stored[id] = nil
+        for index in begun.indices where begun[index].id == id { begun[index].discarded = true }
     }
 }
 

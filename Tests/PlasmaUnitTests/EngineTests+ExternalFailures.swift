@@ -1,5 +1,6 @@
 @testable import PlasmaStore
 import PlasmaCore
+import PlasmaPosix
 @testable import PlasmaEngine
 import Testing
 
@@ -12,8 +13,17 @@ import Testing
         var refusePut: Set<ObjectID> = []
         var loseOnTake: Set<ObjectID> = []
 
-        func spill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int) -> Bool {
-            !refusePut.contains(id) && inner.spill(id, bytes, dataSize: dataSize)
+        var completions: EventFD? { nil }
+        private var refused: [SpillCompletion] = []
+
+        func beginSpill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int, ticket: UInt64) {
+            guard !refusePut.contains(id) else { return refused.append(SpillCompletion(ticket: ticket, succeeded: false)) }
+            inner.beginSpill(id, bytes, dataSize: dataSize, ticket: ticket)
+        }
+
+        func finishedSpills(waitingForAll: Bool) -> [SpillCompletion] {
+            defer { refused.removeAll() }
+            return refused + inner.finishedSpills(waitingForAll: waitingForAll)
         }
 
         func restore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int) -> Bool {
@@ -22,6 +32,10 @@ import Testing
                 return false
             }
             return inner.restore(id, into: buffer, dataSize: dataSize)
+        }
+
+        func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
+            refused.append(SpillCompletion(ticket: ticket, succeeded: restore(id, into: buffer, dataSize: dataSize)))
         }
 
         func discard(_ id: ObjectID) { inner.discard(id) }

@@ -84,6 +84,26 @@ public enum ArrowFrame {
     }
 }
 
+/// What every Arrow payload decoder starts with, requests and replies alike (after the frame header,
+/// `ArrowFrameHeader.decode`, shared too): a message type this dialect knows, a payload within the
+/// limits, then its root table, read when the decoder asks (a few messages have nothing to read).
+struct ArrowPayloadPreamble {
+    let messageType: ArrowMessageType
+    let payload: UnsafeRawBufferPointer
+
+    init(type: Int64, payload: UnsafeRawBufferPointer, limits: WireLimits) throws(WireError) {
+        guard let messageType = ArrowMessageType(rawValue: type) else { throw .unknownArrowType(type) }
+        guard payload.count <= limits.maxPayload else {
+            throw .frameTooLarge(length: payload.count, limit: limits.maxPayload)
+        }
+        self.messageType = messageType
+        self.payload = payload
+    }
+
+    /// The flatbuffer's root table.
+    func root() throws(WireError) -> FlatTable { try FlatBufferReader(payload).root() }
+}
+
 /// A request or a reply of the Arrow dialect: each type writes its payload encoder and decoder, and
 /// gets the whole-frame conveniences from here.
 public protocol ArrowMessage: Equatable, Sendable {

@@ -287,13 +287,10 @@ extension ArrowReply: ArrowMessage {
     public static func decode(
         type: Int64, payload: UnsafeRawBufferPointer, limits: WireLimits = WireLimits()
     ) throws(WireError) -> ArrowReply {
-        guard let messageType = ArrowMessageType(rawValue: type) else { throw .unknownArrowType(type) }
-        guard payload.count <= limits.maxPayload else {
-            throw .frameTooLarge(length: payload.count, limit: limits.maxPayload)
-        }
-        let decoder = { () throws(WireError) -> FlatTable in try FlatBufferReader(payload).root() }
+        let preamble = try ArrowPayloadPreamble(type: type, payload: payload, limits: limits)
+        let decoder = { () throws(WireError) -> FlatTable in try preamble.root() }
         let items = limits.maxItems
-        switch messageType {
+        switch preamble.messageType {
         case .connectReply:
             return .connect(memoryCapacity: try decoder().scalar(0))
 
