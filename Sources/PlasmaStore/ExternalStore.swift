@@ -122,7 +122,10 @@ final class FileExternalStore: ExternalStore {
                 return SpillCompletion(ticket: ticket, succeeded: failure == nil)
             }
             guard let write = writing.removeValue(forKey: ticket) else { return SpillCompletion(ticket: ticket, succeeded: false) }
-            if let failure {
+            if let failure, write.discarded {
+                // Taken back into memory or deleted while the write ran: the failure costs no object.
+                warn("spilling object \(write.id.hex) to \(directory.path) failed (the object no longer needed it): \(failure)")
+            } else if let failure {
                 warn("spilling object \(write.id.hex) to \(directory.path) failed, so it is dropped: \(failure)")
             } else if !write.discarded {
                 files.insert(write.id)
