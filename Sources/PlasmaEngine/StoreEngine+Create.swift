@@ -151,7 +151,8 @@ extension StoreEngine {
         objects.markSealed(slot, sealDuration: duration)
         for key in waitingGets.takeWaiters(of: record.id) {
             let (positions, completed) = waitingGets.resolve(key, id: record.id, location: record.location)
-            addReferences(positions, at: slot, for: key.client)
+            // 0: a stale entry of an ended wait not yet unhooked (WaitTable.remove); its client may be gone.
+            if positions > 0 { addReferences(positions, at: slot, for: key.client) }
             if let completed { answerWaitingGet(completed) }
         }
         publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
