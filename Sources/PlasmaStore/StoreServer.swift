@@ -273,9 +273,9 @@ public final class StoreServer {
 
     private func readAvailable(_ connection: Connection) {
         // Bounded per wakeup so that one busy client can't starve the others (epoll is level-triggered);
-        // a big frame arriving is copied 1 MiB per wakeup, not 4 (a pass of ~30 ms under load).
+        // a big frame arriving is read 256 KiB per wakeup, not 4 MiB (a pass of ~30 ms under load).
         for iteration in 0..<16 {
-            if iteration >= 4, connection.partialFrameBytes > 0 { return }
+            if iteration >= 1, connection.partialFrameBytes > 0 { return }
             // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
             guard !connection.isClosed, !connection.framesPaused else { return }
             let count: Int?
