@@ -25,6 +25,8 @@ final class Connection {
     var partialFrameBytes = 0
     /// Its frames wait for a later loop pass (StoreServer+Pacing.swift); its socket isn't read meanwhile.
     var framesPaused = false
+    /// Its last request was a pass's worth of work or more: once a pass has done its share, it waits.
+    var lastRequestWasHeavy = false
     var outbound = OutboundBuffer()
     /// Subscription events not yet moved to `outbound`; dropped (with a marker) past its limit.
     var events: EventQueue

@@ -77,7 +77,7 @@ extension StoreServer {
             offset += frameSize
             let response = arrow.handle(request, session: session, client: connection.client)
             sendArrow(response, to: connection)
-            if pausesAfter(work(of: request), on: connection) { return offset }  // StoreServer+Pacing.swift
+            if pausesAfter(work(of: request), on: connection, more: offset < raw.count) { return offset }  // StoreServer+Pacing.swift
         }
         return offset
     }

@@ -4,10 +4,12 @@ import PlasmaWire
 /// Keeps every loop pass short, so that one client's big requests can't hold up the others' small ones
 /// (issue 13: a well-behaved client's get p99 while hostile connections attack).
 ///
-/// Work is counted in ids looked up (a list counts every object): once the ready descriptors of a pass
-/// have done `passWork` units, a connection with more frames is paused (its frames stay buffered, charged as inbound bytes, and its
-/// socket isn't read) and resumed after a later pass's ready descriptors, oldest first, with a
-/// `passWork` of its own (so that new requests can't starve paused ones, nor the reverse). A get of many ids is looked up by the
+/// Work is counted in ids looked up (a list counts every object). Once the ready descriptors of a pass
+/// have done `passWork` units, a connection with more frames buffered is paused after its request: its
+/// frames stay buffered (charged as inbound bytes), its socket isn't read, and it is resumed after a
+/// later pass's ready descriptors, oldest first, with a `passWork` of its own (so that new requests
+/// can't starve paused ones, nor the reverse). A client with one request at a time is never paused for
+/// the pass's work, so it isn't queued behind heavy connections. A get of many ids is looked up by the
 /// engine a slice per pass (StoreEngine+GetScan.swift); its connection is paused until that is done, so
 /// that its later requests are still executed, and answered, after it.
 struct PassPacing {
@@ -40,19 +42,25 @@ extension StoreServer {
         }
     }
 
-    /// Called after each request a connection's frames ran: true when the connection must stop here
-    /// (paused) because its get is being looked up in slices or this pass has done its share of work.
-    func pausesAfter(_ work: Int, on connection: Connection) -> Bool {
+    /// Called after each request a connection's frames ran (`more`: frames follow it in the buffer):
+    /// true when the connection must stop here (paused) because its get is being looked up in slices,
+    /// or this pass has done its share of work and more of its frames wait. A client with one request
+    /// at a time (a round trip each) is never paused for the pass's work: paused, it would wait behind
+    /// every heavy connection in the queue for its next request.
+    func pausesAfter(_ work: Int, on connection: Connection, more: Bool) -> Bool {
         pacing.workDone += work
-        guard engine.isScanningGet(for: connection.client) || pacing.workDone >= PassPacing.passWork else { return false }
+        connection.lastRequestWasHeavy = work >= PassPacing.passWork
+        let mustPause = engine.isScanningGet(for: connection.client) || (more && pacing.workDone >= PassPacing.passWork)
+        guard mustPause else { return false }
         pause(connection)
         return true
     }
 
-    /// Before any frame of a readable connection: a pass that has done its share pauses it at once.
+    /// Before any frame of a readable connection: paused ones wait their turn, and once a pass has done
+    /// its share a connection whose last request was heavy waits too; light ones go.
     func pausesBeforeFrames(on connection: Connection) -> Bool {
         if connection.framesPaused { return true }
-        guard pacing.workDone >= PassPacing.passWork else { return false }
+        guard pacing.workDone >= PassPacing.passWork, connection.lastRequestWasHeavy else { return false }
         pause(connection)
         return true
     }

@@ -381,7 +381,7 @@ public final class StoreServer {
             }
             native.handle(request, requestID: header.requestID, from: connection.client)
             offset += frameSize
-            if pausesAfter(work(of: request), on: connection) { return offset }
+            if pausesAfter(work(of: request), on: connection, more: offset < raw.count) { return offset }
         }
         return offset
     }
