@@ -25,8 +25,10 @@ final class Connection {
     var partialFrameBytes = 0
     /// Its frames wait for a later loop pass (StoreServer+Pacing.swift); its socket isn't read meanwhile.
     var framesPaused = false
-    /// Its last request was a pass's worth of work or more: once a pass has done its share, it waits.
-    var lastRequestWasHeavy = false
+    /// Its last request was a pass's worth of work or more (or it has sent none yet: many connections
+    /// arriving at once with a big request each would otherwise all run in one pass): once a pass has
+    /// done its share, it waits.
+    var lastRequestWasHeavy = true
     var outbound = OutboundBuffer()
     /// Subscription events not yet moved to `outbound`; dropped (with a marker) past its limit.
     var events: EventQueue

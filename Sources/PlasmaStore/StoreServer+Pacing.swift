@@ -8,8 +8,10 @@ import PlasmaWire
 /// have done `passWork` units, a connection with more frames buffered is paused after its request: its
 /// frames stay buffered (charged as inbound bytes), its socket isn't read, and it is resumed after a
 /// later pass's ready descriptors, oldest first, with a `passWork` of its own (so that new requests
-/// can't starve paused ones, nor the reverse). A client with one request at a time is never paused for
-/// the pass's work, so it isn't queued behind heavy connections. A get of many ids is looked up by the
+/// can't starve paused ones, nor the reverse). Once a pass has done its work, a connection whose last
+/// request was heavy (or that has sent none yet) waits before its frames too; a light client with one
+/// request at a time never waits for the pass's work, so it isn't queued behind heavy connections.
+/// A get of many ids is looked up by the
 /// engine a slice per pass (StoreEngine+GetScan.swift); its connection is paused until that is done, so
 /// that its later requests are still executed, and answered, after it.
 struct PassPacing {
