@@ -15,6 +15,8 @@ struct ClientRecord {
     private(set) var pinnedBytes = 0
     /// Gets of this client waiting for seals, by request id.
     var waitingGets: Set<UInt64> = []
+    /// How many of `waitingGets` are still being looked up in slices (StoreEngine+GetScan.swift).
+    var scanningGets = 0
     /// Creates of this client waiting for space, by request id.
     var waitingCreates: Set<UInt64> = []
     /// This client's subscription ids.

@@ -7,8 +7,9 @@ struct PendingCreate {
     let id: ObjectID
     let dataSize: Int
     let metadataSize: Int
-    /// Present for create-and-seal: the bytes to copy in once space is found.
-    let inline: InlineObject?
+    /// Present for create-and-seal: the bytes to copy in once space is found. (In the queue they are
+    /// kept in `CreateQueue.inlines`, so that a cancel frees them at once.)
+    var inline: InlineObject?
     /// Waits only for spills under way (a create with timeout 0): fails when they freed too little.
     var failsWithoutRoom = false
     /// Monotonic nanoseconds of this create's timeout, nil for none (see `GetWait.deadline`).
@@ -29,6 +30,11 @@ struct CreateQueue {
     /// must not come back to life when its request id is reused.
     private var live: [WaitKey: (sealing: Bool, deadline: UInt64?, serial: UInt64, cost: WaitCost)] = [:]
     private var nextSerial: UInt64 = 1
+    /// The inline bytes of the live create-and-seals, by serial: taken out of the queue entry so that
+    /// a cancel frees them at once (its charge is released then), not when the entry is swept.
+    private var inlines: [UInt64: InlineObject] = [:]
+    /// Inline bytes held now (those of live creates only), for tests.
+    var inlineBytes: Int { inlines.values.reduce(0) { $0 + $1.data.count + $1.metadata.count } }
 
     var count: Int { live.count }
     /// Entries in the queue, cancelled ones included (for tests).
@@ -40,14 +46,21 @@ struct CreateQueue {
         var create = create
         create.serial = nextSerial
         nextSerial += 1
-        queue.append(create)
         live[create.key] = (create.inline != nil, create.deadline, create.serial, create.cost)
+        if let inline = create.inline {
+            inlines[create.serial] = inline
+            create.inline = nil
+        }
+        queue.append(create)
     }
 
     /// The oldest create still wanted; cancelled ones are dropped on the way.
     mutating func first() -> PendingCreate? {
-        while let head = queue.first {
-            if live[head.key]?.serial == head.serial { return head }
+        while var head = queue.first {
+            if live[head.key]?.serial == head.serial {
+                head.inline = inlines[head.serial]
+                return head
+            }
             queue.removeFirst()
         }
         return nil
@@ -55,15 +68,17 @@ struct CreateQueue {
 
     mutating func removeFirst() {
         let head = queue.removeFirst()
+        inlines[head.serial] = nil
         live[head.key] = nil
     }
 
-    /// Cancels a waiting create; its queue entry is discarded lazily (its inline bytes with it: the
-    /// sweep below bounds how long).
+    /// Cancels a waiting create: its inline bytes are freed now, its queue entry lazily (the sweep below
+    /// bounds how long).
     /// Returns whether the cancelled create sealed, and its cost, nil when it wasn't waiting.
     @discardableResult
     mutating func cancel(_ key: WaitKey) -> (sealing: Bool, cost: WaitCost)? {
         guard let entry = live.removeValue(forKey: key) else { return nil }
+        inlines[entry.serial] = nil
         // `first()` drops cancelled entries only at the head: behind a create that keeps waiting they
         // would pile up, inline bytes and all. Sweep them once they outnumber the live ones
         // (amortised O(1) per cancel; found by `plasma-bench soak`).

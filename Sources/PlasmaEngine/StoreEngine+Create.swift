@@ -201,7 +201,8 @@ extension StoreEngine {
         let record = objects[slot]
         for key in waitingGets.takeWaiters(of: record.id) {
             let (positions, completed) = waitingGets.resolve(key, id: record.id, location: record.location)
-            addReferences(positions, at: slot, for: key.client)
+            // 0: a stale entry of an ended wait not yet unhooked (WaitTable.remove); its client may be gone.
+            if positions > 0 { addReferences(positions, at: slot, for: key.client) }
             if let completed { answerWaitingGet(completed) }
         }
     }

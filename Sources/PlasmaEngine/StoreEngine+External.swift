@@ -80,6 +80,14 @@ extension StoreEngine {
         return true
     }
 
+    /// A get wants `ids`: spills of them under way are abandoned (the objects stay in memory) and spilled
+    /// ones are read back, now for a get that won't wait, else in the background while it waits as for a
+    /// seal.
+    func spilledObjectsWanted(_ ids: [ObjectID], synchronously: Bool) {
+        abandonSpills(of: ids)  // StoreEngine+SpillInFlight.swift
+        restoreSpilled(ids, synchronously: synchronously)
+    }
+
     /// Brings the spilled objects among `ids` back into the arena before a get looks for them. The
     /// requested objects already there are pinned meanwhile, so that making room for one can't push out
     /// another; pinning moves them to the newest end of the LRU, which a get would do anyway.

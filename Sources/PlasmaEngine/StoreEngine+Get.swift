@@ -9,11 +9,9 @@ extension StoreEngine {
     public func get(_ ids: [ObjectID], timeoutMilliseconds: Int64, client: ClientID, ticket: UInt64) -> GetOutcome {
         guard isConnected(client) else { return .failed(EngineError(.invalidRequest, "unknown client")) }
         let key = WaitKey(client: client, requestID: ticket)
-        if external != nil {
-            abandonSpills(of: ids)  // StoreEngine+SpillInFlight.swift
-            // A get that won't wait reads them now; others wait for them as for a seal.
-            restoreSpilled(ids, synchronously: timeoutMilliseconds == 0)  // StoreEngine+External.swift
-        }
+        // Many ids: looked up a slice per loop pass, answered through the observer (StoreEngine+GetScan.swift).
+        if ids.count > configuration.getSliceIDs { return startGetScan(ids, timeoutMilliseconds: timeoutMilliseconds, key: key) }
+        if external != nil { spilledObjectsWanted(ids, synchronously: timeoutMilliseconds == 0) }
         var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
         var foundSlots: [Int32] = []
         for (position, id) in ids.enumerated() {
@@ -24,6 +22,7 @@ extension StoreEngine {
                 wait.markWaiting(position)
             }
         }
+        wait.scanned = ids.count
         // A ticket that is already waiting is refused even when this get would be answered at once:
         // answering it would drop the ticket from the client's books while the first get still waits,
         // and that orphaned wait would outlive the client (Fuzz/README.md, bug 1).
@@ -41,7 +40,7 @@ extension StoreEngine {
     }
 
     /// Checked last: a get the meter admits is charged, so nothing may refuse it afterwards.
-    private func refuseToWait(_ key: WaitKey, ids: Int) -> EngineError? {
+    func refuseToWait(_ key: WaitKey, ids: Int) -> EngineError? {
         if clients[key.client]!.waitingGets.count >= configuration.maxWaitingGetsPerClient {
             return EngineError(.limitReached, "\(configuration.maxWaitingGetsPerClient) gets already waiting")
         }
@@ -54,6 +53,7 @@ extension StoreEngine {
     /// A waiting get left the wait table (answered, timed out, cancelled, or its client left).
     func waitEnded(_ wait: GetWait) {
         clients[wait.key.client]?.waitingGets.remove(wait.key.requestID)
+        if wait.isScanning { clients[wait.key.client]?.scanningGets -= 1 }
         waitMeter?.release(.getIDs(wait.ids.count), for: wait.key.client)
     }
 

@@ -1,3 +1,4 @@
+import DequeModule
 import HeapModule
 import PlasmaCore
 
@@ -14,6 +15,10 @@ public final class StoreEngine {
         public var capacity: Int
         /// Most gets one client may have waiting at once.
         public var maxWaitingGetsPerClient = 1 << 16
+        /// Gets of more ids are looked up this many ids at a time, one slice per `advanceGetScans` call
+        /// (StoreEngine+GetScan.swift), so that one get of 65,536 ids can't hold the loop for long; ended
+        /// waits of more ids are unhooked from the waiter index as many at a time.
+        public var getSliceIDs = 1_024
         /// Most creates one client may have waiting for space at once.
         public var maxWaitingCreatesPerClient = 1 << 10
         /// Most subscriptions one client may hold at once.
@@ -42,7 +47,9 @@ public final class StoreEngine {
     let clock: EngineClock
     var objects = ObjectTable()
     var clients: [ClientID: ClientRecord] = [:]
-    var waitingGets = WaitTable()
+    var waitingGets: WaitTable
+    /// Gets being looked up in slices, in turn (StoreEngine+GetScan.swift).
+    var getScans = Deque<WaitKey>()
     var waitingCreates = CreateQueue()
     var subscriptions = SubscriptionIndex()
     var deadlines = Heap<Deadline>()
@@ -68,6 +75,7 @@ public final class StoreEngine {
         // The allocators work in 64-byte blocks: an object of exactly the capacity must fit.
         precondition(configuration.capacity >= 0 && (configuration.capacity + 63) / 64 * 64 <= memory.count)
         self.configuration = configuration
+        self.waitingGets = WaitTable(unhookAtOnce: configuration.getSliceIDs)
         self.memory = memory
         self.allocator = allocator
         self.clock = clock

@@ -1,3 +1,4 @@
+import DequeModule
 import PlasmaCore
 
 /// Names a request that is waiting: request ids are only unique per client.
@@ -21,6 +22,13 @@ struct GetWait {
     private(set) var pending: [ObjectID: Int32] = [:]
     /// For a position, the previous position of the same id (-1: none); empty while no id repeats.
     private var earlierSameID: [Int32] = []
+    /// Positions of `ids` looked up so far: all of them once `get` returns, unless the get is scanned
+    /// in slices (StoreEngine+GetScan.swift); positions beyond it are neither found nor waiting yet.
+    var scanned = 0
+    /// The timeout the get asked for (-1: forever), applied when a sliced scan ends.
+    var timeoutMilliseconds: Int64 = -1
+    /// Monotonic nanoseconds the get arrived, for the timeout of a sliced scan.
+    var startedAtNanoseconds: UInt64 = 0
     /// Monotonic nanoseconds of this wait's timeout, nil for none. FIX (unit tests): the deadline heap
     /// can't drop entries, so a get answered early leaves its deadline behind; `fireDeadlines` compares
     /// against this so that the stale entry can't time out a later get that reuses the request id.
@@ -32,18 +40,24 @@ struct GetWait {
         self.results = results
     }
 
-    var isComplete: Bool { pending.isEmpty }
+    /// Every id looked up and none still waiting.
+    var isComplete: Bool { pending.isEmpty && scanned == ids.count }
 
-    /// Position `position` (of `ids`) waits for its object.
-    mutating func markWaiting(_ position: Int) {
+    /// Still being looked up in slices.
+    var isScanning: Bool { scanned < ids.count }
+
+    /// Position `position` (of `ids`) waits for its object; true when no earlier position waits for the
+    /// same id (the id is new to the waiter index).
+    @discardableResult
+    mutating func markWaiting(_ position: Int) -> Bool {
         let id = ids[position]
         // Sized once for the rest of the ids: a hostile get of 65,536 missing ids would otherwise rehash
         // the index ~16 times while the loop waits.
         if pending.isEmpty { pending.reserveCapacity(ids.count - position) }
-        if let later = pending.updateValue(Int32(position), forKey: id) {
-            if earlierSameID.isEmpty { earlierSameID = [Int32](repeating: -1, count: ids.count) }
-            earlierSameID[position] = later
-        }
+        guard let later = pending.updateValue(Int32(position), forKey: id) else { return true }
+        if earlierSameID.isEmpty { earlierSameID = [Int32](repeating: -1, count: ids.count) }
+        earlierSameID[position] = later
+        return false
     }
 
     /// Fills every position waiting for `id`; returns how many there were.
@@ -73,7 +87,17 @@ struct WaitTable {
     /// hundreds of milliseconds inside one get (perf: most of a hostile get's time). A shard holds 1/256.
     private var waitersByObject = [[ObjectID: Waiters]](repeating: [:], count: 256)
 
+    /// Ended waits whose index entries are still to be removed, with the position reached in their ids.
+    private var unhooking = Deque<(key: WaitKey, ids: [ObjectID], next: Int)>()
+    /// Waits with more pending ids than this are unhooked in slices (`unhookSome`), not in `remove`.
+    let unhookAtOnce: Int
+
+    init(unhookAtOnce: Int = .max) { self.unhookAtOnce = unhookAtOnce }
+
     private static func shard(_ id: ObjectID) -> Int { id.hashValue & 255 }
+
+    /// Index entries of ended waits are still to be removed.
+    var isUnhooking: Bool { !unhooking.isEmpty }
 
     var count: Int { waits.count }
 
@@ -84,18 +108,47 @@ struct WaitTable {
 
     mutating func add(_ wait: GetWait) {
         waits[wait.key] = wait
-        for id in wait.pending.keys {
-            let shard = Self.shard(id)
-            switch waitersByObject[shard][id] {
-            case nil: waitersByObject[shard][id] = .one(wait.key)
-            case .one(let other): waitersByObject[shard][id] = .many([other, wait.key])
-            case .many(var keys):
-                waitersByObject[shard][id] = nil  // so that the append doesn't copy the array
-                keys.append(wait.key)
-                waitersByObject[shard][id] = .many(keys)
-            }
+        for id in wait.pending.keys { index(id, waitedBy: wait.key) }
+    }
+
+    /// `key` waits for `id` too (a slice of a scanned get marked it waiting).
+    private mutating func index(_ id: ObjectID, waitedBy key: WaitKey) {
+        let shard = Self.shard(id)
+        switch waitersByObject[shard][id] {
+        case nil: waitersByObject[shard][id] = .one(key)
+        case .one(let other): waitersByObject[shard][id] = .many([other, key])
+        case .many(var keys):
+            waitersByObject[shard][id] = nil  // so that the append doesn't copy the array
+            keys.append(key)
+            waitersByObject[shard][id] = .many(keys)
         }
     }
+
+    /// Looks up the next `limit` positions of the scanning get `key` (StoreEngine+GetScan.swift):
+    /// `sealedSlot` gives the slot of an id that is sealed now, whose location `location` gives; the
+    /// others wait from now on. Returns the slots found (one per position), nil when `key` isn't scanning.
+    mutating func scan(
+        _ key: WaitKey, limit: Int, sealedSlot: (ObjectID) -> Int32?, location: (Int32) -> ObjectLocation
+    ) -> (found: [Int32], wait: GetWait)? {
+        // Taken out while it changes, as in `resolve`.
+        guard var wait = waits.removeValue(forKey: key) else { return nil }
+        var found: [Int32] = []
+        let end = min(wait.ids.count, wait.scanned + max(1, limit))
+        for position in wait.scanned..<end {
+            if let slot = sealedSlot(wait.ids[position]) {
+                wait.results[position] = location(slot)
+                found.append(slot)
+            } else if wait.markWaiting(position) {
+                index(wait.ids[position], waitedBy: key)
+            }
+        }
+        wait.scanned = end
+        waits[key] = wait
+        return (found, wait)
+    }
+
+    /// Sets the deadline of a wait whose scan has ended.
+    mutating func setDeadline(_ deadline: UInt64?, of key: WaitKey) { waits[key]?.deadline = deadline }
 
     /// Takes the waiters of `id` out of the index; the caller settles each with `resolve`.
     mutating func takeWaiters(of id: ObjectID) -> [WaitKey] {
@@ -117,24 +170,47 @@ struct WaitTable {
         return (positions, nil)
     }
 
-    /// Removes a wait (timeout, cancel, disconnect) and unhooks it from every object it waited for.
+    /// Removes a wait (timeout, cancel, disconnect) and unhooks it from every object it waited for: at
+    /// once, or for a wait of more than `unhookAtOnce` pending ids, over the next `unhookSome` calls.
+    /// Until then its stale entries are harmless: `resolve` finds no wait under the key, or a newer
+    /// wait under the same key that doesn't wait for that id.
     mutating func remove(_ key: WaitKey) -> GetWait? {
         guard let wait = waits.removeValue(forKey: key) else { return nil }
-        for id in wait.pending.keys {
-            let shard = Self.shard(id)
-            switch waitersByObject[shard][id] {
-            case .one(key): waitersByObject[shard][id] = nil
-            case .many(var keys):
-                waitersByObject[shard][id] = nil
-                keys.removeAll { $0 == key }
-                if keys.count > 1 {
-                    waitersByObject[shard][id] = .many(keys)
-                } else if let last = keys.first {
-                    waitersByObject[shard][id] = .one(last)
-                }
-            case .one, nil: continue
-            }
+        if wait.pending.count > unhookAtOnce {
+            unhooking.append((key, Array(wait.pending.keys), 0))
+            return wait
         }
+        for id in wait.pending.keys { unhook(key, from: id) }
         return wait
+    }
+
+    /// Removes up to `limit` index entries of ended waits.
+    mutating func unhookSome(limit: Int) {
+        var remaining = max(1, limit)
+        while remaining > 0, var first = unhooking.popFirst() {
+            let end = min(first.ids.count, first.next + remaining)
+            for id in first.ids[first.next..<end] where waits[first.key]?.pending[id] == nil {
+                unhook(first.key, from: id)  // unless a newer wait under the same key waits for it
+            }
+            remaining -= end - first.next
+            first.next = end
+            if end < first.ids.count { unhooking.prepend(first) }
+        }
+    }
+
+    private mutating func unhook(_ key: WaitKey, from id: ObjectID) {
+        let shard = Self.shard(id)
+        switch waitersByObject[shard][id] {
+        case .one(key): waitersByObject[shard][id] = nil
+        case .many(var keys):
+            waitersByObject[shard][id] = nil
+            keys.removeAll { $0 == key }
+            if keys.count > 1 {
+                waitersByObject[shard][id] = .many(keys)
+            } else if let last = keys.first {
+                waitersByObject[shard][id] = .one(last)
+            }
+        case .one, nil: break
+        }
     }
 }

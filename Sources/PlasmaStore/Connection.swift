@@ -18,8 +18,17 @@ final class Connection {
     var dialect = Dialect.undetermined
     /// Counted against its dialect's client limit (StoreServer+DialectLimits.swift).
     var admitted = false
-    /// Bytes received that don't make a whole frame yet.
+    /// Bytes received and not yet executed: a partial frame, or frames held while `framesPaused`.
     var inbound: [UInt8] = []
+    /// Bytes of the partial frame at the end of `inbound` (from its header), 0 when none: its buffer is
+    /// sized for it once, rather than grown by copying as it arrives.
+    var partialFrameBytes = 0
+    /// Its frames wait for a later loop pass (StoreServer+Pacing.swift); its socket isn't read meanwhile.
+    var framesPaused = false
+    /// Its last request was a pass's worth of work or more (or it has sent none yet: many connections
+    /// arriving at once with a big request each would otherwise all run in one pass): once a pass has
+    /// done its share, it waits.
+    var lastRequestWasHeavy = true
     var outbound = OutboundBuffer()
     /// Subscription events not yet moved to `outbound`; dropped (with a marker) past its limit.
     var events: EventQueue

@@ -77,6 +77,7 @@ extension StoreServer {
             offset += frameSize
             let response = arrow.handle(request, session: session, client: connection.client)
             sendArrow(response, to: connection)
+            if pausesAfter(work(of: request), on: connection, more: offset < raw.count) { return offset }  // StoreServer+Pacing.swift
         }
         return offset
     }
@@ -94,11 +95,20 @@ extension StoreServer {
             doom(connection)
             return
         }
+        let queuedBefore = connection.outbound.pendingBytes
         connection.outbound.writer.buffer.append(contentsOf: reply.encode())
         if response.passingArena, let session = connection.arrow, !session.sentArena {
             connection.outbound.attachDescriptorToNextByte(arena.descriptor, alone: true)
             connection.outbound.writer.buffer.append(0)
             session.sentArena = true
+        }
+        // Charged at once, as native replies are (StoreServer.enqueue): a client whose reply goes over
+        // its share while earlier ones wait unread is not reading them, and goes (closed: Arrow clients
+        // never get a native frame).
+        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(connection.outbound.pendingBytes - queuedBefore, for: connection.account))"
+            doom(connection)
+            return
         }
         schedule(connection)
     }

@@ -38,7 +38,7 @@ extension StoreServer {
         // What stays after frames were consumed may sit in a buffer grown for a big frame: move it to one
         // of its own size, so that the charge (the bytes) is what the heap holds.
         let count = connection.inbound.count
-        if connection.inbound.capacity > max(256 << 10, 2 * count) {
+        if connection.inbound.capacity > max(256 << 10, 2 * max(count, connection.partialFrameBytes)) {
             var fitted: [UInt8] = []
             fitted.reserveCapacity(count)
             fitted.append(contentsOf: connection.inbound)
@@ -55,7 +55,10 @@ extension StoreServer {
     /// A frame of `size` bytes has begun to arrive: refuse it now if it could never be buffered whole,
     /// rather than after buffering most of it.
     func admitFrame(of size: Int, on connection: Connection) -> Bool {
-        guard !budget.couldHold(size, .inboundFrames, for: connection.account) else { return true }
+        guard !budget.couldHold(size, .inboundFrames, for: connection.account) else {
+            connection.partialFrameBytes = size
+            return true
+        }
         budget.countRefusal()
         close(connection, reason: "a \(size)-byte frame can't fit in the client-state budget: \(budget.describe(size, for: connection.account))")
         return false

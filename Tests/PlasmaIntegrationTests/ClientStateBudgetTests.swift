@@ -141,6 +141,24 @@ extension IntegrationTests {
             withExtendedLifetime(raw) {}
         }
 
+        @Test func anArrowClientThatStopsReadingRepliesIsDisconnectedAtItsShareWithoutANativeFrame() throws {
+            let store = try StoreProcess(arguments: Self.arguments)
+            let bystander = try store.connect()
+            // ~1 MiB per Arrow list reply: 40 of them are far past the 1.5 MiB share, yet far below the
+            // 64 MiB of unread replies (8 × --client-buffer) that closed such a client before its
+            // replies were charged when queued.
+            for batch in 0..<2 {
+                let objects = (0..<5_000).map { _ in InlineObject(id: .random(), data: [UInt8(batch)]) }
+                #expect(try bystander.createAndSeal(batch: objects).allSatisfy { $0 == .ok })
+            }
+            let arrow = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
+            try arrow.sendRaw((0..<40).flatMap { _ in ArrowRequest.list.encode() })
+            #expect(store.waitForLog("over the client-state budget"))
+            #expect(store.log.contains("stopped reading replies"))
+            #expect(try Self.drained(bystander))
+            #expect(try bystander.list().count == 10_000)
+        }
+
         @Test func aGetThatWouldWaitOverTheShareIsRefusedAndTheConnectionLives() throws {
             let store = try StoreProcess(arguments: Self.arguments)
             let other = try store.connect()

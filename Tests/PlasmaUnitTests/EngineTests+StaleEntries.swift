@@ -38,6 +38,27 @@ import Testing
         harness.expectConsistent()
     }
 
+    /// A cancelled create-and-seal's charge is released at the cancel: its bytes must go then too, not
+    /// when its queue entry reaches the head or is swept.
+    @Test func aCancelledOrExpiredCreateAndSealFreesItsInlineBytesAtOnce() {
+        let harness = EngineHarness(capacity: 4096)
+        let (holder, head, client) = (harness.connect(), harness.connect(), harness.connect())
+        harness.putHeld(testID(1), size: 4096, from: holder)  // full, and nothing is evictable
+        #expect(harness.create(testID(2), data: 4096, timeout: -1, from: head, requestID: harness.freshRequestID()) == nil)
+        let payload = [UInt8](repeating: 7, count: 1024)
+        let cancelled = harness.freshRequestID()
+        #expect(harness.createAndSeal(.random(), data: payload, timeout: -1, from: client, requestID: cancelled) == nil)
+        #expect(harness.createAndSeal(.random(), data: payload, timeout: 1, from: client, requestID: harness.freshRequestID()) == nil)
+        #expect(harness.engine.waitingCreates.inlineBytes == 2048)
+        harness.send(.cancel(requestID: cancelled), from: client)
+        #expect(harness.engine.waitingCreates.inlineBytes == 1024, "freed at the cancel")
+        harness.clock.advance(milliseconds: 2)
+        harness.engine.fireDeadlines()
+        #expect(harness.engine.waitingCreates.inlineBytes == 0, "freed at the timeout")
+        #expect(harness.engine.waitingCreates.queuedEntries == 3, "their entries still wait behind the head")
+        harness.expectConsistent()
+    }
+
     @Test func cancelledAndExpiredCreatesDoNotPileUpBehindOneThatWaits() {
         let harness = EngineHarness(capacity: 4096)
         let (holder, head, client) = (harness.connect(), harness.connect(), harness.connect())

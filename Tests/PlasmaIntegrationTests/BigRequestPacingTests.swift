@@ -1,0 +1,119 @@
+import Foundation
+import Glibc
+import PlasmaClient
+import PlasmaCore
+import PlasmaPosix
+import PlasmaTestSupport
+import PlasmaWire
+import Testing
+
+extension IntegrationTests {
+    /// Big requests are worked through a slice per loop pass (StoreServer+Pacing.swift, the engine's
+    /// StoreEngine+GetScan.swift): other clients are answered meanwhile, the big request's connection
+    /// still gets its replies in request order, and a get looked up in slices answers like any other.
+    @Suite struct BigRequestPacingTests {
+        /// More than one slice (the engine's `getSliceIDs`, 1,024) and as many as the native limit allows.
+        static let bigGet = 65_536
+
+        /// Whether a byte waits on `socket` now, without waiting for one.
+        static func hasBytes(_ socket: UnixSocket) -> Bool {
+            var descriptor = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
+            return poll(&descriptor, 1, 0) == 1
+        }
+
+        @Test func otherClientsAreAnsweredWhileBigGetsAreLookedUp() throws {
+            let store = try StoreProcess()
+            let bystander = try store.connect()
+            var random = SeededRandom(seed: 13_0001)
+            // Eight connections, each a get of 65,536 ids that never exist (waiting forever), then a
+            // contains that is answered only once that get has been looked up: 524,288 ids in slices
+            // of 1,024, in turn, i.e. 512 loop passes before the last contains is answered.
+            let attackers = try (0..<8).map { _ in try RawConnection(path: store.socketPath) }
+            for attacker in attackers {
+                let ids = (0..<Self.bigGet).map { _ in ObjectID.random(using: &random) }
+                try attacker.sendAll([.get(ids: ids, timeoutMilliseconds: -1), .contains(id: .random(using: &random))])
+            }
+            #expect(try eventually { try bystander.statistics().pendingGets == 8 })
+            // The bystander's requests go through while the attackers' gets are still being looked up:
+            // some attacker has no reply to its contains yet when the bystander has had ten.
+            let own = ObjectID.random(using: &random)
+            try bystander.createAndSeal(own, data: [1, 2, 3])
+            for _ in 0..<10 { #expect(try bystander.contains(own)) }
+            let answered = attackers.filter { Self.hasBytes($0.socket) }.count
+            #expect(answered < attackers.count, "every big get was looked up before ten small round trips ended")
+            // And each attacker's contains is answered after all (its get still waits, unanswered).
+            for attacker in attackers {
+                guard case .reply(let reply) = try attacker.readFrame() else { throw Failure("an event") }
+                #expect(reply == .contains(false))
+            }
+            #expect(try bystander.statistics().pendingGets == 8)
+        }
+
+        @Test func aBigGetThatWillNotWaitIsAnsweredBeforeTheRequestsAfterIt() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            var random = SeededRandom(seed: 13_0002)
+            let present = (0..<300).map { _ in ObjectID.random(using: &random) }
+            _ = try client.createAndSeal(batch: present.map { InlineObject(id: $0, data: [7]) })
+            // 3,000 ids (three slices and a bit), the present ones scattered among missing ones.
+            var ids = (0..<2_700).map { _ in ObjectID.random(using: &random) } + present
+            ids.shuffle(using: &random)
+            let raw = try RawConnection(path: store.socketPath)
+            try raw.sendAll([.get(ids: ids, timeoutMilliseconds: 0), .contains(id: present[0]), .release(ids: [present[1]])])
+            guard case .reply(.objects(let locations)) = try raw.readFrame() else { throw Failure("the get's reply first") }
+            #expect(locations.count == ids.count)
+            let found = Set(zip(ids, locations).compactMap { $1 == nil ? nil : $0 })
+            #expect(found == Set(present))
+            guard case .reply(let contains) = try raw.readFrame() else { throw Failure("an event") }
+            #expect(contains == .contains(true))
+            // The release ran after the get: the reference it gives back was taken by the get.
+            guard case .reply(let released) = try raw.readFrame() else { throw Failure("an event") }
+            #expect(released == .statuses([.ok]))
+        }
+
+        @Test func aBigWaitingGetIsAnsweredWhenItsLastObjectIsSealed() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            var random = SeededRandom(seed: 13_0003)
+            let present = (0..<2_499).map { _ in ObjectID.random(using: &random) }
+            for chunk in stride(from: 0, to: present.count, by: 500) {
+                _ = try client.createAndSeal(batch: present[chunk..<min(chunk + 500, present.count)].map { InlineObject(id: $0, data: [9]) })
+            }
+            let late = ObjectID.random(using: &random)
+            var ids = present + [late]
+            ids.shuffle(using: &random)
+            let raw = try RawConnection(path: store.socketPath)
+            try raw.send(.get(ids: ids, timeoutMilliseconds: -1))
+            #expect(try eventually { try client.statistics().pendingGets == 1 })
+            try client.createAndSeal(late, data: [1])
+            guard case .reply(.objects(let locations)) = try raw.readFrame() else { throw Failure("the get's reply") }
+            #expect(locations.count == ids.count)
+            #expect(locations.allSatisfy { $0 != nil })
+            #expect(try client.statistics().pendingGets == 0)
+        }
+
+        @Test func bigGetsOfAClientThatLeavesAreUndoneAndUncharged() throws {
+            let store = try StoreProcess()
+            let bystander = try store.connect()
+            var random = SeededRandom(seed: 13_0004)
+            let present = ObjectID.random(using: &random)
+            try bystander.createAndSeal(present, data: [5])
+            do {
+                let raw = try RawConnection(path: store.socketPath)
+                let ids = [present] + (1..<Self.bigGet).map { _ in ObjectID.random(using: &random) }
+                try raw.sendAll([.get(ids: ids, timeoutMilliseconds: -1), .get(ids: ids.reversed(), timeoutMilliseconds: -1)])
+                #expect(try eventually { try bystander.statistics().pendingGets == 2 })
+            }
+            // Its waits end (unhooked a slice per pass), its references go, its share is given back.
+            #expect(try eventually {
+                let statistics = try bystander.statistics()
+                return statistics.clients == 1 && statistics.pendingGets == 0 && statistics.clientStateUsed == 0
+            })
+            // The object it held is deletable at once (no reference left), and a seal of an id it
+            // waited for finds no stale waiter.
+            #expect(try bystander.delete([present]) == [.ok])
+            try bystander.createAndSeal(.random(using: &random), data: [1])
+            #expect(try bystander.statistics().clients == 1)
+        }
+    }
+}
