@@ -40,12 +40,19 @@ extension StoreEngine {
     }
 
     /// Checked last: a get the meter admits is charged, so nothing may refuse it afterwards.
-    func refuseToWait(_ key: WaitKey, ids: Int) -> EngineError? {
-        if clients[key.client]!.waitingGets.count >= configuration.maxWaitingGetsPerClient {
+    /// `willWait` false: a get of many ids that won't wait, held only while it is looked up in slices
+    /// (StoreEngine+GetScan.swift); it is charged like a waiting one, but counted among the gets being
+    /// looked up rather than the waiting ones.
+    func refuseToWait(_ key: WaitKey, ids: Int, willWait: Bool = true) -> EngineError? {
+        let client = clients[key.client]!
+        if willWait, client.waitingGets.count >= configuration.maxWaitingGetsPerClient {
             return EngineError(.limitReached, "\(configuration.maxWaitingGetsPerClient) gets already waiting")
         }
+        if !willWait, client.scanningGets >= configuration.maxWaitingGetsPerClient {
+            return EngineError(.limitReached, "\(configuration.maxWaitingGetsPerClient) gets of many ids already being looked up")
+        }
         if let refusal = waitMeter?.admit(.getIDs(ids), for: key.client) {
-            return EngineError(.limitReached, "a get waiting on \(ids) ids: \(refusal)")
+            return EngineError(.limitReached, "a get \(willWait ? "waiting on" : "of") \(ids) ids: \(refusal)")
         }
         return nil
     }

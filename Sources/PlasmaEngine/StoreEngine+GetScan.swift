@@ -18,7 +18,7 @@ extension StoreEngine {
             return .failed(EngineError(.invalidRequest, "request id \(key.requestID) is already waiting"))
         }
         // Charged for all its ids up front: the ids and results are held from now on.
-        if let refusal = refuseToWait(key, ids: ids.count) { return .failed(refusal) }
+        if let refusal = refuseToWait(key, ids: ids.count, willWait: timeoutMilliseconds != 0) { return .failed(refusal) }
         var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
         wait.timeoutMilliseconds = timeoutMilliseconds
         wait.startedAtNanoseconds = clock.monotonicNanoseconds()

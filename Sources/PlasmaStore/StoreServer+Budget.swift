@@ -32,8 +32,8 @@ final class BudgetWaitMeter: WaitMeter {
 }
 
 extension StoreServer {
-    /// Charges what stays buffered of a partial inbound frame; false when it doesn't fit (the connection
-    /// is then closed). An emptied buffer that grew big is given back to the heap: it isn't charged.
+    /// Charges what stays buffered (a partial frame, or frames held while paused); false when it doesn't
+    /// fit (the connection is then closed). An emptied buffer that grew big is given back to the heap.
     func settleInbound(_ connection: Connection) -> Bool {
         // What stays after frames were consumed may sit in a buffer grown for a big frame: move it to one
         // of its own size, so that the charge (the bytes) is what the heap holds.
@@ -44,7 +44,18 @@ extension StoreServer {
             fitted.append(contentsOf: connection.inbound)
             connection.inbound = fitted
         }
-        let held = connection.inbound.count
+        return chargeInbound(connection.inbound.count, on: connection)
+    }
+
+    /// Charges `held` bytes buffered inbound; false, with the connection closed, when they don't fit.
+    /// Frames a paused connection holds (StoreServer+Pacing.swift) are charged whatever the budget says:
+    /// they are requests already read, at most one read's worth beyond an admitted partial frame (a
+    /// paused connection isn't read), and refusing them would close a client for pipelining.
+    func chargeInbound(_ held: Int, on connection: Connection) -> Bool {
+        if connection.framesPaused {
+            budget.force(.inboundFrames, to: held, for: connection.account)
+            return true
+        }
         guard budget.set(.inboundFrames, to: held, for: connection.account) else {
             close(connection, reason: "a partial frame over the client-state budget: \(budget.describe(held - connection.account[.inboundFrames], for: connection.account))")
             return false

@@ -323,9 +323,7 @@ public final class StoreServer {
             }
             if consumed < count, !connection.isClosed {
                 // Charged before it is copied: a partial frame that doesn't fit is never buffered.
-                guard budget.set(.inboundFrames, to: count - consumed, for: connection.account) else {
-                    return close(connection, reason: "a partial frame over the client-state budget: \(budget.describe(count - consumed, for: connection.account))")
-                }
+                guard chargeInbound(count - consumed, on: connection) else { return }  // StoreServer+Budget.swift
                 // Sized for the whole frame at once: its pages are touched only as bytes arrive.
                 connection.inbound.reserveCapacity(max(count - consumed, connection.partialFrameBytes))
                 connection.inbound.append(contentsOf: readBuffer[consumed..<count])

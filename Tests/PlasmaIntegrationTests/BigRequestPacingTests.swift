@@ -92,6 +92,30 @@ extension IntegrationTests {
             #expect(try client.statistics().pendingGets == 0)
         }
 
+        /// A client that pipelines requests behind a big get has them held while the get is looked up;
+        /// held complete frames are charged, but don't close it even when its share is nearly taken (by
+        /// that get's own waiting ids): they are requests already read, at most one read's worth.
+        @Test func framesHeldBehindABigGetDoNotCloseAClientNearItsShare() throws {
+            // 8 MiB for 8 clients: each client's share is 1,572,864 bytes (ClientStateBudget: a 256 KiB
+            // floor plus a quarter of the 5 MiB pool).
+            let store = try StoreProcess(arguments: ["--client-state-budget", "8M", "--max-clients", "8"])
+            let bystander = try store.connect()
+            var random = SeededRandom(seed: 13_0005)
+            // 5,800 waiting ids at 256 bytes: 1,484,800 bytes, leaving 88,064 of the share; the release
+            // behind it is a 100 KB frame.
+            let waited = (0..<5_800).map { _ in ObjectID.random(using: &random) }
+            let released = (0..<5_000).map { _ in ObjectID.random(using: &random) }
+            let probe = ObjectID.random(using: &random)
+            let raw = try RawConnection(path: store.socketPath)
+            try raw.sendAll([.get(ids: waited, timeoutMilliseconds: -1), .release(ids: released), .contains(id: probe)])
+            guard case .reply(.statuses(let statuses)) = try raw.readFrame() else { throw Failure("the release's reply") }
+            #expect(statuses.count == released.count)
+            guard case .reply(let contains) = try raw.readFrame() else { throw Failure("the contains' reply") }
+            #expect(contains == .contains(false))
+            let statistics = try bystander.statistics()
+            #expect(statistics.clients == 2 && statistics.pendingGets == 1, "still connected, its get still waiting")
+        }
+
         @Test func bigGetsOfAClientThatLeavesAreUndoneAndUncharged() throws {
             let store = try StoreProcess()
             let bystander = try store.connect()
