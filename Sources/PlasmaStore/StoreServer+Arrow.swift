@@ -94,7 +94,7 @@ extension StoreServer {
             doom(connection)
             return
         }
-        connection.outbound.writer.buffer.append(contentsOf: reply.encode())
+        reply.encode(into: &connection.outbound.writer.buffer, using: &arrowBuilder)
         if response.passingArena, let session = connection.arrow, !session.sentArena {
             connection.outbound.attachDescriptorToNextByte(arena.descriptor, alone: true)
             connection.outbound.writer.buffer.append(0)

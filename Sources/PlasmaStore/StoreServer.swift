@@ -49,6 +49,8 @@ public final class StoreServer {
     private var doomed: [Connection] = []
     /// Condemns a connection from inside an engine call (see `doomed`); for StoreServer+Arrow.swift.
     func doom(_ connection: Connection) { doomed.append(connection) }
+    /// Where Arrow replies are built, reused for every one (StoreServer+Arrow.swift).
+    var arrowBuilder = FlatBufferBuilder(capacity: 1024)
     /// Scratch for reads: most reads hold only whole frames and are decoded straight from here.
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
     /// Set while accept is short of descriptors (AcceptPause.swift).
