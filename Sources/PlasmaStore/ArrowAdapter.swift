@@ -32,6 +32,9 @@ final class ArrowAdapter {
     let segment: Int32
     /// Arrow's mmap_size includes its 8-byte gap (`kMmapRegionsGap`): clients map mmap_size - 8 bytes.
     let mmapSize: Int64
+    /// A GetReply's segment lists when it found anything: made once, shared by every reply.
+    private let segments: [Int32]
+    private let mmapSizes: [Int64]
     /// `set_client_options` names, for the debug string.
     private var names: [ClientID: String] = [:]
 
@@ -39,6 +42,8 @@ final class ArrowAdapter {
         self.engine = engine
         self.segment = segment
         self.mmapSize = Int64(arenaSize) + 8
+        segments = [segment]
+        mmapSizes = [mmapSize]
     }
 
     /// The connection turned out to speak Arrow: Arrow's reference rules apply to it from now on.
@@ -98,11 +103,13 @@ final class ArrowAdapter {
             return response
 
         case .get(let ids, let timeoutMs):
-            let ticket = session.startGet(ids)
+            let ticket = session.nextGetTicket()
             switch engine.get(ids, timeoutMilliseconds: timeoutMs, client: client, ticket: ticket) {
-            case .answered(let locations): return getAnswered(.success(locations), ticket: ticket, session: session) ?? ArrowResponse()
-            case .waiting: return ArrowResponse()
-            case .failed(let error): return getAnswered(.failure(error), ticket: ticket, session: session) ?? ArrowResponse()
+            case .answered(let locations): return getReply(ids, .success(locations))
+            case .waiting:
+                session.waitFor(ticket, ids: ids)
+                return ArrowResponse()
+            case .failed(let error): return getReply(ids, .failure(error))
             }
 
         case .release(let id):
@@ -148,17 +155,23 @@ final class ArrowAdapter {
     /// nil for a ticket this session doesn't know.
     func getAnswered(_ answer: Result<[ObjectLocation?], EngineError>, ticket: UInt64, session: ArrowSession) -> ArrowResponse? {
         guard let ids = session.finishGet(ticket) else { return nil }
-        var locations = [ObjectLocation?](repeating: nil, count: ids.count)
+        return getReply(ids, answer)
+    }
+
+    /// The GetReply for `ids` (request order) from the engine's answer.
+    private func getReply(_ ids: [ObjectID], _ answer: Result<[ObjectLocation?], EngineError>) -> ArrowResponse {
+        var specs: [ArrowObjectSpec]
         var warning: String?
         switch answer {
-        case .success(let found) where found.count == ids.count: locations = found
-        case .success: break
-        case .failure(let error): warning = "Arrow get answered as not found: \(error.message)"
+        case .success(let found) where found.count == ids.count: specs = found.map { $0.map(spec) ?? .notFound }
+        case .success: specs = Array(repeating: .notFound, count: ids.count)
+        case .failure(let error):
+            specs = Array(repeating: .notFound, count: ids.count)
+            warning = "Arrow get answered as not found: \(error.message)"
         }
-        let found = locations.contains { $0 != nil }
+        let found = specs.contains { $0.isPresent }
         return ArrowResponse(
-            reply: .get(ids: ids, specs: locations.map { $0.map(spec) ?? .notFound },
-                        storeFds: found ? [segment] : [], mmapSizes: found ? [mmapSize] : []),
+            reply: .get(ids: ids, specs: specs, storeFds: found ? segments : [], mmapSizes: found ? mmapSizes : []),
             passingArena: found, warning: warning)
     }
 

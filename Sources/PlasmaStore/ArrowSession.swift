@@ -22,14 +22,17 @@ final class ArrowSession {
     /// Where notifications go; nil when not subscribed, or after it was dropped.
     var notifier: ArrowNotifier?
 
-    func startGet(_ ids: [ObjectID]) -> UInt64 {
-        let requestID = nextRequestID
-        nextRequestID += 1
-        pendingGets[requestID] = ids
-        return requestID
+    /// A new get's request id for the engine; `waitFor` files its ids if the engine doesn't answer at once
+    /// (most gets are answered at once: they never touch the table).
+    func nextGetTicket() -> UInt64 {
+        defer { nextRequestID += 1 }
+        return nextRequestID
     }
 
-    /// The ids of the get the engine just answered; nil for an unknown request id.
+    /// The engine will answer this get later (`finishGet`).
+    func waitFor(_ requestID: UInt64, ids: [ObjectID]) { pendingGets[requestID] = ids }
+
+    /// The ids of the waiting get the engine just answered; nil for an unknown request id.
     func finishGet(_ requestID: UInt64) -> [ObjectID]? { pendingGets.removeValue(forKey: requestID) }
 }
 

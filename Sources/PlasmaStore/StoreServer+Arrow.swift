@@ -96,7 +96,7 @@ extension StoreServer {
             return
         }
         let queuedBefore = connection.outbound.pendingBytes
-        connection.outbound.writer.buffer.append(contentsOf: reply.encode())
+        reply.encode(into: &connection.outbound.writer.buffer, using: &arrowBuilder)
         if response.passingArena, let session = connection.arrow, !session.sentArena {
             connection.outbound.attachDescriptorToNextByte(arena.descriptor, alone: true)
             connection.outbound.writer.buffer.append(0)

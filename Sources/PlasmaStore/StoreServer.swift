@@ -50,6 +50,8 @@ public final class StoreServer {
     private var doomed: [Connection] = []
     /// Condemns a connection from inside an engine call (see `doomed`); for StoreServer+Arrow.swift.
     func doom(_ connection: Connection) { doomed.append(connection) }
+    /// Where Arrow replies are built, reused for every one (StoreServer+Arrow.swift).
+    var arrowBuilder = FlatBufferBuilder(capacity: 1024)
     /// Scratch for reads: most reads hold only whole frames and are decoded straight from here.
     private var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
     /// Set while accept is short of descriptors (AcceptPause.swift).
@@ -277,6 +279,8 @@ public final class StoreServer {
     private func handle(_ event: Epoll.Event, on connection: Connection) {
         if event.writable { flush(connection) }
         if event.readable || event.hangup, !connection.isClosed { readAvailable(connection) }
+        // Native clients poll for their replies (PlasmaClient's spin window); Arrow's sleep in recvmsg.
+        if connection.dialect == .native { loop.requestPolling() }
     }
 
     private func readAvailable(_ connection: Connection) {

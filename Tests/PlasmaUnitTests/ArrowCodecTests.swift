@@ -516,6 +516,21 @@ private let referenceBuilderPayloads: [(String, [UInt8])] = [
         }
     }
 
+    /// The store's path: one builder reused for every reply, each frame appended to one output buffer
+    /// behind the previous ones. Gives exactly `encode()`'s bytes, whatever the builder built before
+    /// (bigger or smaller replies, shared vtables that must not leak from one reply into the next).
+    @Test func reusedBuilderAppendsTheSameFrames() throws {
+        let replies = sampleReplies + capturedReplies.map(\.1) + sampleReplies.reversed()
+        var builder = FlatBufferBuilder(capacity: 16)
+        var output: [UInt8] = [7]
+        var expected: [UInt8] = [7]
+        for reply in replies {
+            reply.encode(into: &output, using: &builder)
+            expected += reply.encode()
+            #expect(output == expected, "\(reply)")
+        }
+    }
+
     @Test func everyNotificationRoundTrips() throws {
         for notification in sampleNotifications {
             let message = notification.encode()

@@ -40,24 +40,16 @@ public struct ArrowObjectSpec: Equatable, Sendable {
     /// True unless this is the "not present" marker (data size -1).
     public var isPresent: Bool { dataSize != .max }
 
-    /// The 48 struct bytes, little-endian, padding zeroed.
-    var structBytes: [UInt8] { Self.structBytes([self]) }
-
-    /// The structs of `specs`, concatenated into one array (a GetReply may carry hundreds of thousands).
-    static func structBytes(_ specs: [ArrowObjectSpec]) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: Self.byteCount * specs.count)
-        bytes.withUnsafeMutableBytes { raw in
-            for (index, spec) in specs.enumerated() {
-                let base = index * Self.byteCount
-                raw.storeBytes(of: spec.segmentIndex.littleEndian, toByteOffset: base, as: Int32.self)
-                raw.storeBytes(of: spec.dataOffset.littleEndian, toByteOffset: base + 8, as: UInt64.self)
-                raw.storeBytes(of: spec.dataSize.littleEndian, toByteOffset: base + 16, as: UInt64.self)
-                raw.storeBytes(of: spec.metadataOffset.littleEndian, toByteOffset: base + 24, as: UInt64.self)
-                raw.storeBytes(of: spec.metadataSize.littleEndian, toByteOffset: base + 32, as: UInt64.self)
-                raw.storeBytes(of: spec.deviceNum.littleEndian, toByteOffset: base + 40, as: Int32.self)
-            }
-        }
-        return bytes
+    /// Writes the 48 struct bytes, padding zeroed, into `raw` (exactly `byteCount` long).
+    func store(to raw: UnsafeMutableRawBufferPointer) {
+        raw.storeBytes(of: segmentIndex.littleEndian, toByteOffset: 0, as: Int32.self)
+        raw.storeBytes(of: 0, toByteOffset: 4, as: UInt32.self)
+        raw.storeBytes(of: dataOffset.littleEndian, toByteOffset: 8, as: UInt64.self)
+        raw.storeBytes(of: dataSize.littleEndian, toByteOffset: 16, as: UInt64.self)
+        raw.storeBytes(of: metadataOffset.littleEndian, toByteOffset: 24, as: UInt64.self)
+        raw.storeBytes(of: metadataSize.littleEndian, toByteOffset: 32, as: UInt64.self)
+        raw.storeBytes(of: deviceNum.littleEndian, toByteOffset: 40, as: Int32.self)
+        raw.storeBytes(of: 0, toByteOffset: 44, as: UInt32.self)
     }
 
     init(_ fields: FlatStruct) {
@@ -164,6 +156,26 @@ extension ArrowReply {
     /// the bytes equal what `plasma-store-server` sends).
     public func encodePayload() -> [UInt8] {
         var builder = FlatBufferBuilder()
+        let root = build(&builder)
+        return builder.finish(root: root)
+    }
+
+    /// Appends the whole frame (header and payload) to `frame`, building it in `builder` (reset first):
+    /// the store's per-request path, which keeps one builder and writes straight into a connection's
+    /// output instead of allocating a builder, a payload and a frame per reply. Same bytes as `encode()`.
+    public func encode(into frame: inout [UInt8], using builder: inout FlatBufferBuilder) {
+        builder.reset()
+        let root = build(&builder)
+        let type = messageType.rawValue
+        builder.finish(root: root, appendingTo: &frame) { payloadLength, frame in
+            withUnsafeBytes(of: (ArrowFrameHeader.protocolVersion.littleEndian, type.littleEndian, Int64(payloadLength).littleEndian)) {
+                frame.append(contentsOf: $0)
+            }
+        }
+    }
+
+    /// Builds the payload in `builder`, in the order the C++ store builds it; returns the root table.
+    private func build(_ builder: inout FlatBufferBuilder) -> FlatBufferBuilder.Offset {
         let root: FlatBufferBuilder.Offset
         switch self {
         case .connect(let memoryCapacity):
@@ -172,10 +184,10 @@ extension ArrowReply {
             root = builder.endTable()
 
         case .create(let id, let spec, let error, let storeFd, let mmapSize):
-            let idString = builder.createString(id.bytes)
+            let idString = builder.createString(id)
             builder.startTable()
             builder.add(field: 2, error.rawValue)
-            builder.addStruct(field: 1, bytes: spec.structBytes, alignment: ArrowObjectSpec.alignment)
+            builder.addStruct(field: 1, byteCount: ArrowObjectSpec.byteCount, alignment: ArrowObjectSpec.alignment, fill: spec.store)
             builder.add(field: 0, idString)
             builder.add(field: 3, storeFd)
             builder.add(field: 4, mmapSize)
@@ -187,13 +199,13 @@ extension ArrowReply {
             root = builder.endTable()
 
         case .abort(let id):
-            let idString = builder.createString(id.bytes)
+            let idString = builder.createString(id)
             builder.startTable()
             builder.add(field: 0, idString)
             root = builder.endTable()
 
         case .seal(let id, let error):
-            let idString = builder.createString(id.bytes)
+            let idString = builder.createString(id)
             builder.startTable()
             builder.add(field: 1, error.rawValue)
             builder.add(field: 0, idString)
@@ -203,8 +215,9 @@ extension ArrowReply {
             let handles = builder.createVector(offsets: [])
             let sizes = builder.createVector(scalars: mmapSizes)
             let fds = builder.createVector(scalars: storeFds)
-            let objects = builder.createVector(
-                structBytes: ArrowObjectSpec.structBytes(specs), count: specs.count, alignment: ArrowObjectSpec.alignment)
+            let objects = builder.createStructVector(
+                count: specs.count, byteCount: ArrowObjectSpec.byteCount, alignment: ArrowObjectSpec.alignment
+            ) { index, bytes in specs[index].store(to: bytes) }
             let idList = builder.createIDVector(ids)
             builder.startTable()
             builder.add(field: 4, handles)
@@ -224,7 +237,7 @@ extension ArrowReply {
             root = builder.endTable()
 
         case .contains(let id, let hasObject):
-            let idString = builder.createString(id.bytes)
+            let idString = builder.createString(id)
             builder.startTable()
             builder.add(field: 1, Int32(hasObject ? 1 : 0))
             builder.add(field: 0, idString)
@@ -258,11 +271,16 @@ extension ArrowReply {
             builder.startTable()
             root = builder.endTable()
         }
-        return builder.finish(root: root)
+        return root
     }
 }
 
 extension FlatBufferBuilder {
+    /// An object id as a 20-byte string, written without an intermediate array.
+    mutating func createString(_ id: ObjectID) -> Offset {
+        createString(length: ObjectID.byteCount) { id.store(to: $0) }
+    }
+
     /// An ObjectInfo table with its fields in the order of flatc's `CreateObjectInfo` (by size, then
     /// last field first); the id and digest strings must already be built.
     mutating func addObjectInfo(_ info: ArrowObjectInfo, id: Offset, digest: Offset?) -> Offset {

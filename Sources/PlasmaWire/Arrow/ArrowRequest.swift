@@ -179,10 +179,9 @@ extension ArrowRequest {
 extension FlatBufferBuilder {
     /// A `[string]` of object ids, built like libplasma's `ToFlatbuffer`: the strings in order, then the vector.
     mutating func createIDVector(_ ids: [ObjectID]) -> Offset {
-        let strings = createStrings(count: ids.count, length: ObjectID.byteCount) { index, destination in
+        createStringVector(count: ids.count, length: ObjectID.byteCount) { index, destination in
             ids[index].store(to: destination)
         }
-        return createVector(offsets: strings)
     }
 
     mutating func createStringVector(_ items: [[UInt8]]) -> Offset {

@@ -29,6 +29,8 @@ public struct FlatBufferBuilder {
     private var fields: [(slot: Int, at: Int)] = []
     /// Every vtable written so far (as a size), oldest first, for sharing identical ones.
     private var vtables: [Int] = []
+    /// Kept between vectors of strings (`createStringVector`), so that each needs no array of its own.
+    private var scratchOffsets: [Offset] = []
 
     public init(capacity: Int = 256) {
         storage = [UInt8](repeating: 0, count: max(capacity, 16))
@@ -37,6 +39,16 @@ public struct FlatBufferBuilder {
 
     /// Bytes written so far.
     public var size: Int { storage.count - head }
+
+    /// Empties the builder for the next buffer, keeping its storage: a store that encodes one reply per
+    /// request reuses one builder instead of allocating its arrays every time.
+    public mutating func reset() {
+        head = storage.count
+        minAlignment = 1
+        tableStart = nil
+        fields.removeAll(keepingCapacity: true)
+        vtables.removeAll(keepingCapacity: true)
+    }
 
     // MARK: Raw space
 
@@ -116,18 +128,51 @@ public struct FlatBufferBuilder {
 
     public mutating func createString(_ text: String) -> Offset { createString(Array(text.utf8)) }
 
+    /// A string of `length` bytes written by `fill`: the same bytes as `createString`, without an array.
+    public mutating func createString(length: Int, fill: (UnsafeMutableRawPointer) -> Void) -> Offset {
+        precondition(tableStart == nil, "strings can't be built inside a table")
+        preAlign(length: length + 1, alignment: 4)
+        pad(1)
+        reserve(length)
+        head -= length
+        storage.withUnsafeMutableBytes { fill($0.baseAddress! + head) }
+        push(UInt32(length))
+        return Offset(fromEnd: size)
+    }
+
     /// `count` strings of `length` bytes each, the i-th filled by `fill(i, destination)`: the same bytes
     /// as `count` calls of `createString` in index order, in one pass without an array per string (a
     /// GetReply or DeleteReply may list hundreds of thousands of ids).
     public mutating func createStrings(
         count: Int, length: Int, fill: (Int, UnsafeMutableRawPointer) -> Void
     ) -> [Offset] {
+        var offsets = [Offset]()
+        appendStrings(count: count, length: length, fill: fill, to: &offsets)
+        return offsets
+    }
+
+    /// `createStrings` followed by `createVector(offsets:)` of them, with the offsets in storage the
+    /// builder keeps (no array per vector: the store encodes a GetReply per request).
+    public mutating func createStringVector(
+        count: Int, length: Int, fill: (Int, UnsafeMutableRawPointer) -> Void
+    ) -> Offset {
+        var offsets = scratchOffsets
+        scratchOffsets = []
+        offsets.removeAll(keepingCapacity: true)
+        appendStrings(count: count, length: length, fill: fill, to: &offsets)
+        let vector = createVector(offsets: offsets)
+        scratchOffsets = offsets
+        return vector
+    }
+
+    private mutating func appendStrings(
+        count: Int, length: Int, fill: (Int, UnsafeMutableRawPointer) -> Void, to offsets: inout [Offset]
+    ) {
         precondition(tableStart == nil, "strings can't be built inside a table")
-        guard count > 0 else { return [] }
+        guard count > 0 else { return }
         reserve(count * (length + 8))  // each: up to 3 padding bytes, the bytes, NUL, u32 length
         minAlignment = max(minAlignment, 4)
-        var offsets = [Offset]()
-        offsets.reserveCapacity(count)
+        offsets.reserveCapacity(offsets.count + count)
         var head = self.head
         let end = storage.count
         storage.withUnsafeMutableBytes { raw in
@@ -144,7 +189,6 @@ public struct FlatBufferBuilder {
             }
         }
         self.head = head
-        return offsets
     }
 
     private mutating func startVector(count: Int, elementSize: Int, alignment: Int) {
@@ -171,6 +215,25 @@ public struct FlatBufferBuilder {
         startVector(count: scalars.count, elementSize: width, alignment: width)
         for value in scalars.reversed() { push(value) }
         return endVector(count: scalars.count)
+    }
+
+    /// A vector of `count` structs of `byteCount` bytes each, the i-th written by `fill(i, its bytes)`
+    /// (every byte, padding included): the same bytes as `createVector(structBytes:count:alignment:)`
+    /// without the array.
+    public mutating func createStructVector(
+        count: Int, byteCount: Int, alignment: Int, fill: (Int, UnsafeMutableRawBufferPointer) -> Void
+    ) -> Offset {
+        let total = count * byteCount
+        startVector(count: total / alignment, elementSize: alignment, alignment: alignment)
+        reserve(total)
+        head -= total
+        let start = head
+        storage.withUnsafeMutableBytes { raw in
+            for index in 0..<count {
+                fill(index, UnsafeMutableRawBufferPointer(rebasing: raw[start + index * byteCount..<start + (index + 1) * byteCount]))
+            }
+        }
+        return endVector(count: count)
     }
 
     /// A vector of structs given as their concatenated bytes (`count * structSize` of them).
@@ -220,10 +283,25 @@ public struct FlatBufferBuilder {
         track(field: field, at: size)
     }
 
+    /// A struct field of `byteCount` bytes written by `fill` (which must write every byte, padding
+    /// included): the same bytes as `addStruct(field:bytes:alignment:)`, without an array.
+    public mutating func addStruct(
+        field: Int, byteCount: Int, alignment: Int, fill: (UnsafeMutableRawBufferPointer) -> Void
+    ) {
+        precondition(tableStart != nil, "field outside a table")
+        align(alignment)
+        reserve(byteCount)
+        head -= byteCount
+        storage.withUnsafeMutableBytes { fill(UnsafeMutableRawBufferPointer(rebasing: $0[head..<head + byteCount])) }
+        track(field: field, at: size)
+    }
+
     public mutating func endTable() -> Offset {
         guard let start = tableStart else { preconditionFailure("endTable without startTable") }
         let tableAt = push(Int32(0))  // soffset to the vtable, patched below
-        let vtableSize = max((fields.map(\.slot).max() ?? 0) + 2, 4)
+        var lastSlot = 0
+        for field in fields { lastSlot = max(lastSlot, field.slot) }  // no array per table
+        let vtableSize = max(lastSlot + 2, 4)
         pad(vtableSize)
         let tableSize = tableAt - start
         precondition(tableSize < 0x1_0000, "table too large for a vtable")
@@ -251,10 +329,23 @@ public struct FlatBufferBuilder {
 
     /// Writes the root uoffset and returns the finished buffer.
     public mutating func finish(root: Offset) -> [UInt8] {
+        writeRoot(root)
+        vtables.removeAll()
+        return Array(storage[head...])
+    }
+
+    /// Writes the root uoffset and appends the finished buffer to `buffer` (after `header(size)`, given
+    /// the finished size: a frame header goes in front without copying the payload twice). Call
+    /// `reset()` before building the next one.
+    public mutating func finish(root: Offset, appendingTo buffer: inout [UInt8], header: (Int, inout [UInt8]) -> Void) {
+        writeRoot(root)
+        header(size, &buffer)
+        storage.withUnsafeBytes { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[head...])) }
+    }
+
+    private mutating func writeRoot(_ root: Offset) {
         precondition(tableStart == nil, "finish inside a table")
         preAlign(length: 4, alignment: minAlignment)
         push(refer(to: root))
-        vtables.removeAll()
-        return Array(storage[head...])
     }
 }

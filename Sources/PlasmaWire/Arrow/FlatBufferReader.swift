@@ -36,13 +36,16 @@ public struct FlatBufferReader {
         try FlatTable(buffer, at: try Self.follow(buffer, at: 0, what: "root offset"), depth: 1, maxDepth: maxDepth)
     }
 
-    /// The target of the uoffset stored at `position` (which the caller has bounds-checked).
-    static func follow(_ buffer: UnsafeRawBufferPointer, at position: Int, what: String) throws(WireError) -> Int {
+    /// The target of the uoffset stored at `position` (which the caller has bounds-checked). `what` is
+    /// built only for an error: formatted for every field, it cost the store allocations per request.
+    static func follow(
+        _ buffer: UnsafeRawBufferPointer, at position: Int, what: @autoclosure () -> String
+    ) throws(WireError) -> Int {
         let offset = Int(load(UInt32.self, buffer, position))
-        guard offset != 0 else { throw .flatbufferMalformed("\(what) at byte \(position) is 0") }
+        guard offset != 0 else { throw .flatbufferMalformed("\(what()) at byte \(position) is 0") }
         let target = position + offset
         guard target < buffer.count else {
-            throw .flatbufferMalformed("\(what) at byte \(position) points to byte \(target), past the end (\(buffer.count) bytes)")
+            throw .flatbufferMalformed("\(what()) at byte \(position) points to byte \(target), past the end (\(buffer.count) bytes)")
         }
         return target
     }
