@@ -177,12 +177,14 @@ final class LoneEngine {
     let memory: UnsafeMutableRawBufferPointer
     let engine: StoreEngine
 
-    init(capacity: Int, spillSink: SpillSink? = nil) {
+    init(capacity: Int, spillSink: SpillSink? = nil, configure: (inout StoreEngine.Configuration) -> Void = { _ in }) {
         let size = (capacity + 63) / 64 * 64
         memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 64), alignment: 64)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
+        var configuration = StoreEngine.Configuration(capacity: capacity)
+        configure(&configuration)
         engine = StoreEngine(
-            configuration: StoreEngine.Configuration(capacity: capacity),
+            configuration: configuration,
             memory: UnsafeMutableRawBufferPointer(rebasing: memory[0..<size]),
             allocator: TestArenaAllocator(size: size), clock: clock, spillSink: spillSink)
         engine.observer = observer
