@@ -133,3 +133,43 @@ import Testing
         #expect(store.engine.checkInvariants())
     }
 }
+
+extension EngineSpillReviewTests {
+    /// The race itself: making room for one restore of a get collects another restore of the same get
+    /// (the object comes back, the newest in the LRU) and then, the arena being fragmented, begins
+    /// spilling it. The get abandons that spill before its lookup takes the object.
+    @Test func aGetAbandonsTheSpillOfAnObjectItRestoredWhileMakingRoomForAnother() {
+        let sink = RecordingSpillSink()
+        sink.holdSpills = true
+        let store = LoneEngine(capacity: 2048, spillSink: sink)
+        let client = store.engine.connect()
+        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))  // A
+        #expect(store.put(testID(2), size: 1024, byte: 0xB2, by: client))  // B
+        #expect(store.engine.evict(atLeast: 1536).objects == 2, "A and B spilled")
+        #expect(store.put(testID(3), size: 512, byte: 0xC3, by: client))  // Z, at offset 0
+        #expect(store.put(testID(4), size: 512, byte: 0xD4, by: client))  // P, at offset 512, held
+        guard case .answered = store.engine.get([testID(4)], timeoutMilliseconds: 0, client: client, ticket: 1) else {
+            Issue.record("P not held")
+            return
+        }
+        let waiting = InlineObject(id: testID(5), data: [UInt8](repeating: 0xE5, count: 1536))
+        #expect(store.engine.createAndSeal(waiting, timeoutMilliseconds: -1, client: client, ticket: 5) == .waiting)
+        #expect(sink.inFlight == [testID(3)], "Z leaving")
+        sink.complete(testID(3))  // written, not yet collected by the engine
+        _ = store.observer.take()
+
+        let reader = store.engine.connect()
+        #expect(store.engine.get([testID(1), testID(2)], timeoutMilliseconds: -1, client: reader, ticket: 9) == .waiting)
+        #expect(store.engine.objectSnapshots().contains {
+            $0.info.id == testID(1) && !$0.isSpilled && $0.info.referenceCount == 1
+        }, "A restored and taken by the get")
+        #expect(sink.needed == [false], "its spill, begun to make room for B, is abandoned")
+        sink.complete(testID(1))
+        store.engine.spillsFinished()
+        #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && !$0.isSpilled }, "A stays")
+        #expect(store.engine.checkInvariants())
+        store.engine.cancel(client: reader, ticket: 9)
+        #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && $0.info.referenceCount == 0 })
+        #expect(store.engine.checkInvariants())
+    }
+}
