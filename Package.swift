@@ -82,7 +82,7 @@ let package = Package(
             name: "PlasmaUnitTests",
             dependencies: [
                 "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaStore", "PlasmaClient",
-                "PlasmaTestSupport",
+                "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

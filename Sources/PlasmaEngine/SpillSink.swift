@@ -41,4 +41,13 @@ public protocol SpillSink: AnyObject {
     func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64)
     /// Forgets a spilled object, or the copy a spill of it is making (deleted, or kept in memory).
     func discard(_ id: ObjectID)
+    /// Whether the engine still needs the write under `ticket`: false when a get took the object back
+    /// meanwhile (a failure then costs nothing), true when it is evicted again before the write ends
+    /// (the same write serves). For what the sink reports only; the copy is discarded separately.
+    func spillNeeded(_ needed: Bool, ticket: UInt64)
+}
+
+extension SpillSink {
+    /// A sink that reports nothing about its writes needn't know.
+    public func spillNeeded(_ needed: Bool, ticket: UInt64) {}
 }

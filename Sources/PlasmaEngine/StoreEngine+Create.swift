@@ -224,7 +224,41 @@ extension StoreEngine {
     // MARK: Waiting creates
 
     /// Gives freed space to waiting creates, oldest first; stops at the first that still doesn't fit.
+    /// The creates that wait only for spills under way (timeout 0) are then served out of turn: behind
+    /// a head that waits for more room they would otherwise wait with it, maybe forever.
     func serveWaitingCreates() {
+        beginWaitingRestores()  // a restore refused for want of room may fit now (StoreEngine+External.swift)
+        serveWaitingCreatesInTurn()
+        serveSpillOnlyCreates()
+    }
+
+    /// Each create that waits only for spills under way: placed if there is room now, failed if there
+    /// is none even once they end, else queued again (it is answered when the spills it waits for end).
+    private func serveSpillOnlyCreates() {
+        for pending in waitingCreates.takeSpillOnly() {
+            let size = pending.dataSize + pending.metadataSize
+            var outcome: Result<CreateOutcome, EngineError>
+            if isKnown(pending.id) {
+                outcome = .failure(EngineError(.objectExists, pending.id.hex))
+            } else if let refusal = quotaRefusal(size, for: pending.key.client) {
+                outcome = .failure(EngineError(.limitReached, refusal))
+            } else {
+                switch findRoom(size, canWait: true) {
+                case .pending:
+                    waitingCreates.append(pending)
+                    continue
+                case .none: outcome = .failure(EngineError(.outOfMemory, outOfMemoryDetail(size)))
+                case .block(let block):
+                    outcome = .success(place(id: pending.id, dataSize: pending.dataSize, metadataSize: pending.metadataSize,
+                                             inline: pending.inline, block: block, client: pending.key.client))
+                }
+            }
+            waitingCreateEnded(pending)
+            answer(pending, outcome)
+        }
+    }
+
+    private func serveWaitingCreatesInTurn() {
         while let pending = waitingCreates.first() {
             let size = pending.dataSize + pending.metadataSize
             if isKnown(pending.id) {

@@ -86,12 +86,16 @@ extension StoreEngine {
     func spilledObjectsWanted(_ ids: [ObjectID], synchronously: Bool) {
         abandonSpills(of: ids)  // StoreEngine+SpillInFlight.swift
         restoreSpilled(ids, synchronously: synchronously)
+        // Making room for those restores may have begun spilling a wanted object restored meanwhile
+        // (restores end inside `findRoom`, the newest in the LRU): keep it, the get is about to take it.
+        abandonSpills(of: ids)
     }
 
     /// Brings the spilled objects among `ids` back into the arena before a get looks for them. The
     /// requested objects already there are pinned meanwhile, so that making room for one can't push out
     /// another; pinning moves them to the newest end of the LRU, which a get would do anyway.
-    /// `synchronously` (a get that won't wait): each is read now, after any restore of it under way.
+    /// `synchronously` (a get that won't wait): each is read now; when a restore of one is under way the
+    /// loop first waits for everything the sink has under way (`collectSpills(waiting: true)`).
     /// Otherwise the reads are begun and the get waits for them as for a seal (`finishRestore`).
     /// An object that can't come back for want of room (everything else is referenced) stays spilled
     /// and the get sees it as not there yet; one whose bytes can't be read back is gone.
@@ -112,7 +116,8 @@ extension StoreEngine {
         for id in unique where external.restoreTicketOf[id] == nil {
             guard let object = external.objects[id] else { continue }
             guard synchronously else {
-                // Room that spills under way will free: the read begins when they end (the loop goes on).
+                // Room that spills under way will free, or that releases and deletes may free: the read
+                // begins then (the loop goes on; `beginWaitingRestores`).
                 if !beginRestore(id, object), external.waitingForRoom.insert(id).inserted {
                     external.restoresWaitingForRoom.append(id)
                 }
@@ -125,7 +130,9 @@ extension StoreEngine {
                 restoreFailed(id, block: block)
                 continue
             }
-            pin(insertRestored(id, object, block: block))
+            let slot = insertRestored(id, object, block: block)
+            answerWaiters(at: slot)  // gets already waiting for it, as a background restore does
+            pin(slot)
         }
         for slot in pinned {
             objects[slot].referenceCount -= 1
@@ -134,15 +141,15 @@ extension StoreEngine {
         if !synchronously { collectSpills(waiting: false) }  // a sink that reads at once (the hashtable)
     }
 
-    /// Finds room for a spilled object and has the sink read it in; false when the room is still on its
-    /// way out (spills under way). No room at all: the object stays spilled (true: nothing to wait for).
+    /// Finds room for a spilled object and has the sink read it in; false when there is none now: the
+    /// room is still on its way out (spills under way), or everything else is referenced (a release or
+    /// delete may free it). Either way the caller queues it for `beginWaitingRestores`.
     func beginRestore(_ id: ObjectID, _ object: SpilledObject) -> Bool {
         let external = external!
         let block: ArenaBlock?
         switch findRoom(object.totalSize, canWait: true) {
         case .block(let found): block = found
-        case .pending: return false
-        case .none: return true
+        case .pending, .none: return false
         }
         let buffer = UnsafeMutableRawBufferPointer(
             start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
@@ -155,12 +162,13 @@ extension StoreEngine {
         return true
     }
 
-    /// Begins the restores that waited for room, oldest first, while room comes; drops those deleted
-    /// or already under way meanwhile.
+    /// Begins the restores that waited for room, oldest first, while room comes (called as space frees:
+    /// spills ending, releases, deletes); drops those deleted, already under way, or no longer waited for.
     func beginWaitingRestores() {
         guard let external, !external.restoresWaitingForRoom.isEmpty else { return }
         while let id = external.restoresWaitingForRoom.first {
-            if let object = external.objects[id], external.restoreTicketOf[id] == nil, !beginRestore(id, object) { return }
+            if let object = external.objects[id], external.restoreTicketOf[id] == nil, waitingGets.isWaited(for: id),
+               !beginRestore(id, object) { return }
             external.restoresWaitingForRoom.removeFirst()
             external.waitingForRoom.remove(id)
         }

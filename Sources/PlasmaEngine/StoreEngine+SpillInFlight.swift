@@ -44,8 +44,7 @@ extension StoreEngine {
     /// sink's reports already (the signal comes anyway) without serving the waiting creates.
     public func spillsFinished() {
         collectSpills(waiting: false)
-        beginWaitingRestores()  // gets waiting for them came before the creates still waiting now
-        serveWaitingCreates()
+        serveWaitingCreates()  // restores waiting for room first: gets waiting for them came before
     }
 
     /// Spills begun and not yet reported finished.
@@ -73,6 +72,7 @@ extension StoreEngine {
         if let ticket = external.ticketOf[record.id] {
             // Abandoned by a get, and its write still going: those are the same sealed bytes.
             external.inFlight[ticket]!.fate = .spilling
+            external.sink.spillNeeded(true, ticket: ticket)
             return
         }
         let ticket = external.nextTicket
@@ -98,6 +98,7 @@ extension StoreEngine {
             guard let ticket = external.ticketOf[id], external.inFlight[ticket]?.fate == .spilling,
                   let slot = objects.slot(of: id) else { continue }
             external.inFlight[ticket]!.fate = .abandoned
+            external.sink.spillNeeded(false, ticket: ticket)  // so that a failed write isn't logged as a loss
             external.leavingBytes -= objects[slot].totalSize
             if objects[slot].referenceCount == 0, !objects[slot].deletePending { objects.linkEvictable(slot) }
         }
@@ -138,7 +139,8 @@ extension StoreEngine {
             return finishRestore(restore, succeeded: completion.succeeded)
         }
         guard let external, let spill = external.inFlight.removeValue(forKey: completion.ticket) else { return }
-        if !completion.succeeded { external.spillFailures += 1 }
+        // `spill_failures` counts objects lost: a failed write of one kept or deleted meanwhile costs
+        // nothing (the sink has logged the failure either way).
         switch spill.fate {
         case .removed:
             external.heldBytes -= spill.size
@@ -150,8 +152,15 @@ extension StoreEngine {
             external.ticketOf[spill.id] = nil
             external.leavingBytes -= spill.size
             guard let slot = objects.slot(of: spill.id) else { preconditionFailure("a spilling object left the table unseen") }
+            guard objects[slot].referenceCount == 0 else {
+                // Backstop: a get took it without abandoning the spill. Its block is being read, so it
+                // stays, as if abandoned (evictable again once released).
+                if completion.succeeded { external.sink.discard(spill.id) }
+                return
+            }
             guard completion.succeeded else {
                 // The documented rule: dropped as eviction without a sink would (subscribers hear it).
+                external.spillFailures += 1
                 removeObject(at: slot, .evicted)
                 return
             }

@@ -150,6 +150,9 @@ struct WaitTable {
     /// Sets the deadline of a wait whose scan has ended.
     mutating func setDeadline(_ deadline: UInt64?, of key: WaitKey) { waits[key]?.deadline = deadline }
 
+    /// Whether some get may wait for `id` (an ended wait not yet unhooked counts too).
+    func isWaited(for id: ObjectID) -> Bool { waitersByObject[Self.shard(id)][id] != nil }
+
     /// Takes the waiters of `id` out of the index; the caller settles each with `resolve`.
     mutating func takeWaiters(of id: ObjectID) -> [WaitKey] {
         switch waitersByObject[Self.shard(id)].removeValue(forKey: id) {

@@ -59,14 +59,16 @@ final class HashtableExternalStore: ExternalStore {
 /// Writes, reads and removals run on one background thread, in order (so a removal follows the write
 /// it undoes), straight from and into the arena while the engine keeps the block; the thread signals
 /// `completions` after each write or read. A get that won't wait restores on the loop's thread
-/// (`restore`): the object's write has finished, and the engine has waited for any read of it.
+/// (`restore`): the object's write has finished, and when a read of it was under way the engine has
+/// waited for the whole queue (`finishedSpills(waitingForAll:)`), not only that read.
 final class FileExternalStore: ExternalStore {
     static let warningBurst = 10
     let directory: SpillDirectory
     /// Files written and reported, not yet restored or removed.
     private var files: Set<ObjectID> = []
-    /// Writes not yet reported, by ticket; `discarded`: the object was deleted or kept meanwhile.
-    private var writing: [UInt64: (id: ObjectID, discarded: Bool)] = [:]
+    /// Writes not yet reported, by ticket; `discarded`: the object was deleted or kept meanwhile (the
+    /// copy is not kept); `unneeded`: a get has taken the object back (the engine keeps it).
+    private var writing: [UInt64: (id: ObjectID, discarded: Bool, unneeded: Bool)] = [:]
     /// Reads not yet reported, by ticket.
     private var reading: [UInt64: ObjectID] = [:]
     /// Restores refused before any I/O (no file), reported with the next completions.
@@ -100,7 +102,7 @@ final class FileExternalStore: ExternalStore {
     private func name(_ id: ObjectID) -> String { "\(id.hex).plasma-spill" }
 
     func beginSpill(_ id: ObjectID, _ bytes: UnsafeRawBufferPointer, dataSize: Int, ticket: UInt64) {
-        writing[ticket] = (id, false)
+        writing[ticket] = (id, false, false)
         let (directory, name, key) = (directory, name(id), id.bytes)
         writer.submit {
             do throws(SpillFileError) {
@@ -122,7 +124,7 @@ final class FileExternalStore: ExternalStore {
                 return SpillCompletion(ticket: ticket, succeeded: failure == nil)
             }
             guard let write = writing.removeValue(forKey: ticket) else { return SpillCompletion(ticket: ticket, succeeded: false) }
-            if let failure, write.discarded {
+            if let failure, write.discarded || write.unneeded {
                 // Taken back into memory or deleted while the write ran: the failure costs no object.
                 warn("spilling object \(write.id.hex) to \(directory.path) failed (the object no longer needed it): \(failure)")
             } else if let failure {
@@ -152,7 +154,9 @@ final class FileExternalStore: ExternalStore {
     func beginRestore(_ id: ObjectID, into buffer: UnsafeMutableRawBufferPointer, dataSize: Int, ticket: UInt64) {
         guard files.remove(id) != nil else {
             warn("restoring object \(id.hex) failed: the store has no spill file for it")  // books out of step
-            return refused.append(SpillCompletion(ticket: ticket, succeeded: false))
+            refused.append(SpillCompletion(ticket: ticket, succeeded: false))
+            completions?.signal()  // no I/O will signal it, and the get waits for this answer
+            return
         }
         reading[ticket] = id
         let (directory, name, key) = (directory, name(id), id.bytes)
@@ -166,6 +170,8 @@ final class FileExternalStore: ExternalStore {
             }
         }
     }
+
+    func spillNeeded(_ needed: Bool, ticket: UInt64) { writing[ticket]?.unneeded = !needed }
 
     func discard(_ id: ObjectID) {
         var pending = false

@@ -210,6 +210,8 @@ extension IntegrationTests {
             #expect(checksum(buffer.copyBytes()) == checksum(pattern(size: 50_000, seed: 2)))
             try buffer.release()
 
+            // The damaged file's read ends in the background: wait for it on state, not for time.
+            #expect(try eventually { try client.statistics().restoreFailures == before.restoreFailures + 2 })
             let after = try client.statistics()
             #expect(after.restoreFailures == 2 && after.restoredObjects == 1)
             #expect(after.deletedObjects == before.deletedObjects + 2, "dropped from the books as deleted")

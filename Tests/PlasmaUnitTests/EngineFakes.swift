@@ -127,6 +127,10 @@ final class RecordingSpillSink: SpillSink {
         }
     }
 
+    /// What the engine said of each write it stopped or started needing again, in order.
+    private(set) var needed: [Bool] = []
+    func spillNeeded(_ needed: Bool, ticket: UInt64) { self.needed.append(needed) }
+
     func discard(_ id: ObjectID) {
         discards.append(id)
         stored[id] = nil
