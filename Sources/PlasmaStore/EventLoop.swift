@@ -29,12 +29,6 @@ final class EventLoop {
     /// window adapts: it shrinks to nothing when polling doesn't pay (an idle store, a shared core).
     private var busyPoll: AdaptiveSpin
     private var busyUntil: UInt64 = 0
-    /// Set by a handler (`requestPolling`) whose work came from a client that polls for its reply, so
-    /// sends its next request within the window: only such a pass makes the loop poll afterwards.
-    /// A client that sleeps for each reply (Arrow's, in recvmsg) comes back only after its own CPU
-    /// wake-up, and polling for it meanwhile costs more than it saves: alternating runs of Arrow's C++
-    /// client gave 8-39 % more operations per second with `--busy-poll 0` (Benchmarks/README.md).
-    private var pollingRequested = false
 
     init(busyPollNanoseconds: UInt64) throws(SystemError) {
         epoll = try Epoll()
@@ -58,9 +52,6 @@ final class EventLoop {
 
     func stop() { isStopping = true }
 
-    /// This pass served a client that polls for its replies: poll after it (within `--busy-poll`).
-    func requestPolling() { pollingRequested = true }
-
     func run() throws(SystemError) {
         while !isStopping {
             beforeSleep()
@@ -71,13 +62,12 @@ final class EventLoop {
             }
             try epoll.wait(timeoutMilliseconds: timeout, into: &events)
             let now = MonotonicClock.nanoseconds()  // one clock read per pass, for both bookkeepers
+            adaptBusyPoll(polling: polling, now: now)
             noteIdleness(now: now)
-            pollingRequested = false
             for event in events {
                 // A handler may have unregistered a later descriptor in this same batch.
                 handlers[event.fd]?(event)
             }
-            adaptBusyPoll(polling: polling, now: now)
             onWake()
         }
         beforeSleep()
@@ -96,11 +86,6 @@ final class EventLoop {
     /// Learns from this pass whether polling paid, and sets the next polling deadline (0: sleep).
     private func adaptBusyPoll(polling: Bool, now: UInt64) {
         if !events.isEmpty {
-            // Work for clients that don't poll only: sleep, and leave the window as the pollers taught it.
-            guard pollingRequested else {
-                busyUntil = 0
-                return
-            }
             if polling { busyPoll.caught() } else { busyPoll.sleptWithoutPolling() }
             busyUntil = busyPoll.windowNanoseconds > 0 ? now + busyPoll.windowNanoseconds : 0
         } else if polling, now >= busyUntil {

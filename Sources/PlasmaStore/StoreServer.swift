@@ -279,8 +279,6 @@ public final class StoreServer {
     private func handle(_ event: Epoll.Event, on connection: Connection) {
         if event.writable { flush(connection) }
         if event.readable || event.hangup, !connection.isClosed { readAvailable(connection) }
-        // Native clients poll for their replies (PlasmaClient's spin window); Arrow's sleep in recvmsg.
-        if connection.dialect == .native { loop.requestPolling() }
     }
 
     private func readAvailable(_ connection: Connection) {
