@@ -30,9 +30,10 @@ struct CreateQueue {
     /// must not come back to life when its request id is reused.
     private var live: [WaitKey: (sealing: Bool, deadline: UInt64?, serial: UInt64, cost: WaitCost)] = [:]
     private var nextSerial: UInt64 = 1
-    /// Live creates that wait only for spills under way (`failsWithoutRoom`): they are served out of
-    /// turn (`takeSpillOnly`), so that a head waiting for more room can't hold them forever.
-    private var spillOnly: Set<WaitKey> = []
+    /// Creates that wait only for spills under way (`failsWithoutRoom`), oldest first: kept out of
+    /// `queue` and served out of turn (`takeSpillOnly`), so that a head waiting for more room can't hold
+    /// them forever, and serving them never scans the whole queue (it runs on every release).
+    private var spillOnly = Deque<PendingCreate>()
     /// The inline bytes of the live create-and-seals, by serial: taken out of the queue entry so that
     /// a cancel frees them at once (its charge is released then), not when the entry is swept.
     private var inlines: [UInt64: InlineObject] = [:]
@@ -50,12 +51,11 @@ struct CreateQueue {
         create.serial = nextSerial
         nextSerial += 1
         live[create.key] = (create.inline != nil, create.deadline, create.serial, create.cost)
-        if create.failsWithoutRoom { spillOnly.insert(create.key) }
         if let inline = create.inline {
             inlines[create.serial] = inline
             create.inline = nil
         }
-        queue.append(create)
+        if create.failsWithoutRoom { spillOnly.append(create) } else { queue.append(create) }
     }
 
     /// The oldest create still wanted; cancelled ones are dropped on the way.
@@ -74,24 +74,21 @@ struct CreateQueue {
         let head = queue.removeFirst()
         inlines[head.serial] = nil
         live[head.key] = nil
-        spillOnly.remove(head.key)
     }
 
-    /// Takes out the live creates that wait only for spills under way, except the head (served in
-    /// turn), oldest first; the caller answers them or appends them again.
+    /// Takes out the live creates that wait only for spills under way, oldest first (cancelled ones are
+    /// dropped); the caller answers them or appends them again.
     mutating func takeSpillOnly() -> [PendingCreate] {
-        guard !spillOnly.isEmpty, let head = first() else { return [] }
-        var taken: [PendingCreate] = []
-        queue = Deque(queue.filter { entry in
-            guard entry.serial != head.serial, entry.failsWithoutRoom, live[entry.key]?.serial == entry.serial else { return true }
+        guard !spillOnly.isEmpty else { return [] }
+        let waiting = spillOnly
+        spillOnly = []
+        return waiting.compactMap { entry in
+            guard live[entry.key]?.serial == entry.serial else { return nil }
             var create = entry
             create.inline = inlines.removeValue(forKey: entry.serial)
             live[entry.key] = nil
-            spillOnly.remove(entry.key)
-            taken.append(create)
-            return false
-        })
-        return taken
+            return create
+        }
     }
 
     /// Cancels a waiting create: its inline bytes are freed now, its queue entry lazily (the sweep below
@@ -101,7 +98,6 @@ struct CreateQueue {
     mutating func cancel(_ key: WaitKey) -> (sealing: Bool, cost: WaitCost)? {
         guard let entry = live.removeValue(forKey: key) else { return nil }
         inlines[entry.serial] = nil
-        spillOnly.remove(key)
         // `first()` drops cancelled entries only at the head: behind a create that keeps waiting they
         // would pile up, inline bytes and all. Sweep them once they outnumber the live ones
         // (amortised O(1) per cancel; found by `plasma-bench soak`).

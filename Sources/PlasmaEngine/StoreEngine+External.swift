@@ -118,9 +118,7 @@ extension StoreEngine {
             guard synchronously else {
                 // Room that spills under way will free, or that releases and deletes may free: the read
                 // begins then (the loop goes on; `beginWaitingRestores`).
-                if !beginRestore(id, object), external.waitingForRoom.insert(id).inserted {
-                    external.restoresWaitingForRoom.append(id)
-                }
+                if beginRestore(id, object) != .begun { queueRestoreForRoom(id) }
                 continue
             }
             guard let block = reserveSpace(object.totalSize) else { continue }
@@ -138,18 +136,40 @@ extension StoreEngine {
             objects[slot].referenceCount -= 1
             if objects[slot].referenceCount == 0, !objects[slot].deletePending { objects.linkEvictable(slot) }
         }
-        if !synchronously { collectSpills(waiting: false) }  // a sink that reads at once (the hashtable)
+        guard !synchronously else { return }
+        collectSpills(waiting: false)  // a sink that reads at once (the hashtable)
+        // Making room for one id can restore another and then, on a fragmented arena, spill it again
+        // (its write may even have ended in that collect): such an id is spilled with no read under way,
+        // and the get would wait for it forever. Read it back when room frees.
+        for id in unique where external.objects[id] != nil && external.restoreTicketOf[id] == nil {
+            queueRestoreForRoom(id)
+        }
+    }
+
+    /// Queues a spilled id that a waiting get wants for `beginWaitingRestores`, once.
+    private func queueRestoreForRoom(_ id: ObjectID) {
+        if external!.waitingForRoom.insert(id).inserted { external!.restoresWaitingForRoom.append(id) }
+    }
+
+    /// What `beginRestore` did.
+    enum RestoreStart {
+        case begun
+        /// Spills under way will free room: try again when they end.
+        case roomOnItsWay
+        /// Everything else is referenced: only a release or delete can make room.
+        case noRoom
     }
 
     /// Finds room for a spilled object and has the sink read it in; false when there is none now: the
     /// room is still on its way out (spills under way), or everything else is referenced (a release or
     /// delete may free it). Either way the caller queues it for `beginWaitingRestores`.
-    func beginRestore(_ id: ObjectID, _ object: SpilledObject) -> Bool {
+    func beginRestore(_ id: ObjectID, _ object: SpilledObject) -> RestoreStart {
         let external = external!
         let block: ArenaBlock?
         switch findRoom(object.totalSize, canWait: true) {
         case .block(let found): block = found
-        case .pending, .none: return false
+        case .pending: return .roomOnItsWay
+        case .none: return .noRoom
         }
         let buffer = UnsafeMutableRawBufferPointer(
             start: block.map { memory.baseAddress! + $0.offset }, count: block == nil ? 0 : object.totalSize)
@@ -159,20 +179,40 @@ extension StoreEngine {
         external.restoreTicketOf[id] = ticket
         external.restoringBytes += object.totalSize
         external.sink.beginRestore(id, into: buffer, dataSize: object.dataSize, ticket: ticket)
-        return true
+        return .begun
     }
 
-    /// Begins the restores that waited for room, oldest first, while room comes (called as space frees:
-    /// spills ending, releases, deletes); drops those deleted, already under way, or no longer waited for.
+    /// Begins the restores that waited for room, oldest first (called as space frees: spills ending,
+    /// releases, deletes); drops those deleted, already under way, or no longer waited for. Stops where
+    /// room is still on its way out (spills under way: the next `spillsFinished` comes back). One that
+    /// can't fit at all goes behind the others, so that it can't hold up smaller ones; at most
+    /// `restoreTriesPerCall` are tried, since this runs on every release.
     func beginWaitingRestores() {
         guard let external, !external.restoresWaitingForRoom.isEmpty else { return }
-        while let id = external.restoresWaitingForRoom.first {
-            if let object = external.objects[id], external.restoreTicketOf[id] == nil, waitingGets.isWaited(for: id),
-               !beginRestore(id, object) { return }
-            external.restoresWaitingForRoom.removeFirst()
-            external.waitingForRoom.remove(id)
+        var (tried, began) = (0, false)
+        loop: while tried < Self.restoreTriesPerCall, let id = external.restoresWaitingForRoom.popFirst() {
+            guard let object = external.objects[id], external.restoreTicketOf[id] == nil, waitingGets.isWaited(for: id) else {
+                external.waitingForRoom.remove(id)
+                continue
+            }
+            tried += 1
+            switch beginRestore(id, object) {
+            case .begun:
+                external.waitingForRoom.remove(id)
+                began = true
+            case .roomOnItsWay:
+                external.restoresWaitingForRoom.prepend(id)
+                break loop
+            case .noRoom:
+                external.restoresWaitingForRoom.append(id)
+            }
         }
+        // A sink that reads at once (the hashtable) has no signal to bring its reports back.
+        if began { collectSpills(waiting: false) }
     }
+
+    /// Restores waiting for room tried per call of `beginWaitingRestores`.
+    static let restoreTriesPerCall = 16
 
     /// Unreadable (say, a spill file removed or damaged behind the store's back): the sink has dropped
     /// it and said why, so drop it from the books too; subscribers hear it was deleted.

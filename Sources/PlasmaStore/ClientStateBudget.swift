@@ -84,7 +84,9 @@ final class ClientStateBudget {
     /// Bytes `account` may still charge now.
     func headroom(of account: Account) -> Int {
         let byShare = clientShare - account.used
-        let byPool = pool - poolUsed + max(0, floor - account.used)
+        // Forced charges (replies that exist already, frames a paused connection holds) can push the
+        // pool past its size: that must not eat into other clients' floors.
+        let byPool = max(0, pool - poolUsed) + max(0, floor - account.used)
         return max(0, min(byShare, byPool))
     }
 

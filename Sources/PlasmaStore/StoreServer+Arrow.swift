@@ -97,6 +97,9 @@ extension StoreServer {
         }
         let queuedBefore = connection.outbound.pendingBytes
         reply.encode(into: &connection.outbound.writer.buffer, using: &arrowBuilder)
+        // One huge reply (a get of many ids, a list) must not keep its builder's storage, uncharged,
+        // for the life of the store.
+        if arrowBuilder.capacity > 1 << 20 { arrowBuilder = FlatBufferBuilder(capacity: 1024) }
         if response.passingArena, let session = connection.arrow, !session.sentArena {
             connection.outbound.attachDescriptorToNextByte(arena.descriptor, alone: true)
             connection.outbound.writer.buffer.append(0)

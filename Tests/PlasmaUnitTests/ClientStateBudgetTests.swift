@@ -55,6 +55,21 @@ import Testing
         #expect(budget.charge(1 << 20, .outboundReplies, to: latecomer))
     }
 
+    /// Forced charges (replies that exist, frames a paused connection holds) may push the pool past its
+    /// size; the other clients keep their floors all the same.
+    @Test func chargesForcedPastThePoolLeaveOtherClientsTheirFloors() {
+        let budget = ClientStateBudget(limit: 8 << 20, maxClients: 8)
+        var greedy: [ClientStateBudget.Account] = []
+        for _ in 0..<4 {
+            let account = ClientStateBudget.Account()
+            budget.force(.inboundFrames, to: budget.clientShare + (512 << 10), for: account)
+            greedy.append(account)
+        }
+        let latecomer = ClientStateBudget.Account()
+        #expect(budget.headroom(of: latecomer) == budget.floor)
+        #expect(budget.charge(budget.floor, .outboundReplies, to: latecomer))
+    }
+
     @Test func forcingAChargeCountsItEvenOverTheShareAndLoweringAlwaysFits() {
         let budget = ClientStateBudget(limit: 8 << 20, maxClients: 8)
         let account = ClientStateBudget.Account()

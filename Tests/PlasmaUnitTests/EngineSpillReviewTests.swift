@@ -95,8 +95,9 @@ import Testing
         #expect(sink.restores.isEmpty, "everything else is held: no room")
         _ = store.observer.take()
 
+        // This sink reads at once and, like the hashtable store, never signals: the release alone
+        // must bring the read's report back.
         #expect(store.engine.release(testID(2), client: client) == .ok)
-        store.engine.spillsFinished()  // as the server does when the sink signals
         let emissions = store.observer.take()
         guard case .get(other, 7, .success(let found))? = emissions.last, let location = found.first ?? nil else {
             Issue.record("not answered: \(emissions)")
@@ -170,6 +171,37 @@ extension EngineSpillReviewTests {
         #expect(store.engine.checkInvariants())
         store.engine.cancel(client: reader, ticket: 9)
         #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && $0.info.referenceCount == 0 })
+        #expect(store.engine.checkInvariants())
+    }
+
+    /// A restore that can't fit until more is released goes behind the others: a smaller one queued
+    /// after it begins as soon as its own room frees.
+    @Test func aRestoreThatCantFitDoesNotHoldUpASmallerOneBehindIt() {
+        let sink = RecordingSpillSink()
+        let store = LoneEngine(capacity: 1024, spillSink: sink)
+        let holder = store.engine.connect()
+        #expect(store.put(testID(1), size: 768, byte: 0xA1, by: holder))
+        #expect(store.put(testID(2), size: 256, byte: 0xB2, by: holder))
+        #expect(store.engine.evict(atLeast: 1024).objects == 2)
+        for (id, size) in [(testID(3), 512), (testID(4), 256), (testID(5), 256)] {
+            #expect(store.put(id, size: size, by: holder))
+        }
+        guard case .answered = store.engine.get([testID(3), testID(4), testID(5)], timeoutMilliseconds: 0, client: holder, ticket: 1) else {
+            Issue.record("not held")
+            return
+        }
+        let big = store.engine.connect()
+        let small = store.engine.connect()
+        #expect(store.engine.get([testID(1)], timeoutMilliseconds: -1, client: big, ticket: 7) == .waiting)
+        #expect(store.engine.get([testID(2)], timeoutMilliseconds: -1, client: small, ticket: 8) == .waiting)
+        _ = store.observer.take()
+
+        #expect(store.engine.release(testID(5), client: holder) == .ok)  // room for 256 bytes, not 768
+        let emissions = store.observer.take()
+        #expect(emissions.contains { if case .get(small, 8, .success(let found)) = $0 { found.first ?? nil != nil } else { false } },
+                "the small restore began and answered its get: \(emissions)")
+        #expect(!emissions.contains { if case .get(big, 7, _) = $0 { true } else { false } })
+        #expect(store.engine.statistics.pendingGets == 1)
         #expect(store.engine.checkInvariants())
     }
 }

@@ -40,6 +40,9 @@ public struct FlatBufferBuilder {
     /// Bytes written so far.
     public var size: Int { storage.count - head }
 
+    /// Bytes the builder's storage holds, written or not.
+    public var capacity: Int { storage.count }
+
     /// Empties the builder for the next buffer, keeping its storage: a store that encodes one reply per
     /// request reuses one builder instead of allocating its arrays every time.
     public mutating func reset() {
