@@ -160,7 +160,7 @@ extension StoreEngine {
         case noRoom
     }
 
-    /// Finds room for a spilled object and has the sink read it in; false when there is none now: the
+    /// Finds room for a spilled object and has the sink read it in, or says why there is none now: the
     /// room is still on its way out (spills under way), or everything else is referenced (a release or
     /// delete may free it). Either way the caller queues it for `beginWaitingRestores`.
     func beginRestore(_ id: ObjectID, _ object: SpilledObject) -> RestoreStart {
@@ -190,7 +190,9 @@ extension StoreEngine {
     func beginWaitingRestores() {
         guard let external, !external.restoresWaitingForRoom.isEmpty else { return }
         var (tried, began) = (0, false)
-        loop: while tried < Self.restoreTriesPerCall, let id = external.restoresWaitingForRoom.popFirst() {
+        var unvisited = external.restoresWaitingForRoom.count  // each entry at most once per call
+        loop: while unvisited > 0, tried < Self.restoreTriesPerCall, let id = external.restoresWaitingForRoom.popFirst() {
+            unvisited -= 1
             guard let object = external.objects[id], external.restoreTicketOf[id] == nil, waitingGets.isWaited(for: id) else {
                 external.waitingForRoom.remove(id)
                 continue
