@@ -1,5 +1,6 @@
 import PlasmaCore
 import PlasmaEngine
+import Testing
 
 /// A first-fit allocator in plain Swift, so that engine tests need none of the server's C: 64-byte
 /// units like the real one, free blocks merged with their neighbours.
@@ -192,6 +193,24 @@ final class LoneEngine {
     }
 
     deinit { memory.deallocate() }
+
+    /// Two 512-byte objects fill a 1024-byte store whose sink holds its spills; a third create (waiting
+    /// `timeout`) then begins spilling testID(1). `configure` as for `init`.
+    static func withSpillInFlight(
+        timeout: Int64 = 0, configure: (inout StoreEngine.Configuration) -> Void = { _ in }
+    ) -> (LoneEngine, RecordingSpillSink, ClientID) {
+        let sink = RecordingSpillSink()
+        sink.holdSpills = true
+        let store = LoneEngine(capacity: 1024, spillSink: sink, configure: configure)
+        let client = store.engine.connect()
+        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))
+        #expect(store.put(testID(2), size: 512, byte: 0xB2, by: client))
+        let third = InlineObject(id: testID(3), data: [UInt8](repeating: 0xC3, count: 512))
+        #expect(store.engine.createAndSeal(third, timeoutMilliseconds: timeout, client: client, ticket: 3) == .waiting,
+                "waits for the room being written out, even with timeout 0")
+        #expect(sink.inFlight == [testID(1)] && store.engine.spillsInFlight == 1)
+        return (store, sink, client)
+    }
 
     /// create-and-seal of `size` bytes of `byte`, expected to succeed.
     func put(_ id: ObjectID, size: Int, byte: UInt8 = 1, by client: ClientID) -> Bool {

@@ -20,15 +20,7 @@ import Testing
     }
 
     @Test func aSlicedGetKeepsAnObjectWhoseSpillIsUnderWay() {
-        let sink = RecordingSpillSink()
-        sink.holdSpills = true
-        let store = store(sink)
-        let client = store.engine.connect()
-        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))
-        #expect(store.put(testID(2), size: 512, byte: 0xB2, by: client))
-        let third = InlineObject(id: testID(3), data: [UInt8](repeating: 0xC3, count: 512))
-        #expect(store.engine.createAndSeal(third, timeoutMilliseconds: -1, client: client, ticket: 3) == .waiting)
-        #expect(sink.inFlight == [testID(1)])
+        let (store, sink, _) = LoneEngine.withSpillInFlight(timeout: -1) { $0.getSliceIDs = 2 }
 
         let reader = store.engine.connect()
         #expect(store.engine.get([testID(2), testID(1), testID(1)], timeoutMilliseconds: 0, client: reader, ticket: 9) == .waiting)

@@ -5,23 +5,8 @@ import Testing
 /// Spills in flight (StoreEngine+SpillInFlight.swift): the fake sink holds each spill until the test
 /// completes it, as the server's writer thread would, and reads the object's bytes only then.
 @Suite struct EngineSpillInFlightTests {
-    /// Two 512-byte objects fill a 1024-byte store; a third create then begins spilling testID(1).
-    private func storeWithSpillInFlight(timeout: Int64 = 0) -> (LoneEngine, RecordingSpillSink, ClientID) {
-        let sink = RecordingSpillSink()
-        sink.holdSpills = true
-        let store = LoneEngine(capacity: 1024, spillSink: sink)
-        let client = store.engine.connect()
-        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))
-        #expect(store.put(testID(2), size: 512, byte: 0xB2, by: client))
-        let third = InlineObject(id: testID(3), data: [UInt8](repeating: 0xC3, count: 512))
-        #expect(store.engine.createAndSeal(third, timeoutMilliseconds: timeout, client: client, ticket: 3) == .waiting,
-                "waits for the room being written out, even with timeout 0")
-        #expect(sink.inFlight == [testID(1)] && store.engine.spillsInFlight == 1)
-        return (store, sink, client)
-    }
-
     @Test func aCreateWaitsForTheSpillThatMakesItsRoomAndIsServedWhenItEnds() {
-        let (store, sink, client) = storeWithSpillInFlight()
+        let (store, sink, client) = LoneEngine.withSpillInFlight()
         #expect(store.engine.contains(testID(1)))
         #expect(store.engine.objectSnapshots().contains { $0.info.id == testID(1) && !$0.isSpilled }, "still in the arena")
         #expect(store.observer.take().isEmpty)
@@ -37,7 +22,7 @@ import Testing
     }
 
     @Test func aGetOfAnObjectBeingSpilledKeepsItAndTheCopyIsDiscarded() {
-        let (store, sink, client) = storeWithSpillInFlight()
+        let (store, sink, client) = LoneEngine.withSpillInFlight()
         guard case .answered(let found) = store.engine.get([testID(1)], timeoutMilliseconds: 0, client: client, ticket: 9),
               let location = found.first ?? nil
         else { Issue.record("the object being spilled was not found"); return }
@@ -59,7 +44,7 @@ import Testing
     }
 
     @Test func aDeleteDuringASpillFreesTheIdAtOnceAndTheBlockWhenTheWriteEnds() {
-        let (store, sink, client) = storeWithSpillInFlight()
+        let (store, sink, client) = LoneEngine.withSpillInFlight()
         #expect(store.engine.delete(testID(1)) == .deleted)
         #expect(!store.engine.contains(testID(1)) && sink.discards == [testID(1)])
         #expect(store.engine.checkInvariants())
@@ -75,7 +60,7 @@ import Testing
     }
 
     @Test func theEvictCommandWaitsForSpillsInFlightAndSpillsOnlyWhatIsEvictable() {
-        let (store, sink, client) = storeWithSpillInFlight()
+        let (store, sink, client) = LoneEngine.withSpillInFlight()
         let freed = store.engine.evict(atLeast: 2048)
         #expect(freed.objects == 1 && freed.bytes == 512, "testID(1), already leaving, is not evicted twice")
         #expect(sink.inFlight.isEmpty && sink.spills == [testID(1), testID(2)])
@@ -85,7 +70,7 @@ import Testing
     }
 
     @Test func aFailedSpillDropsTheObjectAsEvictionWouldCountsItAndServesTheCreate() {
-        let (store, sink, client) = storeWithSpillInFlight()
+        let (store, sink, client) = LoneEngine.withSpillInFlight()
         sink.refuse = [testID(1)]
         sink.complete(testID(1))
         store.engine.spillsFinished()

@@ -108,15 +108,7 @@ import Testing
     }
 
     @Test func aFailedWriteOfASpillAGetTookBackCostsNothing() {
-        let sink = RecordingSpillSink()
-        sink.holdSpills = true
-        let store = LoneEngine(capacity: 1024, spillSink: sink)
-        let client = store.engine.connect()
-        #expect(store.put(testID(1), size: 512, byte: 0xA1, by: client))
-        #expect(store.put(testID(2), size: 512, byte: 0xB2, by: client))
-        let third = InlineObject(id: testID(3), data: [UInt8](repeating: 0xC3, count: 512))
-        #expect(store.engine.createAndSeal(third, timeoutMilliseconds: -1, client: client, ticket: 3) == .waiting)
-        #expect(sink.inFlight == [testID(1)])
+        let (store, sink, client) = LoneEngine.withSpillInFlight(timeout: -1)
         guard case .answered(let found) = store.engine.get([testID(1)], timeoutMilliseconds: 0, client: client, ticket: 9),
               found.first != nil
         else { Issue.record("not found"); return }
