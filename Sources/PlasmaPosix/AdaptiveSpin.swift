@@ -5,25 +5,36 @@
 /// doubles (up to the maximum) each time polling caught the work and halves each time it ran out; at
 /// zero it stays off, except for one full-length probe every 64 sleeps, so that it comes back when the
 /// machine frees up.
+///
+/// With `forgivesFirstMiss`, the first miss after a catch leaves the window as it is: in a steady stream
+/// of requests one late request (a slow wake-up of the client) would otherwise halve a window that fits
+/// the usual gap into one that misses it, and a few halvings later polling would be off for 64 sleeps.
 public struct AdaptiveSpin: Sendable {
     public let maximumNanoseconds: UInt64
+    /// Whether the first miss after a catch leaves the window as it is (see above).
+    public let forgivesFirstMiss: Bool
     public private(set) var windowNanoseconds: UInt64
     private var sleepsUntilProbe = Self.probeInterval
+    private var missesInARow = 0
     private static let probeInterval = 64
     private static let floor: UInt64 = 1_000
 
-    public init(maximumNanoseconds: UInt64) {
+    public init(maximumNanoseconds: UInt64, forgivesFirstMiss: Bool = false) {
         self.maximumNanoseconds = maximumNanoseconds
+        self.forgivesFirstMiss = forgivesFirstMiss
         windowNanoseconds = maximumNanoseconds
     }
 
     /// The work came while polling.
     public mutating func caught() {
+        missesInARow = 0
         windowNanoseconds = min(maximumNanoseconds, max(Self.floor, windowNanoseconds * 2))
     }
 
     /// The window ran out with nothing to show for it.
     public mutating func missed() {
+        missesInARow += 1
+        if forgivesFirstMiss, missesInARow == 1 { return }
         windowNanoseconds /= 2
         if windowNanoseconds < Self.floor { windowNanoseconds = 0 }
     }
