@@ -33,6 +33,19 @@ enum WakeBenchmark {
         child.standardOutput = output
         try child.run()
 
+        // Like the round-trip limit, where two processes wake each other and nothing else runs, the
+        // timed path (stamp, seal, the store's answer, the waiter's wake) has the machine to itself:
+        // - the sealer sleeps for its reply, as each side of the round trip does. A sealer that spins
+        //   (the client's default) holds the CPU the kernel puts the woken store on (a Unix-socket write
+        //   wakes its reader on the writer's CPU), and the store would wait for the spin to end;
+        // - the sealer waits for the waiter's line (the waiter writes it once it has the object) before
+        //   it polls `statistics` for the next wait: that polling, a spinning client and the store
+        //   answering it, would otherwise take both cores of a 2-core VM while the waiter is woken.
+        // Benchmarks/README.md, "Wake latency against the round trip".
+        let sealer = try PlasmaClient(socketPath: socket, spin: .zero)
+        defer { sealer.close() }
+        var lines = LineReader(fd: output.fileHandleForReading.fileDescriptor)
+        var values: [UInt64] = []
         var generator = SystemRandomNumberGenerator()
         for id in ids {
             // Seal only once the waiter waits in the store, then a little later, so that it sleeps.
@@ -40,13 +53,15 @@ enum WakeBenchmark {
             usleep(UInt32.random(in: 200...600, using: &generator))
             var data = [UInt8](repeating: 0, count: 64)
             data.withUnsafeMutableBytes { $0.storeBytes(of: MonotonicClock.nanoseconds(), as: UInt64.self) }
-            try client.createAndSeal(id, data: data)
+            try sealer.createAndSeal(id, data: data)
+            guard let line = lines.next(), let value = UInt64(line) else {
+                child.waitUntilExit()
+                throw BenchError.waiterFailed("the waiter stopped after \(values.count) of \(count) wakes")
+            }
+            values.append(value)
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         child.waitUntilExit()
         try client.delete(ids)
-        let values = text.split(separator: "\n").compactMap { UInt64($0) }
-        guard values.count == count else { throw BenchError.waiterFailed(text) }
         return Latencies(nanoseconds: values.sorted())
     }
 
@@ -56,21 +71,44 @@ enum WakeBenchmark {
     static func waiterMain(_ arguments: [String]) async throws {
         let (mode, socket, listPath) = (Waiter(rawValue: arguments[0])!, arguments[1], arguments[2])
         let ids = try String(contentsOfFile: listPath, encoding: .utf8).split(separator: "\n").map { ObjectID(hex: $0)! }
-        var lines: [String] = []
+        // One line per wake, written (unbuffered) once the object is here: the sealer waits for it.
+        func report(_ nanoseconds: UInt64) { FileHandle.standardOutput.write(Data("\(nanoseconds)\n".utf8)) }
         switch mode {
         case .blocking:
             let client = try PlasmaClient(socketPath: socket)
             for id in ids {
                 guard let buffer = try client.get(id, timeout: .forever) else { throw BenchError.missing }
-                lines.append(String(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) }))
+                report(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) })
             }
         case .async:
             let client = try AsyncPlasmaClient(socketPath: socket)
             for id in ids {
                 guard let buffer = try await client.get(id) else { throw BenchError.missing }
-                lines.append(String(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) }))
+                report(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) })
             }
         }
-        print(lines.joined(separator: "\n"))
+    }
+}
+
+/// Lines from a pipe, read a buffer at a time: the waiter's reports, one per wake.
+struct LineReader {
+    let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next line without its newline; nil at end of file or on a read error.
+    mutating func next() -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: 10) {
+                defer { pending.removeFirst(newline + 1) }
+                return String(decoding: pending[..<newline], as: UTF8.self)
+            }
+            var chunk = [UInt8](repeating: 0, count: 256)
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return nil }
+            pending.append(contentsOf: chunk[..<count])
+        }
     }
 }
