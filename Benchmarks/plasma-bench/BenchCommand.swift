@@ -160,7 +160,7 @@ struct BenchCommand: ParsableCommand {
     @Argument(help: "Workloads to run (default: all but soak, hostile and startup): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone).")
     var names: [String] = []
 
-    static let wakeNames = ["wake-blocking", "wake-async"]
+    static let wakeNames = ["wake-blocking", "wake-async", "wake-async-readloop"]
     static let processNames = ["put-pipelined", "await-many", "fanout", "stalled", "connect-storm"]
     static let storeNames = ["churn", "scale"]
     static var allNames: [String] { workloads.map(\.name) + wakeNames + processNames + storeNames }
@@ -249,7 +249,11 @@ struct BenchCommand: ParsableCommand {
         }
         for name in Self.wakeNames where self.selected(name) {
             announce("\(name) (\(wakes) seals)")
-            let waiter: WakeBenchmark.Waiter = name == "wake-async" ? .async : .blocking
+            let waiter: WakeBenchmark.Waiter = switch name {
+            case "wake-async": .async
+            case "wake-async-readloop": .asyncReadLoop
+            default: .blocking
+            }
             // The round trip just before and just after: the wakes take a few seconds.
             let before = try limits?.sample(.roundTripLatency)
             let latency = try WakeBenchmark.run(socket: path, waiter: waiter, count: wakes, client: client)

@@ -57,11 +57,11 @@ enum Report {
     static func table(_ rows: [Row], machine: String, store: String) -> String {
         var lines = ["machine: \(machine)", "store: \(store)"]
         if !rows.isEmpty {
-            lines += ["", pad("workload", 18) + pad("median", 16) + pad("spread", 26) + pad("limit (same run)", 18) + pad("ratio", 7) + "what"]
+            lines += ["", pad("workload", 21) + pad("median", 16) + pad("spread", 26) + pad("limit (same run)", 18) + pad("ratio", 7) + "what"]
         }
         for row in rows {
             let (limit, ratio) = row.limitColumns
-            lines.append(pad(row.name, 18) + pad(row.figure, 16) + pad(row.spread, 26) + pad(limit, 18) + pad(ratio, 7) + row.what)
+            lines.append(pad(row.name, 21) + pad(row.figure, 16) + pad(row.spread, 26) + pad(limit, 18) + pad(ratio, 7) + row.what)
         }
         if rows.contains(where: { $0.limited != nil }) { lines += ["", limitNote] }
         return lines.joined(separator: "\n")

@@ -10,6 +10,8 @@ enum WakeBenchmark {
     enum Waiter: String {
         case blocking
         case async
+        /// The async client with its awaits on the read loop's thread (`AsyncPlasmaClient.readLoopExecutor`).
+        case asyncReadLoop = "async-readloop"
     }
 
     struct Latencies {
@@ -82,10 +84,22 @@ enum WakeBenchmark {
             }
         case .async:
             let client = try AsyncPlasmaClient(socketPath: socket)
-            for id in ids {
-                guard let buffer = try await client.get(id) else { throw BenchError.missing }
-                report(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) })
+            try await awaitEach(ids, client: client, report: report)
+        case .asyncReadLoop:
+            let client = try AsyncPlasmaClient(socketPath: socket)
+            try await withTaskExecutorPreference(AsyncPlasmaClient.readLoopExecutor) {
+                try await awaitEach(ids, client: client, report: report)
             }
+        }
+    }
+
+    /// The clock is read where the awaiting task has resumed: what a woken task can do first.
+    private static func awaitEach(
+        _ ids: [ObjectID], client: AsyncPlasmaClient, report: (UInt64) -> Void
+    ) async throws {
+        for id in ids {
+            guard let buffer = try await client.get(id) else { throw BenchError.missing }
+            report(MonotonicClock.nanoseconds() - buffer.withUnsafeBytes { $0.load(as: UInt64.self) })
         }
     }
 }

@@ -52,6 +52,26 @@ public final class AsyncPlasmaClient: ObjectOwner {
         logger.debug("plasma: connected to \(socketPath) (capacity \(capacity) bytes)")
     }
 
+    /// The thread that reads every async client's replies in this process, as a task executor: opt in
+    /// with `withTaskExecutorPreference(AsyncPlasmaClient.readLoopExecutor) { … }` (or
+    /// `Task(executorPreference:)`) and a reply resumes the awaiting code on the thread that read it.
+    ///
+    /// By default a reply is read by that thread and the task it answers runs on the cooperative pool,
+    /// so each await that sleeps costs two thread wake-ups; with this preference it costs one (about
+    /// 30 µs less per woken await on a 2-vCPU VM; see `Benchmarks/README.md`, `wake-async-readloop`).
+    ///
+    /// The price: while code with this preference runs, no async client in the process reads its
+    /// socket. Such code must therefore not block: no blocking ``PlasmaClient/PlasmaClient`` calls,
+    /// no semaphores, sleeps, locks held for long or long computations. Code that blocks until another
+    /// async client's await returns never wakes up, because that await's reply is read by the blocked
+    /// thread. Leave the preference (`withTaskExecutorPreference(globalConcurrentExecutor) { … }`)
+    /// around anything that may block. A request that doesn't fit in the socket's buffer also waits
+    /// on this thread until the store takes it in.
+    ///
+    /// If the read loop can't run (its set-up failed), the preference runs code on the global
+    /// concurrent executor instead.
+    public static var readLoopExecutor: any TaskExecutor { ReadLoopExecutor.shared }
+
     deinit { connection.shutdown(reason: "the client was released") }
 
     /// Resumes every pending await with `disconnected` and closes the connection. Buffers already

@@ -18,9 +18,12 @@ import Synchronization
 ///
 /// Sockets are registered nonblocking and stay open until the loop itself has stopped watching them
 /// (`retire`), so a descriptor number can't be reused while the loop might still read it.
+///
+/// The loop's thread is also a task executor (`ReadLoopExecutor`): the jobs of tasks that prefer it
+/// run after each pass (`runJobs`), so a reply resumes such a task without waking another thread.
 final class ReadLoop: @unchecked Sendable {
     // @unchecked: `epoll` is waited on by the loop's thread only (epoll_ctl is thread-safe), and
-    // `state` is behind its lock; each `Registration` is touched by the loop's thread only.
+    // `state` and `jobs` are behind their locks; each `Registration` is touched by the loop's thread only.
 
     /// Started on first use; it lives as long as the process, asleep when nothing is registered.
     static let shared = ReadLoop()
@@ -49,6 +52,17 @@ final class ReadLoop: @unchecked Sendable {
     private let epoll: Epoll?
     private let wakeup: EventFD?
     private let state = Locked(State())
+
+    private struct Jobs {
+        var queue: [UnownedJob] = []
+        /// The loop no longer runs jobs (it stopped, or never started): they go to the global executor.
+        var stopped: Bool
+    }
+
+    /// Tasks resumed onto the loop's thread (`ReadLoopExecutor`), run after each pass.
+    private let jobs: Mutex<Jobs>
+    /// The loop thread's `pthread_self()`, 0 until it runs: a job enqueued from it needs no wake-up.
+    private let loopThread = Atomic<UInt>(0)
 
     /// Longest nap between two passes that delivered events: what a later event of a stream may wait.
     /// `PLASMA_READ_NAP_US` (microseconds, 0 = never nap) overrides it, for measuring.
@@ -81,6 +95,7 @@ final class ReadLoop: @unchecked Sendable {
             state.withLock { $0.failure = error }
         }
         (epoll, wakeup) = (made?.0, made?.1)
+        jobs = Mutex(Jobs(stopped: made == nil))
         if made != nil { Thread { [self] in run() }.start() }
     }
 
@@ -115,11 +130,42 @@ final class ReadLoop: @unchecked Sendable {
     /// A task is about to await a reply: it must not wait for a nap to end. Any thread.
     func callStarted() {
         awaiting.add(1, ordering: .sequentiallyConsistent)
+        interruptNap()
+    }
+
+    private func interruptNap() {
         guard napping.load(ordering: .sequentiallyConsistent) else { return }
         napCondition.withLock {
             napInterrupted = true
             napCondition.broadcast()
         }
+    }
+
+    /// A job of a task that prefers the loop's thread (`ReadLoopExecutor`). Any thread.
+    func enqueue(_ job: UnownedJob) {
+        let accepted = jobs.withLock { jobs in
+            if !jobs.stopped { jobs.queue.append(job) }
+            return !jobs.stopped
+        }
+        guard accepted else { return globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+        // From the loop's own thread (a reply it read resumed a task): it runs the job after this pass.
+        if pthread_self() == loopThread.load(ordering: .relaxed) { return }
+        // `nap` checks the queue after it sets `napping`: one of the two sees the other.
+        interruptNap()
+        wakeup!.signal()
+    }
+
+    /// Runs the jobs queued so far; true when they queued more. One batch per pass: a task that keeps
+    /// re-enqueueing itself (`Task.yield()` in a loop) doesn't stop the loop reading the sockets.
+    /// The loop's thread only.
+    private func runJobs() -> Bool {
+        let executor = ReadLoopExecutor.shared.asUnownedTaskExecutor()
+        let batch = jobs.withLock { jobs in
+            defer { jobs.queue.removeAll(keepingCapacity: true) }
+            return jobs.queue
+        }
+        for job in batch { job.runSynchronously(on: executor) }
+        return batch.isEmpty ? false : jobs.withLock { !$0.queue.isEmpty }
     }
 
     /// `count` tasks stopped awaiting (answered, cancelled or failed). Any thread.
@@ -128,13 +174,16 @@ final class ReadLoop: @unchecked Sendable {
     }
 
     private func run() {
-        Thread.current.name = "plasma-readloop"  // from the thread itself, or Linux keeps the creator's name
+        Self.nameCurrentThread("plasma-readloop")
         guard let epoll, let wakeup else { return }
+        loopThread.store(pthread_self(), ordering: .relaxed)
         var events: [Epoll.Event] = []
         var lastEventPass: UInt64 = 0
+        var moreJobs = false
         while true {
             do {
-                try epoll.wait(timeoutMilliseconds: -1, into: &events)
+                // Jobs still queued run after a look at the sockets that doesn't wait.
+                try epoll.wait(timeoutMilliseconds: moreJobs ? 0 : -1, into: &events)
             } catch where error.errno == .interrupted {
                 continue
             } catch {
@@ -155,6 +204,7 @@ final class ReadLoop: @unchecked Sendable {
                 }
             }
             retireSockets()
+            moreJobs = runJobs()
             if delivered > 0 {
                 let now = MonotonicClock.nanoseconds()
                 if now - lastEventPass < Self.streamGapNanoseconds { nap() }
@@ -163,13 +213,25 @@ final class ReadLoop: @unchecked Sendable {
         }
     }
 
+    /// Names the calling thread in the kernel (`top -H`, gdb, `/proc`). Not with `Thread.name`: that
+    /// reaches the kernel only if the thread that started this one has already recorded its id, a race
+    /// that often left the loop with its creator's name.
+    private static func nameCurrentThread(_ name: String) {
+        Thread.current.name = name
+        let file = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard file >= 0 else { return }
+        _ = name.withCString { write(file, $0, strlen($0)) }
+        close(file)
+    }
+
     /// Waits up to `napNanoseconds` without watching the sockets, unless a task awaits a reply.
     private func nap() {
         guard Self.napNanoseconds > 0 else { return }
         napping.store(true, ordering: .sequentiallyConsistent)
         napCondition.withLock {
             // Checked after `napping` is set: a call either sees the nap (and ends it) or is seen here.
-            if awaiting.load(ordering: .sequentiallyConsistent) == 0, !napInterrupted {
+            if awaiting.load(ordering: .sequentiallyConsistent) == 0, !napInterrupted,
+               jobs.withLock({ $0.queue.isEmpty }) {
                 napCondition.wait(nanoseconds: Self.napNanoseconds)
             }
             napInterrupted = false
@@ -190,6 +252,12 @@ final class ReadLoop: @unchecked Sendable {
         }
         for registration in registrations { registration.connection?.readLoopFailed(error) }
         for socket in retired { socket.close() }
+        // Tasks that prefer the loop's thread run elsewhere from now on.
+        let queued = jobs.withLock { jobs in
+            defer { (jobs.stopped, jobs.queue) = (true, []) }
+            return jobs.queue
+        }
+        for job in queued { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
     }
 
     private func retireSockets() {
