@@ -57,16 +57,20 @@ public final class AsyncPlasmaClient: ObjectOwner {
     /// `Task(executorPreference:)`) and a reply resumes the awaiting code on the thread that read it.
     ///
     /// By default a reply is read by that thread and the task it answers runs on the cooperative pool,
-    /// so each await that sleeps costs two thread wake-ups; with this preference it costs one (about
-    /// 30 µs less per woken await on a 2-vCPU VM; see `Benchmarks/README.md`, `wake-async-readloop`).
+    /// so each await that sleeps costs two thread wake-ups; with this preference it costs one (0.79× of
+    /// the default wake's median on a loaded 2-vCPU VM; see `Benchmarks/README.md`, `wake-async-readloop`).
     ///
     /// The price: while code with this preference runs, no async client in the process reads its
     /// socket. Such code must therefore not block: no blocking ``PlasmaClient/PlasmaClient`` calls,
     /// no semaphores, sleeps, locks held for long or long computations. Code that blocks until another
     /// async client's await returns never wakes up, because that await's reply is read by the blocked
     /// thread. Leave the preference (`withTaskExecutorPreference(globalConcurrentExecutor) { … }`)
-    /// around anything that may block. A request that doesn't fit in the socket's buffer also waits
-    /// on this thread until the store takes it in.
+    /// around anything that may block, and around creating a client (it connects, and may retry, on
+    /// the calling thread). A request that doesn't fit in the socket's buffer also waits on this thread
+    /// until the store takes it in, and meanwhile no reply is read. Call ``sealed(_:timeout:)`` of many
+    /// ids off this preference: it sends one request per id before reading any reply, and with the
+    /// reading and the consuming on one thread, the store may close the client for replies left unread
+    /// past its share of the client-state budget (seen with 50,000 ids and an 8 MiB budget).
     ///
     /// If the read loop can't run (its set-up failed), the preference runs code on the global
     /// concurrent executor instead.

@@ -47,7 +47,7 @@ import Testing
         var plain = AdaptiveSpin(maximumNanoseconds: Self.maximum)
         // A loaded machine: a miss every few catches, never a run long enough to forgive.
         for round in 0..<50 {
-            for _ in 0..<(round % (AdaptiveSpin.loneMissRun - 1)) {
+            for _ in 0..<(round % AdaptiveSpin.loneMissRun) {
                 forgiving.caught()
                 plain.caught()
             }
