@@ -127,7 +127,10 @@ final class ArrowNotifier {
                 encodeChunk()
             }
             let count = try encoded.withUnsafeBytes { raw in
-                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[written...])) }
+                Result { () throws(SystemError) in
+                    // Never blocks even if the client cleared O_NONBLOCK on a copy of this descriptor.
+                    try socket.writeWithoutBlocking(UnsafeRawBufferPointer(rebasing: raw[written...]))
+                }
             }.get()
             guard let count else { return false }
             written += count
