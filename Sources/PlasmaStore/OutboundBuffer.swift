@@ -13,9 +13,13 @@ struct OutboundBuffer {
 
     var pendingBytes: Int { writer.buffer.count - start }
     var isEmpty: Bool { pendingBytes == 0 }
+    /// Heap held by a reply being assembled elsewhere before it is queued here (a list built in slices:
+    /// StoreServer+Lists.swift).
+    var buildingBytes = 0
     /// What the buffer holds of the heap while anything is pending: its whole capacity (the bytes
-    /// already written stay until all are, and growth doubles). Charged to the client-state budget.
-    var heldBytes: Int { isEmpty ? 0 : writer.buffer.capacity }
+    /// already written stay until all are, and growth doubles), and a reply being built. Charged to the
+    /// client-state budget.
+    var heldBytes: Int { (isEmpty ? 0 : writer.buffer.capacity) + buildingBytes }
 
     /// The next byte appended carries `fd`. `alone`: that byte is sent by itself (Arrow's fling: its
     /// client receives the fd with a 1-byte recvmsg and reads everything else with plain reads).
