@@ -12,7 +12,8 @@ import PlasmaWire
 /// - Arrow clients: never counted against `--max-clients`. Arrow's store has no client limit short of
 ///   descriptors, so by default neither does this one; with `--max-arrow-clients` one more is closed
 ///   without a word (Arrow's protocol has no refusal; pyarrow's connect raises an IOError).
-/// - Connections still undetermined (no first 8 bytes yet): at most `--max-clients` at once. One more
+/// - Connections still undetermined (no first 8 bytes yet): at most `--max-clients` at once (at least
+///   64: clients connect in bursts, and Arrow clients don't count against `--max-clients`). One more
 ///   closes the one that has waited longest (without a frame: its dialect is unknown), so that silent
 ///   connections can't take every descriptor, while a client that speaks at once is never refused for them.
 struct DialectAdmission {
@@ -22,6 +23,8 @@ struct DialectAdmission {
     /// skipped lazily (`undeterminedCount` is exact).
     var undetermined = Deque<Connection>()
     var undeterminedCount = 0
+    /// The fewest connections allowed to wait for their first bytes, whatever `--max-clients` says.
+    static let undeterminedFloor = 64
     /// Refusals are logged at most once a second (a connection flood must not flood the log); the
     /// ones in between are counted in the next line and in `stats` (`connections_refused`).
     var refusalLog = WarningRateLimit(burst: 1, intervalNanoseconds: 1_000_000_000)
@@ -35,9 +38,10 @@ extension StoreServer {
         connection.countedUndetermined = true
         admission.undeterminedCount += 1
         admission.undetermined.append(connection)
-        while admission.undeterminedCount > configuration.maxClients, let oldest = admission.undetermined.popFirst() {
+        let limit = max(configuration.maxClients, DialectAdmission.undeterminedFloor)
+        while admission.undeterminedCount > limit, let oldest = admission.undetermined.popFirst() {
             guard oldest.countedUndetermined, !oldest.isClosed else { continue }
-            refused(oldest, reason: "\(admission.undeterminedCount) connections had not sent their first bytes, at most --max-clients (\(configuration.maxClients)) may wait so: closed the one waiting longest")
+            refused(oldest, reason: "\(admission.undeterminedCount) connections had not sent their first bytes, at most \(limit) may wait so (--max-clients, at least \(DialectAdmission.undeterminedFloor)): closed the one waiting longest")
         }
         // Entries already determined or closed are dropped once they outnumber the counted ones.
         if admission.undetermined.count > 2 * admission.undeterminedCount + 64 {
