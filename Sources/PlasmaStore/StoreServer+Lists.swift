@@ -54,7 +54,8 @@ extension StoreServer {
         }
     }
 
-    /// Queues a reply frame encoded elsewhere, with the checks `enqueue` makes.
+    /// Queues a reply frame encoded elsewhere, with the checks `enqueue` makes; never copied behind
+    /// unread replies (OutboundBuffer.append(frame:)).
     private func enqueueEncoded(_ frame: [UInt8], on connection: Connection) {
         if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
             connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
@@ -62,7 +63,7 @@ extension StoreServer {
             return
         }
         let queuedBefore = connection.outbound.pendingBytes
-        connection.outbound.writer.buffer.append(contentsOf: frame)
+        connection.outbound.append(frame: frame)
         if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
             connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(frame.count, for: connection.account))"
             doom(connection)
