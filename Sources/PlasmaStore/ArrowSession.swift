@@ -137,7 +137,12 @@ final class ArrowNotifier {
         }
     }
 
+    /// Chunks encoded by every notifier so far, for the loop's pass meter (PassMeter.swift): the loop
+    /// thread alone encodes.
+    nonisolated(unsafe) static var chunksEncoded = 0
+
     private func encodeChunk() {
+        Self.chunksEncoded += 1
         encoded.removeAll(keepingCapacity: true)
         written = 0
         while encoded.count < Self.encodeChunkBytes, let next = backlog.popFirst() {

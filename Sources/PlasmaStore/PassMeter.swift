@@ -1,3 +1,4 @@
+import Glibc
 import PlasmaCore
 import PlasmaPosix
 
@@ -17,18 +18,35 @@ struct PassMeter {
     var longestNanoseconds: UInt64 = 0
     /// What the current pass has done so far.
     var work = PassWork()
+    /// The loop thread's CPU time when it was last read: at the end of the last pass that did work or
+    /// took over 1 ms (not after every idle poll: it is a system call).
+    private var threadCPUNanoseconds: UInt64 = 0
+    /// `ArrowNotifier.chunksEncoded` at the end of the last pass.
+    var chunksBefore = 0
+
+    /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`).
+    static func threadCPU() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
 
     /// A pass ended: counts it; returns its duration and work when it is long enough to be logged.
-    mutating func ended(startedAt: UInt64, now: UInt64) -> (nanoseconds: UInt64, work: PassWork)? {
+    /// `cpu`: the loop thread's CPU time in it, at most (it may include idle polls before it): a long
+    /// pass with little CPU waited for a core.
+    mutating func ended(startedAt: UInt64, now: UInt64) -> (nanoseconds: UInt64, cpu: UInt64, work: PassWork)? {
         let duration = now &- startedAt
         let done = work
+        guard done.didWork || duration > 1_000_000 else { return nil }
         work = PassWork()
+        let cpuBefore = threadCPUNanoseconds
+        threadCPUNanoseconds = Self.threadCPU()
         guard duration > 1_000_000 else { return nil }
         over1ms += 1
         if duration > 5_000_000 { over5ms += 1 }
         if duration > 20_000_000 { over20ms += 1 }
         longestNanoseconds = max(longestNanoseconds, duration)
-        return duration >= Self.logThresholdNanoseconds ? (duration, done) : nil
+        return duration >= Self.logThresholdNanoseconds ? (duration, threadCPUNanoseconds &- cpuBefore, done) : nil
     }
 
     func fill(_ statistics: inout StoreStatistics) {
@@ -59,6 +77,11 @@ struct PassWork {
     var snapshotEntries = 0
     var notificationChunks = 0
 
+    /// Anything counted: the pass's CPU time is then read.
+    var didWork: Bool {
+        requests + accepted + closed + resumed + listed + snapshotEntries + notificationChunks > 0 || slicedWork
+    }
+
     mutating func request(_ units: Int, kind: StaticString) {
         requests += 1
         self.units += units
@@ -76,7 +99,9 @@ struct PassWork {
 extension StoreServer {
     /// The loop's `passEnded`: counts the pass, logs a long one with what it did.
     func passEnded(startedAt: UInt64) {
+        passMeter.work.notificationChunks = ArrowNotifier.chunksEncoded - passMeter.chunksBefore
+        passMeter.chunksBefore = ArrowNotifier.chunksEncoded
         guard let long = passMeter.ended(startedAt: startedAt, now: MonotonicClock.nanoseconds()) else { return }
-        logger.debug("loop pass took \(long.nanoseconds / 1_000) µs: \(long.work.description)")
+        logger.debug("loop pass took \(long.nanoseconds / 1_000) µs (CPU at most \(long.cpu / 1_000) µs): \(long.work.description)")
     }
 }
