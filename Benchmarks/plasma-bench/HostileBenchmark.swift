@@ -69,7 +69,7 @@ enum HostileBenchmark {
         var longestMilliseconds = 0.0
 
         init?(_ before: StoreStatistics?, _ after: StoreStatistics?) {
-            // 0: a store that doesn't time its passes (any that does has had one over 1 µs by now).
+            // 0: a store that doesn't time its passes (one that does has had a pass over 1 ms by the end of an attack).
             guard let before, let after, let longest = value(of: "loop_pass_longest_us", in: after), longest > 0 else { return nil }
             func delta(_ name: String) -> Int { (value(of: name, in: after) ?? 0) - (value(of: name, in: before) ?? 0) }
             (over1ms, over5ms, over20ms) = (delta("loop_passes_over_1ms"), delta("loop_passes_over_5ms"), delta("loop_passes_over_20ms"))

@@ -19,9 +19,10 @@ import PlasmaWire
 struct DialectAdmission {
     var nativeClients = 0
     var arrowClients = 0
-    /// Connections that have not yet said their dialect, oldest first; closed or determined ones are
+    /// Connections that have not yet said their dialect, oldest first, by client id (never the connection
+    /// itself: a closed one must not stay alive here with its buffers); closed or determined ones are
     /// skipped lazily (`undeterminedCount` is exact).
-    var undetermined = Deque<Connection>()
+    var undetermined = Deque<ClientID>()
     var undeterminedCount = 0
     /// The fewest connections allowed to wait for their first bytes, whatever `--max-clients` says.
     static let undeterminedFloor = 64
@@ -37,15 +38,15 @@ extension StoreServer {
         passMeter.work.accepted += 1
         connection.countedUndetermined = true
         admission.undeterminedCount += 1
-        admission.undetermined.append(connection)
+        admission.undetermined.append(connection.client)
         let limit = max(configuration.maxClients, DialectAdmission.undeterminedFloor)
-        while admission.undeterminedCount > limit, let oldest = admission.undetermined.popFirst() {
-            guard oldest.countedUndetermined, !oldest.isClosed else { continue }
+        while admission.undeterminedCount > limit, let client = admission.undetermined.popFirst() {
+            guard let oldest = connections[client], oldest.countedUndetermined, !oldest.isClosed else { continue }
             refused(oldest, reason: "\(admission.undeterminedCount) connections had not sent their first bytes, at most \(limit) may wait so (--max-clients, at least \(DialectAdmission.undeterminedFloor)): closed the one waiting longest")
         }
         // Entries already determined or closed are dropped once they outnumber the counted ones.
         if admission.undetermined.count > 2 * admission.undeterminedCount + 64 {
-            admission.undetermined = Deque(admission.undetermined.filter { $0.countedUndetermined && !$0.isClosed })
+            admission.undetermined = Deque(admission.undetermined.filter { connections[$0]?.countedUndetermined == true })
         }
     }
 
