@@ -1,8 +1,7 @@
 import PlasmaCore
 
 /// The object table a slice of slots at a time, for work the server spreads over loop passes (a `list`
-/// of 100,000 objects took 50–60 ms of the single loop thread in one go; an Arrow subscribe snapshot
-/// likewise). Without a spill store a present object never changes slot, so a cursor walking slots in
+/// of 100,000 objects took 50–60 ms of the single loop thread in one go). Without a spill store a present object never changes slot, so a cursor walking slots in
 /// order meets every object present from its start to its end exactly once; objects created or deleted
 /// meanwhile may be met or not. With a spill store, objects move between the table and the spill store
 /// (and back into another slot), so such a cursor could miss or repeat them: callers then take
@@ -18,8 +17,11 @@ extension StoreEngine {
     /// A row of the table as a walk sees it: the object's list row and what tells it apart from a later
     /// object in the same slot.
     public struct SlotRow: Sendable {
+        /// The object's list row as it is now.
         public var info: ObjectInfo
+        /// The digest given at seal, 0 for none.
         public var digest: UInt64
+        /// When it was created (monotonic clock): with its slot, it names this object and no later one.
         public var createdAtMonotonicNanoseconds: UInt64
     }
 
@@ -36,15 +38,5 @@ extension StoreEngine {
         guard let record = objects.record(inSlot: slot), record.createdAtMonotonicNanoseconds == createdAtMonotonicNanoseconds
         else { return nil }
         return SlotRow(info: record.info, digest: record.digest, createdAtMonotonicNanoseconds: record.createdAtMonotonicNanoseconds)
-    }
-
-    /// Calls `body` for each sealed object in `slots`, with what a seal notification says.
-    public func forEachSealed(
-        inSlots slots: Range<Int>, _ body: (_ id: ObjectID, _ dataSize: Int, _ metadataSize: Int, _ digest: UInt64) -> Void
-    ) {
-        for slot in slots {
-            guard let record = objects.record(inSlot: slot), record.state == .sealed else { continue }
-            body(record.id, record.dataSize, record.metadataSize, record.digest)
-        }
     }
 }
