@@ -7,8 +7,13 @@ import PlasmaWire
 /// requests wait, so replies keep their order); its build's memory is charged to its client-state share
 /// as reply bytes.
 struct ListBuilds {
-    /// Connections with a list being built, in turn.
-    var queue = Deque<Connection>()
+    /// Lists built at once, at most: each holds up to 24 bytes per object and its reply frame, so two
+    /// hundred connections listing a million objects each must not all hold theirs at the same time.
+    static let maxActive = 4
+    /// Connections whose list is being built, in turn.
+    var active = Deque<Connection>()
+    /// Connections whose list waits for its turn to be built (nothing allocated yet), oldest first.
+    var waiting = Deque<Connection>()
 }
 
 extension StoreServer {
@@ -19,18 +24,31 @@ extension StoreServer {
               let connection = connections[client], !connection.isClosed, connection.closeReason == nil,
               connection.listBuild == nil
         else { return false }
+        // The check `enqueue` makes when a reply is built at once, made now rather than after the work.
+        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
+            doom(connection)
+            return true
+        }
         connection.listBuild = ListBuild(requestID: requestID, endSlot: engine.tableSlotCount)
-        listBuilds.queue.append(connection)
+        listBuilds.waiting.append(connection)
         return true
     }
 
-    var hasListBuilds: Bool { !listBuilds.queue.isEmpty }
+    var hasListBuilds: Bool { !listBuilds.active.isEmpty || !listBuilds.waiting.isEmpty }
 
     /// Once per pass: up to `ListBuild.objectsPerPass` objects of the lists being built, a slice each
     /// in turn; a finished list is queued as its connection's reply.
     func advanceListBuilds() {
+        // A closed connection must not stay alive here, buffers and all, until its turn.
+        if listBuilds.waiting.contains(where: \.isClosed) { listBuilds.waiting.removeAll(where: \.isClosed) }
+        while listBuilds.active.count < ListBuilds.maxActive, let next = listBuilds.waiting.popFirst() {
+            listBuilds.active.append(next)
+        }
         var remaining = ListBuild.objectsPerPass
-        while remaining > 0, let connection = listBuilds.queue.popFirst() {
+        var turns = listBuilds.active.count  // each active build at most once a pass
+        while remaining > 0, turns > 0, let connection = listBuilds.active.popFirst() {
+            turns -= 1
             guard !connection.isClosed, connection.closeReason == nil, let build = connection.listBuild else { continue }
             let done = build.advance(limit: min(remaining, ListBuild.sliceObjects), engine: engine)
             remaining -= done
@@ -50,7 +68,7 @@ extension StoreServer {
                 doom(connection)
                 continue
             }
-            listBuilds.queue.append(connection)
+            listBuilds.active.append(connection)
         }
     }
 
