@@ -59,6 +59,48 @@ enum HostileBenchmark {
         func peak(_ other: Memory) -> Memory { Memory(rss: max(rss, other.rss), rssAnon: max(rssAnon, other.rssAnon)) }
     }
 
+    /// The store's loop passes during the attack (`stats` fields `loop_passes_over_*`, differences over
+    /// the attack; the longest since the store started), beside the client's latency: a pass is how
+    /// long a request arriving during it waits.
+    struct Passes {
+        var over1ms = 0
+        var over5ms = 0
+        var over20ms = 0
+        var longestMilliseconds = 0.0
+
+        init?(_ before: StoreStatistics?, _ after: StoreStatistics?) {
+            // 0: a store that doesn't time its passes (one that does has had a pass over 1 ms by the end of an attack).
+            guard let before, let after, let longest = value(of: "loop_pass_longest_us", in: after), longest > 0 else { return nil }
+            func delta(_ name: String) -> Int { (value(of: name, in: after) ?? 0) - (value(of: name, in: before) ?? 0) }
+            (over1ms, over5ms, over20ms) = (delta("loop_passes_over_1ms"), delta("loop_passes_over_5ms"), delta("loop_passes_over_20ms"))
+            longestMilliseconds = Double(longest) / 1_000
+        }
+    }
+
+    /// A thread's scheduler times (/proc/PID/task/TID/schedstat): on a core, and waiting for one (ready,
+    /// in the run queue). Their differences over the attack tell work from waiting for a shared core.
+    struct SchedulerTimes {
+        var runNanoseconds = 0
+        var waitNanoseconds = 0
+
+        init(runNanoseconds: Int = 0, waitNanoseconds: Int = 0) {
+            (self.runNanoseconds, self.waitNanoseconds) = (runNanoseconds, waitNanoseconds)
+        }
+
+        /// The main thread of `pid` (the store's loop, the well-behaved client's gets).
+        init?(pid: Int32) {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/schedstat", encoding: .utf8) else { return nil }
+            let fields = text.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            guard fields.count >= 2 else { return nil }
+            (runNanoseconds, waitNanoseconds) = (fields[0], fields[1])
+        }
+
+        static func - (after: SchedulerTimes, before: SchedulerTimes) -> SchedulerTimes {
+            SchedulerTimes(runNanoseconds: after.runNanoseconds - before.runNanoseconds,
+                           waitNanoseconds: after.waitNanoseconds - before.waitNanoseconds)
+        }
+    }
+
     struct AttackResult {
         let attack: HostileAttack
         let connections: Int
@@ -90,6 +132,11 @@ enum HostileBenchmark {
         let clientsLeftAtEnd: Int
         /// The store or a process of the benchmark died, or something else broke: not a measurement.
         let crashes: [String]
+        /// The store's loop passes during the attack; nil for a store that doesn't count them.
+        var passes: Passes? = nil
+        /// Scheduler times over the attack of the store's loop thread and the well-behaved client's.
+        var storeThread: SchedulerTimes? = nil
+        var victimThread: SchedulerTimes? = nil
         /// Targets missed: FAIL.
         var failures: [String] = []
 
@@ -124,6 +171,8 @@ enum HostileBenchmark {
         guard victim.readLine() == "ready" else { throw BenchError.childFailed("hostile: the well-behaved client failed to connect") }
         sleep(baselineSeconds)
         try victim.signal()  // phase 1: the attack
+        let statisticsAtStart = try? monitor.statistics()
+        let (storeAtStart, victimAtStart) = (SchedulerTimes(pid: options.storePID), SchedulerTimes(pid: victim.pid))
 
         let assignments = plan(options, capacity: Int(before.capacity))
         let sampler = value(of: "client_state_used", in: before) == nil ? nil : UsageSampler(socket: options.socket)
@@ -136,6 +185,9 @@ enum HostileBenchmark {
         watch.follow(attackers, since: began, options)
         let (peak, readySeconds, aborted) = (watch.peak, watch.readySeconds, watch.aborted)
         var crashes = watch.storeDied ? ["the store (pid \(options.storePID)) died during the attack"] : []
+        let passes = Passes(statisticsAtStart, try? monitor.statistics())
+        let storeThread = SchedulerTimes(pid: options.storePID).flatMap { now in storeAtStart.map { now - $0 } }
+        let victimThread = SchedulerTimes(pid: victim.pid).flatMap { now in victimAtStart.map { now - $0 } }
 
         victim.closeInput()  // its phase lines: after the attack, before the attackers let go
         let victimLines = victim.finish().split(separator: "\n")
@@ -186,6 +238,7 @@ enum HostileBenchmark {
             usedEnd: usedEnd, before: phases.first ?? .init(), during: phases.count > 1 ? phases[1] : .init(),
             attacks: results, readySeconds: readySeconds, aborted: aborted, ceiling: options.rssCeiling,
             clientsLeftAtEnd: max(0, clientsLeft ?? 0), crashes: crashes)
+        (outcome.passes, outcome.storeThread, outcome.victimThread) = (passes, storeThread, victimThread)
         outcome.failures = failures(outcome)
         return outcome
     }

@@ -27,6 +27,14 @@ extension HostileBenchmark {
             ("closed_by_store", "\(totals.closedByStore)"), ("connect_failed", "\(totals.connectFailed)"),
             ("stalled", "\(totals.stalled)"), ("refused_requests", "\(totals.refusedRequests)"),
         ]
+        if let passes = outcome.passes {
+            json += [("store_passes_over_1ms", "\(passes.over1ms)"), ("store_passes_over_5ms", "\(passes.over5ms)"),
+                     ("store_passes_over_20ms", "\(passes.over20ms)"), ("store_pass_longest_ms", "\(passes.longestMilliseconds)")]
+        }
+        if let store = outcome.storeThread, let victim = outcome.victimThread {
+            json += [("store_thread_run_ms", "\(store.runNanoseconds / 1_000_000)"), ("store_thread_wait_ms", "\(store.waitNanoseconds / 1_000_000)"),
+                     ("victim_thread_run_ms", "\(victim.runNanoseconds / 1_000_000)"), ("victim_thread_wait_ms", "\(victim.waitNanoseconds / 1_000_000)")]
+        }
         let attacks = outcome.attacks.map { result in
             "{\"attack\":\"\(result.attack.rawValue)\",\"connections\":\(result.connections),\"processes\":\(result.processes),"
                 + "\"opened\":\(result.tally.opened),\"connect_failed\":\(result.tally.connectFailed),"
@@ -46,8 +54,25 @@ extension HostileBenchmark {
                 + String(format: "p50 %.3f / p99 %.3f / max %.1f ms (before the attack: p50 %.3f / p99 %.3f ms), %d gets, %d errors",
                          during.p50, during.p99, during.max, before.p50, before.p99, during.samples, during.errors)
                 + "; the store closed \(totals.closedByStore) hostile connections, refused \(totals.connectFailed) connects "
-                + "and \(totals.refusedRequests) requests, had not read all of \(totals.stalled) by the end",
+                + "and \(totals.refusedRequests) requests, had not read all of \(totals.stalled) by the end"
+                + passesText(outcome),
             json: json)
+    }
+
+    /// The store's side of the latency: its loop passes, and how long its thread and the client's
+    /// waited for a core (the benchmark's own processes share the machine).
+    static func passesText(_ outcome: Outcome) -> String {
+        var text = ""
+        if let passes = outcome.passes {
+            text += String(format: "; store loop passes during the attack: %d over 1 ms, %d over 5 ms, %d over 20 ms, longest since start %.1f ms",
+                           passes.over1ms, passes.over5ms, passes.over20ms, passes.longestMilliseconds)
+        }
+        if let store = outcome.storeThread, let victim = outcome.victimThread {
+            text += String(format: "; over the attack the store's loop thread ran %.0f ms and waited for a core %.0f ms, the well-behaved client's ran %.0f ms and waited %.0f ms",
+                           Double(store.runNanoseconds) / 1e6, Double(store.waitNanoseconds) / 1e6,
+                           Double(victim.runNanoseconds) / 1e6, Double(victim.waitNanoseconds) / 1e6)
+        }
+        return text
     }
 
     /// One line per attack, for the text report.

@@ -92,6 +92,15 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Gauge: bytes of the arena populated so far (its pages faulted in, which the store does in the
     /// background after it starts answering); `arenaSize` once done, 0 with `--no-prefault`.
     public var arenaPopulatedBytes: Int64 = 0
+    /// Running total: passes of the store's event loop that took over 1 ms of wall-clock time (one thread
+    /// serves every client, so a request arriving during a pass waits for its end).
+    public var loopPassesOver1ms: Int64 = 0
+    /// Running total: loop passes over 5 ms.
+    public var loopPassesOver5ms: Int64 = 0
+    /// Running total: loop passes over 20 ms.
+    public var loopPassesOver20ms: Int64 = 0
+    /// Running maximum: the longest loop pass since the store started, in microseconds of wall-clock time.
+    public var loopPassLongestMicroseconds: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -110,6 +119,7 @@ public struct StoreStatistics: Sendable, Hashable {
             clientStateInbound, clientStateReplies, clientStateWaitingGets, clientStateWaitingCreates,
             clientStateEvents, clientStateArrowNotifications, emptyObjects, emptyObjectsLimit,
             arenaPopulatedBytes,
+            loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms, loopPassLongestMicroseconds,
         ]
     }
 
@@ -130,6 +140,8 @@ public struct StoreStatistics: Sendable, Hashable {
         (clientStateWaitingCreates, clientStateEvents, clientStateArrowNotifications) = (value(33), value(34), value(35))
         (emptyObjects, emptyObjectsLimit) = (value(36), value(37))
         arenaPopulatedBytes = value(38)
+        (loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms) = (value(39), value(40), value(41))
+        loopPassLongestMicroseconds = value(42)
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -145,5 +157,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "client_state_inbound", "client_state_replies", "client_state_waiting_gets", "client_state_waiting_creates",
         "client_state_events", "client_state_arrow_notifications", "empty_objects", "empty_objects_limit",
         "arena_populated_bytes",
+        "loop_passes_over_1ms", "loop_passes_over_5ms", "loop_passes_over_20ms", "loop_pass_longest_us",
     ]
 }

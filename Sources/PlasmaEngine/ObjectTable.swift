@@ -98,6 +98,13 @@ struct ObjectTable {
 
     /// All records, in no particular order.
     var records: some Sequence<ObjectRecord> { slots.lazy.compactMap { $0 } }
+
+    /// Slots used so far, free ones included: cursors over the table (lists, subscribe snapshots) walk
+    /// `0..<slotCount`. A present object never changes slot.
+    var slotCount: Int { slots.count }
+
+    /// The record in `slot`, nil when the slot is free (or past the end).
+    func record(inSlot slot: Int) -> ObjectRecord? { slot < slots.count ? slots[slot] : nil }
 }
 
 /// Open addressing (linear probing, power-of-two capacity, at most 3/4 full) from an object's hash to

@@ -45,6 +45,9 @@ extension StoreEngine {
         if case .block(let block) = room {
             return place(id: id, dataSize: dataSize, metadataSize: metadataSize, inline: inline, block: block, client: key.client)
         }
+        // A zero-byte create finds no room only at the zero-byte objects' limit, which freed bytes never
+        // lift: waiting at the head of the queue it would hold up every create behind it. It fails now.
+        if size == 0 { return .failed(EngineError(.outOfMemory, outOfMemoryDetail(size))) }
         // Room being written out to the spill sink: even a create that won't wait for space (timeout 0)
         // waits for that, so that the loop doesn't stall on the write; it fails if the room doesn't come.
         let spillOnly = room == .pending && timeout == 0

@@ -35,6 +35,15 @@ extension UnixSocket {
         try system_send(rawValue, buffer, CInt(MSG_NOSIGNAL)).unlessWouldBlock("send(fd \(rawValue))")
     }
 
+    /// Sends what fits without ever blocking, whatever the descriptor's `O_NONBLOCK` flag says: bytes
+    /// sent, nil when none fit (EAGAIN). For a socket another process shares (a descriptor it passed):
+    /// the flag belongs to the open file description, which that process can change at any time.
+    ///
+    /// The corresponding C function is `send` with `MSG_DONTWAIT | MSG_NOSIGNAL`.
+    public func writeWithoutBlocking(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int? {
+        try system_send(rawValue, buffer, CInt(MSG_DONTWAIT | MSG_NOSIGNAL)).unlessWouldBlock("send(fd \(rawValue))")
+    }
+
     /// Gathers `vectors` into one send: bytes sent, nil when none fit (EAGAIN). At most 1024 vectors
     /// (the kernel's UIO_MAXIOV) go per call; the rest is a short write like any other.
     ///

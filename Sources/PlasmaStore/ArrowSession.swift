@@ -127,14 +127,22 @@ final class ArrowNotifier {
                 encodeChunk()
             }
             let count = try encoded.withUnsafeBytes { raw in
-                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[written...])) }
+                Result { () throws(SystemError) in
+                    // Never blocks even if the client cleared O_NONBLOCK on a copy of this descriptor.
+                    try socket.writeWithoutBlocking(UnsafeRawBufferPointer(rebasing: raw[written...]))
+                }
             }.get()
             guard let count else { return false }
             written += count
         }
     }
 
+    /// Chunks encoded by every notifier so far, for the loop's pass meter (PassMeter.swift): the loop
+    /// thread alone encodes.
+    nonisolated(unsafe) static var chunksEncoded = 0
+
     private func encodeChunk() {
+        Self.chunksEncoded += 1
         encoded.removeAll(keepingCapacity: true)
         written = 0
         while encoded.count < Self.encodeChunkBytes, let next = backlog.popFirst() {

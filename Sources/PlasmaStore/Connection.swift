@@ -18,6 +18,8 @@ final class Connection {
     var dialect = Dialect.undetermined
     /// Counted against its dialect's client limit (StoreServer+DialectLimits.swift).
     var admitted = false
+    /// Counted among the connections that have not yet said their dialect (StoreServer+DialectLimits.swift).
+    var countedUndetermined = false
     /// Bytes received and not yet executed: a partial frame, or frames held while `framesPaused`.
     var inbound: [UInt8] = []
     /// Bytes of the partial frame at the end of `inbound` (from its header), 0 when none: its buffer is
@@ -39,6 +41,8 @@ final class Connection {
     var isClosed = false
     /// Set when the connection must close but can't yet (inside an engine call); no more I/O for it.
     var closeReason: String?
+    /// Its `list` reply being built a slice at a time (StoreServer+Lists.swift); its frames wait meanwhile.
+    var listBuild: ListBuild?
     /// The Arrow dialect's per-connection state (ArrowSession.swift); nil for native clients.
     var arrow: ArrowSession?
     /// Descriptors received (SCM_RIGHTS) and not yet claimed, oldest first. Only connections that are

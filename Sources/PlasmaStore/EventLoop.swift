@@ -18,6 +18,9 @@ final class EventLoop {
     var onWake: () -> Void = {}
     /// Called before each wait: flush output.
     var beforeSleep: () -> Void = {}
+    /// Called at the end of each pass (after `beforeSleep`) with the monotonic time it began: when its
+    /// wait returned. For the pass-duration statistics (PassMeter.swift).
+    var passEnded: (_ startedAt: UInt64) -> Void = { _ in }
     /// Called once when nothing has happened for `idleDelayMilliseconds` after a pass that did work.
     var onIdle: () -> Void = {}
     var idleDelayMilliseconds: Int32 = 1000
@@ -55,15 +58,18 @@ final class EventLoop {
     func stop() { isStopping = true }
 
     func run() throws(SystemError) {
+        var passStarted: UInt64 = 0
         while !isStopping {
             beforeSleep()
+            if passStarted != 0 { passEnded(passStarted) }
             let polling = busyUntil != 0
             var timeout = polling ? 0 : timeoutMilliseconds()
             if idleCallPending, !polling {
                 timeout = timeout < 0 ? idleDelayMilliseconds : min(timeout, idleDelayMilliseconds)
             }
             try epoll.wait(timeoutMilliseconds: timeout, into: &events)
-            let now = MonotonicClock.nanoseconds()  // one clock read per pass, for both bookkeepers
+            let now = MonotonicClock.nanoseconds()  // one clock read per pass, for the bookkeepers
+            passStarted = now
             adaptBusyPoll(polling: polling, now: now)
             noteIdleness(now: now)
             for event in events {

@@ -16,6 +16,8 @@ public final class NativeAdapter {
     public let arenaSize: Int
     /// Where replies go (the server: the connection's outbound buffer).
     public var replySink: ReplySink
+    /// Takes a `list` to answer later (the server builds big ones a slice at a time); false: answer now.
+    var listBuilder: (_ client: ClientID, _ requestID: UInt64) -> Bool = { _, _ in false }
 
     /// An adapter over `engine`, whose clients map `arenaSize` bytes.
     public init(engine: StoreEngine, arenaSize: Int, replySink: @escaping ReplySink = { _, _, _, _ in }) {
@@ -61,6 +63,7 @@ public final class NativeAdapter {
             let (freed, count) = engine.evict(atLeast: bytes)
             reply(.evicted(bytes: freed, objects: count))
         case .list:
+            if listBuilder(client, requestID) { return }
             // Spilled objects are listed too: they are sealed and come back on get.
             reply(.list(engine.objectSnapshots().map(\.info).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }))
         case .stats:

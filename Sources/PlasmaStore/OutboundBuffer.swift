@@ -1,3 +1,4 @@
+import DequeModule
 import PlasmaPosix
 import PlasmaWire
 
@@ -10,12 +11,54 @@ struct OutboundBuffer {
     private var start = 0
     /// (absolute byte offset in `writer.buffer`, descriptor, whether that byte goes alone) in order.
     private var descriptors: [(offset: Int, fd: Int32, alone: Bool)] = []
+    /// Whole buffers queued before `writer`'s bytes, oldest first: a big frame encoded elsewhere (a list
+    /// built in slices) is queued as it is rather than copied behind megabytes of unread replies, which
+    /// made the buffer grow by copying (30–50 ms of the loop per list for a client that doesn't read).
+    private var chunks = Deque<[UInt8]>()
+    /// Bytes of `chunks.first` already written.
+    private var chunkStart = 0
+    private var chunkBytes = 0
+    private var chunkCapacity = 0
 
-    var pendingBytes: Int { writer.buffer.count - start }
+    var pendingBytes: Int { chunkBytes - chunkStart + writer.buffer.count - start }
     var isEmpty: Bool { pendingBytes == 0 }
+    /// Heap held by a reply being assembled elsewhere before it is queued here (a list built in slices:
+    /// StoreServer+Lists.swift).
+    var buildingBytes = 0
     /// What the buffer holds of the heap while anything is pending: its whole capacity (the bytes
-    /// already written stay until all are, and growth doubles). Charged to the client-state budget.
-    var heldBytes: Int { isEmpty ? 0 : writer.buffer.capacity }
+    /// already written stay until all are, and growth doubles), queued chunks, and a reply being built.
+    /// Charged to the client-state budget.
+    var heldBytes: Int { (writer.buffer.count == start ? 0 : writer.buffer.capacity) + chunkCapacity + buildingBytes }
+
+    /// Queues a whole frame behind what is pending, without copying it when bytes are pending already.
+    mutating func append(frame: [UInt8]) {
+        guard descriptors.isEmpty else {
+            writer.buffer.append(contentsOf: frame)  // descriptor offsets are in `writer`: keep it whole
+            return
+        }
+        if isEmpty {
+            writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 256 << 10)
+            start = 0
+        }
+        // A chunk of its own even when nothing is pending: replies queued after it go to `writer`,
+        // rather than grow it by copying.
+        if start < writer.buffer.count {
+            // The pending bytes of `writer` go first, as a chunk (while chunks wait, `writer` isn't
+            // written, so only the first chunk can have been written in part).
+            var older: [UInt8] = []
+            swap(&older, &writer.buffer)
+            if chunks.isEmpty { chunkStart = start }
+            start = 0
+            queue(older)
+        }
+        queue(frame)
+    }
+
+    private mutating func queue(_ chunk: [UInt8]) {
+        chunks.append(chunk)
+        chunkBytes += chunk.count
+        chunkCapacity += chunk.capacity
+    }
 
     /// The next byte appended carries `fd`. `alone`: that byte is sent by itself (Arrow's fling: its
     /// client receives the fd with a 1-byte recvmsg and reads everything else with plain reads).
@@ -30,6 +73,18 @@ struct OutboundBuffer {
 
     /// Writes as much as the socket takes.
     mutating func flush(to socket: UnixSocket) throws(SystemError) -> FlushResult {
+        while let chunk = chunks.first {
+            let result = chunk.withUnsafeBytes { raw in
+                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[chunkStart...])) }
+            }
+            guard let written = try result.get() else { return .wouldBlock }
+            chunkStart += written
+            guard chunkStart == chunk.count else { continue }
+            chunks.removeFirst()
+            chunkBytes -= chunk.count
+            chunkCapacity -= chunk.capacity
+            chunkStart = 0
+        }
         while start < writer.buffer.count {
             // A send ends where the next descriptor's byte begins, so that byte starts its own send.
             let attach = descriptors.first.flatMap { $0.offset == start ? $0.fd : nil }

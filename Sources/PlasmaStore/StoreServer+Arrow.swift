@@ -132,7 +132,9 @@ extension StoreServer {
         _ = engine.subscribe(SubscriptionKey(client: connection.client, subscriptionID: ArrowAdapter.subscriptionID), filter: .all)
         // What is already sealed, to this subscriber only (ARROW-2551): compact entries, encoded as the
         // socket drains, ahead of the events that follow.
-        notifier.queueSnapshot(arrow.sealedSnapshot())
+        let snapshot = arrow.sealedSnapshot()
+        passMeter.work.snapshotEntries += snapshot.count
+        notifier.queueSnapshot(snapshot)
         flushNotifier(of: connection)
     }
 

@@ -27,21 +27,30 @@ struct PassPacing {
 extension StoreServer {
     /// How much work `request` is, in ids looked up.
     func work(of request: Request) -> Int {
-        switch request {
-        case .get(let ids, _), .release(let ids), .delete(let ids): max(1, ids.count)
-        case .createAndSealBatch(let objects): max(1, objects.count)
-        case .list: max(1, engine.objectCount)
-        default: 1
+        let (units, kind): (Int, StaticString) = switch request {
+        case .get(let ids, _): (max(1, ids.count), "get")
+        case .release(let ids): (max(1, ids.count), "release")
+        case .delete(let ids): (max(1, ids.count), "delete")
+        case .createAndSealBatch(let objects): (max(1, objects.count), "batch")
+        // A big list is built in slices (StoreServer+Lists.swift): the request itself is a pass's worth.
+        case .list: (engine.canWalkInSlices ? min(max(1, engine.objectCount), PassPacing.passWork) : max(1, engine.objectCount), "list")
+        default: (1, "request")
         }
+        passMeter.work.request(units, kind: kind)
+        return units
     }
 
     func work(of request: ArrowRequest) -> Int {
-        switch request {
-        case .get(let ids, _), .delete(let ids), .refreshLRU(let ids): max(1, ids.count)
-        case .createAndSealBatch(let ids, _, _, _, _): max(1, ids.count)
-        case .list: max(1, engine.objectCount)
-        default: 1
+        let (units, kind): (Int, StaticString) = switch request {
+        case .get(let ids, _): (max(1, ids.count), "Arrow get")
+        case .delete(let ids): (max(1, ids.count), "Arrow delete")
+        case .refreshLRU(let ids): (max(1, ids.count), "Arrow refresh")
+        case .createAndSealBatch(let ids, _, _, _, _): (max(1, ids.count), "Arrow batch")
+        case .list: (max(1, engine.objectCount), "Arrow list")
+        default: (1, "Arrow request")
         }
+        passMeter.work.request(units, kind: kind)
+        return units
     }
 
     /// Called after each request a connection's frames ran (`more`: frames follow it in the buffer):
@@ -52,7 +61,7 @@ extension StoreServer {
     func pausesAfter(_ work: Int, on connection: Connection, more: Bool) -> Bool {
         pacing.workDone += work
         connection.lastRequestWasHeavy = work >= PassPacing.passWork
-        let mustPause = engine.isScanningGet(for: connection.client) || (more && pacing.workDone >= PassPacing.passWork)
+        let mustPause = isWaitingForSlicedWork(connection) || (more && pacing.workDone >= PassPacing.passWork)
         guard mustPause else { return false }
         pause(connection)
         return true
@@ -73,23 +82,33 @@ extension StoreServer {
         pacing.paused.append(connection)
     }
 
-    /// Whether the loop must poll rather than sleep: sliced gets or paused connections wait.
-    var hasDeferredWork: Bool { engine.hasSlicedWork || !pacing.paused.isEmpty }
+    /// A get of the connection is being looked up, or its list built, in slices: its later requests wait.
+    func isWaitingForSlicedWork(_ connection: Connection) -> Bool {
+        connection.listBuild != nil || engine.isScanningGet(for: connection.client)
+    }
+
+    /// Whether the loop must poll rather than sleep: sliced gets, lists or paused connections wait.
+    var hasDeferredWork: Bool { engine.hasSlicedWork || hasListBuilds || !pacing.paused.isEmpty }
 
     /// Once per pass, after the ready descriptors: a slice of the engine's sliced work (gets being
     /// looked up), then the paused connections' buffered frames while this phase has work to spare.
     func advanceDeferredWork() {
-        if engine.hasSlicedWork { engine.advanceSlicedWork() }
+        if engine.hasSlicedWork {
+            engine.advanceSlicedWork()
+            passMeter.work.slicedWork = true
+        }
+        if hasListBuilds { advanceListBuilds() }  // StoreServer+Lists.swift
         pacing.workDone = 0
         if !pacing.paused.isEmpty {
             let waiting = pacing.paused
             pacing.paused = []
             for connection in waiting where !connection.isClosed {
-                if engine.isScanningGet(for: connection.client) || pacing.workDone >= PassPacing.passWork {
+                if isWaitingForSlicedWork(connection) || pacing.workDone >= PassPacing.passWork {
                     pacing.paused.append(connection)  // still paused: next pass
                     continue
                 }
                 connection.framesPaused = false
+                passMeter.work.resumed += 1
                 resumeFrames(connection)  // may pause it again
             }
         }

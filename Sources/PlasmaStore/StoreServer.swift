@@ -60,6 +60,10 @@ public final class StoreServer {
     var population: (thread: ArenaPopulation, progress: EventFD)?
     /// Connections paused so that each loop pass stays short (StoreServer+Pacing.swift).
     var pacing = PassPacing()
+    /// Loop pass durations, for `stats` and the log (PassMeter.swift).
+    var passMeter = PassMeter()
+    /// Native lists being built a slice at a time (StoreServer+Lists.swift).
+    var listBuilds = ListBuilds()
 
     /// Raises the soft descriptor limit to the hard one; if even that can't serve
     /// `configuration.maxClients` (DescriptorBudget.swift), serves fewer and says so in one line.
@@ -108,10 +112,12 @@ public final class StoreServer {
         native.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
         }
+        native.listBuilder = { [unowned self] client, requestID in startListBuild(client: client, requestID: requestID) }
         engine.statisticsAddendum = { [unowned self] in
             fillBudgetStatistics(&$0)
             fillPopulationStatistics(&$0)
             counters.fill(&$0)
+            passMeter.fill(&$0)
         }
         waitMeter.account = { [unowned self] client in connections[client]?.account }
     }
@@ -176,6 +182,7 @@ public final class StoreServer {
                 if acceptPause.isPaused, clock.monotonicNanoseconds() >= acceptPause.retryAt { resumeAccepting() }
             }
             loop.beforeSleep = { [unowned self] in flushAll() }
+            loop.passEnded = { [unowned self] in passEnded(startedAt: $0) }
             // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
             // follows what it holds now rather than its busiest moment (see plasma_heap.h).
             loop.onIdle = { _ = plasma_heap_trim() }
@@ -272,6 +279,7 @@ public final class StoreServer {
         }
         connections[connection.client] = connection
         logger.debug("connected \(connection.peerDescription)")
+        admitUndetermined(connection)  // may close the oldest silent one (StoreServer+DialectLimits.swift)
     }
 
     // MARK: Reading

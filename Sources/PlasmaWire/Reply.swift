@@ -70,9 +70,12 @@ extension Reply {
         }
     }
 
-    private static let encodedObjectInfoSize = ObjectID.byteCount + 8 * 3 + 1 + 8 + 8 + 1
+    /// Bytes of one list entry.
+    public static let encodedObjectInfoSize = ObjectID.byteCount + 8 * 3 + 1 + 8 + 8 + 1
 
-    private static func encode(_ info: ObjectInfo, into writer: inout ByteWriter) {
+    /// Appends one list entry (for a list reply assembled a slice at a time: a frame header, the
+    /// status, a u32 count patched once the entries are in, then the entries).
+    public static func encode(_ info: ObjectInfo, into writer: inout ByteWriter) {
         writer.append(info.id)
         writer.append(UInt64(info.dataSize))
         writer.append(UInt64(info.metadataSize))

@@ -126,6 +126,35 @@ extension IntegrationTests {
             #expect(try store.connect().statistics().arrowSubscriptionsDropped == 1, "counted, not only logged")
         }
 
+        /// Review finding: the store wrote notifications with a plain send on the descriptor the client
+        /// passed, relying on O_NONBLOCK, a flag of the open file description the client shares and can
+        /// clear. A client that kept a copy and made it blocking then hung the store's whole loop in
+        /// send once the socket filled. Before the fix the seals below stopped being answered (the store
+        /// sat in send(2)); the test gives them 60 s, over 100 times what they take.
+        @Test func aSubscriberThatMakesItsNotificationSocketBlockingCannotBlockTheStore() throws {
+            let store = try StoreProcess(arguments: ["--arrow-notification-backlog", "100"])
+            let subscriber = try ArrowClient(path: store.socketPath, receiveTimeout: 20)
+            let (reader, writer) = try UnixSocket.pair()
+            defer { reader.close(); writer.close() }
+            try subscriber.send(.subscribe)
+            guard try subscriber.socket.sendArrowDescriptor(writer.rawValue) else { throw Failure("the fling did not fit") }
+            // Answered after the subscribe (frames run in order): the store has the descriptor now.
+            #expect(try subscriber.call(.contains(id: .random())).isContainsReply)
+            try writer.setNonBlocking(false)  // the store's copy shares this flag
+            let path = store.socketPath
+            // Far more than the socket buffer holds, none of them read; on a thread, so that a store stuck
+            // in send fails the test rather than hanging it.
+            let seals = BackgroundCall {
+                let sealer = try ArrowClient(path: path, receiveTimeout: 20)
+                for _ in 0..<4000 {
+                    _ = try sealer.call(.createAndSeal(id: .random(), evictIfFull: true, data: [1], metadata: [], digest: Self.digest))
+                }
+            }
+            try seals.value(timeout: 60)
+            #expect(store.waitForLog("reads notifications too slowly"), "log: \(store.log)")
+            #expect(try subscriber.call(.contains(id: .random())).isContainsReply, "still serving")
+        }
+
         @Test func theBurstAnnouncingExistingObjectsDoesNotCountAgainstTheLimit() throws {
             let store = try StoreProcess(arguments: ["--arrow-notification-backlog", "100"])
             let client = try ArrowClient(path: store.socketPath, receiveTimeout: 20)

@@ -139,5 +139,32 @@ extension IntegrationTests {
             try bystander.createAndSeal(.random(using: &random), data: [1])
             #expect(try bystander.statistics().clients == 1)
         }
+    
+        /// A list of more objects than a slice (1,024) is built a slice per loop pass (ListBuild.swift):
+        /// it holds every object, oldest first, and comes before the replies to the requests after it.
+        @Test func aBigListIsAnsweredWholeInCreationOrderBeforeTheRequestsAfterIt() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            var random = SeededRandom(seed: 13_0101)
+            var all: [ObjectID] = []
+            for _ in 0..<5 {
+                let batch = (0..<1_000).map { _ in ObjectID.random(using: &random) }
+                _ = try client.createAndSeal(batch: batch.map { InlineObject(id: $0, data: [1]) })
+                all += batch
+            }
+            _ = try client.delete(Array(all[..<500]))  // freed slots, reused by the next objects
+            let later = (0..<300).map { _ in ObjectID.random(using: &random) }
+            _ = try client.createAndSeal(batch: later.map { InlineObject(id: $0, data: [2]) })
+            let lister = try RawConnection(path: store.socketPath)
+            let own = all[4_000]
+            try lister.sendAll([.list, .contains(id: own)])
+            guard case .reply(.list(let infos)) = try lister.readFrame() else { throw Failure("not the list first") }
+            #expect(Set(infos.map(\.id)) == Set(all[500...] + later))
+            #expect(infos.count == all.count - 500 + later.count)
+            #expect(infos.map(\.createdAtNanoseconds) == infos.map(\.createdAtNanoseconds).sorted())
+            guard case .reply(let reply) = try lister.readFrame() else { throw Failure("an event") }
+            #expect(reply == .contains(true))
+            #expect(try client.list().count == infos.count)
+        }
     }
 }

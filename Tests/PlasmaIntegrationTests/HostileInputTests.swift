@@ -98,5 +98,24 @@ extension IntegrationTests {
             #expect(try buffer.withUnsafeMutableBytes { try attacker.read(into: $0) } == 0, "closed by the store")
             #expect(try bystander.statistics().clients == 1)
         }
+
+        /// Review finding: connections that never send their first 8 bytes counted against no limit, so
+        /// only descriptors bounded them. Now at most --max-clients (at least 64) wait so; one more
+        /// closes the one waiting longest. Before the fix the first connection was never closed (its
+        /// read timed out).
+        @Test func silentConnectionsPastMaxClientsCloseTheOldestAndClientsAreStillServed() throws {
+            let store = try StoreProcess(arguments: ["--max-clients", "64"])
+            let silent = try (0..<65).map { _ in try UnixSocket.connect(path: store.socketPath) }
+            defer { for socket in silent { socket.close() } }
+            var timeout = timeval(tv_sec: 20, tv_usec: 0)
+            setsockopt(silent[0].rawValue, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 16)
+            #expect(try buffer.withUnsafeMutableBytes { try silent[0].read(into: $0) } == 0, "the oldest silent one is closed")
+            #expect(store.waitForLog("had not sent their first bytes"), "log: \(store.log)")
+            let client = try store.connect()  // a fifth undetermined connection until its first bytes
+            let statistics = try client.statistics()
+            #expect(statistics.connectionsRefused == 2, "counted")
+            #expect(statistics.clients == 64, "this client, accepted as a 65th silent connection, closed the next oldest")
+        }
     }
 }

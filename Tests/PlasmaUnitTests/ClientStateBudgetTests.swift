@@ -210,6 +210,23 @@ import Testing
         #expect(harness.createAndSeal(testID(4), data: [], from: client)?.status == .ok)
         harness.expectConsistent()
     }
+
+    /// Review finding: a zero-byte create that would wait at the limit sat at the head of the create
+    /// queue, where no freed bytes could ever serve it, and every create waiting behind it waited too.
+    @Test func aZeroByteCreateAtTheLimitFailsAtOnceAndDoesNotHoldUpCreatesWaitingForBytes() {
+        let harness = harness(capacity: 100, meter: RecordingMeter(), emptyLimit: 1)
+        let holder = harness.connect()
+        let client = harness.connect()
+        #expect(harness.createAndSeal(testID(1), data: [], from: client)?.status == .ok)
+        harness.putHeld(testID(2), size: 100, from: holder)
+        let empty = harness.createAndSeal(testID(3), data: [], timeout: -1, from: client)
+        #expect(empty?.status == .outOfMemory, "fails at once: \(String(describing: empty))")
+        let waiting = harness.freshRequestID()
+        #expect(harness.create(testID(4), data: 50, timeout: -1, from: client, requestID: waiting) == nil, "waits for bytes")
+        #expect(harness.release([testID(2)], from: holder)?.status == .ok)  // evictable: room for it
+        #expect(harness.replies(to: waiting, of: client).first?.status == .ok, "served once bytes were freed")
+        harness.expectConsistent()
+    }
 }
 
 /// Disconnect lines for misbehaving clients (the server's WarningRateLimit of 20 a second): a burst per

@@ -1,0 +1,161 @@
+import PlasmaCore
+import PlasmaEngine
+import PlasmaWire
+
+/// A native `list` reply assembled a slice at a time, so that listing 100,000 objects (50–60 ms of the
+/// loop thread in one go) never holds the loop for more than a slice (issue 13).
+///
+/// Two phases, each a bounded number of objects per call to `advance`:
+/// - **collect**: walk the object table's slots in order (StoreEngine+TableCursor.swift) up to the slot
+///   count at the start, keeping for each object its creation times and slot (24 bytes), each slice
+///   sorted by creation time as it is taken: a sorted run;
+/// - **emit**: merge the runs (a heap of run heads) and encode, for each object still in its slot, its
+///   row as it is now, into the reply frame.
+///
+/// What the reply holds (documented in docs/PROTOCOL.md): every object present from the list's start
+/// to its end, exactly once, oldest creation time first; an object created or deleted meanwhile may be
+/// in it or not; each row shows the object as it was when its entry was encoded. This needs objects
+/// never to change slot while present, true without a spill store; with one the list is built at once.
+final class ListBuild {
+    /// Objects (slots) collected or entries emitted per slice.
+    static let sliceObjects = 1_024
+    /// Slices' worth of objects, over all lists being built, per loop pass.
+    static let objectsPerPass = 2 * sliceObjects
+
+    struct Entry {
+        var createdAtWall: Int64
+        var createdAtMonotonic: UInt64
+        var slot: Int32
+
+        func precedes(_ other: Entry) -> Bool {
+            (createdAtWall, createdAtMonotonic) < (other.createdAtWall, other.createdAtMonotonic)
+        }
+    }
+
+    let requestID: UInt64
+    /// The table's slot count when the list began: later slots hold only objects created since.
+    private let endSlot: Int
+    private var nextSlot = 0
+    private var entries: [Entry] = []
+    /// Sorted runs of `entries`, by their start (each ends where the next starts, the last at the end).
+    private var runStarts: [Int] = []
+    /// Emit phase: each run's next position, and the runs with entries left as a min-heap on their head.
+    private var runPositions: [Int] = []
+    private var heap: [Int] = []
+    private var emitting = false
+    private(set) var isDone = false
+    /// The reply frame being assembled; whole once `isDone`.
+    private(set) var frame = ByteWriter()
+    private var countOffset = 0
+    private var emitted: UInt32 = 0
+
+    init(requestID: UInt64, endSlot: Int) {
+        self.requestID = requestID
+        self.endSlot = endSlot
+    }
+
+    /// Heap this build holds (charged to the client-state budget as reply bytes).
+    var heldBytes: Int {
+        entries.capacity * MemoryLayout<Entry>.stride + frame.buffer.capacity
+            + (runStarts.capacity + runPositions.capacity + heap.capacity) * MemoryLayout<Int>.stride
+    }
+
+    /// Does at most `limit` objects' worth of work (at least one); returns how many it did.
+    func advance(limit: Int, engine: StoreEngine) -> Int {
+        emitting ? emit(limit: max(1, limit), engine: engine) : collect(limit: max(1, limit), engine: engine)
+    }
+
+    private func collect(limit: Int, engine: StoreEngine) -> Int {
+        let slots = nextSlot..<min(endSlot, nextSlot + limit)
+        let runStart = entries.count
+        engine.forEachObject(inSlots: slots) { slot, row in
+            entries.append(Entry(createdAtWall: row.info.createdAtNanoseconds,
+                                 createdAtMonotonic: row.createdAtMonotonicNanoseconds, slot: Int32(slot)))
+        }
+        if entries.count > runStart {
+            entries[runStart...].sort { $0.precedes($1) }
+            runStarts.append(runStart)
+        }
+        nextSlot = slots.upperBound
+        if nextSlot >= endSlot { beginEmitting() }
+        return max(1, slots.count)
+    }
+
+    private func beginEmitting() {
+        emitting = true
+        frame.buffer.reserveCapacity(FrameHeader.size + 6 + entries.count * Reply.encodedObjectInfoSize)
+        FrameHeader(type: MessageType.list.replyType, requestID: requestID, payloadLength: 0).encode(into: &frame)
+        frame.append(PlasmaStatus.ok.rawValue)
+        countOffset = frame.buffer.count
+        frame.append(UInt32(0))  // patched at the end: objects deleted meanwhile are left out
+        runPositions = runStarts
+        heap = []
+        heap.reserveCapacity(runStarts.count)
+        for run in runStarts.indices { push(run) }
+        if heap.isEmpty { finish() }
+    }
+
+    private func emit(limit: Int, engine: StoreEngine) -> Int {
+        var done = 0
+        while done < limit, let run = heap.first {
+            let entry = entries[runPositions[run]]
+            runPositions[run] += 1
+            popHead(run)
+            done += 1
+            // Deleted meanwhile (or its slot holds a newer object): left out.
+            guard let row = engine.object(inSlot: Int(entry.slot), createdAt: entry.createdAtMonotonic) else { continue }
+            Reply.encode(row.info, into: &frame)
+            emitted += 1
+        }
+        if heap.isEmpty { finish() }
+        return max(1, done)
+    }
+
+    private func finish() {
+        frame.buffer.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: emitted.littleEndian, toByteOffset: countOffset, as: UInt32.self)
+        }
+        FrameHeader.patchLength(in: &frame.buffer, frameStart: 0)
+        entries = []
+        runStarts = []
+        runPositions = []
+        heap = []
+        isDone = true
+    }
+
+    // MARK: The heap of runs, keyed by each run's next entry
+
+    private func end(of run: Int) -> Int { run + 1 < runStarts.count ? runStarts[run + 1] : entries.count }
+    private func head(_ run: Int) -> Entry { entries[runPositions[run]] }
+
+    private func push(_ run: Int) {
+        guard runPositions[run] < end(of: run) else { return }
+        heap.append(run)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard head(heap[child]).precedes(head(heap[parent])) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// The head run (`run`, at heap[0]) moved on: sink it, or drop it when it has no entries left.
+    private func popHead(_ run: Int) {
+        if runPositions[run] >= end(of: run) {
+            let last = heap.removeLast()
+            guard !heap.isEmpty else { return }
+            heap[0] = last
+        }
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            guard left < heap.count else { return }
+            var smallest = left
+            if left + 1 < heap.count, head(heap[left + 1]).precedes(head(heap[left])) { smallest = left + 1 }
+            guard head(heap[smallest]).precedes(head(heap[parent])) else { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

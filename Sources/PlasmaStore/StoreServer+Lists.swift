@@ -1,0 +1,92 @@
+import DequeModule
+import PlasmaEngine
+import PlasmaWire
+
+/// Native `list`s of big tables built a slice at a time (ListBuild.swift), in turn with each other, a
+/// bounded number of objects per loop pass. The listing connection is paused meanwhile (its later
+/// requests wait, so replies keep their order); its build's memory is charged to its client-state share
+/// as reply bytes.
+struct ListBuilds {
+    /// Lists built at once, at most: each holds up to 24 bytes per object and its reply frame, so two
+    /// hundred connections listing a million objects each must not all hold theirs at the same time.
+    static let maxActive = 4
+    /// Connections whose list is being built, in turn.
+    var active = Deque<Connection>()
+    /// Connections whose list waits for its turn to be built (nothing allocated yet), oldest first.
+    var waiting = Deque<Connection>()
+}
+
+extension StoreServer {
+    /// The native adapter's `list`: true when it is built here in slices (a table of more than a slice
+    /// without a spill store), false to have the adapter answer at once.
+    func startListBuild(client: ClientID, requestID: UInt64) -> Bool {
+        guard engine.canWalkInSlices, engine.tableSlotCount > ListBuild.sliceObjects,
+              let connection = connections[client], !connection.isClosed, connection.closeReason == nil,
+              connection.listBuild == nil
+        else { return false }
+        // The check `enqueue` makes when a reply is built at once, made now rather than after the work.
+        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
+            doom(connection)
+            return true
+        }
+        connection.listBuild = ListBuild(requestID: requestID, endSlot: engine.tableSlotCount)
+        listBuilds.waiting.append(connection)
+        return true
+    }
+
+    var hasListBuilds: Bool { !listBuilds.active.isEmpty || !listBuilds.waiting.isEmpty }
+
+    /// Once per pass: up to `ListBuild.objectsPerPass` objects of the lists being built, a slice each
+    /// in turn; a finished list is queued as its connection's reply.
+    func advanceListBuilds() {
+        // A closed connection must not stay alive here, buffers and all, until its turn.
+        if listBuilds.waiting.contains(where: \.isClosed) { listBuilds.waiting.removeAll(where: \.isClosed) }
+        while listBuilds.active.count < ListBuilds.maxActive, let next = listBuilds.waiting.popFirst() {
+            listBuilds.active.append(next)
+        }
+        var remaining = ListBuild.objectsPerPass
+        var turns = listBuilds.active.count  // each active build at most once a pass
+        while remaining > 0, turns > 0, let connection = listBuilds.active.popFirst() {
+            turns -= 1
+            guard !connection.isClosed, connection.closeReason == nil, let build = connection.listBuild else { continue }
+            let done = build.advance(limit: min(remaining, ListBuild.sliceObjects), engine: engine)
+            remaining -= done
+            passMeter.work.listed += done
+            if build.isDone {
+                connection.listBuild = nil
+                connection.outbound.buildingBytes = 0
+                enqueueEncoded(build.frame.buffer, on: connection)
+                continue
+            }
+            connection.outbound.buildingBytes = build.heldBytes
+            // A build is a reply under way: charged whatever the share says, like a reply; a client that
+            // goes over its share with earlier replies unread is not reading them, and goes.
+            if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account),
+               connection.outbound.pendingBytes > 0 {
+                connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) with a list being built over the client-state budget: \(budget.describe(build.heldBytes, for: connection.account))"
+                doom(connection)
+                continue
+            }
+            listBuilds.active.append(connection)
+        }
+    }
+
+    /// Queues a reply frame encoded elsewhere, with the checks `enqueue` makes; never copied behind
+    /// unread replies (OutboundBuffer.append(frame:)).
+    private func enqueueEncoded(_ frame: [UInt8], on connection: Connection) {
+        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
+            doom(connection)
+            return
+        }
+        let queuedBefore = connection.outbound.pendingBytes
+        connection.outbound.append(frame: frame)
+        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
+            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(frame.count, for: connection.account))"
+            doom(connection)
+            return
+        }
+        schedule(connection)
+    }
+}
