@@ -3,17 +3,22 @@ import Glibc
 import PlasmaClient
 import PlasmaCore
 
-/// `large-breakdown` (alone, only when named): where a 64 MiB put's and get's time goes, each operation
-/// right after one pass of its machine limit, so that load moving between the two cancels out (the rows
-/// sample the limit once per repetition of 20 operations, which on a busy machine lets a short limit pass
-/// and a long run catch different moments).
+/// `large-breakdown` (alone, only when named): where a 64 MiB put's and get's time goes.
 ///
-/// Per put: limit (copy 64 MiB from the same source into populated memfd pages), then create, copy into
-/// the object, seal, release, delete, each timed, with this process's minor page faults. Per get: limit
-/// (read every byte of those pages), then get, read every byte, release. Medians per step, and the
-/// median over operations of (whole operation / its own limit pass) and (the copy or read alone / it).
+/// Some operations run right after one pass of their machine limit, so that load moving between the two
+/// cancels out (the rows sample the limit once per repetition of 20 operations, which on a busy machine
+/// lets a short limit pass and a long run catch different moments): the median over them of (whole
+/// operation / its own limit pass) and of (the copy or read alone / it). The others run back to back in
+/// blocks, as the rows do, alternating between two ways of giving the reference back: `release()`, which
+/// waits for the store's reply, and dropping the buffer, whose release goes out without waiting.
+///
+/// Put: create, copy 64 MiB from the same source as the limit, seal, release, delete. Get: get, read
+/// every byte, release. Each step is timed (median, mean, share of the time), with this process's minor
+/// page faults.
 enum LargeBreakdown {
     static let size = largeObjectSize
+    /// Operations per block of each release style between two limit passes.
+    static let blocks = 4
 
     struct Steps {
         var names: [String]
@@ -42,13 +47,14 @@ enum LargeBreakdown {
         _ = try limits.sample(.copy(size))
         _ = try limits.sample(.read(size))
 
+        // Every other operation right after a limit pass; between them, blocks of operations back to
+        // back as the rows run them, alternating between releasing with `release()` (which waits for
+        // the store's reply) and dropping the buffer (its release goes out without waiting).
         var put = Steps(["create", "copy", "seal", "release", "delete"])
-        var putInRow = Steps(put.names)
-        for index in 0..<2 * operations {
-            // Odd operations back to back, as the row runs them (the store still polling after the last
-            // delete); even ones right after a limit pass.
-            let paired = index % 2 == 0
-            let limit = paired ? try limits.onePass(.copy(size))! : 0
+        var putInRow = [Steps(put.names), Steps(put.names)]
+        for index in 0..<operations * (1 + blocks * 2) {
+            let limit = index % (1 + blocks * 2) == 0 ? try limits.onePass(.copy(size))! : nil
+            let posted = (index % (1 + blocks * 2)) > blocks
             let faults = minorFaults()
             var stamps = [ContinuousClock.now]
             let id = ObjectID.random()
@@ -56,16 +62,18 @@ enum LargeBreakdown {
             stamps.append(.now)
             object.withUnsafeMutableBytes { $0.copyMemory(from: source) }
             stamps.append(.now)
-            let buffer = try object.seal()
-            stamps.append(.now)
-            try buffer.release()
+            do {
+                let buffer = try object.seal()
+                stamps.append(.now)
+                if !posted { try buffer.release() }
+            }
             stamps.append(.now)
             try client.delete([id])
             stamps.append(.now)
-            if paired {
+            if limit != nil {
                 put.record(stamps, faults: minorFaults() - faults, limit: limit)
             } else {
-                putInRow.record(stamps, faults: minorFaults() - faults, limit: nil)
+                putInRow[posted ? 1 : 0].record(stamps, faults: minorFaults() - faults, limit: nil)
             }
         }
 
@@ -74,28 +82,36 @@ enum LargeBreakdown {
         defer { _ = try? client.delete([id]) }
         _ = try client.read(id) { readEveryByte($0) }
         var get = Steps(["get", "read", "release"])
-        var getInRow = Steps(get.names)
+        var getInRow = [Steps(get.names), Steps(get.names)]
         var sum: UInt64 = 0
-        for index in 0..<2 * operations {
-            let paired = index % 2 == 0
-            let limit = paired ? try limits.onePass(.read(size))! : 0
+        for index in 0..<operations * (1 + blocks * 2) {
+            let limit = index % (1 + blocks * 2) == 0 ? try limits.onePass(.read(size))! : nil
+            let posted = (index % (1 + blocks * 2)) > blocks
             let faults = minorFaults()
             var stamps = [ContinuousClock.now]
-            guard let buffer = try client.get(id, timeout: .no) else { throw BenchError.missing }
+            do {
+                guard let buffer = try client.get(id, timeout: .no) else { throw BenchError.missing }
+                stamps.append(.now)
+                sum &+= buffer.withUnsafeBytes { readEveryByte($0) }
+                stamps.append(.now)
+                if !posted { try buffer.release() }
+            }
             stamps.append(.now)
-            sum &+= buffer.withUnsafeBytes { readEveryByte($0) }
-            stamps.append(.now)
-            try buffer.release()
-            stamps.append(.now)
-            if paired {
+            if limit != nil {
                 get.record(stamps, faults: minorFaults() - faults, limit: limit)
             } else {
-                getInRow.record(stamps, faults: minorFaults() - faults, limit: nil)
+                getInRow[posted ? 1 : 0].record(stamps, faults: minorFaults() - faults, limit: nil)
             }
         }
-        guard sum == expectedSum(of: 5, size: size, iterations: 2 * operations) else { throw BenchError.missing }
-        return [("put 64 MiB", put), ("put 64 MiB back to back", putInRow), ("get 64 MiB", get),
-                ("get 64 MiB back to back", getInRow)]
+        guard sum == expectedSum(of: 5, size: size, iterations: operations * (1 + blocks * 2)) else {
+            throw BenchError.missing
+        }
+        return [("put 64 MiB right after a limit pass", put),
+                ("put 64 MiB back to back, release() waiting for its reply", putInRow[0]),
+                ("put 64 MiB back to back, the buffer dropped (release posted)", putInRow[1]),
+                ("get 64 MiB right after a limit pass", get),
+                ("get 64 MiB back to back, release() waiting for its reply", getInRow[0]),
+                ("get 64 MiB back to back, the buffer dropped (release posted)", getInRow[1])]
     }
 
     /// This process's minor page faults so far.
@@ -117,7 +133,9 @@ enum LargeBreakdown {
         let rate = Double(size * count) / total / 1e9
         var lines = "\(what), \(count) operations: step median / mean (share of the time)\n  \(parts.joined(separator: ", "))\n"
         if steps.wholeRatios.isEmpty {
-            lines += String(format: "  %.2f GB/s over the operations", rate)
+            let outside = (total - steps.seconds[1].reduce(0, +)) / Double(count)
+            lines += String(format: "  %.2f GB/s over the operations; outside the %@: %.0f us per operation", rate,
+                            steps.names[1], outside * 1e6)
         } else {
             lines += String(format: "  each right after one limit pass: whole operation / it %.3f, the %@ alone / it %.3f (medians)",
                             median(steps.wholeRatios), steps.names[1], median(steps.movedRatios))
