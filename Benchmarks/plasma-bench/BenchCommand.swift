@@ -157,7 +157,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("startup (alone, only when named): the store sizes launched one after the other, comma-separated.", valueName: "sizes"))
     var startupMemory = "2G,16G"
 
-    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), large-breakdown (alone: 18 × --repetitions 64 MiB puts and gets timed step by step, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
+    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async"]
@@ -217,8 +217,8 @@ struct BenchCommand: ParsableCommand {
         let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
         try PopulationWait.untilPopulated(client, announce: announce)
         if names == ["large-breakdown"] {
-            announce("large-breakdown (\(9 * 2 * repetitions) puts and gets of 64 MiB)")
-            let parts = try LargeBreakdown.run(client: client, operations: 2 * repetitions)
+            announce("large-breakdown (\(10 * 2 * repetitions) puts and \(9 * 2 * repetitions) gets of 64 MiB)")
+            let parts = try LargeBreakdown.run(client: client, socket: path, operations: 2 * repetitions)
             return print(parts.map { LargeBreakdown.report($0.steps, what: $0.what) }.joined(), terminator: "")
         }
         // --compare-arrow: the Arrow-capable workloads run side by side first (Arrow's store and ours
