@@ -60,7 +60,7 @@ public final class StoreServer {
     var population: (thread: ArenaPopulation, progress: EventFD)?
     /// Connections paused so that each loop pass stays short (StoreServer+Pacing.swift).
     var pacing = PassPacing()
-    /// Pre-wake for large transfers (TransferPace.swift); nil with `--busy-poll 0` (no polling at all).
+    /// Pre-wake for large transfers (TransferPace.swift); nil unless `--pre-wake`, and with `--busy-poll 0`.
     var transferPace: TransferPace?
     /// Wakes the loop at pre-wake's expectation (StoreServer+PreWake.swift).
     var preWakeTimer: TimerFD?
@@ -95,7 +95,7 @@ public final class StoreServer {
             socketFile.close()
             throw .system(error)
         }
-        if configuration.busyPoll.clampedNanoseconds > 0 {
+        if configuration.preWake, configuration.busyPoll.clampedNanoseconds > 0 {
             transferPace = TransferPace()
             preWakeTimer = try? TimerFD()  // without one, no pre-wake: it only saves a wake
             if preWakeTimer == nil { transferPace = nil }
