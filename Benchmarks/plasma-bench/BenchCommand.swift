@@ -157,18 +157,20 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("startup (alone, only when named): the store sizes launched one after the other, comma-separated.", valueName: "sizes"))
     var startupMemory = "2G,16G"
 
-    @Argument(help: "Workloads to run (default: all but soak, hostile and startup): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone).")
+    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async", "wake-async-readloop"]
     static let processNames = ["put-pipelined", "await-many", "fanout", "stalled", "connect-storm"]
     static let storeNames = ["churn", "scale"]
     static var allNames: [String] { workloads.map(\.name) + wakeNames + processNames + storeNames }
+    /// Run only when named, and alone.
+    static let aloneNames = ["soak", "hostile", "startup", "large-breakdown"]
 
     func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
     func validate() throws {
-        let known = Self.allNames + ["soak", "hostile", "startup"]  // startup: StartupBenchmark.swift
+        let known = Self.allNames + Self.aloneNames  // startup: StartupBenchmark.swift
         for name in names where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; known: \(known.joined(separator: ", "))")
         }
@@ -176,7 +178,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--compare-arrow doesn't run soak or hostile")
         }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1") }
-        for alone in ["soak", "hostile", "startup"] where names.contains(alone) && names.count > 1 {
+        for alone in Self.aloneNames where names.contains(alone) && names.count > 1 {
             throw ValidationError("\(alone) runs alone: name no other workload with it")
         }
         guard names != ["soak"] || (duration ?? 600) >= 10 else { throw ValidationError("--duration must be at least 10") }
@@ -214,6 +216,11 @@ struct BenchCommand: ParsableCommand {
         let path = socket ?? store!.socketPath
         let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
         try PopulationWait.untilPopulated(client, announce: announce)
+        if names == ["large-breakdown"] {
+            announce("large-breakdown (\(10 * 2 * repetitions) puts and \(9 * 2 * repetitions) gets of 64 MiB)")
+            let parts = try LargeBreakdown.run(client: client, socket: path, operations: 2 * repetitions)
+            return print(parts.map { LargeBreakdown.report($0.steps, what: $0.what) }.joined(), terminator: "")
+        }
         // --compare-arrow: the Arrow-capable workloads run side by side first (Arrow's store and ours
         // through the Arrow dialect, alternating with our native dialect); the rest run natively after.
         let arrowNames = arrowWorkloads.map(\.name)

@@ -30,15 +30,27 @@ final class MachineLimits {
         }
     }
 
-    /// GB/s of `body` over a populated mapping of `size`: the median of three passes (one for 1 GiB and
-    /// more, which takes long enough on its own).
-    private func passes(_ size: Int, _ body: (UnsafeMutableRawBufferPointer, UnsafeRawBufferPointer) -> Void) throws -> Double {
+    /// One pass of a copy or read limit (`large-breakdown` pairs each operation with one); nil for
+    /// the round-trip kinds.
+    func onePass(_ kind: LimitKind) throws -> Double? {
+        switch kind {
+        case .copy(let size): try passes(size, count: 1) { target, source in target.copyMemory(from: source) }
+        case .read(let size): try passes(size, count: 1) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
+        case .roundTripRate, .roundTripLatency: nil
+        }
+    }
+
+    /// GB/s of `body` over a populated mapping of `size`: the median of `count` passes (default three;
+    /// one for 1 GiB and more, which takes long enough on its own).
+    private func passes(
+        _ size: Int, count: Int? = nil, _ body: (UnsafeMutableRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) throws -> Double {
         let target = try targets[size] ?? Arena(size: size, options: .init(prefault: true))
         targets[size] = target
         let buffer = UnsafeMutableRawBufferPointer(start: target.base, count: size)
         let source = CopySource.buffer(size)
         var rates: [Double] = []
-        for _ in 0..<(size >= 1 << 30 ? 1 : 3) {
+        for _ in 0..<(count ?? (size >= 1 << 30 ? 1 : 3)) {
             let start = ContinuousClock.now
             body(buffer, source)
             rates.append(Double(size) / (ContinuousClock.now - start).inSeconds / 1e9)

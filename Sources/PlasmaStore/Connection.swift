@@ -50,6 +50,10 @@ final class Connection {
     var receivedDescriptors: [Int32] = []
     /// What this client's buffers and waits hold of the client-state budget.
     let account = ClientStateBudget.Account()
+    /// Its last reply handed it a large block; its next frame times the copy (TransferPace.swift).
+    var pendingTransfer: TransferPace.Pending?
+    /// The size its last native create asked for: the created reply hands it that much to write.
+    var createBytes = 0
 
     init(socket: UnixSocket, client: ClientID, peer: PeerCredentials?, eventLimit: Int) {
         self.socket = socket

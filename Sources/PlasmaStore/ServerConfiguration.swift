@@ -42,6 +42,9 @@ public struct ServerConfiguration: Sendable {
     public var engine: StoreEngine.Configuration
     /// How long the loop keeps polling after work before it sleeps (`--busy-poll`); 0 never polls.
     public var busyPoll: Duration = .microseconds(50)
+    /// Wake just before a client should be done copying a large block, and poll for its next request
+    /// (`--pre-wake`, TransferPace.swift); needs `busyPoll` above 0.
+    public var preWake = false
     /// Where evicted objects go instead of being dropped (`--external-store`, Arrow's `-e`):
     /// `hashtable://NAME` or `file:///DIR`; nil: eviction drops them.
     public var externalStore: String?

@@ -97,6 +97,7 @@ extension StoreServer {
         }
         let queuedBefore = connection.outbound.pendingBytes
         reply.encode(into: &connection.outbound.writer.buffer, using: &arrowBuilder)
+        arrowReplied(reply, on: connection)  // StoreServer+PreWake.swift
         // One huge reply (a get of many ids, a list) must not keep its builder's storage, uncharged,
         // for the life of the store.
         if arrowBuilder.capacity > 1 << 20 { arrowBuilder = FlatBufferBuilder(capacity: 1024) }

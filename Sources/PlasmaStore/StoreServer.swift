@@ -64,6 +64,10 @@ public final class StoreServer {
     var passMeter = PassMeter()
     /// Native lists being built a slice at a time (StoreServer+Lists.swift).
     var listBuilds = ListBuilds()
+    /// Pre-wake for large transfers (TransferPace.swift); nil unless `--pre-wake`, and with `--busy-poll 0`.
+    var transferPace: TransferPace?
+    /// Wakes the loop at pre-wake's expectation (StoreServer+PreWake.swift).
+    var preWakeTimer: TimerFD?
 
     /// Raises the soft descriptor limit to the hard one; if even that can't serve
     /// `configuration.maxClients` (DescriptorBudget.swift), serves fewer and says so in one line.
@@ -94,6 +98,11 @@ public final class StoreServer {
         } catch {
             socketFile.close()
             throw .system(error)
+        }
+        if configuration.preWake, configuration.busyPoll.clampedNanoseconds > 0 {
+            transferPace = TransferPace()
+            preWakeTimer = try? TimerFD()  // without one, no pre-wake: it only saves a wake
+            if preWakeTimer == nil { transferPace = nil }
         }
         budget = ClientStateBudget(limit: configuration.clientStateBudget, maxClients: configuration.maxClients)
         waitMeter = BudgetWaitMeter(budget: budget)
@@ -160,6 +169,9 @@ public final class StoreServer {
                 logger.info("stop requested")
                 loop.stop()
             }
+            if let timer = preWakeTimer {
+                try loop.register(timer.rawValue, interest: .readable) { _ in timer.drain() }
+            }
             if let completions = externalStore?.completions {
                 // Spill writes finished on the store's I/O thread (ExternalStore.swift).
                 try loop.register(completions.rawValue, interest: .readable) { [unowned self] _ in
@@ -200,6 +212,8 @@ public final class StoreServer {
         announceStopping()
         stopPopulation()
         socketFile.close()
+        preWakeTimer?.close()
+        preWakeTimer = nil
         for connection in Array(connections.values) { close(connection, reason: nil) }
         externalStore?.removeAll()  // waits for its writes; spilled objects live as long as the store
         logger.info("store stopped; socket \(configuration.socketPath) \(socketFile.inode == nil ? "left to the service manager" : "removed")")
@@ -207,6 +221,7 @@ public final class StoreServer {
 
     private func millisecondsUntilNextDeadline() -> Int32 {
         if hasDeferredWork { return 0 }
+        if preWakePolls() { return 0 }  // StoreServer+PreWake.swift
         var next = engine.nextDeadline
         if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }
         guard let deadline = next else { return -1 }
@@ -353,6 +368,7 @@ public final class StoreServer {
     private func processFrames(_ raw: UnsafeRawBufferPointer, on connection: Connection) -> Int {
         var offset = 0
         if pausesBeforeFrames(on: connection) { return 0 }
+        frameArrived(on: connection)  // StoreServer+PreWake.swift
         connection.partialFrameBytes = 0  // set again (admitFrame) if a partial frame is left
         while !connection.isClosed {
             let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
@@ -395,6 +411,7 @@ public final class StoreServer {
                 close(connection, reason: "malformed request (type \(header.type)): \(error)", tellClient: true)
                 return offset
             }
+            if case .create(_, let dataSize, let metadataSize, _) = request { connection.createBytes = dataSize &+ metadataSize }
             native.handle(request, requestID: header.requestID, from: connection.client)
             offset += frameSize
             if pausesAfter(work(of: request), on: connection, more: offset < raw.count) { return offset }
@@ -424,6 +441,7 @@ public final class StoreServer {
         let queuedBefore = connection.outbound.pendingBytes
         if case .connected = reply { connection.outbound.attachDescriptorToNextByte(arena.descriptor) }
         reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
+        nativeReplied(reply, type: type, on: connection)  // StoreServer+PreWake.swift
         // The reply exists already, so it is charged whatever the budget says; a client that gets one
         // over its share while earlier ones wait unread is not reading them: it goes.
         if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {

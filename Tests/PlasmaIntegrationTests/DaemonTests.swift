@@ -131,6 +131,24 @@ extension IntegrationTests {
             let client = try store.connect()
             try client.createAndSeal(.random(), data: [UInt8](repeating: 1, count: 4 << 20))
         }
+
+        /// Pre-wake arms its timer from the second large transfer on (the first one only measures), and
+        /// again whenever an expectation lapses: every round trip must still be answered, every byte intact.
+        @Test func preWakeServesRepeatedLargePutsAndGets() throws {
+            let store = try StoreProcess(memory: "16M", arguments: ["--pre-wake"])
+            let client = try store.connect()
+            for round in 0..<8 {
+                let bytes = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ round) }
+                let id = ObjectID.random()
+                let object = try client.create(id, dataSize: bytes.count)
+                try object.write(bytes)
+                try object.seal().release()
+                let read = try #require(try client.get(id, timeout: .milliseconds(10_000)))
+                #expect(read.copyBytes() == bytes, "round \(round)")
+                try read.release()
+                #expect(try client.delete([id]) == [.ok])
+            }
+        }
     }
 }
 

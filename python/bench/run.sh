@@ -5,6 +5,7 @@
 # populated shared memory at the object's size, a Unix-socket round trip); then seal -> future-resolved
 # latency of as_future beside the Swift AsyncPlasmaClient's, same producer, alternating blocks (wake.py).
 # Usage: python/bench/run.sh [REPETITIONS (5)] [WAKES (2000)]
+#   PLASMA_STORE_ARGS: more options for the store (e.g. --pre-wake), split on spaces.
 # Builds plasma-store and plasma-bench in release mode and sets up .venv-python and .venv-arrow.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,14 +23,15 @@ work="$(mktemp -d)"
 socket="$work/plasma.sock"
 ${CC:-cc} -O2 -o "$work/limits_peer" "$here/limits_peer.c"
 export PLASMA_LIMITS_PEER="$work/limits_peer"
-"$bin/plasma-store" --memory 1G --socket "$socket" 2>"$work/store.log" &
+# shellcheck disable=SC2086  # PLASMA_STORE_ARGS is a list of options
+"$bin/plasma-store" --memory 1G --socket "$socket" ${PLASMA_STORE_ARGS:-} 2>"$work/store.log" &
 store=$!
 trap 'kill $store 2>/dev/null; wait $store 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 300); do [ -S "$socket" ] && break; sleep 0.1; done
 
 ours="$root/.venv-python/bin/python"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); $("$ours" -c 'import sys, numpy, swiftplasma; print("Python", sys.version.split()[0], "numpy", numpy.__version__, "swiftplasma", swiftplasma.__version__)'); $("$root/.venv-arrow/bin/python" -c 'import sys, pyarrow; print("Python", sys.version.split()[0], "pyarrow", pyarrow.__version__)')"
-echo "store: $bin/plasma-store --memory 1G (release); $repetitions alternating repetitions, each after a warm-up; medians"
+echo "store: $bin/plasma-store --memory 1G ${PLASMA_STORE_ARGS:-}(release); $repetitions alternating repetitions, each after a warm-up; medians"
 for _ in $(seq "$repetitions"); do
     PYTHONPATH="$here" "$ours" "$here/ours.py" "$socket" 1 >>"$work/ours.jsonl"
     PYTHONPATH="$here" "$root/.venv-arrow/bin/python" "$here/arrow11.py" "$socket" 1 >>"$work/arrow.jsonl"

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/types.h>
 
 /// sendmsg(MSG_NOSIGNAL) of `len` bytes; when fd_to_send >= 0 it rides as SCM_RIGHTS on the first byte.
