@@ -68,6 +68,10 @@ internal func system_send(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, _ flags:
     valueOrErrno { Glibc.send(fd, buffer.baseAddress, buffer.count, flags) }
 }
 
+internal func system_recv(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, _ flags: CInt) -> Result<Int, Errno> {
+    valueOrErrno { Glibc.recv(fd, buffer.baseAddress, buffer.count, flags) }
+}
+
 internal func system_sendmsg(_ fd: CInt, _ message: UnsafePointer<msghdr>, _ flags: CInt) -> Result<Int, Errno> {
     valueOrErrno { Glibc.sendmsg(fd, message, flags) }
 }

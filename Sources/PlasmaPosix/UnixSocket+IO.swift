@@ -11,6 +11,19 @@ extension UnixSocket {
         try system_read(rawValue, buffer).unlessWouldBlock("read(fd \(rawValue))")
     }
 
+    /// Whether at least `count` bytes (at most 64) wait to be read; nothing is consumed. False on any
+    /// error: the caller's next read reports it.
+    ///
+    /// The corresponding C function is `recv` with `MSG_PEEK | MSG_DONTWAIT`.
+    public func hasBytesWaiting(_ count: Int) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: min(max(count, 1), 64), alignment: 1) { buffer in
+            guard case .success(let waiting) = system_recv(rawValue, buffer, CInt(MSG_PEEK | MSG_DONTWAIT)) else {
+                return false
+            }
+            return waiting >= count
+        }
+    }
+
     /// Reads like `read(into:)` and appends any descriptors that came with the bytes (close-on-exec), at
     /// most `maxDescriptors` (up to 253); extras are closed. When the kernel had to drop some for lack of
     /// room, every one received is closed and it fails with EMSGSIZE (the bytes are consumed).

@@ -15,7 +15,8 @@ import PlasmaWire
 /// - Connections still undetermined (no first 8 bytes yet): at most `--max-clients` at once (at least
 ///   64: clients connect in bursts, and Arrow clients don't count against `--max-clients`). One more
 ///   closes the one that has waited longest (without a frame: its dialect is unknown), so that silent
-///   connections can't take every descriptor, while a client that speaks at once is never refused for them.
+///   connections can't take every descriptor, while a client that speaks at once is never refused for them
+///   (one whose first 8 bytes wait unread, accepted in the same burst, is spared: `hasBytesWaiting`).
 struct DialectAdmission {
     var nativeClients = 0
     var arrowClients = 0
@@ -42,6 +43,9 @@ extension StoreServer {
         let limit = max(configuration.maxClients, DialectAdmission.undeterminedFloor)
         while admission.undeterminedCount > limit, let client = admission.undetermined.popFirst() {
             guard let oldest = connections[client], oldest.countedUndetermined, !oldest.isClosed else { continue }
+            // Accepted in the same burst as the newcomer, its first bytes may be waiting unread: a client
+            // that has spoken is not silent. It leaves the queue (once), and counts until it is read.
+            if oldest.socket.hasBytesWaiting(8) { continue }
             refused(oldest, reason: "\(admission.undeterminedCount) connections had not sent their first bytes, at most \(limit) may wait so (--max-clients, at least \(DialectAdmission.undeterminedFloor)): closed the one waiting longest")
         }
         // Entries already determined or closed are dropped once they outnumber the counted ones.
