@@ -59,20 +59,7 @@ enum LargeBreakdown {
             let limit = index % (1 + blocks * 2) == 0 ? try limits.onePass(.copy(size))! : nil
             let posted = (index % (1 + blocks * 2)) > blocks
             let faults = minorFaults()
-            var stamps = [ContinuousClock.now]
-            let id = ObjectID.random()
-            let object = try client.create(id, dataSize: size)
-            stamps.append(.now)
-            object.withUnsafeMutableBytes { $0.copyMemory(from: source) }
-            stamps.append(.now)
-            do {
-                let buffer = try object.seal()
-                stamps.append(.now)
-                if !posted { try buffer.release() }
-            }
-            stamps.append(.now)
-            try client.delete([id])
-            stamps.append(.now)
+            let stamps = try timedPut(client, from: source, posted: posted)
             if limit != nil {
                 put.record(stamps, faults: minorFaults() - faults, limit: limit)
             } else {
@@ -116,18 +103,7 @@ enum LargeBreakdown {
             let newClient = try PlasmaClient(socketPath: socket)
             defer { newClient.close() }
             let faults = minorFaults()
-            var stamps = [ContinuousClock.now]
-            let id = ObjectID.random()
-            let object = try newClient.create(id, dataSize: size)
-            stamps.append(.now)
-            object.withUnsafeMutableBytes { $0.copyMemory(from: source) }
-            stamps.append(.now)
-            let buffer = try object.seal()
-            stamps.append(.now)
-            try buffer.release()
-            stamps.append(.now)
-            try newClient.delete([id])
-            stamps.append(.now)
+            let stamps = try timedPut(newClient, from: source, posted: false)
             fresh.record(stamps, faults: minorFaults() - faults, limit: nil)
         }
         return [("put 64 MiB, the first through a new connection", fresh),
@@ -137,6 +113,28 @@ enum LargeBreakdown {
                 ("get 64 MiB right after a limit pass", get),
                 ("get 64 MiB back to back, release() waiting for its reply", getInRow[0]),
                 ("get 64 MiB back to back, the buffer dropped (release posted)", getInRow[1])]
+    }
+
+    /// One put, stamped at its start and after each step: create, copy from `source`, seal, release
+    /// (`release()`, or with `posted` the buffer dropped: its release goes out without waiting), delete.
+    static func timedPut(
+        _ client: PlasmaClient, from source: UnsafeRawBufferPointer, posted: Bool
+    ) throws -> [ContinuousClock.Instant] {
+        var stamps = [ContinuousClock.now]
+        let id = ObjectID.random()
+        let object = try client.create(id, dataSize: size)
+        stamps.append(.now)
+        object.withUnsafeMutableBytes { $0.copyMemory(from: source) }
+        stamps.append(.now)
+        do {
+            let buffer = try object.seal()
+            stamps.append(.now)
+            if !posted { try buffer.release() }
+        }
+        stamps.append(.now)
+        try client.delete([id])
+        stamps.append(.now)
+        return stamps
     }
 
     /// This process's minor page faults so far.
