@@ -35,6 +35,17 @@ extension StoreServer {
         return true
     }
 
+    /// Its client hung up (EPOLLHUP: both directions gone, so the reply can't be delivered) while its list
+    /// was being built or waited for a turn: the build is dropped rather than finished for nobody in one of
+    /// the four places. The connection resumes, runs what it sent after the list, and meets its end of file.
+    func abandonListBuild(of connection: Connection) {
+        guard connection.listBuild != nil else { return }
+        connection.listBuild = nil  // skipped by `advanceListBuilds`, resumed by the pacing
+        connection.outbound.buildingBytes = 0
+        _ = budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account)
+        logger.debug("dropped the list being built for \(connection.peerDescription): it hung up")
+    }
+
     var hasListBuilds: Bool { !listBuilds.active.isEmpty || !listBuilds.waiting.isEmpty }
 
     /// Once per pass: up to `ListBuild.objectsPerPass` objects of the lists being built, a slice each

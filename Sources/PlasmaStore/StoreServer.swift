@@ -300,6 +300,7 @@ public final class StoreServer {
     // MARK: Reading
 
     private func handle(_ event: Epoll.Event, on connection: Connection) {
+        if event.hangup, connection.listBuild != nil { abandonListBuild(of: connection) }  // +Lists.swift
         if event.writable { flush(connection) }
         if event.readable || event.hangup, !connection.isClosed { readAvailable(connection) }
     }

@@ -140,6 +140,34 @@ extension IntegrationTests {
             #expect(try bystander.statistics().clients == 1)
         }
     
+        /// A client that sends a big list and hangs up before its reply: the build is dropped at the
+        /// hangup, not finished for nobody in one of the four places lists take turns in (review finding).
+        @Test func aListWhoseClientHungUpIsDroppedNotBuilt() throws {
+            let store = try StoreProcess(arguments: ["--log-level", "debug"])
+            let client = try store.connect()
+            var random = SeededRandom(seed: 13_0102)
+            for _ in 0..<20 {
+                _ = try client.createAndSeal(batch: (0..<1_000).map { _ in InlineObject(id: .random(using: &random), data: [1]) })
+            }
+            // Stopped, the store finds the list and the hangup together when it next reads.
+            let pid = store.process.processIdentifier
+            kill(pid, SIGSTOP)
+            var stopped = true
+            defer { if stopped { kill(pid, SIGCONT) } }
+            do {
+                let lister = try RawConnection(path: store.socketPath)
+                try lister.sendAll([.list])
+            }  // closed
+            kill(pid, SIGCONT)
+            stopped = false
+            #expect(store.waitForLog("it hung up"), "log: \(store.log.suffix(2_000))")
+            #expect(try eventually {
+                let statistics = try client.statistics()
+                return statistics.clients == 1 && statistics.clientStateUsed == 0
+            })
+            #expect(try client.list().count == 20_000)
+        }
+
         /// A list of more objects than a slice (1,024) is built a slice per loop pass (ListBuild.swift):
         /// it holds every object, oldest first, and comes before the replies to the requests after it.
         @Test func aBigListIsAnsweredWholeInCreationOrderBeforeTheRequestsAfterIt() throws {
