@@ -60,7 +60,7 @@ final class ReadLoop: @unchecked Sendable {
     }
 
     /// Tasks resumed onto the loop's thread (`ReadLoopExecutor`), run after each pass.
-    private let jobs: Mutex<Jobs>
+    private let jobs: Locked<Jobs>
     /// The loop thread's `pthread_self()`, 0 until it runs: a job enqueued from it needs no wake-up.
     private let loopThread = Atomic<UInt>(0)
 
@@ -95,7 +95,7 @@ final class ReadLoop: @unchecked Sendable {
             state.withLock { $0.failure = error }
         }
         (epoll, wakeup) = (made?.0, made?.1)
-        jobs = Mutex(Jobs(stopped: made == nil))
+        jobs = Locked(Jobs(stopped: made == nil))
         if made != nil { Thread { [self] in run() }.start() }
     }
 

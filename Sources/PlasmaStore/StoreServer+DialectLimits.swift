@@ -41,11 +41,16 @@ extension StoreServer {
         admission.undeterminedCount += 1
         admission.undetermined.append(connection.client)
         let limit = max(configuration.maxClients, DialectAdmission.undeterminedFloor)
-        while admission.undeterminedCount > limit, let client = admission.undetermined.popFirst() {
+        while admission.undeterminedCount > limit, let client = admission.undetermined.first {
+            // Never the newcomer itself: it has had no time to speak (the others ahead were spared).
+            if client == connection.client { break }
+            admission.undetermined.removeFirst()
             guard let oldest = connections[client], oldest.countedUndetermined, !oldest.isClosed else { continue }
-            // Accepted in the same burst as the newcomer, its first bytes may be waiting unread: a client
-            // that has spoken is not silent. It leaves the queue (once), and counts until it is read.
-            if oldest.socket.hasBytesWaiting(8) { continue }
+            // Accepted in the same burst as the newcomer, or paused before its dialect was decided, its
+            // first bytes may wait unread, in the socket or in its buffer: a client that has spoken is not
+            // silent. It leaves the queue (once), and counts until it is read.
+            let buffered = oldest.inbound.count
+            if buffered >= 8 || oldest.socket.hasBytesWaiting(8 - buffered) { continue }
             refused(oldest, reason: "\(admission.undeterminedCount) connections had not sent their first bytes, at most \(limit) may wait so (--max-clients, at least \(DialectAdmission.undeterminedFloor)): closed the one waiting longest")
         }
         // Entries already determined or closed are dropped once they outnumber the counted ones.

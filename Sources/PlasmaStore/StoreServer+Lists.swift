@@ -40,7 +40,10 @@ extension StoreServer {
     /// the four places. The connection resumes, runs what it sent after the list, and meets its end of file.
     func abandonListBuild(of connection: Connection) {
         guard connection.listBuild != nil else { return }
-        connection.listBuild = nil  // skipped by `advanceListBuilds`, resumed by the pacing
+        connection.listBuild = nil  // resumed by the pacing
+        // Out of the turns too: a later list of the same connection must not find a second place there.
+        listBuilds.waiting.removeAll { $0 === connection }
+        listBuilds.active.removeAll { $0 === connection }
         connection.outbound.buildingBytes = 0
         _ = budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account)
         logger.debug("dropped the list being built for \(connection.peerDescription): it hung up")
