@@ -90,11 +90,7 @@ extension StoreServer {
     func sendArrow(_ response: ArrowResponse, to connection: Connection) {
         if let warning = response.warning { logger.warning("\(connection.peerDescription): \(warning)") }
         guard let reply = response.reply, !connection.isClosed, connection.closeReason == nil else { return }
-        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
-            doom(connection)
-            return
-        }
+        guard !doomIfNotReadingReplies(connection) else { return }
         let queuedBefore = connection.outbound.pendingBytes
         reply.encode(into: &connection.outbound.writer.buffer, using: &arrowBuilder)
         arrowReplied(reply, on: connection)  // StoreServer+PreWake.swift
@@ -106,14 +102,8 @@ extension StoreServer {
             connection.outbound.writer.buffer.append(0)
             session.sentArena = true
         }
-        // Charged at once, as native replies are (StoreServer.enqueue): a client whose reply goes over
-        // its share while earlier ones wait unread is not reading them, and goes (closed: Arrow clients
-        // never get a native frame).
-        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(connection.outbound.pendingBytes - queuedBefore, for: connection.account))"
-            doom(connection)
-            return
-        }
+        // Charged at once, as native replies are (closed if not read: Arrow clients never get a native frame).
+        guard chargeQueuedReply(on: connection, queuedBefore: queuedBefore) else { return }
         schedule(connection)
     }
 

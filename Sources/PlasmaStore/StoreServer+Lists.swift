@@ -25,11 +25,7 @@ extension StoreServer {
               connection.listBuild == nil
         else { return false }
         // The check `enqueue` makes when a reply is built at once, made now rather than after the work.
-        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
-            doom(connection)
-            return true
-        }
+        if doomIfNotReadingReplies(connection) { return true }
         connection.listBuild = ListBuild(requestID: requestID, endSlot: engine.tableSlotCount)
         listBuilds.waiting.append(connection)
         return true
@@ -76,12 +72,9 @@ extension StoreServer {
             connection.outbound.buildingBytes = build.heldBytes
             // A build is a reply under way: charged whatever the share says, like a reply; a client that
             // goes over its share with earlier replies unread is not reading them, and goes.
-            if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account),
-               connection.outbound.pendingBytes > 0 {
-                connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) with a list being built over the client-state budget: \(budget.describe(build.heldBytes, for: connection.account))"
-                doom(connection)
-                continue
-            }
+            guard chargeQueuedReply(on: connection, queuedBefore: connection.outbound.pendingBytes,
+                                    asked: build.heldBytes, while: " with a list being built")
+            else { continue }
             listBuilds.active.append(connection)
         }
     }
@@ -89,18 +82,10 @@ extension StoreServer {
     /// Queues a reply frame encoded elsewhere, with the checks `enqueue` makes; never copied behind
     /// unread replies (OutboundBuffer.append(frame:)).
     private func enqueueEncoded(_ frame: [UInt8], on connection: Connection) {
-        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
-            doom(connection)
-            return
-        }
+        guard !doomIfNotReadingReplies(connection) else { return }
         let queuedBefore = connection.outbound.pendingBytes
         connection.outbound.append(frame: frame)
-        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(frame.count, for: connection.account))"
-            doom(connection)
-            return
-        }
+        guard chargeQueuedReply(on: connection, queuedBefore: queuedBefore, asked: frame.count) else { return }
         schedule(connection)
     }
 }

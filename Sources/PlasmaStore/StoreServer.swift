@@ -433,24 +433,36 @@ public final class StoreServer {
 
     private func enqueue(_ reply: Reply, type: MessageType, requestID: UInt64, for client: ClientID) {
         guard let connection = connections[client], !connection.isClosed, connection.closeReason == nil else { return }
-        if connection.outbound.pendingBytes > configuration.maxPendingReplyBytes {
-            // Not closed here: we are inside an engine call, and closing re-enters the engine.
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
-            doomed.append(connection)
-            return
-        }
+        guard !doomIfNotReadingReplies(connection) else { return }
         let queuedBefore = connection.outbound.pendingBytes
         if case .connected = reply { connection.outbound.attachDescriptorToNextByte(arena.descriptor) }
         reply.encode(type: type, requestID: requestID, into: &connection.outbound.writer)
         nativeReplied(reply, type: type, on: connection)  // StoreServer+PreWake.swift
-        // The reply exists already, so it is charged whatever the budget says; a client that gets one
-        // over its share while earlier ones wait unread is not reading them: it goes.
-        if !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0 {
-            connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued) over the client-state budget: \(budget.describe(connection.outbound.pendingBytes - queuedBefore, for: connection.account))"
-            doomed.append(connection)
-            return
-        }
+        guard chargeQueuedReply(on: connection, queuedBefore: queuedBefore) else { return }
         schedule(connection)
+    }
+
+    /// Before a reply is queued: a client with more than `--max-pending-reply-bytes` unread is not
+    /// reading them, and goes. True when it was doomed (not closed here: callers may be inside an engine
+    /// call, and closing re-enters the engine).
+    func doomIfNotReadingReplies(_ connection: Connection) -> Bool {
+        guard connection.outbound.pendingBytes > configuration.maxPendingReplyBytes else { return false }
+        connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued, limit \(configuration.maxPendingReplyBytes))"
+        doom(connection)
+        return true
+    }
+
+    /// After a reply was queued (with `queuedBefore` bytes already pending): it exists, so it is charged
+    /// whatever the budget says; a client that gets one over its share while earlier ones wait unread is
+    /// not reading them, and goes. `asked`: the bytes named in the log (default: the reply's). False
+    /// when it was doomed.
+    func chargeQueuedReply(on connection: Connection, queuedBefore: Int, asked: Int? = nil, while doing: String = "") -> Bool {
+        guard !budget.force(.outboundReplies, to: connection.outbound.heldBytes, for: connection.account), queuedBefore > 0
+        else { return true }
+        let bytes = asked ?? connection.outbound.pendingBytes - queuedBefore
+        connection.closeReason = "stopped reading replies (\(connection.outbound.pendingBytes) bytes queued)\(doing) over the client-state budget: \(budget.describe(bytes, for: connection.account))"
+        doom(connection)
+        return false
     }
 
     /// A subscription event for a native connection: queued behind its replies, dropped past its limit.
