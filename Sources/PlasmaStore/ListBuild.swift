@@ -1,3 +1,4 @@
+import HeapModule
 import PlasmaCore
 import PlasmaEngine
 import PlasmaWire
@@ -32,6 +33,22 @@ final class ListBuild {
         }
     }
 
+    /// A run's next entry, in the merge's heap: oldest first (the run number breaks ties).
+    struct RunHead: Comparable {
+        var entry: Entry
+        var run: Int
+
+        static func < (lhs: RunHead, rhs: RunHead) -> Bool {
+            (lhs.entry.createdAtWall, lhs.entry.createdAtMonotonic, lhs.run)
+                < (rhs.entry.createdAtWall, rhs.entry.createdAtMonotonic, rhs.run)
+        }
+
+        static func == (lhs: RunHead, rhs: RunHead) -> Bool {
+            (lhs.entry.createdAtWall, lhs.entry.createdAtMonotonic, lhs.run)
+                == (rhs.entry.createdAtWall, rhs.entry.createdAtMonotonic, rhs.run)
+        }
+    }
+
     let requestID: UInt64
     /// The table's slot count when the list began: later slots hold only objects created since.
     private let endSlot: Int
@@ -39,9 +56,10 @@ final class ListBuild {
     private var entries: [Entry] = []
     /// Sorted runs of `entries`, by their start (each ends where the next starts, the last at the end).
     private var runStarts: [Int] = []
-    /// Emit phase: each run's next position, and the runs with entries left as a min-heap on their head.
+    /// Emit phase: each run's next position, and the runs with entries left, by their next entry (at
+    /// most one head per run).
     private var runPositions: [Int] = []
-    private var heap: [Int] = []
+    private var heap = Heap<RunHead>()
     private var emitting = false
     private(set) var isDone = false
     /// The reply frame being assembled; whole once `isDone`.
@@ -57,7 +75,8 @@ final class ListBuild {
     /// Heap this build holds (charged to the client-state budget as reply bytes).
     var heldBytes: Int {
         entries.capacity * MemoryLayout<Entry>.stride + frame.buffer.capacity
-            + (runStarts.capacity + runPositions.capacity + heap.capacity) * MemoryLayout<Int>.stride
+            + (runStarts.capacity + runPositions.capacity) * MemoryLayout<Int>.stride
+            + runStarts.count * MemoryLayout<RunHead>.stride  // the heap: one head per run at most
     }
 
     /// Does at most `limit` objects' worth of work (at least one); returns how many it did.
@@ -89,18 +108,16 @@ final class ListBuild {
         countOffset = frame.buffer.count
         frame.append(UInt32(0))  // patched at the end: objects deleted meanwhile are left out
         runPositions = runStarts
-        heap = []
-        heap.reserveCapacity(runStarts.count)
-        for run in runStarts.indices { push(run) }
+        heap = Heap(runStarts.indices.compactMap(nextHead(of:)))
         if heap.isEmpty { finish() }
     }
 
     private func emit(limit: Int, engine: StoreEngine) -> Int {
         var done = 0
-        while done < limit, let run = heap.first {
-            let entry = entries[runPositions[run]]
-            runPositions[run] += 1
-            popHead(run)
+        while done < limit, let head = heap.popMin() {
+            let entry = head.entry
+            runPositions[head.run] += 1
+            if let next = nextHead(of: head.run) { heap.insert(next) }
             done += 1
             // Deleted meanwhile (or its slot holds a newer object): left out.
             guard let row = engine.object(inSlot: Int(entry.slot), createdAt: entry.createdAtMonotonic) else { continue }
@@ -119,43 +136,13 @@ final class ListBuild {
         entries = []
         runStarts = []
         runPositions = []
-        heap = []
+        heap = Heap()
         isDone = true
     }
 
-    // MARK: The heap of runs, keyed by each run's next entry
-
-    private func end(of run: Int) -> Int { run + 1 < runStarts.count ? runStarts[run + 1] : entries.count }
-    private func head(_ run: Int) -> Entry { entries[runPositions[run]] }
-
-    private func push(_ run: Int) {
-        guard runPositions[run] < end(of: run) else { return }
-        heap.append(run)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard head(heap[child]).precedes(head(heap[parent])) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    /// The head run (`run`, at heap[0]) moved on: sink it, or drop it when it has no entries left.
-    private func popHead(_ run: Int) {
-        if runPositions[run] >= end(of: run) {
-            let last = heap.removeLast()
-            guard !heap.isEmpty else { return }
-            heap[0] = last
-        }
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            guard left < heap.count else { return }
-            var smallest = left
-            if left + 1 < heap.count, head(heap[left + 1]).precedes(head(heap[left])) { smallest = left + 1 }
-            guard head(heap[smallest]).precedes(head(heap[parent])) else { return }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
+    /// The entry `run` merges next, if it has one left.
+    private func nextHead(of run: Int) -> RunHead? {
+        let end = run + 1 < runStarts.count ? runStarts[run + 1] : entries.count
+        return runPositions[run] < end ? RunHead(entry: entries[runPositions[run]], run: run) : nil
     }
 }
