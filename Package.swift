@@ -31,6 +31,9 @@ let package = Package(
         ),
         // Shared vocabulary: ObjectID, byte sizes, status codes, object info.
         .target(name: "PlasmaCore"),
+        // The contracts between a store and its cluster (docs/CLUSTER.md): the etcd directory, the transfer
+        // plane and the store meet here, so that none of them depends on another's implementation.
+        .target(name: "PlasmaClusterCore", dependencies: ["PlasmaCore"]),
         // Framing and the native codec.
         .target(name: "PlasmaWire", dependencies: ["PlasmaCore"]),
         // The object table and its rules, dialect-neutral: commands in, typed outcomes and observer calls
