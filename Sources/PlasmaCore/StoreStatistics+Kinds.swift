@@ -26,5 +26,6 @@ extension StoreStatistics {
         "restored_objects", "restored_bytes", "spill_failures", "restore_failures",
         "connections_refused", "arrow_subscriptions_dropped", "client_state_refusals",
         "loop_passes_over_1ms", "loop_passes_over_5ms", "loop_passes_over_20ms", "loop_pass_longest_us",
+        "loop_pass_most_work_units",
     ]
 }

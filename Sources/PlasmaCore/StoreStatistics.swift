@@ -101,6 +101,10 @@ public struct StoreStatistics: Sendable, Hashable {
     public var loopPassesOver20ms: Int64 = 0
     /// Running maximum: the longest loop pass since the store started, in microseconds of wall-clock time.
     public var loopPassLongestMicroseconds: Int64 = 0
+    /// Running maximum: the most work one loop pass did since the store started, in the store's work
+    /// units (about a microsecond of its loop thread each; a pass's budget is 1,024 of them, which it
+    /// exceeds by at most one request): unlike durations, this doesn't grow with the machine's load.
+    public var loopPassMostWorkUnits: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -120,6 +124,7 @@ public struct StoreStatistics: Sendable, Hashable {
             clientStateEvents, clientStateArrowNotifications, emptyObjects, emptyObjectsLimit,
             arenaPopulatedBytes,
             loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms, loopPassLongestMicroseconds,
+            loopPassMostWorkUnits,
         ]
     }
 
@@ -141,7 +146,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (emptyObjects, emptyObjectsLimit) = (value(36), value(37))
         arenaPopulatedBytes = value(38)
         (loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms) = (value(39), value(40), value(41))
-        loopPassLongestMicroseconds = value(42)
+        (loopPassLongestMicroseconds, loopPassMostWorkUnits) = (value(42), value(43))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -158,5 +163,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "client_state_events", "client_state_arrow_notifications", "empty_objects", "empty_objects_limit",
         "arena_populated_bytes",
         "loop_passes_over_1ms", "loop_passes_over_5ms", "loop_passes_over_20ms", "loop_pass_longest_us",
+        "loop_pass_most_work_units",
     ]
 }

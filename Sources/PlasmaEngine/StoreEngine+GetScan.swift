@@ -39,18 +39,33 @@ extension StoreEngine {
         waitingGets.unhookSome(limit: configuration.getSliceIDs)
     }
 
+    /// Sliced work worth about `units` (at least a little of each kind that waits), for a caller that
+    /// shares one budget among all of a loop pass's work; returns the units done. An id looked up is a
+    /// unit; removing an index entry costs about a third as much (perf, issue 13), so three are one.
+    public func advanceSlicedWork(units: Int) -> Int {
+        var done = 0
+        if !getScans.isEmpty { done += advanceGetScans(limit: min(max(1, units), configuration.getSliceIDs)) }
+        if waitingGets.isUnhooking {
+            done += (waitingGets.unhookSome(limit: 3 * max(1, units - done)) + 2) / 3
+        }
+        return done
+    }
+
     /// A get of `client` is still being looked up; its later requests should wait for it.
     public func isScanningGet(for client: ClientID) -> Bool { (clients[client]?.scanningGets ?? 0) > 0 }
 
-    /// Looks up at most about `limit` ids (at least one slice) of the gets being scanned, a slice of
-    /// each in turn; answers those whose scan ends complete or that won't wait.
-    public func advanceGetScans(limit: Int) {
+    /// Looks up at most about `limit` ids (at least one) of the gets being scanned, a slice of each in
+    /// turn; answers those whose scan ends complete or that won't wait. Returns the ids looked up.
+    @discardableResult
+    public func advanceGetScans(limit: Int) -> Int {
+        var looked = 0  // ids looked up: the slices' sizes, or what was left of a get
         var remaining = max(1, limit)
         while remaining > 0, let key = getScans.popFirst() {
             // Gone (cancelled, its client left) or a new get under the same ticket: nothing to do.
             guard let waiting = waitingGets.waits[key], waiting.isScanning else { continue }
             let slice = min(remaining, configuration.getSliceIDs)
             remaining -= slice
+            looked += min(slice, waiting.ids.count - waiting.scanned)
             if external != nil {  // StoreEngine+External.swift
                 let sliceIDs = Array(waiting.ids[waiting.scanned..<min(waiting.ids.count, waiting.scanned + slice)])
                 spilledObjectsWanted(sliceIDs, synchronously: waiting.timeoutMilliseconds == 0)
@@ -68,6 +83,7 @@ extension StoreEngine {
                 scanEnded(wait)
             }
         }
+        return looked
     }
 
     /// The last slice is looked up: answer now, or wait for the rest until the timeout.

@@ -187,9 +187,11 @@ struct WaitTable {
         return wait
     }
 
-    /// Removes up to `limit` index entries of ended waits.
-    mutating func unhookSome(limit: Int) {
-        var remaining = max(1, limit)
+    /// Removes up to `limit` index entries of ended waits; returns how many ids it went through.
+    @discardableResult
+    mutating func unhookSome(limit: Int) -> Int {
+        let limit = max(1, limit)
+        var remaining = limit
         while remaining > 0, var first = unhooking.popFirst() {
             let end = min(first.ids.count, first.next + remaining)
             for id in first.ids[first.next..<end] where waits[first.key]?.pending[id] == nil {
@@ -199,6 +201,7 @@ struct WaitTable {
             first.next = end
             if end < first.ids.count { unhooking.prepend(first) }
         }
+        return limit - max(0, remaining)
     }
 
     private mutating func unhook(_ key: WaitKey, from id: ObjectID) {

@@ -18,10 +18,9 @@ import PlasmaWire
 /// in it or not; each row shows the object as it was when its entry was encoded. This needs objects
 /// never to change slot while present, true without a spill store; with one the list is built at once.
 final class ListBuild {
-    /// Objects (slots) collected or entries emitted per slice.
+    /// Objects (slots) collected or entries emitted per slice, at most (a loop pass's budget decides
+    /// how many: StoreServer+DeferredWork.swift).
     static let sliceObjects = 1_024
-    /// Slices' worth of objects, over all lists being built, per loop pass.
-    static let objectsPerPass = 2 * sliceObjects
 
     struct Entry {
         var createdAtWall: Int64

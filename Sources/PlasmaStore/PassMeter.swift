@@ -16,6 +16,9 @@ struct PassMeter {
     var over5ms = 0
     var over20ms = 0
     var longestNanoseconds: UInt64 = 0
+    /// The most work units one pass did (StoreServer+Pacing.swift): what the pass budget bounds, in
+    /// figures that don't depend on the machine's load.
+    var mostUnits = 0
     /// What the current pass has done so far.
     var work = PassWork()
     /// The loop thread's CPU time when it was last read: at the end of the last pass that did work or
@@ -37,6 +40,7 @@ struct PassMeter {
     mutating func ended(startedAt: UInt64, now: UInt64) -> (nanoseconds: UInt64, cpu: UInt64, work: PassWork)? {
         let duration = now &- startedAt
         let done = work
+        mostUnits = max(mostUnits, done.units + done.deferredUnits)
         guard done.didWork || duration > 1_000_000 else { return nil }
         work = PassWork()
         let cpuBefore = threadCPUNanoseconds
@@ -54,14 +58,17 @@ struct PassMeter {
         statistics.loopPassesOver5ms = Int64(over5ms)
         statistics.loopPassesOver20ms = Int64(over20ms)
         statistics.loopPassLongestMicroseconds = Int64(longestNanoseconds / 1_000)
+        statistics.loopPassMostWorkUnits = Int64(mostUnits)
     }
 }
 
 /// The work of one loop pass, counted cheaply as it is done and described only for a long pass.
 struct PassWork {
-    /// Requests run, and the units of work they counted (ids looked up: StoreServer+Pacing.swift).
+    /// Requests run, and the units of work they counted (StoreServer+Pacing.swift).
     var requests = 0
     var units = 0
+    /// Units of the deferred work's slices (StoreServer+DeferredWork.swift).
+    var deferredUnits = 0
     /// The heaviest request of the pass.
     var heaviestUnits = 0
     var heaviestKind: StaticString = "none"
@@ -90,6 +97,7 @@ struct PassWork {
 
     var description: String {
         "\(requests) requests (\(units) units of work, the heaviest a \(heaviestKind) of \(heaviestUnits)), "
+            + "\(deferredUnits) units of sliced work, "
             + "\(accepted) accepted, \(closed) closed, \(resumed) paused connections resumed, "
             + "sliced work \(slicedWork ? "advanced" : "none"), \(listed) objects listed, "
             + "\(snapshotEntries) subscribe-snapshot objects, \(notificationChunks) notification chunks encoded"

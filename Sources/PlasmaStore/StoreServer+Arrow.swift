@@ -34,7 +34,7 @@ extension StoreServer {
     func processArrowFrames(_ raw: UnsafeRawBufferPointer, on connection: Connection) -> Int {
         guard let session = connection.arrow else { return 0 }
         var offset = 0
-        while !connection.isClosed {
+        while !connection.isClosed, connection.closeReason == nil {  // doomed: nothing more runs
             // Only Subscribe legitimately passes an fd; a client that piles up more is not an Arrow client.
             guard connection.receivedDescriptors.count <= 4 else {
                 close(connection, reason: "Arrow plasma dialect: sent \(connection.receivedDescriptors.count) unexpected file descriptors")

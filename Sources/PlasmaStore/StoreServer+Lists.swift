@@ -20,10 +20,15 @@ extension StoreServer {
     /// The native adapter's `list`: true when it is built here in slices (a table of more than a slice
     /// without a spill store), false to have the adapter answer at once.
     func startListBuild(client: ClientID, requestID: UInt64) -> Bool {
-        guard engine.canWalkInSlices, engine.tableSlotCount > ListBuild.sliceObjects,
-              let connection = connections[client], !connection.isClosed, connection.closeReason == nil,
+        guard let connection = connections[client], !connection.isClosed else { return false }
+        guard engine.canWalkInSlices, engine.tableSlotCount > ListBuild.sliceObjects, connection.closeReason == nil,
               connection.listBuild == nil
-        else { return false }
+        else {
+            // Built at once by the adapter: the pass's work (StoreServer+Pacing.swift) counts every object.
+            pacing.workDone += engine.objectCount
+            passMeter.work.deferredUnits += engine.objectCount
+            return false
+        }
         // The check `enqueue` makes when a reply is built at once, made now rather than after the work.
         if doomIfNotReadingReplies(connection) { return true }
         connection.listBuild = ListBuild(requestID: requestID, endSlot: engine.tableSlotCount)
@@ -47,15 +52,15 @@ extension StoreServer {
 
     var hasListBuilds: Bool { !listBuilds.active.isEmpty || !listBuilds.waiting.isEmpty }
 
-    /// Once per pass: up to `ListBuild.objectsPerPass` objects of the lists being built, a slice each
-    /// in turn; a finished list is queued as its connection's reply.
-    func advanceListBuilds() {
+    /// Once per pass: about `objects` objects of the lists being built (StoreServer+DeferredWork.swift),
+    /// a slice each in turn; a finished list is queued as its connection's reply. Returns the objects done.
+    func advanceListBuilds(objects: Int) -> Int {
         // A closed connection must not stay alive here, buffers and all, until its turn.
         if listBuilds.waiting.contains(where: \.isClosed) { listBuilds.waiting.removeAll(where: \.isClosed) }
         while listBuilds.active.count < ListBuilds.maxActive, let next = listBuilds.waiting.popFirst() {
             listBuilds.active.append(next)
         }
-        var remaining = ListBuild.objectsPerPass
+        var remaining = max(1, objects)
         var turns = listBuilds.active.count  // each active build at most once a pass
         while remaining > 0, turns > 0, let connection = listBuilds.active.popFirst() {
             turns -= 1
@@ -77,6 +82,7 @@ extension StoreServer {
             else { continue }
             listBuilds.active.append(connection)
         }
+        return max(1, objects) - max(0, remaining)
     }
 
     /// Queues a reply frame encoded elsewhere, with the checks `enqueue` makes; never copied behind

@@ -4,36 +4,52 @@ import PlasmaWire
 /// Keeps every loop pass short, so that one client's big requests can't hold up the others' small ones
 /// (issue 13: a well-behaved client's get p99 while hostile connections attack).
 ///
-/// Work is counted in ids looked up (a list counts every object). Once the ready descriptors of a pass
-/// have done `passWork` units, a connection with more frames buffered is paused after its request: its
-/// frames stay buffered (charged as inbound bytes), its socket isn't read, and it is resumed after a
-/// later pass's ready descriptors, oldest first, with a `passWork` of its own (so that new requests
-/// can't starve paused ones, nor the reverse). Once a pass has done its work, a connection whose last
-/// request was heavy (or that has sent none yet) waits before its frames too; a light client with one
-/// request at a time never waits for the pass's work, so it isn't queued behind heavy connections.
-/// A get of many ids is looked up by the
-/// engine a slice per pass (StoreEngine+GetScan.swift); its connection is paused until that is done, so
-/// that its later requests are still executed, and answered, after it.
+/// One budget per pass, `passWork` units of about a microsecond of the loop thread each (perf on the
+/// 2-core CI machine: an id looked up ~1.3 µs, an object created and sealed ~2.3 µs, an object listed
+/// ~0.25 µs), shared by everything the pass does: the requests of the ready descriptors, then the
+/// deferred work (StoreServer+DeferredWork.swift: slices of big gets and lists, paused connections).
+/// Once a pass has spent it, a connection with more frames buffered is paused after its request: its
+/// frames stay buffered (charged as inbound bytes), its socket isn't read, and it is resumed in a
+/// later pass, oldest first. A connection whose last request was heavy (or that has sent none yet)
+/// waits before its frames once the budget is spent, or while other connections are paused (it queues
+/// behind them, so that a pass runs one heavy request, not one from the ready descriptors and one
+/// from the queue); a light client with one request at a time never waits, so it isn't queued behind
+/// heavy connections. A get of many ids is looked up by the engine a slice per pass
+/// (StoreEngine+GetScan.swift); its connection is paused until that is done, so that its later
+/// requests are still executed, and answered, after it.
 struct PassPacing {
-    /// Work before connections are paused, twice a pass (ready descriptors, then paused connections):
-    /// about a millisecond each on a loaded 2-core machine.
+    /// Work units per pass: about a millisecond on a loaded 2-core machine.
     static let passWork = 1_024
+    /// Units per object created (a batch) or listed, from the costs above.
+    static let unitsPerCreatedObject = 2
+    static let listedObjectsPerUnit = 4
     /// Connections whose buffered frames wait for a later pass, oldest first.
     var paused: [Connection] = []
-    /// Work done in this phase of the pass so far.
+    /// Units spent in this pass so far.
     var workDone = 0
+    /// Set while the deferred work runs: paused connections resumed then don't queue behind each other.
+    var inDeferredPhase = false
+    /// The paused connection given a request this pass although the budget was spent (its turn).
+    var granted: Connection?
+    /// Paused connections could have run in the last pass but got no turn: this pass one of them runs
+    /// a request whatever the budget, so that busy ready descriptors can't starve them.
+    var pausedWentWithout = false
+    /// Which kind of deferred work goes first this pass (StoreServer+DeferredWork.swift).
+    var deferredTurn = 0
 }
 
 extension StoreServer {
-    /// How much work `request` is, in ids looked up.
+    /// How much work `request` is, in work units.
     func work(of request: Request) -> Int {
         let (units, kind): (Int, StaticString) = switch request {
-        case .get(let ids, _): (max(1, ids.count), "get")
+        // A get looked up in slices (counted as they are done) costs here only its arrival: the ids
+        // decoded, its results allocated, ~2 ms for 65,536 ids (perf, issue 13).
+        case .get(let ids, _): (ids.count > engine.configuration.getSliceIDs ? ids.count / 32 : max(1, ids.count), "get")
         case .release(let ids): (max(1, ids.count), "release")
         case .delete(let ids): (max(1, ids.count), "delete")
-        case .createAndSealBatch(let objects): (max(1, objects.count), "batch")
-        // A big list is built in slices (StoreServer+Lists.swift): the request itself is a pass's worth.
-        case .list: (engine.canWalkInSlices ? min(max(1, engine.objectCount), PassPacing.passWork) : max(1, engine.objectCount), "list")
+        case .createAndSealBatch(let objects): (max(1, objects.count * PassPacing.unitsPerCreatedObject), "batch")
+        // Counted where it is built: in slices, or at once (StoreServer+Lists.swift).
+        case .list: (1, "list")
         default: (1, "request")
         }
         passMeter.work.request(units, kind: kind)
@@ -42,10 +58,10 @@ extension StoreServer {
 
     func work(of request: ArrowRequest) -> Int {
         let (units, kind): (Int, StaticString) = switch request {
-        case .get(let ids, _): (max(1, ids.count), "Arrow get")
+        case .get(let ids, _): (ids.count > engine.configuration.getSliceIDs ? ids.count / 32 : max(1, ids.count), "Arrow get")
         case .delete(let ids): (max(1, ids.count), "Arrow delete")
         case .refreshLRU(let ids): (max(1, ids.count), "Arrow refresh")
-        case .createAndSealBatch(let ids, _, _, _, _): (max(1, ids.count), "Arrow batch")
+        case .createAndSealBatch(let ids, _, _, _, _): (max(1, ids.count * PassPacing.unitsPerCreatedObject), "Arrow batch")
         case .list: (max(1, engine.objectCount), "Arrow list")
         default: (1, "Arrow request")
         }
@@ -67,16 +83,19 @@ extension StoreServer {
         return true
     }
 
-    /// Before any frame of a readable connection: paused ones wait their turn, and once a pass has done
-    /// its share a connection whose last request was heavy waits too; light ones go.
+    /// Before any frame of a readable connection: paused ones wait their turn, and a connection whose
+    /// last request was heavy waits once the pass has spent its budget, or behind paused connections;
+    /// light ones go.
     func pausesBeforeFrames(on connection: Connection) -> Bool {
         if connection.framesPaused { return true }
-        guard pacing.workDone >= PassPacing.passWork, connection.lastRequestWasHeavy else { return false }
+        guard connection.lastRequestWasHeavy, connection !== pacing.granted else { return false }
+        let queued = !pacing.inDeferredPhase && !pacing.paused.isEmpty
+        guard pacing.workDone >= PassPacing.passWork || queued else { return false }
         pause(connection)
         return true
     }
 
-    private func pause(_ connection: Connection) {
+    func pause(_ connection: Connection) {
         guard !connection.framesPaused else { return }
         connection.framesPaused = true
         pacing.paused.append(connection)
@@ -89,29 +108,4 @@ extension StoreServer {
 
     /// Whether the loop must poll rather than sleep: sliced gets, lists or paused connections wait.
     var hasDeferredWork: Bool { engine.hasSlicedWork || hasListBuilds || !pacing.paused.isEmpty }
-
-    /// Once per pass, after the ready descriptors: a slice of the engine's sliced work (gets being
-    /// looked up), then the paused connections' buffered frames while this phase has work to spare.
-    func advanceDeferredWork() {
-        if engine.hasSlicedWork {
-            engine.advanceSlicedWork()
-            passMeter.work.slicedWork = true
-        }
-        if hasListBuilds { advanceListBuilds() }  // StoreServer+Lists.swift
-        pacing.workDone = 0
-        if !pacing.paused.isEmpty {
-            let waiting = pacing.paused
-            pacing.paused = []
-            for connection in waiting where !connection.isClosed {
-                if isWaitingForSlicedWork(connection) || pacing.workDone >= PassPacing.passWork {
-                    pacing.paused.append(connection)  // still paused: next pass
-                    continue
-                }
-                connection.framesPaused = false
-                passMeter.work.resumed += 1
-                resumeFrames(connection)  // may pause it again
-            }
-        }
-        pacing.workDone = 0
-    }
 }

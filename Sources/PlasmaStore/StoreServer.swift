@@ -371,7 +371,9 @@ public final class StoreServer {
         if pausesBeforeFrames(on: connection) { return 0 }
         frameArrived(on: connection)  // StoreServer+PreWake.swift
         connection.partialFrameBytes = 0  // set again (admitFrame) if a partial frame is left
-        while !connection.isClosed {
+        // A doomed connection (closeReason set) runs nothing more: its replies would be dropped, and a
+        // list it pipelined would be built whole, at once, for nobody.
+        while !connection.isClosed, connection.closeReason == nil {
             let rest = UnsafeRawBufferPointer(rebasing: raw[offset...])
             if connection.dialect == .undetermined {
                 guard rest.count >= 8 else { return offset }

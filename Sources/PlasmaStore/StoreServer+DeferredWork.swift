@@ -1,0 +1,81 @@
+import PlasmaEngine
+
+/// The work a loop pass does after its ready descriptors, within what is left of the pass's budget
+/// (StoreServer+Pacing.swift): slices of the engine's sliced work (big gets looked up, ended waits
+/// unhooked), slices of the lists being built, and the paused connections' buffered frames.
+///
+/// One budget for all three, taken in turn (each pass another kind goes first), so that a pass never
+/// does a full share of each: before, a pass could run a slice of every kind on top of its requests,
+/// 6–14 ms of the loop thread under the hostile benchmark. Even when the requests spent the budget, the
+/// two sliced kinds advance a little each pass (their least turns cost ~0.1–0.2 ms), and the paused
+/// connections run one request every other pass, so that nothing starves.
+extension StoreServer {
+    /// The least a sliced kind advances in a pass: ids looked up (or unhooked, three to a unit), objects listed.
+    static let leastSlicedUnits = 128
+    static let leastListedObjects = 256
+
+    /// Once per pass, after the ready descriptors.
+    func advanceDeferredWork() {
+        pacing.inDeferredPhase = true
+        defer {
+            pacing.inDeferredPhase = false
+            pacing.workDone = 0  // the next pass starts with a whole budget
+            pacing.deferredTurn &+= 1
+        }
+        for step in 0..<3 {
+            switch (pacing.deferredTurn + step) % 3 {
+            case 0: advanceSlicedWork()
+            case 1: advanceListSlices()
+            default: resumePaused()
+            }
+        }
+    }
+
+    private var budgetLeft: Int { max(0, PassPacing.passWork - pacing.workDone) }
+
+    private func spend(_ units: Int) {
+        pacing.workDone += units
+        passMeter.work.deferredUnits += units
+    }
+
+    private func advanceSlicedWork() {
+        guard engine.hasSlicedWork else { return }
+        spend(engine.advanceSlicedWork(units: max(Self.leastSlicedUnits, budgetLeft)))
+        passMeter.work.slicedWork = true
+    }
+
+    private func advanceListSlices() {
+        guard hasListBuilds else { return }
+        let objects = advanceListBuilds(objects: max(Self.leastListedObjects, budgetLeft * PassPacing.listedObjectsPerUnit))
+        spend((objects + PassPacing.listedObjectsPerUnit - 1) / PassPacing.listedObjectsPerUnit)
+    }
+
+    /// Paused connections, oldest first, while the budget lasts; one request at least when they went
+    /// without a turn in the last pass.
+    private func resumePaused() {
+        guard !pacing.paused.isEmpty else {
+            pacing.pausedWentWithout = false
+            return
+        }
+        let owed = pacing.pausedWentWithout
+        var resumedAny = false
+        let waiting = pacing.paused
+        pacing.paused = []  // those paused again as they run their frames join it, behind `kept`
+        var kept: [Connection] = []
+        defer { pacing.paused = kept + pacing.paused }
+        for connection in waiting where !connection.isClosed {
+            let mayRun = pacing.workDone < PassPacing.passWork || (owed && !resumedAny)
+            if isWaitingForSlicedWork(connection) || !mayRun {
+                kept.append(connection)  // still paused, ahead of those that ran: next pass
+                continue
+            }
+            connection.framesPaused = false
+            resumedAny = true
+            passMeter.work.resumed += 1
+            pacing.granted = connection  // runs its first request even over the budget (then pauses again)
+            resumeFrames(connection)  // may pause it again
+            pacing.granted = nil
+        }
+        pacing.pausedWentWithout = !resumedAny && kept.contains { !isWaitingForSlicedWork($0) }
+    }
+}

@@ -1,0 +1,73 @@
+import PlasmaClient
+import PlasmaCore
+import PlasmaTestSupport
+import PlasmaWire
+import Testing
+
+extension IntegrationTests {
+    /// One work budget per loop pass, shared by the requests of the ready descriptors and the deferred
+    /// work (StoreServer+Pacing.swift, StoreServer+DeferredWork.swift): with a big get looked up in
+    /// slices, lists built in slices and a connection pipelining batches all at once, no pass does more
+    /// than its budget, one request and the sliced kinds' least turns. Counted in work units
+    /// (`loop_pass_most_work_units`), which don't depend on the machine's load as durations do.
+    @Suite struct PassBudgetTests {
+        /// The pass budget (1,024) + the heaviest request here (the 65,536-id get's arrival, 65,536 / 32;
+        /// a batch of 1,000 creates is 2,000) + the least turns of the sliced kinds (128 ids, 256 objects
+        /// listed = 64 units). Before the shared budget a pass ran two batches from the ready descriptors,
+        /// two more from the paused connections, a get slice and a list slice: ~9,000.
+        static let mostUnitsInAPass = 1_024 + 2_048 + 128 + 64
+
+        @Test func noPassDoesMoreThanItsBudgetOneRequestAndTheLeastSlices() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            var random = SeededRandom(seed: 13_0101)
+            // 20,000 objects: a list of them is built in ~40 slices.
+            for _ in 0..<20 {
+                _ = try client.createAndSeal(batch: (0..<1_000).map { _ in InlineObject(id: .random(using: &random), data: [3]) })
+            }
+            let lister = try RawConnection(path: store.socketPath)
+            let getter = try RawConnection(path: store.socketPath)
+            let creator = try RawConnection(path: store.socketPath)
+            let missing = (0..<65_536).map { _ in ObjectID.random(using: &random) }
+            let batches = (0..<8).map { _ in
+                Request.createAndSealBatch((0..<1_000).map { _ in InlineObject(id: .random(using: &random), data: []) })
+            }
+            try lister.sendAll([.list, .list])
+            try getter.sendAll([.get(ids: missing, timeoutMilliseconds: -1), .contains(id: missing[0])])
+            try creator.sendAll(batches)
+            // Every reply: the lists built, the get looked up (its contains is answered after it), the batches run.
+            for _ in 0..<2 {
+                guard case .reply(.list(let infos)) = try lister.readFrame() else { throw Failure("a list reply") }
+                #expect(infos.count >= 20_000)
+            }
+            guard case .reply(let contains) = try getter.readFrame() else { throw Failure("the contains' reply") }
+            #expect(contains == .contains(false))
+            for _ in batches {
+                guard case .reply(.statuses(let statuses)) = try creator.readFrame() else { throw Failure("a batch's reply") }
+                #expect(statuses == [PlasmaStatus](repeating: .ok, count: 1_000))
+            }
+            let most = try client.statistics().loopPassMostWorkUnits
+            #expect(most > 0, "the store counts its passes' work")
+            #expect(most <= Self.mostUnitsInAPass, "a loop pass did \(most) units of work")
+        }
+
+        /// A connection doomed for not reading its replies runs none of the frames it sent after the
+        /// request that doomed it: before, each list it had pipelined was built whole, at once (the
+        /// sliced build refuses a doomed connection), for nobody: 20,000 objects in one pass.
+        @Test func aConnectionDoomedForUnreadRepliesRunsNoMoreOfItsFrames() throws {
+            // --client-buffer 64K: a client with more than 512 KiB of replies unread is disconnected.
+            let store = try StoreProcess(arguments: ["--client-buffer", "64K"])
+            let client = try store.connect()
+            var random = SeededRandom(seed: 13_0102)
+            for _ in 0..<20 {
+                _ = try client.createAndSeal(batch: (0..<1_000).map { _ in InlineObject(id: .random(using: &random), data: [4]) })
+            }
+            // Each list reply is ~1.5 MB: the second list finds the first unread and dooms the connection.
+            let hoarder = try RawConnection(path: store.socketPath)
+            try hoarder.sendAll([Request](repeating: .list, count: 30))
+            #expect(try eventually { try client.statistics().clients == 1 })
+            let most = try client.statistics().loopPassMostWorkUnits
+            #expect(most <= Self.mostUnitsInAPass, "a loop pass did \(most) units of work")
+        }
+    }
+}
