@@ -67,6 +67,8 @@ enum HostileBenchmark {
         var over5ms = 0
         var over20ms = 0
         var longestMilliseconds = 0.0
+        /// `loop_pass_most_work_units` since the store started; nil for a store that doesn't count it.
+        var mostWorkUnits: Int? = nil
 
         init?(_ before: StoreStatistics?, _ after: StoreStatistics?) {
             // 0: a store that doesn't time its passes (one that does has had a pass over 1 ms by the end of an attack).
@@ -74,6 +76,7 @@ enum HostileBenchmark {
             func delta(_ name: String) -> Int { (value(of: name, in: after) ?? 0) - (value(of: name, in: before) ?? 0) }
             (over1ms, over5ms, over20ms) = (delta("loop_passes_over_1ms"), delta("loop_passes_over_5ms"), delta("loop_passes_over_20ms"))
             longestMilliseconds = Double(longest) / 1_000
+            mostWorkUnits = value(of: "loop_pass_most_work_units", in: after).flatMap { $0 > 0 ? $0 : nil }
         }
     }
 

@@ -30,6 +30,7 @@ extension HostileBenchmark {
         if let passes = outcome.passes {
             json += [("store_passes_over_1ms", "\(passes.over1ms)"), ("store_passes_over_5ms", "\(passes.over5ms)"),
                      ("store_passes_over_20ms", "\(passes.over20ms)"), ("store_pass_longest_ms", "\(passes.longestMilliseconds)")]
+            if let units = passes.mostWorkUnits { json.append(("store_pass_most_work_units", "\(units)")) }
         }
         if let store = outcome.storeThread, let victim = outcome.victimThread {
             json += [("store_thread_run_ms", "\(store.runNanoseconds / 1_000_000)"), ("store_thread_wait_ms", "\(store.waitNanoseconds / 1_000_000)"),
@@ -66,6 +67,8 @@ extension HostileBenchmark {
         if let passes = outcome.passes {
             text += String(format: "; store loop passes during the attack: %d over 1 ms, %d over 5 ms, %d over 20 ms, longest since start %.1f ms",
                            passes.over1ms, passes.over5ms, passes.over20ms, passes.longestMilliseconds)
+            // Work, not time: what the store's pass budget bounds whatever the machine's load.
+            if let units = passes.mostWorkUnits { text += ", the most work in one pass \(units) units (~µs of CPU)" }
         }
         if let store = outcome.storeThread, let victim = outcome.victimThread {
             text += String(format: "; over the attack the store's loop thread ran %.0f ms and waited for a core %.0f ms, the well-behaved client's ran %.0f ms and waited %.0f ms",
