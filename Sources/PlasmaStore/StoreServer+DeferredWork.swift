@@ -7,8 +7,9 @@ import PlasmaEngine
 /// One budget for all three, taken in turn (each pass another kind goes first), so that a pass never
 /// does a full share of each: before, a pass could run a slice of every kind on top of its requests,
 /// 6–14 ms of the loop thread under the hostile benchmark. Even when the requests spent the budget, the
-/// two sliced kinds advance a little each pass (their least turns cost ~0.1–0.2 ms), and the paused
-/// connections run one request every other pass, so that nothing starves.
+/// two sliced kinds advance a little each pass (their least turns cost ~0.1–0.2 ms), and paused
+/// connections that went without a turn in a pass are owed one request in the next, budget or not, so
+/// that nothing starves: a pass does at most its budget and one request, or two when one is owed.
 extension StoreServer {
     /// The least a sliced kind advances in a pass: ids looked up (or unhooked, three to a unit), objects listed.
     static let leastSlicedUnits = 128

@@ -8,7 +8,9 @@ extension IntegrationTests {
     /// One work budget per loop pass, shared by the requests of the ready descriptors and the deferred
     /// work (StoreServer+Pacing.swift, StoreServer+DeferredWork.swift): with a big get looked up in
     /// slices, lists built in slices and a connection pipelining batches all at once, no pass does more
-    /// than its budget, one request and the sliced kinds' least turns. Counted in work units
+    /// than its budget, one request and the sliced kinds' least turns (a second request, owed to paused
+    /// connections that went without a turn, needs a heavy request from the ready descriptors while
+    /// others are paused, which this workload never sends: heavy connections queue behind paused ones). Counted in work units
     /// (`loop_pass_most_work_units`), which don't depend on the machine's load as durations do.
     @Suite struct PassBudgetTests {
         /// The pass budget (1,024) + the heaviest request here (the 65,536-id get's arrival, 65,536 / 32;
