@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "PlasmaStore",
             dependencies: [
-                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine",
+                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaClusterCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -85,7 +85,7 @@ let package = Package(
             name: "PlasmaUnitTests",
             dependencies: [
                 "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaStore", "PlasmaClient",
-                "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
+                "PlasmaClusterCore", "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

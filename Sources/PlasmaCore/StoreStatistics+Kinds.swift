@@ -26,5 +26,7 @@ extension StoreStatistics {
         "restored_objects", "restored_bytes", "spill_failures", "restore_failures",
         "connections_refused", "arrow_subscriptions_dropped", "client_state_refusals",
         "loop_passes_over_1ms", "loop_passes_over_5ms", "loop_passes_over_20ms", "loop_pass_longest_us",
+        "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
+        "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused",
     ]
 }
