@@ -96,6 +96,13 @@ let package = Package(
             ],
             path: "Benchmarks/plasma-bench"
         ),
+        // A store with or without a no-op cluster attachment, to measure what clustering costs local work
+        // (Benchmarks/cluster-overhead.sh); not a product.
+        .executableTarget(
+            name: "cluster-overhead-store",
+            dependencies: ["PlasmaStore", "PlasmaClusterCore", "PlasmaCore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/cluster-overhead"
+        ),
         // The command-line tool: put, get, list, stats, delete, evict.
         .executableTarget(
             name: "plasma",

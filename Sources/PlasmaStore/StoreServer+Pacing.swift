@@ -33,7 +33,7 @@ extension StoreServer {
         case .delete(let ids): (max(1, ids.count), "delete")
         case .createAndSealBatch(let objects): (max(1, objects.count), "batch")
         // A big list is built in slices (StoreServer+Lists.swift): the request itself is a pass's worth.
-        case .list: (engine.canWalkInSlices ? min(max(1, engine.objectCount), PassPacing.passWork) : max(1, engine.objectCount), "list")
+        case .list, .listWithOrigins: (engine.canWalkInSlices ? min(max(1, engine.objectCount), PassPacing.passWork) : max(1, engine.objectCount), "list")
         default: (1, "request")
         }
         passMeter.work.request(units, kind: kind)

@@ -124,7 +124,7 @@ public final class StoreServer {
         native.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
         }
-        native.listBuilder = { [unowned self] client, requestID in startListBuild(client: client, requestID: requestID) }
+        native.listBuilder = { [unowned self] client, requestID, origins in startListBuild(client: client, requestID: requestID, origins: origins) }
         engine.statisticsAddendum = { [unowned self] in
             fillBudgetStatistics(&$0)
             fillPopulationStatistics(&$0)

@@ -67,6 +67,7 @@ import Testing
         #expect(statistics.clusterPulledBytes == Int64(data.count + metadata.count))
         #expect(statistics.clusterWantsPublished == 1)
         #expect(try client.list().map(\.id) == [wanted])
+        #expect(try client.listWithOrigins().map(\.origin) == ["a"], "list shows where the copy came from")
         client.close()
         store.stop()
         #expect(store.server.engine.origin(of: wanted) == "a")
