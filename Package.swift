@@ -100,7 +100,7 @@ let package = Package(
         // (Benchmarks/cluster-overhead.sh); not a product.
         .executableTarget(
             name: "cluster-overhead-store",
-            dependencies: ["PlasmaStore", "PlasmaClusterCore", "PlasmaCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PlasmaStore", "PlasmaEngine", "PlasmaClusterCore", "PlasmaCore", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/cluster-overhead"
         ),
         // The command-line tool: put, get, list, stats, delete, evict.

@@ -36,15 +36,15 @@ scratch, rounds = sys.argv[1], int(sys.argv[2])
 def rates(store):
     table = {}
     for r in range(1, rounds + 1):
-        document = json.load(open(f"{scratch}/{store}-{r}.json"))
-        for row in document.get("results", document if isinstance(document, list) else []):
-            name = row.get("name") or row.get("workload")
-            value = row.get("opsPerSecond") or row.get("ops_per_second") or row.get("rate")
-            if name and value: table.setdefault(name, []).append(float(value))
+        for row in json.load(open(f"{scratch}/{store}-{r}.json")):
+            table.setdefault(row["workload"], []).append((float(row["median"]), float(row.get("limit", 0))))
     return table
 plain, cluster = rates("plain"), rates("cluster")
 for name in sorted(plain):
-    if name in cluster:
-        p, c = statistics.median(plain[name]), statistics.median(cluster[name])
-        print(f"{name}: plain {p:,.0f}/s, no-op cluster {c:,.0f}/s, ratio {c / p:.3f} (medians of {rounds} rounds)")
+    if name not in cluster: continue
+    p = statistics.median(v for v, _ in plain[name])
+    c = statistics.median(v for v, _ in cluster[name])
+    limit = statistics.median(l for _, l in plain[name] + cluster[name])
+    print(f"{name}: plain {p:,.0f} ops/s, no-op cluster {c:,.0f} ops/s, ratio {c / p:.3f} "
+          f"(medians of {rounds} alternating rounds; same-run limit, Unix-socket round trip: {limit:,.0f} ops/s)")
 PY

@@ -5,6 +5,7 @@
 // cluster-overhead.sh runs two of these side by side under plasma-bench.
 //
 //   cluster-overhead-store SOCKET MEMORY_BYTES [--no-op-cluster]
+//   cluster-overhead-store --engine-loop      # the engine path alone, demand tracking on vs off
 import Glibc
 import Logging
 import PlasmaClusterCore
@@ -33,6 +34,10 @@ final class NoOpPuller: ObjectPuller, @unchecked Sendable {
 }
 
 let arguments = CommandLine.arguments
+if arguments.count == 2, arguments[1] == "--engine-loop" {
+    EngineLoop.measure()
+    exit(0)
+}
 guard arguments.count >= 3, let memory = Int(arguments[2]) else {
     print("usage: cluster-overhead-store SOCKET MEMORY_BYTES [--no-op-cluster]")
     exit(2)

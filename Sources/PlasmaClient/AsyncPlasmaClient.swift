@@ -234,7 +234,7 @@ public final class AsyncPlasmaClient: ObjectOwner {
         try listReply(try await call(.list))
     }
 
-    /// Like ``list()``, with each pulled copy's origin node (``ObjectInfo/origin``). Needs a store that
+    /// Like ``list()``, with each pulled copy's origin node (`ObjectInfo.origin`). Needs a store that
     /// knows the request (this version on); an older one closes the connection.
     public func listWithOrigins() async throws(PlasmaClientError) -> [ObjectInfo] {
         try listReply(try await call(.listWithOrigins))

@@ -186,7 +186,7 @@ public final class PlasmaClient: ObjectOwner {
         try listReply(call(.list))
     }
 
-    /// Like ``list()``, with each pulled copy's origin node (``ObjectInfo/origin``). Needs a store that
+    /// Like ``list()``, with each pulled copy's origin node (`ObjectInfo.origin`). Needs a store that
     /// knows the request (this version on); an older one closes the connection.
     public func listWithOrigins() throws(PlasmaClientError) -> [ObjectInfo] {
         try listReply(call(.listWithOrigins))

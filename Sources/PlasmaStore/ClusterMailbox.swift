@@ -26,13 +26,14 @@ final class ClusterMailbox: @unchecked Sendable {
     /// Queues `message` and wakes the loop; false (nothing queued) once closed.
     @discardableResult
     func post(_ message: ClusterMessage) -> Bool {
-        let queued = queue.withLock { state in
+        // Signalled under the lock: `close` closes the eventfd under it, so a post never writes to a
+        // closed (or reused) descriptor.
+        queue.withLock { state in
             guard !state.closed else { return false }
             state.messages.append(message)
+            signal.signal()
             return true
         }
-        if queued { signal.signal() }
-        return queued
     }
 
     /// What was posted since the last call, in order.
@@ -48,11 +49,11 @@ final class ClusterMailbox: @unchecked Sendable {
     func close() {
         let left = queue.withLock { state in
             state.closed = true
+            signal.close()
             defer { state.messages = [] }
             return state.messages
         }
         for case .pin(_, let answer) in left { answer.give(nil) }
-        signal.close()
     }
 }
 
