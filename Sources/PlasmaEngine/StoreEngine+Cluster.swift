@@ -101,6 +101,12 @@ extension StoreEngine {
         if watching { cluster?.sealWatched.insert(id) } else { cluster?.sealWatched.remove(id) }
     }
 
+    /// Tracked ids left the arena or watched ids were sealed since they were last taken.
+    public var hasClusterNews: Bool {
+        guard let cluster else { return false }
+        return !cluster.left.isEmpty || !cluster.sealed.isEmpty
+    }
+
     /// Watched ids sealed here since the last call.
     public func takeWatchedSeals() -> [ObjectID] {
         guard let cluster, !cluster.sealed.isEmpty else { return [] }

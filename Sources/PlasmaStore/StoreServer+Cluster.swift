@@ -70,6 +70,12 @@ extension StoreServer {
         }
     }
 
+    /// Something the engine noted after this pass's settling (a connection closed while replies were
+    /// flushed ends its waits): settled in a pass that doesn't sleep first.
+    var clusterHasPendingWork: Bool {
+        engine.hasDemandChanges || engine.hasClusterNews || cluster?.unflushed == true
+    }
+
     private func demandBegan(_ id: ObjectID, _ cluster: ClusterSide) {
         if cluster.wanted.insert(id).inserted {
             cluster.attachment.directory.want([id])

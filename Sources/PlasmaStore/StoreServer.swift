@@ -232,6 +232,7 @@ public final class StoreServer {
 
     private func millisecondsUntilNextDeadline() -> Int32 {
         if hasDeferredWork { return 0 }
+        if cluster != nil, clusterHasPendingWork { return 0 }  // StoreServer+Cluster.swift
         if preWakePolls() { return 0 }  // StoreServer+PreWake.swift
         var next = engine.nextDeadline
         if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }
