@@ -72,9 +72,21 @@ final class FakePuller: ObjectPuller, @unchecked Sendable {
         case serve([UInt8])
         /// Copies `partial` bytes of garbage, then fails with `failure`.
         case fail(PullFailure, partial: Int)
+        /// Completes only when `release(node:with:)` says how.
+        case hold
     }
 
-    private let state = Mutex<(behaviours: [String: Behaviour], pulls: [String])>(([:], []))
+    private let state = Mutex<(behaviours: [String: Behaviour], pulls: [String], held: [String: @Sendable (Result<Void, PullFailure>) -> Void])>(([:], [], [:]))
+
+    /// Completes the pull held for `node` with `result`; false when none is held.
+    @discardableResult
+    func release(node: String, with result: Result<Void, PullFailure>) -> Bool {
+        guard let completion = state.withLock({ $0.held.removeValue(forKey: node) }) else { return false }
+        completion(result)
+        return true
+    }
+
+    func isHolding(_ node: String) -> Bool { state.withLock { $0.held[node] != nil } }
 
     func set(_ node: String, _ behaviour: Behaviour) { state.withLock { $0.behaviours[node] = behaviour } }
 
@@ -84,8 +96,11 @@ final class FakePuller: ObjectPuller, @unchecked Sendable {
     func pull(_ target: PullTarget, completion: @escaping @Sendable (Result<Void, PullFailure>) -> Void) {
         let behaviour = state.withLock { state in
             state.pulls.append(target.location.node)
-            return state.behaviours[target.location.node] ?? .fail(.connection("no such node"), partial: 0)
+            let behaviour = state.behaviours[target.location.node] ?? .fail(.connection("no such node"), partial: 0)
+            if case .hold = behaviour { state.held[target.location.node] = completion }
+            return behaviour
         }
+        if case .hold = behaviour { return }
         Thread.detachNewThread {
             switch behaviour {
             case .serve(let bytes):
@@ -95,6 +110,8 @@ final class FakePuller: ObjectPuller, @unchecked Sendable {
             case .fail(let failure, let partial):
                 for index in 0..<min(partial, target.buffer.count) { target.buffer[index] = 0xEE }
                 completion(.failure(failure))
+            case .hold:
+                break
             }
         }
     }

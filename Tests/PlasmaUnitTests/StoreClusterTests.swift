@@ -171,6 +171,34 @@ import Testing
         #expect(store.server.engine.checkInvariants())
     }
 
+    @Test func aGoneLocationIsNotTriedAndRefusalsAreCounted() throws {
+        let directory = FakeDirectory()
+        let puller = FakePuller()
+        let store = try InProcessStore(cluster: ClusterAttachment(directory: directory, puller: puller))
+        let wanted = id(10)
+        let data = [UInt8](repeating: 0x11, count: 2000)
+        puller.set("a", .hold)
+        puller.set("c", .serve(data))
+        directory.inject([.publishRefused(id(11), firstNode: "a"), .disconnected, .reconnected])
+        let client = try PlasmaClient(socketPath: store.socketPath)
+        #expect(eventually { (try? client.statistics().clusterPublishesRefused) == 1 }, "the refusal is counted")
+        let get = BackgroundGet(store.socketPath, wanted, timeout: .milliseconds(800))
+        #expect(eventually { directory.wanted(wanted) })
+        directory.inject([.located(location(wanted, on: "a", data: data))])
+        #expect(eventually { puller.isHolding("a") }, "pulling from a")
+        // c is known while a's pull is under way, then gone: a's failure must not fall over to it.
+        directory.inject([.located(location(wanted, on: "c", data: data)), .locationGone(wanted, node: "c")])
+        // The mailbox is in order: these events are handled before the failure released below.
+        #expect(puller.release(node: "a", with: .failure(.connection("killed"))))
+        #expect(try get.wait() == nil, "no location left: the get timed out")
+        #expect(puller.pulls == ["a"])
+        #expect(eventually { directory.unwanted(wanted) })
+        #expect(try client.statistics().createdObjects == 0)
+        client.close()
+        store.stop()
+        #expect(store.server.engine.checkInvariants())
+    }
+
     @Test func withoutAClusterNothingOfItRuns() throws {
         let store = try InProcessStore(cluster: nil)
         #expect(store.server.transferObjectSource == nil)
