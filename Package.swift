@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "PlasmaStore",
             dependencies: [
-                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine",
+                "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaClusterCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -85,7 +85,7 @@ let package = Package(
             name: "PlasmaUnitTests",
             dependencies: [
                 "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaStore", "PlasmaClient",
-                "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
+                "PlasmaClusterCore", "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -95,6 +95,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"
+        ),
+        // A store with or without a no-op cluster attachment, to measure what clustering costs local work
+        // (Benchmarks/cluster-overhead.sh); not a product.
+        .executableTarget(
+            name: "cluster-overhead-store",
+            dependencies: ["PlasmaStore", "PlasmaEngine", "PlasmaClusterCore", "PlasmaCore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/cluster-overhead"
         ),
         // The command-line tool: put, get, list, stats, delete, evict.
         .executableTarget(

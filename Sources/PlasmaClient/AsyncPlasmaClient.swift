@@ -234,6 +234,12 @@ public final class AsyncPlasmaClient: ObjectOwner {
         try listReply(try await call(.list))
     }
 
+    /// Like ``list()``, with each pulled copy's origin node (`ObjectInfo.origin`). Needs a store that
+    /// knows the request (this version on); an older one closes the connection.
+    public func listWithOrigins() async throws(PlasmaClientError) -> [ObjectInfo] {
+        try listReply(try await call(.listWithOrigins))
+    }
+
     /// The store's counters and gauges (`plasma stats` shows the same).
     public func statistics() async throws(PlasmaClientError) -> StoreStatistics {
         try statisticsReply(try await call(.stats))

@@ -186,6 +186,12 @@ public final class PlasmaClient: ObjectOwner {
         try listReply(call(.list))
     }
 
+    /// Like ``list()``, with each pulled copy's origin node (`ObjectInfo.origin`). Needs a store that
+    /// knows the request (this version on); an older one closes the connection.
+    public func listWithOrigins() throws(PlasmaClientError) -> [ObjectInfo] {
+        try listReply(call(.listWithOrigins))
+    }
+
     /// The store's counters and gauges (`plasma stats` shows the same).
     public func statistics() throws(PlasmaClientError) -> StoreStatistics {
         try statisticsReply(call(.stats))

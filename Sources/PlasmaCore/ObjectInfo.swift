@@ -25,6 +25,9 @@ public struct ObjectInfo: Sendable, Hashable {
     public var sealDurationNanoseconds: Int64
     /// True when a delete was asked for and waits for the last reference.
     public var deletePending: Bool
+    /// The cluster node this copy was pulled from (docs/CLUSTER.md); nil for an object created here, or
+    /// when the list wasn't asked for origins (rows of Arrow's list never carry one).
+    public var origin: String? = nil
 
     /// A row with these values, as the wire decoder and the store build it.
     public init(

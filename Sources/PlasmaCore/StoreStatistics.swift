@@ -105,6 +105,23 @@ public struct StoreStatistics: Sendable, Hashable {
     /// units (about a microsecond of its loop thread each; a pass's budget is 1,024 of them, which it
     /// exceeds by at most one request): unlike durations, this doesn't grow with the machine's load.
     public var loopPassMostWorkUnits: Int64 = 0
+    /// Running total: pulls of objects from other nodes begun (docs/CLUSTER.md); 0 without a cluster.
+    public var clusterPullsStarted: Int64 = 0
+    /// Running total: pulls whose copy was sealed here.
+    public var clusterPullsSucceeded: Int64 = 0
+    /// Running total: pulls that failed (connection, authentication, not held, checksum), their partial
+    /// copies aborted.
+    public var clusterPullsFailed: Int64 = 0
+    /// Running total: bytes (data + metadata) of the copies sealed from pulls.
+    public var clusterPulledBytes: Int64 = 0
+    /// Running total: wants this node published (a local get waiting on an id absent here).
+    public var clusterWantsPublished: Int64 = 0
+    /// Running total: locations this node published for ids other nodes wanted.
+    public var clusterLocationsPublished: Int64 = 0
+    /// Running total: this node's locations refused (another node published the id first, other bytes).
+    public var clusterPublishesRefused: Int64 = 0
+    /// Gauge: objects the cluster holds pinned now (for peers pulling them, or being hashed).
+    public var clusterPinnedObjects: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -125,6 +142,8 @@ public struct StoreStatistics: Sendable, Hashable {
             arenaPopulatedBytes,
             loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms, loopPassLongestMicroseconds,
             loopPassMostWorkUnits,
+            clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes,
+            clusterWantsPublished, clusterLocationsPublished, clusterPublishesRefused, clusterPinnedObjects,
         ]
     }
 
@@ -147,6 +166,9 @@ public struct StoreStatistics: Sendable, Hashable {
         arenaPopulatedBytes = value(38)
         (loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms) = (value(39), value(40), value(41))
         (loopPassLongestMicroseconds, loopPassMostWorkUnits) = (value(42), value(43))
+        (clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes) = (value(44), value(45), value(46), value(47))
+        (clusterWantsPublished, clusterLocationsPublished) = (value(48), value(49))
+        (clusterPublishesRefused, clusterPinnedObjects) = (value(50), value(51))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -164,5 +186,7 @@ public struct StoreStatistics: Sendable, Hashable {
         "arena_populated_bytes",
         "loop_passes_over_1ms", "loop_passes_over_5ms", "loop_passes_over_20ms", "loop_pass_longest_us",
         "loop_pass_most_work_units",
+        "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
+        "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused", "cluster_pinned_objects",
     ]
 }

@@ -98,6 +98,7 @@ extension StoreEngine {
             createdAtMonotonicNanoseconds: clock.monotonicNanoseconds())
         if inline != nil { record.digest = digest }
         let slot = objects.insert(record)
+        if cluster != nil { demandMayEnd(id) }  // StoreEngine+Demand.swift
         guard let inline else {
             objects[slot].referenceCount = 1
             clients[client]!.created(id, size: record.totalSize)
@@ -191,6 +192,7 @@ extension StoreEngine {
         let record = objects[slot]
         let duration = Int64(clock.monotonicNanoseconds() &- record.createdAtMonotonicNanoseconds)
         objects.markSealed(slot, sealDuration: duration)
+        if cluster != nil { clusterObjectSealed(record.id) }  // StoreEngine+Cluster.swift
         answerWaiters(at: slot)
         publish(.sealed(record.id, dataSize: record.dataSize, metadataSize: record.metadataSize), about: record.id)
         // Unreferenced: evictable now, or deleted now if its deletion was asked for while it was

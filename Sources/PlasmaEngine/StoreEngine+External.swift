@@ -77,6 +77,7 @@ extension StoreEngine {
         external.sink.discard(id)
         deletedObjects += 1
         publish(.deleted(id), about: id)
+        if cluster != nil { demandMayBegin(id) }  // StoreEngine+Demand.swift
         return true
     }
 

@@ -52,6 +52,7 @@ extension StoreEngine {
         let record = objects.remove(slot)
         precondition(record.referenceCount == 0, "removing a referenced object")
         freeBlock(of: record)
+        if cluster != nil { clusterObjectLeft(record.id, unsealed: record.state == .created) }  // StoreEngine+Cluster.swift
         publish(event(for: removal, of: record.id), about: record.id)
     }
 

@@ -168,6 +168,7 @@ extension StoreEngine {
             external.bytes += spill.size
             objects.remove(slot)
             if let block = spill.block { allocator.free(block) }
+            if cluster != nil { clusterObjectLeft(spill.id, unsealed: false) }  // StoreEngine+Cluster.swift
             observer?.spilled(spill.id, bytes: spill.size)
         }
     }

@@ -62,6 +62,8 @@ public final class StoreEngine {
     var quotas = GrantedQuotas()
     /// What is in the spill sink (StoreEngine+External.swift); nil: eviction drops objects.
     var external: ExternalSpill?
+    /// Demand, pins and pulled copies for a cluster (StoreEngine+Cluster.swift); nil for a lone store.
+    var cluster: EngineCluster?
 
     /// - Parameters:
     ///   - memory: the arena as the store maps it; the engine copies inline objects into it and never
@@ -186,7 +188,7 @@ public final class StoreEngine {
         statistics.evictedObjects = Int64(evictedObjects)
         statistics.evictedBytes = Int64(evictedBytes)
         statistics.deletedObjects = Int64(deletedObjects)
-        statistics.clients = Int64(clients.count)
+        statistics.clients = Int64(clients.count - (cluster == nil ? 0 : 1))  // not the cluster's holder
         statistics.pendingGets = Int64(waitingGets.count)
         statistics.pendingCreates = Int64(waitingCreates.count)
         statistics.fragmentationPermille = Int64((allocation.fragmentation * 1000).rounded())

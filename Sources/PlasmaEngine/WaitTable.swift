@@ -91,6 +91,9 @@ struct WaitTable {
     private var unhooking = Deque<(key: WaitKey, ids: [ObjectID], next: Int)>()
     /// Waits with more pending ids than this are unhooked in slices (`unhookSome`), not in `remove`.
     let unhookAtOnce: Int
+    /// With a cluster: ids that gained their first waiter or lost their last one since the engine last
+    /// took them (StoreEngine+Demand.swift); nil without one, so that a lone store fills nothing.
+    var touched: Set<ObjectID>? = nil
 
     init(unhookAtOnce: Int = .max) { self.unhookAtOnce = unhookAtOnce }
 
@@ -111,11 +114,14 @@ struct WaitTable {
         for id in wait.pending.keys { index(id, waitedBy: wait.key) }
     }
 
-    /// `key` waits for `id` too (a slice of a scanned get marked it waiting).
-    private mutating func index(_ id: ObjectID, waitedBy key: WaitKey) {
+    /// `key` waits for `id` too (a slice of a scanned get marked it waiting). `demands`: false for a
+    /// scanned get that won't wait (a poll of many ids), which stays local.
+    private mutating func index(_ id: ObjectID, waitedBy key: WaitKey, demands: Bool = true) {
         let shard = Self.shard(id)
         switch waitersByObject[shard][id] {
-        case nil: waitersByObject[shard][id] = .one(key)
+        case nil:
+            waitersByObject[shard][id] = .one(key)
+            if demands { touched?.insert(id) }
         case .one(let other): waitersByObject[shard][id] = .many([other, key])
         case .many(var keys):
             waitersByObject[shard][id] = nil  // so that the append doesn't copy the array
@@ -139,7 +145,7 @@ struct WaitTable {
                 wait.results[position] = location(slot)
                 found.append(slot)
             } else if wait.markWaiting(position) {
-                index(wait.ids[position], waitedBy: key)
+                index(wait.ids[position], waitedBy: key, demands: wait.timeoutMilliseconds != 0)
             }
         }
         wait.scanned = end
@@ -207,7 +213,9 @@ struct WaitTable {
     private mutating func unhook(_ key: WaitKey, from id: ObjectID) {
         let shard = Self.shard(id)
         switch waitersByObject[shard][id] {
-        case .one(key): waitersByObject[shard][id] = nil
+        case .one(key):
+            waitersByObject[shard][id] = nil
+            touched?.insert(id)
         case .many(var keys):
             waitersByObject[shard][id] = nil
             keys.removeAll { $0 == key }
@@ -215,6 +223,8 @@ struct WaitTable {
                 waitersByObject[shard][id] = .many(keys)
             } else if let last = keys.first {
                 waitersByObject[shard][id] = .one(last)
+            } else {
+                touched?.insert(id)
             }
         case .one, nil: break
         }

@@ -49,6 +49,8 @@ final class ListBuild {
     }
 
     let requestID: UInt64
+    /// Each row carries its extension (origin), as a `listWithOrigins` asked.
+    private let origins: Bool
     /// The table's slot count when the list began: later slots hold only objects created since.
     private let endSlot: Int
     private var nextSlot = 0
@@ -66,9 +68,10 @@ final class ListBuild {
     private var countOffset = 0
     private var emitted: UInt32 = 0
 
-    init(requestID: UInt64, endSlot: Int) {
+    init(requestID: UInt64, endSlot: Int, origins: Bool = false) {
         self.requestID = requestID
         self.endSlot = endSlot
+        self.origins = origins
     }
 
     /// Heap this build holds (charged to the client-state budget as reply bytes).
@@ -121,6 +124,7 @@ final class ListBuild {
             // Deleted meanwhile (or its slot holds a newer object): left out.
             guard let row = engine.object(inSlot: Int(entry.slot), createdAt: entry.createdAtMonotonic) else { continue }
             Reply.encode(row.info, into: &frame)
+            if origins { Reply.encodeExtension(origin: engine.origin(of: row.info.id), into: &frame) }
             emitted += 1
         }
         if heap.isEmpty { finish() }
@@ -128,8 +132,9 @@ final class ListBuild {
     }
 
     private func finish() {
+        let count = origins ? emitted | Reply.listRowsCarryExtension : emitted
         frame.buffer.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: emitted.littleEndian, toByteOffset: countOffset, as: UInt32.self)
+            raw.storeBytes(of: count.littleEndian, toByteOffset: countOffset, as: UInt32.self)
         }
         FrameHeader.patchLength(in: &frame.buffer, frameStart: 0)
         entries = []

@@ -17,7 +17,7 @@ public final class NativeAdapter {
     /// Where replies go (the server: the connection's outbound buffer).
     public var replySink: ReplySink
     /// Takes a `list` to answer later (the server builds big ones a slice at a time); false: answer now.
-    var listBuilder: (_ client: ClientID, _ requestID: UInt64) -> Bool = { _, _ in false }
+    var listBuilder: (_ client: ClientID, _ requestID: UInt64, _ origins: Bool) -> Bool = { _, _, _ in false }
 
     /// An adapter over `engine`, whose clients map `arenaSize` bytes.
     public init(engine: StoreEngine, arenaSize: Int, replySink: @escaping ReplySink = { _, _, _, _ in }) {
@@ -62,10 +62,12 @@ public final class NativeAdapter {
         case .evict(let bytes):
             let (freed, count) = engine.evict(atLeast: bytes)
             reply(.evicted(bytes: freed, objects: count))
-        case .list:
-            if listBuilder(client, requestID) { return }
+        case .list, .listWithOrigins:
+            let origins = request == .listWithOrigins
+            if listBuilder(client, requestID, origins) { return }
             // Spilled objects are listed too: they are sealed and come back on get.
-            reply(.list(engine.objectSnapshots().map(\.info).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }))
+            let infos = engine.objectSnapshots().map(\.info).sorted { $0.createdAtNanoseconds < $1.createdAtNanoseconds }
+            reply(origins ? .listWithOrigins(infos.map { var info = $0; info.origin = engine.origin(of: info.id); return info }) : .list(infos))
         case .stats:
             reply(.stats(engine.statistics))
         case .subscribe(let subscriptionID, let filter):

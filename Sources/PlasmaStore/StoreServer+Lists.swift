@@ -19,7 +19,7 @@ struct ListBuilds {
 extension StoreServer {
     /// The native adapter's `list`: true when it is built here in slices (a table of more than a slice
     /// without a spill store), false to have the adapter answer at once.
-    func startListBuild(client: ClientID, requestID: UInt64) -> Bool {
+    func startListBuild(client: ClientID, requestID: UInt64, origins: Bool = false) -> Bool {
         guard let connection = connections[client], !connection.isClosed else { return false }
         guard engine.canWalkInSlices, engine.tableSlotCount > ListBuild.sliceObjects, connection.closeReason == nil,
               connection.listBuild == nil
@@ -31,7 +31,7 @@ extension StoreServer {
         }
         // The check `enqueue` makes when a reply is built at once, made now rather than after the work.
         if doomIfNotReadingReplies(connection) { return true }
-        connection.listBuild = ListBuild(requestID: requestID, endSlot: engine.tableSlotCount)
+        connection.listBuild = ListBuild(requestID: requestID, endSlot: engine.tableSlotCount, origins: origins)
         listBuilds.waiting.append(connection)
         return true
     }

@@ -49,7 +49,7 @@ extension StoreServer {
         case .delete(let ids): (max(1, ids.count), "delete")
         case .createAndSealBatch(let objects): (max(1, objects.count * PassPacing.unitsPerCreatedObject), "batch")
         // Counted where it is built: in slices, or at once (StoreServer+Lists.swift).
-        case .list: (1, "list")
+        case .list, .listWithOrigins: (1, "list")
         default: (1, "request")
         }
         passMeter.work.request(units, kind: kind)

@@ -68,10 +68,13 @@ public final class StoreServer {
     var transferPace: TransferPace?
     /// Wakes the loop at pre-wake's expectation (StoreServer+PreWake.swift).
     var preWakeTimer: TimerFD?
+    /// This store's side of a cluster (StoreServer+Cluster.swift); nil for a lone store.
+    var cluster: ClusterSide?
 
     /// Raises the soft descriptor limit to the hard one; if even that can't serve
     /// `configuration.maxClients` (DescriptorBudget.swift), serves fewer and says so in one line.
-    public init(configuration: ServerConfiguration, logger: Logger) throws(ServerError) {
+    /// `cluster`: makes the store a node of a cluster (ClusterAttachment.swift); nil, a lone store.
+    public init(configuration: ServerConfiguration, logger: Logger, cluster attachment: ClusterAttachment? = nil) throws(ServerError) {
         self.configuration = Self.fittingDescriptorLimit(configuration, logger: logger)
         self.logger = logger
         // Arrow's -e: checked (and its directory made) before anything else is set up.
@@ -121,7 +124,7 @@ public final class StoreServer {
         native.replySink = { [unowned self] client, requestID, type, reply in
             self.enqueue(reply, type: type, requestID: requestID, for: client)
         }
-        native.listBuilder = { [unowned self] client, requestID in startListBuild(client: client, requestID: requestID) }
+        native.listBuilder = { [unowned self] client, requestID, origins in startListBuild(client: client, requestID: requestID, origins: origins) }
         engine.statisticsAddendum = { [unowned self] in
             fillBudgetStatistics(&$0)
             fillPopulationStatistics(&$0)
@@ -129,6 +132,12 @@ public final class StoreServer {
             passMeter.fill(&$0)
         }
         waitMeter.account = { [unowned self] client in connections[client]?.account }
+        if let attachment {
+            do { try attachCluster(attachment) } catch {
+                socketFile.close()
+                throw .system(error)
+            }
+        }
     }
 
     private static func fittingDescriptorLimit(_ configuration: ServerConfiguration, logger: Logger) -> ServerConfiguration {
@@ -192,6 +201,7 @@ public final class StoreServer {
                 engine.fireDeadlines()
                 advanceDeferredWork()
                 if acceptPause.isPaused, clock.monotonicNanoseconds() >= acceptPause.retryAt { resumeAccepting() }
+                if cluster != nil { clusterPassEnded() }  // StoreServer+Cluster.swift
             }
             loop.beforeSleep = { [unowned self] in flushAll() }
             loop.passEnded = { [unowned self] in passEnded(startedAt: $0) }
@@ -211,6 +221,7 @@ public final class StoreServer {
     private func shutDown() {
         announceStopping()
         stopPopulation()
+        detachCluster()
         socketFile.close()
         preWakeTimer?.close()
         preWakeTimer = nil
@@ -221,6 +232,7 @@ public final class StoreServer {
 
     private func millisecondsUntilNextDeadline() -> Int32 {
         if hasDeferredWork { return 0 }
+        if cluster != nil, clusterHasPendingWork { return 0 }  // StoreServer+Cluster.swift
         if preWakePolls() { return 0 }  // StoreServer+PreWake.swift
         var next = engine.nextDeadline
         if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }

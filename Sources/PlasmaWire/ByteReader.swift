@@ -67,6 +67,12 @@ public struct ByteReader {
         return ids
     }
 
+    /// The next `count` bytes as they are: a view of the payload, valid as long as it is.
+    public mutating func readRaw(_ count: Int) throws(WireError) -> UnsafeRawBufferPointer {
+        let at = try take(count)
+        return UnsafeRawBufferPointer(rebasing: raw[at..<at + count])
+    }
+
     public func expectEnd() throws(WireError) {
         guard remaining == 0 else { throw .trailingBytes(remaining) }
     }

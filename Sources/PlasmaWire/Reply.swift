@@ -15,6 +15,9 @@ public enum Reply: Sendable, Equatable {
     case contains(Bool)
     case evicted(bytes: Int, objects: Int)
     case list([ObjectInfo])
+    /// The rows with their extension (origin), for a `listWithOrigins` request; decoded as `.list` with
+    /// each row's `origin` filled in.
+    case listWithOrigins([ObjectInfo])
     case stats(StoreStatistics)
 }
 
@@ -63,6 +66,12 @@ extension Reply {
         case .list(let infos):
             writer.append(UInt32(infos.count))
             for info in infos { Self.encode(info, into: &writer) }
+        case .listWithOrigins(let infos):
+            writer.append(UInt32(infos.count) | Self.listRowsCarryExtension)
+            for info in infos {
+                Self.encode(info, into: &writer)
+                Self.encodeExtension(origin: info.origin, into: &writer)
+            }
         case .stats(let statistics):
             let values = statistics.fieldValues
             writer.append(UInt32(values.count))
@@ -84,6 +93,19 @@ extension Reply {
         writer.append(info.createdAtNanoseconds)
         writer.append(info.sealDurationNanoseconds)
         writer.append(info.deletePending)
+    }
+
+    /// Set in a list reply's count when each row is followed by its extension: a u16 length `E`, then
+    /// `E` bytes, of which a reader takes what it knows and skips the rest (rows grow compatibly).
+    /// Only a client that asked for it (`Request.listWithOrigins`) gets it.
+    public static let listRowsCarryExtension: UInt32 = 1 << 31
+
+    /// Appends a row's extension: u16 length, then the origin (u16 length + UTF-8, empty for none).
+    public static func encodeExtension(origin: String?, into writer: inout ByteWriter) {
+        let name = Array((origin ?? "").utf8.prefix(Int(UInt16.max) - 2))
+        writer.append(UInt16(2 + name.count))
+        writer.append(UInt16(name.count))
+        for byte in name { writer.append(byte) }
     }
 
     /// Decodes a reply payload; `type` is the header's type with the reply bit set.
@@ -142,10 +164,19 @@ extension Reply {
         case .evict:
             return .evicted(bytes: try reader.readSize(), objects: try reader.readSize())
         case .list:
-            let count = try reader.readCount(minimumItemSize: encodedObjectInfoSize, limit: noLimit)
+            let rawCount: UInt32 = try reader.read()
+            let extended = rawCount & listRowsCarryExtension != 0
+            let count = Int(rawCount & ~listRowsCarryExtension)
+            guard count * encodedObjectInfoSize <= reader.remaining else {
+                throw .truncated(needed: count * encodedObjectInfoSize, available: reader.remaining)
+            }
             var infos = [ObjectInfo]()
             infos.reserveCapacity(count)
-            for _ in 0..<count { infos.append(try decodeObjectInfo(&reader)) }
+            for _ in 0..<count {
+                var info = try decodeObjectInfo(&reader)
+                if extended { info.origin = try decodeExtension(&reader) }
+                infos.append(info)
+            }
             return .list(infos)
         case .stats:
             // Newer stores may append fields; read the ones we know and skip the rest.
@@ -154,6 +185,17 @@ extension Reply {
             for _ in 0..<count { values.append(try reader.read()) }
             return .stats(StoreStatistics(fieldValues: values))
         }
+    }
+
+    /// A row's extension: the origin (nil when empty); bytes after what this reader knows are skipped.
+    private static func decodeExtension(_ reader: inout ByteReader) throws(WireError) -> String? {
+        let length = Int(try reader.read() as UInt16)
+        var fields = ByteReader(try reader.readRaw(length))
+        guard fields.remaining >= 2 else { return nil }
+        let nameLength = Int(try fields.read() as UInt16)
+        let name = try fields.readRaw(nameLength)
+        guard !name.isEmpty else { return nil }
+        return String(decoding: name, as: UTF8.self)
     }
 
     private static func decodeObjectInfo(_ reader: inout ByteReader) throws(WireError) -> ObjectInfo {

@@ -16,6 +16,9 @@ public enum Request: Sendable, Equatable {
     case delete(ids: [ObjectID])
     case evict(bytes: Int)
     case list
+    /// A list whose rows carry their extension (the origin node of pulled copies): the list request
+    /// with a 1-byte payload, row format 1 (docs/PROTOCOL.md, section 7.1).
+    case listWithOrigins
     case stats
     /// Withdraws a waiting get or create of this client. The store answers the withdrawn request
     /// (`cancelled`, unless it was already answered) before it answers the cancel.
@@ -38,7 +41,7 @@ public enum Request: Sendable, Equatable {
         case .contains: .contains
         case .delete: .delete
         case .evict: .evict
-        case .list: .list
+        case .list, .listWithOrigins: .list
         case .stats: .stats
         case .cancel: .cancel
         case .subscribe: .subscribe
@@ -90,6 +93,8 @@ extension Request {
             writer.append(UInt64(bytes))
         case .list, .stats:
             break
+        case .listWithOrigins:
+            writer.append(Self.listRowFormatWithExtension)
         case .cancel(let requestID), .unsubscribe(let requestID):
             writer.append(requestID)
         case .subscribe(let subscriptionID, let filter):
@@ -104,6 +109,9 @@ extension Request {
         writer.appendBytes(object.data)
         writer.appendBytes(object.metadata)
     }
+
+    /// The list request's optional payload byte asking for rows with their extension.
+    public static let listRowFormatWithExtension: UInt8 = 1
 
     /// Decodes a request payload of the given type; throws on anything malformed.
     public static func decode(
@@ -137,7 +145,12 @@ extension Request {
         case .release: request = .release(ids: try reader.readIDs(limit: limits.maxItems))
         case .delete: request = .delete(ids: try reader.readIDs(limit: limits.maxItems))
         case .evict: request = .evict(bytes: try reader.readSize())
-        case .list: request = .list
+        case .list:
+            guard reader.remaining > 0 else { request = .list; break }
+            let format: UInt8 = try reader.read()
+            // Any other byte is what it always was: bytes after the (empty) message.
+            guard format == Self.listRowFormatWithExtension else { throw .trailingBytes(reader.remaining + 1) }
+            request = .listWithOrigins
         case .stats: request = .stats
         case .cancel: request = .cancel(requestID: try reader.read())
         case .subscribe:

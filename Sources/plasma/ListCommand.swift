@@ -25,7 +25,7 @@ struct ListCommand: ParsableCommand {
         let client = try connection.connect("plasma list")
         let objects: [ObjectInfo]
         do {
-            objects = try client.list()
+            objects = try client.listWithOrigins()
         } catch {
             throw CLIError(error, doing: "list")
         }
@@ -44,10 +44,11 @@ struct ListCommand: ParsableCommand {
                 info.id.hex, state(info), ByteCount.format(info.dataSize), ByteCount.format(info.metadataSize),
                 String(info.referenceCount), Duration.compact(nanoseconds: Double(now - info.createdAtNanoseconds)),
                 info.sealDurationNanoseconds < 0 ? "-" : Duration.compact(nanoseconds: Double(info.sealDurationNanoseconds)),
+                info.origin ?? "-",
             ]
         }
         return Table(
-            header: ["ID", "STATE", "SIZE", "METADATA", "REFS", "AGE", "SEAL TIME"],
+            header: ["ID", "STATE", "SIZE", "METADATA", "REFS", "AGE", "SEAL TIME", "ORIGIN"],
             rightAligned: [2, 3, 4, 5, 6]
         ).render(rows)
     }
@@ -64,6 +65,7 @@ struct ListCommand: ParsableCommand {
                 ("created_at_ns", .int(info.createdAtNanoseconds)),
                 ("age_ns", .int(max(0, now - info.createdAtNanoseconds))),
                 ("seal_duration_ns", info.sealDurationNanoseconds < 0 ? .null : .int(info.sealDurationNanoseconds)),
+                ("origin", info.origin.map { .string($0) } ?? .null),
             ])
         }
         return JSON.array(items).rendered(indent: 0)

@@ -1,0 +1,28 @@
+import PlasmaClusterCore
+
+/// What makes a store one node of a cluster (docs/CLUSTER.md): the directory (etcd) that carries wants
+/// and locations, the puller that copies objects from peers, and how this node is named and reached.
+/// Given to ``StoreServer/init(configuration:logger:cluster:)``; without one the store is what it always
+/// was, and nothing of the cluster runs.
+///
+/// The caller owns the directory's life: `start()` it before ``StoreServer/run(handleSignals:)``, `stop()`
+/// it after, and stop the transfer plane (puller and listener) before the server is released, since
+/// pulls under way write into its arena.
+public struct ClusterAttachment: Sendable {
+    /// Wants, locations and membership.
+    public var directory: ClusterDirectory
+    /// Copies objects from peers' transfer listeners into this store's arena.
+    public var puller: ObjectPuller
+    /// This node's `--node-name`, as its locations name it.
+    public var nodeName: String
+    /// Where this node's transfer listener serves (`host:port`), as its locations say.
+    public var transferAddress: String
+
+    /// An attachment; the name and address default to the directory's registered node.
+    public init(directory: ClusterDirectory, puller: ObjectPuller, nodeName: String? = nil, transferAddress: String? = nil) {
+        self.directory = directory
+        self.puller = puller
+        self.nodeName = nodeName ?? directory.localNode.name
+        self.transferAddress = transferAddress ?? directory.localNode.transferAddress
+    }
+}

@@ -1,0 +1,68 @@
+import PlasmaClusterCore
+import PlasmaCore
+import PlasmaPosix
+
+/// What the loop keeps for the cluster (StoreServer+Cluster.swift). Loop thread only, except the
+/// mailbox and the checksum worker, which are built for other threads.
+final class ClusterSide {
+    let attachment: ClusterAttachment
+    let mailbox: ClusterMailbox
+    /// Hashes big objects off the loop (a 1 GiB XXH64 takes a few hundred milliseconds); wakes the
+    /// loop through the mailbox's eventfd.
+    let hasher: WorkerThread<ComputedChecksum>
+
+    /// Ids this node has told the directory it wants (and not yet unwanted).
+    var wanted: Set<ObjectID> = []
+    /// Locations reported for wanted ids, in the order they came: the next pull tries the first.
+    var candidates: [ObjectID: [ClusterLocation]] = [:]
+    /// Pulls under way, by id, with where from.
+    var pulls: [ObjectID: ClusterLocation] = [:]
+    /// Other nodes waiting on ids, by id.
+    var remoteWants: [ObjectID: Set<String>] = [:]
+    /// Ids whose location this node published and hasn't unpublished.
+    var published: Set<ObjectID> = []
+    /// Checksums of objects in the arena (computed once per object; dropped when it leaves).
+    var checksums: [ObjectID: UInt64] = [:]
+    /// Ids being hashed off the loop (each pinned meanwhile).
+    var hashing: Set<ObjectID> = []
+    /// Something was batched for the directory since its last flush.
+    var unflushed = false
+    var counters = ClusterCounters()
+    var warnings = WarningRateLimit(burst: 10, intervalNanoseconds: 10_000_000_000)
+
+    init(attachment: ClusterAttachment) throws(SystemError) {
+        self.attachment = attachment
+        mailbox = try ClusterMailbox()
+        hasher = try WorkerThread(notify: mailbox.signal)
+    }
+
+    deinit { hasher.stop() }  // a server made and never run; otherwise already stopped
+}
+
+/// A checksum the hasher computed.
+struct ComputedChecksum {
+    let id: ObjectID
+    let checksum: UInt64
+}
+
+/// The cluster's figures for `stats`.
+struct ClusterCounters {
+    var pullsStarted = 0
+    var pullsSucceeded = 0
+    var pullsFailed = 0
+    var pulledBytes = 0
+    var wantsPublished = 0
+    var locationsPublished = 0
+    var publishesRefused = 0
+
+    func fill(_ statistics: inout StoreStatistics, pinnedObjects: Int) {
+        statistics.clusterPullsStarted = Int64(pullsStarted)
+        statistics.clusterPullsSucceeded = Int64(pullsSucceeded)
+        statistics.clusterPullsFailed = Int64(pullsFailed)
+        statistics.clusterPulledBytes = Int64(pulledBytes)
+        statistics.clusterWantsPublished = Int64(wantsPublished)
+        statistics.clusterLocationsPublished = Int64(locationsPublished)
+        statistics.clusterPublishesRefused = Int64(publishesRefused)
+        statistics.clusterPinnedObjects = Int64(pinnedObjects)
+    }
+}

@@ -1,0 +1,258 @@
+import PlasmaClusterCore
+import PlasmaCore
+import PlasmaEngine
+import PlasmaPosix
+
+/// The store's side of a cluster (docs/CLUSTER.md, issue 15), on the loop's thread.
+///
+/// - Local demand (StoreEngine+Demand.swift), settled once per pass: an id that began to be wanted is
+///   `want`ed; one that ended is `unwant`ed unless a pull of it is under way.
+/// - `.located`: a wanted id with a get still waiting is pulled from its first known location into a
+///   reserved unsealed copy; the copy is sealed (origin recorded) when the puller reports success, so
+///   that the waiters wake through the ordinary seal, or aborted, and the next location tried.
+/// - `.wanted` by another node: if the id is sealed here its location is published (XXH64 of data then
+///   metadata, computed off the loop for big objects and cached per object); if it is sealed later,
+///   then. A published id that leaves the arena is unpublished.
+/// - Transfer threads pin and unpin through the mailbox (ClusterObjectSource.swift).
+///
+/// Directory calls are batched; `flush` goes once per pass when something was batched.
+extension StoreServer {
+    /// Objects up to this size are hashed on the loop (tens of microseconds); bigger ones on the hasher.
+    static let inlineChecksumBytes = 1 << 20
+
+    /// Sets up the cluster side: the engine tracks demand, the mailbox joins the loop's epoll set, the
+    /// directory's events go to the mailbox, the cluster's figures to `stats`.
+    func attachCluster(_ attachment: ClusterAttachment) throws(SystemError) {
+        let side = try ClusterSide(attachment: attachment)
+        engine.enableCluster()
+        cluster = side
+        let mailbox = side.mailbox
+        attachment.directory.setEventHandler { events in mailbox.post(.events(events)) }
+        try loop.register(mailbox.signal.rawValue, interest: .readable) { [unowned self] _ in clusterMailboxReady() }
+        let previous = engine.statisticsAddendum
+        engine.statisticsAddendum = { [unowned self] statistics in
+            previous(&statistics)
+            cluster?.counters.fill(&statistics, pinnedObjects: engine.pinnedObjects)
+        }
+    }
+
+    /// The store as its transfer listener serves it (pins and unpins from transfer threads); nil
+    /// without a cluster.
+    public var transferObjectSource: TransferObjectSource? {
+        cluster.map { ClusterObjectSource(mailbox: $0.mailbox) }
+    }
+
+    /// The loop stops: the mailbox closes (waiting pins are answered nil) and the hasher ends. Objects
+    /// still pinned stay pinned: the store is going away.
+    func detachCluster() {
+        guard let cluster else { return }
+        loop.unregister(cluster.mailbox.signal.rawValue)
+        cluster.mailbox.close()
+        cluster.hasher.stop()
+    }
+
+    // MARK: Once per pass
+
+    /// Settles what the pass changed: demand to wants, watched seals to locations, objects gone to
+    /// unpublishes; then one flush if anything was batched.
+    func clusterPassEnded() {
+        guard let cluster else { return }
+        if engine.hasDemandChanges {
+            let (began, ended) = engine.takeDemandChanges()
+            for id in began { demandBegan(id, cluster) }
+            for id in ended { demandEnded(id, cluster) }
+        }
+        for id in engine.takeWatchedSeals() { offer(id, cluster) }
+        for id in engine.takeLeftArena() { leftArena(id, cluster) }
+        if cluster.unflushed {
+            cluster.unflushed = false
+            cluster.attachment.directory.flush()
+        }
+    }
+
+    /// Something the engine noted after this pass's settling (a connection closed while replies were
+    /// flushed ends its waits): settled in a pass that doesn't sleep first.
+    var clusterHasPendingWork: Bool {
+        engine.hasDemandChanges || engine.hasClusterNews || cluster?.unflushed == true
+    }
+
+    private func demandBegan(_ id: ObjectID, _ cluster: ClusterSide) {
+        if cluster.wanted.insert(id).inserted {
+            cluster.attachment.directory.want([id])
+            cluster.counters.wantsPublished += 1
+            cluster.unflushed = true
+        }
+        if cluster.pulls[id] == nil, cluster.candidates[id]?.isEmpty == false { startPull(id, cluster) }
+    }
+
+    private func demandEnded(_ id: ObjectID, _ cluster: ClusterSide) {
+        guard cluster.pulls[id] == nil else { return }  // its end decides
+        dropWant(id, cluster)
+    }
+
+    private func dropWant(_ id: ObjectID, _ cluster: ClusterSide) {
+        cluster.candidates[id] = nil
+        guard cluster.wanted.remove(id) != nil else { return }
+        cluster.attachment.directory.unwant([id])
+        cluster.unflushed = true
+    }
+
+    private func leftArena(_ id: ObjectID, _ cluster: ClusterSide) {
+        cluster.checksums[id] = nil
+        guard cluster.published.remove(id) != nil else { return }
+        cluster.attachment.directory.unpublish([id])
+        cluster.unflushed = true
+    }
+
+    // MARK: The mailbox
+
+    private func clusterMailboxReady() {
+        guard let cluster else { return }
+        for message in cluster.mailbox.take() {
+            switch message {
+            case .events(let events): for event in events { handle(event, cluster) }
+            case .pullEnded(let id, let location, let result): pullEnded(id, from: location, result, cluster)
+            case .pin(let id, let answer): answer.give(pinForPeer(id))
+            case .unpin(let id): engine.unpin(id)
+            }
+        }
+        for computed in cluster.hasher.takeOutputs() { checksumComputed(computed, cluster) }
+        // Effects (pulls sealed, locations published) are settled and flushed at the end of the pass.
+    }
+
+    private func pinForPeer(_ id: ObjectID) -> PinnedObject? {
+        guard let location = engine.pin(id) else { return nil }
+        let size = location.dataSize + location.metadataSize
+        return PinnedObject(
+            id: id, arenaDescriptor: arena.descriptor, offset: location.offset, dataSize: location.dataSize,
+            metadataSize: location.metadataSize,
+            bytes: UnsafeRawBufferPointer(start: size == 0 ? nil : arena.base + location.offset, count: size))
+    }
+
+    private func handle(_ event: ClusterEvent, _ cluster: ClusterSide) {
+        let local = cluster.attachment.nodeName
+        switch event {
+        case .wanted(let id, let node) where node != local:
+            if cluster.remoteWants[id, default: []].insert(node).inserted, cluster.remoteWants[id]!.count == 1 {
+                engine.watchSeal(of: id, true)
+            }
+            offer(id, cluster)
+        case .unwanted(let id, let node) where node != local:
+            guard cluster.remoteWants[id]?.remove(node) != nil, cluster.remoteWants[id]!.isEmpty else { return }
+            cluster.remoteWants[id] = nil
+            engine.watchSeal(of: id, false)
+        case .wanted, .unwanted:
+            break  // this node's own want, as the directory watches every want
+        case .located(let location):
+            guard location.node != local, cluster.wanted.contains(location.id) else { return }
+            var known = cluster.candidates[location.id, default: []]
+            known.removeAll { $0.node == location.node }
+            known.append(location)
+            cluster.candidates[location.id] = known
+            if cluster.pulls[location.id] == nil, engine.hasDemand(for: location.id) { startPull(location.id, cluster) }
+        case .locationGone(let id, let node):
+            cluster.candidates[id]?.removeAll { $0.node == node }
+        case .publishRefused(let id, let firstNode):
+            cluster.counters.publishesRefused += 1
+            warn("the directory refused this node's location of \(id.hex): \(firstNode) published it first with other bytes", cluster)
+        case .disconnected:
+            logger.warning("the cluster directory lost etcd: wants and locations may be stale until it reconnects; local service goes on")
+        case .reconnected:
+            // Its `.located` events for the re-published wants follow; what was known may be stale.
+            cluster.candidates.removeAll()
+            logger.info("the cluster directory reached etcd again and re-published this node's wants and locations")
+        }
+    }
+
+    private func warn(_ message: @autoclosure () -> String, _ cluster: ClusterSide) {
+        let (log, suppressed) = cluster.warnings.admit(now: clock.monotonicNanoseconds())
+        guard log else { return }
+        logger.warning("\(message())\(suppressed > 0 ? " (\(suppressed) similar lines suppressed before this one)" : "")")
+    }
+
+    // MARK: Pulling
+
+    /// Pulls `id` from its first known location: reserves the copy and hands it to the puller. A
+    /// location that can't be used (sizes over the capacity) is dropped and the next tried; no room now
+    /// leaves the want as it is (a later location or demand tries again).
+    private func startPull(_ id: ObjectID, _ cluster: ClusterSide) {
+        while let location = cluster.candidates[id]?.first {
+            switch engine.reservePull(id, dataSize: location.dataSize, metadataSize: location.metadataSize) {
+            case .success(let block):
+                cluster.pulls[id] = location
+                cluster.counters.pullsStarted += 1
+                let buffer = UnsafeMutableRawBufferPointer(
+                    start: location.totalSize == 0 ? nil : arena.base + block.offset, count: location.totalSize)
+                let mailbox = cluster.mailbox
+                cluster.attachment.puller.pull(PullTarget(location: location, buffer: buffer)) { result in
+                    mailbox.post(.pullEnded(id, location, result))
+                }
+                return
+            case .failure(let error) where error.status == .objectExists:
+                return  // created (or being pulled) here meanwhile: its demand ends with it
+            case .failure(let error) where error.status == .outOfMemory:
+                warn("no room to pull \(id.hex) (\(location.totalSize) bytes) from \(location.node): \(error.message)", cluster)
+                return
+            case .failure(let error):
+                warn("cannot pull \(id.hex) from \(location.node): \(error.message)", cluster)
+                cluster.candidates[id]?.removeFirst()
+            }
+        }
+    }
+
+    private func pullEnded(_ id: ObjectID, from location: ClusterLocation, _ result: Result<Void, PullFailure>, _ cluster: ClusterSide) {
+        guard cluster.pulls[id] == location else { return }
+        cluster.pulls[id] = nil
+        switch result {
+        case .success:
+            engine.sealPull(id, origin: location.node)
+            cluster.counters.pullsSucceeded += 1
+            cluster.counters.pulledBytes += location.totalSize
+            dropWant(id, cluster)
+        case .failure(let failure):
+            engine.abortPull(id)
+            cluster.counters.pullsFailed += 1
+            warn("pulling \(id.hex) from \(location.node) (\(location.transferAddress)) failed: \(failure)", cluster)
+            cluster.candidates[id]?.removeAll { $0.node == location.node }
+            if engine.hasDemand(for: id) { startPull(id, cluster) } else { dropWant(id, cluster) }
+        }
+    }
+
+    // MARK: Publishing
+
+    /// Publishes the location of `id` if another node wants it and it is sealed here, once; computes
+    /// its checksum first (on the hasher for a big object, which is pinned meanwhile).
+    private func offer(_ id: ObjectID, _ cluster: ClusterSide) {
+        guard cluster.remoteWants[id] != nil, !cluster.published.contains(id), !cluster.hashing.contains(id),
+              let location = engine.sealedLocation(of: id)
+        else { return }
+        if let checksum = cluster.checksums[id] { return publish(id, location, checksum, cluster) }
+        let size = location.dataSize + location.metadataSize
+        guard size > Self.inlineChecksumBytes else {
+            let bytes = UnsafeRawBufferPointer(start: size == 0 ? nil : arena.base + location.offset, count: size)
+            return checksumComputed(ComputedChecksum(id: id, checksum: XXH64.hash(bytes)), cluster)
+        }
+        guard let pinned = engine.pin(id) else { return }
+        cluster.hashing.insert(id)
+        let bytes = UnsafeRawBufferPointer(start: arena.base + pinned.offset, count: size)
+        cluster.hasher.submit { ComputedChecksum(id: id, checksum: XXH64.hash(bytes)) }
+    }
+
+    private func checksumComputed(_ computed: ComputedChecksum, _ cluster: ClusterSide) {
+        if cluster.hashing.remove(computed.id) != nil { engine.unpin(computed.id) }
+        guard engine.sealedLocation(of: computed.id) != nil else { return }  // deleted at the unpin
+        cluster.checksums[computed.id] = computed.checksum
+        engine.trackLeaving(computed.id)
+        offer(computed.id, cluster)
+    }
+
+    private func publish(_ id: ObjectID, _ location: ObjectLocation, _ checksum: UInt64, _ cluster: ClusterSide) {
+        cluster.attachment.directory.publish([ClusterLocation(
+            id: id, node: cluster.attachment.nodeName, transferAddress: cluster.attachment.transferAddress,
+            dataSize: location.dataSize, metadataSize: location.metadataSize, checksum: checksum)])
+        cluster.published.insert(id)
+        engine.trackLeaving(id)
+        cluster.counters.locationsPublished += 1
+        cluster.unflushed = true
+    }
+}
