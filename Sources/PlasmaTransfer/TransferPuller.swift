@@ -61,6 +61,8 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         var jobs: [Job] = []
         var stopping = false
         var idle: [String: [PullConnection]] = [:]
+        /// Connections a pull is running on, shut down by stop().
+        var busy: [ObjectIdentifier: TCPSocket] = [:]
         var statistics = Statistics()
         var authenticationWarnings = WarningLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
     }
@@ -97,11 +99,12 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         if !accepted { completion(.failure(.connection("the puller is stopped"))) }
     }
 
-    /// Fails the queued pulls (`.connection`), waits for those under way, closes the kept connections.
-    /// Idempotent; from the owner only.
+    /// Fails the queued pulls and those under way (`.connection`: their connections are shut down),
+    /// waits for the pool's threads, closes the kept connections. Idempotent; from the owner only.
     public func stop() {
         let (queued, idle) = state.withLock { state in
             state.stopping = true
+            for socket in state.busy.values { socket.shutdown() }
             defer { (state.jobs, state.idle) = ([], [:]) }
             return (state.jobs, state.idle.values.flatMap { $0 })
         }
@@ -169,8 +172,20 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
     /// The pull on `connection`; nil when the connection turned out dead before the reply (stale).
     private func run(_ target: PullTarget, on connection: PullConnection) -> Result<Void, PullFailure>? {
         var received = 0
+        let key = ObjectIdentifier(connection)
+        let stopping = state.withLock { state in
+            if !state.stopping { state.busy[key] = connection.socket }
+            return state.stopping
+        }
+        if stopping {
+            connection.close()
+            return .failure(.connection("the puller stopped"))
+        }
         let outcome = connection.pull(target, bytesReceived: &received)
-        state.withLock { $0.statistics.bytesReceived += Int64(received) }
+        state.withLock { state in
+            state.busy[key] = nil
+            state.statistics.bytesReceived += Int64(received)
+        }
         switch outcome {
         case .success:
             keep(connection)
