@@ -317,6 +317,9 @@ public final class TransferServer: @unchecked Sendable {
                     sent += count
                 }
             case .send:
+                guard pinned.bytes.count >= total else {
+                    throw TransferFault.protocolViolation("the pinned mapping has \(pinned.bytes.count) of \(total) bytes")
+                }
                 try socket.sendAll(UnsafeRawBufferPointer(rebasing: pinned.bytes[0..<total]))
                 sent = total
             }

@@ -30,6 +30,15 @@ final class ArenaObjectSource: TransferObjectSource, @unchecked Sendable {
         nextOffset = (offset + bytes.count + 63) / 64 * 64
     }
 
+    /// Registers `id` with sizes whose block runs past the arena's end after its first `inside` bytes:
+    /// `sendfile` sends those, then finds the end of the memfd, as it would if the store handed out a
+    /// wrong block. The server must abort the pull there and still unpin.
+    func addRunningPastTheEnd(_ id: ObjectID, inside: Int, total: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        objects[id] = (arena.size - inside, total, 0)
+    }
+
     func pin(_ id: ObjectID) -> PinnedObject? {
         condition.lock()
         defer { condition.unlock() }
@@ -39,7 +48,7 @@ final class ArenaObjectSource: TransferObjectSource, @unchecked Sendable {
         return PinnedObject(
             id: id, arenaDescriptor: arena.descriptor, offset: object.offset, dataSize: object.dataSize,
             metadataSize: object.metadataSize,
-            bytes: UnsafeRawBufferPointer(start: arena.base + object.offset, count: object.dataSize + object.metadataSize))
+            bytes: UnsafeRawBufferPointer(start: arena.base + object.offset, count: min(object.dataSize + object.metadataSize, arena.size - object.offset)))
     }
 
     func unpin(_ object: PinnedObject) {

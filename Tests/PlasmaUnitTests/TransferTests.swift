@@ -244,6 +244,26 @@ import Testing
         server.join()
     }
 
+    /// A real server whose send breaks after the first 4 MiB of 16 (the block runs past its memfd's end):
+    /// the server aborts and closes, the puller reports `.connection`, and the pin is released.
+    @Test(arguments: TransferServer.SendMethod.allCases)
+    func aServerFailingMidSendIsAConnectionFailureAndUnpins(method: TransferServer.SendMethod) throws {
+        let peer = try Peer(sourceSize: 8 << 20) { $0.sendMethod = method }
+        var random = SeededRandom(seed: 11)
+        let id = ObjectID.random(using: &random)
+        let size = 16 << 20
+        peer.source.addRunningPastTheEnd(id, inside: 4 << 20, total: size)
+        let location = ClusterLocation(id: id, node: "a", transferAddress: peer.address, dataSize: size, metadataSize: 0, checksum: 0)
+        let destination = try Arena(size: size, options: .init(prefault: true))
+        let puller = try Self.puller()
+        let result = Self.pull(puller, PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: size)))
+        #expect(Self.isConnectionFailure(result), "\(String(describing: result))")
+        #expect(peer.source.wait { pins, unpins in pins == 1 && unpins == 1 })
+        #expect(peer.server.statistics.pullsAborted == 1)
+        puller.stop()
+        peer.server.stop()
+    }
+
     /// A puller that goes away after the first megabyte of 64: the server's send fails and the object
     /// is unpinned.
     @Test func aPeerGoneMidSendReleasesThePin() throws {
