@@ -9,7 +9,8 @@ import PlasmaTransfer
 /// `transfer` and `tcp-limit` (issue #15): pulls of 64 MiB and 1 GiB objects through a ``TransferServer``
 /// → ``TransferPuller`` pair over loopback TCP, between two real memfd arenas, in this process, set
 /// against the loopback TCP limit (`sendfile` → `recv`, ``LoopbackTCPLimit``) measured in the same
-/// invocation between the pulls. Each repetition takes one limit sample then one pull per send method,
+/// invocation between the pulls (and, beside it, the same with `send` from the mapping instead of
+/// `sendfile`). Each repetition takes one sample of each limit then one pull per send method,
 /// alternating, after a warm-up of each (which opens the puller's connection; later pulls reuse it, as
 /// a store's do). The figure is what a store's pull costs on the wire and in the checksum, not the
 /// etcd round trips or the store's loop (the cluster rows measure those).
@@ -44,7 +45,8 @@ enum TransferBenchmark {
         let token = try ClusterToken(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })
         var logger = Logger(label: "plasma-bench")
         logger.logLevel = .warning
-        let methods: [TransferServer.SendMethod] = transfer ? TransferServer.SendMethod.allCases : []
+        // The server's default first; its row is named without a suffix.
+        let methods: [TransferServer.SendMethod] = transfer ? [.send, .sendfile] : []
         var servers: [TransferServer.SendMethod: TransferServer] = [:]
         for method in methods {
             var configuration = TransferServer.Configuration(address: "127.0.0.1:0", nodeName: "bench-a", token: token)
@@ -72,11 +74,22 @@ enum TransferBenchmark {
             _ = try limit.sample(size)  // warm-up
             for method in methods { _ = try pull(method) }
             var limits: [Double] = []
+            var sendLimits: [Double] = []
             var rates: [TransferServer.SendMethod: [Double]] = [:]
-            for _ in 0..<repetitions {
-                limits.append(try limit.sample(size))
-                for method in methods { rates[method, default: []].append(try pull(method)) }
+            // CPU of this process (both ends, and the loopback's softirq work they run) per GB moved:
+            // what each way costs, which the load of a shared machine disturbs less than the rates.
+            var cpu: [String: UInt64] = [:]
+            func measured<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
+                let before = CPUUsage.ofThisProcess()
+                defer { cpu[key, default: 0] += (CPUUsage.ofThisProcess() - before).nanoseconds }
+                return try body()
             }
+            for _ in 0..<repetitions {
+                limits.append(try measured("limit") { try limit.sample(size) })
+                sendLimits.append(try measured("limit-send") { try limit.sample(size, send: true) })
+                for method in methods { rates[method, default: []].append(try measured(method.rawValue) { try pull(method) }) }
+            }
+            func cpuPerGB(_ key: String) -> Double { Double(cpu[key] ?? 0) / 1e9 / (Double(size * repetitions) / 1e9) }
             let sortedLimits = limits.sorted()
             // What the puller's checksum costs on its own: XXH64 over the pulled bytes, in cache or not.
             let hashStart = ContinuousClock.now
@@ -85,18 +98,27 @@ enum TransferBenchmark {
             limitRows.append(Row(
                 name: "tcp-limit-\(name)", figure: "\(Report.format(sortedLimits[sortedLimits.count / 2])) GB/s",
                 spread: "\(Report.format(sortedLimits.first!)) … \(Report.format(sortedLimits.last!))",
-                what: "loopback TCP: sendfile from a populated memfd → recv into a populated memfd mapping, \(name), one kept connection; XXH64 alone over it: \(Report.format(hashRate)) GB/s",
-                json: [("xxh64_gb_per_s", "\(hashRate)"), ("unit", "\"GB/s\""), ("median", "\(sortedLimits[sortedLimits.count / 2])"), ("min", "\(sortedLimits.first!)"),
+                what: "loopback TCP: sendfile from a populated memfd → recv into a populated memfd mapping, \(name), one kept connection; XXH64 alone over it: \(Report.format(hashRate)) GB/s; \(String(format: "%.3f", cpuPerGB("limit"))) CPU s/GB",
+                json: [("xxh64_gb_per_s", "\(hashRate)"), ("cpu_seconds_per_gb", "\(cpuPerGB("limit"))"), ("unit", "\"GB/s\""), ("median", "\(sortedLimits[sortedLimits.count / 2])"), ("min", "\(sortedLimits.first!)"),
                        ("max", "\(sortedLimits.last!)"), ("repetitions", "\(repetitions)"), ("size", "\(size)")]))
+            let sortedSendLimits = sendLimits.sorted()
+            let sendLimit = sortedSendLimits[sortedSendLimits.count / 2]
+            limitRows.append(Row(
+                name: "tcp-limit-\(name)-send", figure: "\(Report.format(sendLimit)) GB/s",
+                spread: "\(Report.format(sortedSendLimits.first!)) … \(Report.format(sortedSendLimits.last!))",
+                what: "loopback TCP the other way: send from the populated memfd's mapping → recv, \(name), one kept connection; \(String(format: "%.3f", cpuPerGB("limit-send"))) CPU s/GB",
+                json: [("cpu_seconds_per_gb", "\(cpuPerGB("limit-send"))"), ("unit", "\"GB/s\""), ("median", "\(sendLimit)"),
+                       ("min", "\(sortedSendLimits.first!)"), ("max", "\(sortedSendLimits.last!)"), ("repetitions", "\(repetitions)"), ("size", "\(size)")]))
             for method in methods {
                 let sorted = rates[method]!.sorted()
                 let median = sorted[sorted.count / 2]
                 transferRows.append(Row(
-                    name: "transfer-\(name)" + (method == .sendfile ? "" : "-\(method.rawValue)"), figure: "\(Report.format(median)) GB/s",
+                    name: "transfer-\(name)" + (method == .send ? "" : "-\(method.rawValue)"), figure: "\(Report.format(median)) GB/s",
                     spread: "\(Report.format(sorted.first!)) … \(Report.format(sorted.last!))",
-                    what: "pull of \(name) TransferServer (\(method.rawValue) from the memfd\(method == .send ? " mapping" : "")) → TransferPuller (recv into the target + XXH64), loopback, kept connection",
-                    json: [("unit", "\"GB/s\""), ("median", "\(median)"), ("min", "\(sorted.first!)"), ("max", "\(sorted.last!)"),
-                           ("repetitions", "\(repetitions)"), ("size", "\(size)"), ("send_method", "\"\(method.rawValue)\"")],
+                    what: "pull of \(name) TransferServer (\(method == .send ? "send from the memfd's mapping" : "sendfile from the memfd")) → TransferPuller (recv into the target + XXH64), loopback, kept connection; \(String(format: "%.3f", cpuPerGB(method.rawValue))) CPU s/GB",
+                    json: [("cpu_seconds_per_gb", "\(cpuPerGB(method.rawValue))"), ("unit", "\"GB/s\""), ("median", "\(median)"), ("min", "\(sorted.first!)"), ("max", "\(sorted.last!)"),
+                           ("repetitions", "\(repetitions)"), ("size", "\(size)"), ("send_method", "\"\(method.rawValue)\""),
+                           ("send_recv_limit", "\(sendLimit)"), ("ratio_to_send_recv_limit", "\(median / sendLimit)")],
                     limited: LimitedFigure(kind: .tcp(size), value: median, samples: limits)))
             }
         }

@@ -4,6 +4,9 @@ import CPlasma
 /// published test vectors. Implemented in C (Sources/CPlasma/xxh64.c); it finds damage, it doesn't
 /// authenticate (see there).
 public enum XXH64 {
+    /// The XXH64 of `bytes` in one pass.
+    ///
+    /// The corresponding C function is `plasma_xxh64`.
     public static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
         system_xxh64(bytes, seed: seed)
     }

@@ -29,7 +29,7 @@ public final class TransferServer: @unchecked Sendable {
         /// Time one send may make no progress (a peer that stops reading) before the pull is abandoned.
         public var sendTimeout: Duration = .seconds(30)
         /// How an object's bytes go out.
-        public var sendMethod: SendMethod = .sendfile
+        public var sendMethod: SendMethod = .send
 
         /// A configuration with the default bounds.
         public init(address: String, nodeName: String, token: ClusterToken) {
@@ -41,10 +41,13 @@ public final class TransferServer: @unchecked Sendable {
 
     /// How the server sends an object's bytes.
     public enum SendMethod: String, Sendable, CaseIterable {
-        /// `sendfile` from the arena's memfd at the object's offset: no copy through user space (the
-        /// default: faster in plasma-bench's `transfer` rows, docs/TRANSFER.md).
+        /// `sendfile` from the arena's memfd at the object's offset: no copy through user space on this
+        /// side; the receiver then copies from the arena's own (cold) pages. Slower over loopback here
+        /// (docs/TRANSFER.md); worth trying over a NIC that sends from pages without a copy.
         case sendfile
-        /// `send` from the store's mapping of the object.
+        /// `send` from the store's mapping of the object (the default: faster, and cheaper in CPU, in
+        /// plasma-bench's `transfer` rows over loopback, docs/TRANSFER.md): the sender's copy leaves the
+        /// bytes in cache for the receiver's.
         case send
     }
 
