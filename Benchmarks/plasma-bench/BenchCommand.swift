@@ -161,7 +161,7 @@ struct BenchCommand: ParsableCommand {
         "transfer, tcp-limit (only when named, alone or together): object sizes pulled, comma-separated.", valueName: "sizes"))
     var transferSizes = "64M,1G"
 
-    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), transfer and tcp-limit (only when named, without other workloads: pulls of --transfer-sizes through an in-process transfer server and puller over loopback TCP between two memfd arenas, set against the loopback TCP limit sendfile → recv measured between them; tcp-limit alone measures that limit only), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
+    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), transfer (only when named, with tcp-limit at most: pulls of --transfer-sizes through an in-process transfer server and puller over loopback TCP between two memfd arenas, set against the loopback TCP limit sendfile → recv measured between them), tcp-limit (only when named, with transfer at most: that limit alone), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async", "wake-async-readloop"]
