@@ -340,6 +340,81 @@ import Testing
         puller.stop()
     }
 
+    @Test func theListenerBindsOnlyTheGivenAddress() throws {
+        let peer = try Peer(sourceSize: 4096)
+        // 127.0.0.2 is loopback too, but not the address bound: refused.
+        #expect(throws: SystemError.self) { try TCPSocket.connect(to: TCPEndpoint(host: "127.0.0.2", port: peer.server.port), timeout: .seconds(30)).close() }
+        peer.server.stop()
+        let elsewhere = TransferServer(
+            configuration: .init(address: "192.0.2.1:0", nodeName: "a", token: Self.token), source: peer.source, logger: Self.logger)
+        #expect(throws: TransferServerError.self) { try elsewhere.start() }  // not an address of this machine
+        let nowhere = TransferServer(
+            configuration: .init(address: ":7420", nodeName: "a", token: Self.token), source: peer.source, logger: Self.logger)
+        #expect(throws: TransferServerError.self) { try nowhere.start() }  // no wildcard is assumed
+    }
+
+    static let hasIPv6Loopback: Bool = {
+        guard let (socket, _) = try? TCPSocket.listen(on: TCPEndpoint(host: "::1", port: 0)) else { return false }
+        socket.close()
+        return true
+    }()
+
+    @Test(.enabled(if: hasIPv6Loopback, "the machine has no IPv6 loopback"))
+    func aPullWorksOverIPv6() throws {
+        let peer = try Peer(sourceSize: 1 << 20) { $0.address = "[::1]:0" }
+        var location = peer.addObject(size: 100_000, seed: 12)
+        location.transferAddress = "[::1]:\(peer.server.port)"
+        let destination = try Arena(size: 1 << 20, options: .init(prefault: true))
+        let puller = try Self.puller()
+        let result = Self.pull(puller, PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: location.totalSize)))
+        #expect(Self.failure(result) == nil && result != nil)
+        puller.stop()
+        peer.server.stop()
+    }
+
+    @Test func manyPullsAtOnceAllArriveThroughTheBoundedPool() throws {
+        let peer = try Peer(sourceSize: 16 << 20)
+        let locations = (0..<12).map { peer.addObject(size: 1 << 20, metadataSize: 100, seed: 100 + UInt64($0)) }
+        let destination = try Arena(size: 16 << 20, options: .init(prefault: true))
+        let puller = try Self.puller()
+        let done = DispatchSemaphore(value: 0)
+        let outcomes = (0..<locations.count).map { _ in Outcome() }
+        for (index, location) in locations.enumerated() {
+            let buffer = UnsafeMutableRawBufferPointer(start: destination.base + index * (1 << 20), count: location.totalSize)
+            puller.pull(PullTarget(location: location, buffer: buffer)) { result in
+                outcomes[index].set(result)
+                done.signal()
+            }
+        }
+        for _ in locations { #expect(done.wait(timeout: .now() + 120) == .success) }
+        for outcome in outcomes { #expect(outcome.value != nil && Self.failure(outcome.value) == nil) }
+        let statistics = puller.statistics
+        #expect(statistics.pullsSucceeded == locations.count)
+        #expect(statistics.connectionsOpened <= 4)  // at most one per thread of the pool
+        puller.stop()
+        peer.server.stop()
+        #expect(peer.source.counts.pins == locations.count && peer.source.counts.unpins == locations.count)
+    }
+
+    /// The server closes the puller's kept connection after its idle timeout: the next pull finds it
+    /// dead before any reply and succeeds on a fresh one.
+    @Test func aKeptConnectionTheServerClosedIsReplacedTransparently() throws {
+        let peer = try Peer(sourceSize: 1 << 20) { $0.idleTimeout = .milliseconds(100) }
+        let location = peer.addObject(size: 10_000, seed: 13)
+        let destination = try Arena(size: 1 << 20, options: .init(prefault: true))
+        let puller = try Self.puller()
+        let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: location.totalSize))
+        #expect(Self.failure(Self.pull(puller, target)) == nil)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while peer.server.statistics.activeConnections > 0, ContinuousClock.now < deadline { usleep(1000) }  // the idle close
+        #expect(peer.server.statistics.activeConnections == 0)
+        let again = Self.pull(puller, target)
+        #expect(again != nil && Self.failure(again) == nil)
+        #expect(puller.statistics.connectionsOpened == 2)
+        puller.stop()
+        peer.server.stop()
+    }
+
     // MARK: parts
 
     @Test func streamingXXH64EqualsTheOneShotHashWhateverThePieces() {
