@@ -101,6 +101,8 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     /// Fails the queued pulls and those under way (`.connection`: their connections are shut down),
     /// waits for the pool's threads, closes the kept connections. Idempotent; from the owner only.
+    /// Completions run on the pool's threads and this waits for them: they must not wait for the thread
+    /// that calls it.
     public func stop() {
         let (queued, idle) = state.withLock { state in
             state.stopping = true

@@ -127,6 +127,10 @@ public final class TransferServer: @unchecked Sendable {
 
     /// Stops accepting, closes every connection (a send under way fails; its object is unpinned) and
     /// waits for every thread. Idempotent; from the owner only.
+    ///
+    /// A connection thread inside ``TransferObjectSource/pin(_:)`` is waited for too, so the source must
+    /// still answer while this runs (nil once the store is shutting down): calling it from the thread
+    /// that `pin` waits on, with `pin` waiting, would never return.
     public func stop() {
         guard let listener, let acceptor else { return }
         state.withLock { $0.stopping = true }

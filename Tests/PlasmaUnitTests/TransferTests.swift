@@ -54,9 +54,12 @@ import Testing
         for index in (words * 8)..<bytes.count { bytes[index] = UInt8(truncatingIfNeeded: random.next()) }
     }
 
-    static func puller(token: ClusterToken = token, connectTimeout: Duration = .seconds(3)) throws -> TransferPuller {
+    static func puller(
+        token: ClusterToken = token, connectTimeout: Duration = .seconds(3), configure: (inout TransferPuller.Configuration) -> Void = { _ in }
+    ) throws -> TransferPuller {
         var configuration = TransferPuller.Configuration(nodeName: "b", token: token)
         configuration.connectTimeout = connectTimeout
+        configure(&configuration)
         return try TransferPuller(configuration: configuration, logger: logger)
     }
 
@@ -376,7 +379,11 @@ import Testing
         let peer = try Peer(sourceSize: 16 << 20)
         let locations = (0..<12).map { peer.addObject(size: 1 << 20, metadataSize: 100, seed: 100 + UInt64($0)) }
         let destination = try Arena(size: 16 << 20, options: .init(prefault: true))
-        let puller = try Self.puller()
+        // As many kept connections as threads: then a thread opens one only when all others are busy.
+        let puller = try Self.puller {
+            $0.maxConcurrentPulls = 4
+            $0.idleConnectionsPerPeer = 4
+        }
         let done = DispatchSemaphore(value: 0)
         let outcomes = (0..<locations.count).map { _ in Outcome() }
         for (index, location) in locations.enumerated() {
@@ -391,6 +398,7 @@ import Testing
         let statistics = puller.statistics
         #expect(statistics.pullsSucceeded == locations.count)
         #expect(statistics.connectionsOpened <= 4)  // at most one per thread of the pool
+        #expect(statistics.connectionsOpened + statistics.connectionsReused == locations.count)
         puller.stop()
         peer.server.stop()
         #expect(peer.source.counts.pins == locations.count && peer.source.counts.unpins == locations.count)
