@@ -34,6 +34,16 @@ let package = Package(
         // The contracts between a store and its cluster (docs/CLUSTER.md): the etcd directory, the transfer
         // plane and the store meet here, so that none of them depends on another's implementation.
         .target(name: "PlasmaClusterCore", dependencies: ["PlasmaCore"]),
+        // The data plane between stores (docs/TRANSFER.md): the transfer listener and the puller, TCP with
+        // an HMAC handshake over the cluster token.
+        .target(
+            name: "PlasmaTransfer",
+            dependencies: [
+                "PlasmaClusterCore", "PlasmaCore", "PlasmaPosix", "CPlasma",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Framing and the native codec.
         .target(name: "PlasmaWire", dependencies: ["PlasmaCore"]),
         // The object table and its rules, dialect-neutral: commands in, typed outcomes and observer calls
@@ -85,13 +95,14 @@ let package = Package(
             name: "PlasmaUnitTests",
             dependencies: [
                 "CPlasma", "PlasmaPosix", "PlasmaCore", "PlasmaWire", "PlasmaEngine", "PlasmaStore", "PlasmaClient",
-                "PlasmaClusterCore", "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
+                "PlasmaClusterCore", "PlasmaTransfer", "PlasmaTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "plasma-bench",
             dependencies: [
                 "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "PlasmaToolSupport",
+                "PlasmaClusterCore", "PlasmaTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"

@@ -157,7 +157,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("startup (alone, only when named): the store sizes launched one after the other, comma-separated.", valueName: "sizes"))
     var startupMemory = "2G,16G"
 
-    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
+    @Option(help: ArgumentHelp(
+        "transfer, tcp-limit (only when named, alone or together): object sizes pulled, comma-separated.", valueName: "sizes"))
+    var transferSizes = "64M,1G"
+
+    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), transfer (only when named, with tcp-limit at most: pulls of --transfer-sizes through an in-process transfer server and puller over loopback TCP between two memfd arenas, set against the loopback TCP limit sendfile → recv measured between them), tcp-limit (only when named, with transfer at most: that limit alone), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async", "wake-async-readloop"]
@@ -169,8 +173,23 @@ struct BenchCommand: ParsableCommand {
 
     func selected(_ name: String) -> Bool { names.isEmpty || names.contains(name) }
 
+    /// --transfer-sizes in bytes.
+    func transferSizeList() throws -> [Int] {
+        try transferSizes.split(separator: ",").map { size in
+            let bytes = try ByteCount.parse(String(size))
+            guard bytes > 0 else { throw ValidationError("a transfer size must be above 0") }
+            return bytes
+        }
+    }
+
     func validate() throws {
-        let known = Self.allNames + Self.aloneNames  // startup: StartupBenchmark.swift
+        let known = Self.allNames + Self.aloneNames + TransferBenchmark.names  // startup: StartupBenchmark.swift
+        if names.contains(where: TransferBenchmark.names.contains), !names.allSatisfy(TransferBenchmark.names.contains) {
+            throw ValidationError("transfer and tcp-limit run without other workloads")
+        }
+        guard (try? transferSizeList()) != nil else {
+            throw ValidationError("invalid --transfer-sizes '\(transferSizes)': give sizes separated by commas, e.g. 64M,1G")
+        }
         for name in names where !known.contains(name) {
             throw ValidationError("unknown workload '\(name)'; known: \(known.joined(separator: ", "))")
         }
@@ -211,6 +230,11 @@ struct BenchCommand: ParsableCommand {
         if names == ["soak"] { return try runSoak() }
         if names == ["hostile"] { return try runHostile() }
         if names == ["startup"] { return print(StartupBenchmark.rows(memories: startupMemory).report(json: json)) }
+        if !names.isEmpty, names.allSatisfy(TransferBenchmark.names.contains) {
+            let rows = try TransferBenchmark.rows(sizes: try transferSizeList(), repetitions: repetitions, transfer: names.contains("transfer"))
+            return print(json ? Report.json(rows)
+                : Report.table(rows, machine: Machine.describe(), store: "none: a transfer server and a puller in this process, loopback TCP"))
+        }
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath

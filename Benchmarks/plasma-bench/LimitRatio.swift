@@ -6,13 +6,15 @@ enum LimitKind: Equatable {
     case read(Int)
     /// One request per polling round trip: the rate limit is 1 / that round trip (ops/s figures).
     case roundTripRate
+    /// Bytes per second over loopback TCP, `sendfile` → `recv`, for objects of this size (transfer rows).
+    case tcp(Int)
     /// A latency set against one round trip with both sides sleeping in read (wake p50): the ratio is
     /// latency / round trip, lower is better.
     case roundTripLatency
 
     var unit: String {
         switch self {
-        case .copy, .read: "GB/s"
+        case .copy, .read, .tcp: "GB/s"
         case .roundTripRate: "ops/s"
         case .roundTripLatency: "us"
         }
@@ -23,6 +25,7 @@ enum LimitKind: Equatable {
         switch self {
         case .copy(let size): "copy-into-shared-\(MachineLimits.sizeName(size))"
         case .read(let size): "read-shared-\(MachineLimits.sizeName(size))"
+        case .tcp(let size): "loopback-tcp-sendfile-recv-\(MachineLimits.sizeName(size))"
         case .roundTripRate: "1/uds-round-trip-polling"
         case .roundTripLatency: "uds-round-trip-p50"
         }

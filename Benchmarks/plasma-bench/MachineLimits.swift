@@ -9,6 +9,8 @@ import PlasmaToolSupport
 /// - copy: `copyMemory` (glibc `memmove`, the routine `put-large` uses) of an object's size from the same
 ///   private source buffer into an already-populated memfd mapping: what a put does at best.
 /// - read: `readEveryByte` (the routine `get-large` uses) over an already-populated memfd mapping.
+/// - loopback TCP: `sendfile` from a populated memfd → `recv` into a populated memfd mapping over one
+///   127.0.0.1 connection (LoopbackTCPLimit): what a pull between two stores does at best.
 /// - round trip: 32 bytes to another process over a Unix socket and back: what one request costs at best,
 ///   with both sides polling (set against ops/s rows), or with both sleeping in read (set against the
 ///   wake rows, whose waiter sleeps).
@@ -16,6 +18,7 @@ final class MachineLimits {
     /// Populated memfd mappings by size, made on first use (populating 1 GiB takes seconds: never timed).
     private var targets: [Int: Arena] = [:]
     private var peers: [RoundTripMode: RoundTripPeer] = [:]
+    private var tcpLimits: [Int: LoopbackTCPLimit] = [:]
 
     /// Round trips per round-trip sample.
     static let roundTrips = 2_000
@@ -27,6 +30,7 @@ final class MachineLimits {
         case .read(let size): try passes(size) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
         case .roundTripRate: 1e6 / (try roundTrip(.polling))
         case .roundTripLatency: try roundTrip(.sleeping)
+        case .tcp(let size): try tcpLimit(size).sample(size)
         }
     }
 
@@ -36,7 +40,7 @@ final class MachineLimits {
         switch kind {
         case .copy(let size): try passes(size, count: 1) { target, source in target.copyMemory(from: source) }
         case .read(let size): try passes(size, count: 1) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
-        case .roundTripRate, .roundTripLatency: nil
+        case .roundTripRate, .roundTripLatency, .tcp: nil
         }
     }
 
@@ -56,6 +60,18 @@ final class MachineLimits {
             rates.append(Double(size) / (ContinuousClock.now - start).inSeconds / 1e9)
         }
         return rates.sorted()[rates.count / 2]
+    }
+
+    /// A loopback TCP connection between two populated memfds of `size` (the transfer rows keep their
+    /// own, over their arenas: TransferBenchmark).
+    private func tcpLimit(_ size: Int) throws -> LoopbackTCPLimit {
+        if let limit = tcpLimits[size] { return limit }
+        let source = try Arena(size: size, options: .init(prefault: true))
+        let destination = try targets[size] ?? Arena(size: size, options: .init(prefault: true))
+        targets[size] = destination
+        let limit = try LoopbackTCPLimit(source: source, destination: UnsafeMutableRawBufferPointer(start: destination.base, count: size))
+        tcpLimits[size] = limit
+        return limit
     }
 
     /// p50 in µs of `roundTrips` round trips to the peer process of `mode` (started on first use).

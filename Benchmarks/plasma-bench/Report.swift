@@ -69,7 +69,8 @@ enum Report {
 
     static let limitNote = """
         limit: the machine's own, measured before each repetition of the row (median of those samples): copy of the \
-        object's size into populated shared memory (puts), read of it (gets); for ops/s rows, one request per 32 B \
+        object's size into populated shared memory (puts), read of it (gets); for the transfer rows, the object's size \
+        over loopback TCP, sendfile from a populated memfd → recv into a populated mapping; for ops/s rows, one request per 32 B \
         Unix-socket round trip between two processes that both poll (p50 of \(MachineLimits.roundTrips); put-small \
         and get-small make two round trips per operation); for the wake rows, that round trip with both sides \
         sleeping in read (as Benchmarks/limits.sh measures it). ratio: median / limit; for us rows, latency / \

@@ -36,34 +36,8 @@ static inline uint64_t merge_round(uint64_t accumulator, uint64_t lane) {
     return accumulator * PRIME64_1 + PRIME64_4;
 }
 
-uint64_t plasma_xxh64(const void *bytes, size_t length, uint64_t seed) {
-    const uint8_t *p = bytes;
-    const uint8_t *end = p + length;
-    uint64_t hash;
-
-    if (length >= 32) {
-        uint64_t v1 = seed + PRIME64_1 + PRIME64_2;
-        uint64_t v2 = seed + PRIME64_2;
-        uint64_t v3 = seed;
-        uint64_t v4 = seed - PRIME64_1;
-        const uint8_t *limit = end - 32;
-        do {
-            v1 = round64(v1, read64(p));
-            v2 = round64(v2, read64(p + 8));
-            v3 = round64(v3, read64(p + 16));
-            v4 = round64(v4, read64(p + 24));
-            p += 32;
-        } while (p <= limit);
-        hash = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-        hash = merge_round(hash, v1);
-        hash = merge_round(hash, v2);
-        hash = merge_round(hash, v3);
-        hash = merge_round(hash, v4);
-    } else {
-        hash = seed + PRIME64_5;
-    }
-    hash += (uint64_t)length;
-
+// The tail (fewer than 32 bytes) and the avalanche, shared by the one-shot and the streaming forms.
+static uint64_t finish(uint64_t hash, const uint8_t *p, const uint8_t *end) {
     while (end - p >= 8) {
         hash ^= round64(0, read64(p));
         hash = rotl64(hash, 27) * PRIME64_1 + PRIME64_4;
@@ -86,4 +60,78 @@ uint64_t plasma_xxh64(const void *bytes, size_t length, uint64_t seed) {
     hash *= PRIME64_3;
     hash ^= hash >> 32;
     return hash;
+}
+
+static inline uint64_t converge(const uint64_t v[4]) {
+    uint64_t hash = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18);
+    for (int lane = 0; lane < 4; lane++) hash = merge_round(hash, v[lane]);
+    return hash;
+}
+
+// Consumes whole 32-byte stripes from p; returns where it stopped.
+static inline const uint8_t *stripes(uint64_t v[4], const uint8_t *p, const uint8_t *end) {
+    uint64_t v1 = v[0], v2 = v[1], v3 = v[2], v4 = v[3];
+    while (end - p >= 32) {
+        v1 = round64(v1, read64(p));
+        v2 = round64(v2, read64(p + 8));
+        v3 = round64(v3, read64(p + 16));
+        v4 = round64(v4, read64(p + 24));
+        p += 32;
+    }
+    v[0] = v1, v[1] = v2, v[2] = v3, v[3] = v4;
+    return p;
+}
+
+uint64_t plasma_xxh64(const void *bytes, size_t length, uint64_t seed) {
+    const uint8_t *p = bytes;
+    const uint8_t *end = p + length;
+    uint64_t hash;
+
+    if (length >= 32) {
+        uint64_t v[4] = {seed + PRIME64_1 + PRIME64_2, seed + PRIME64_2, seed, seed - PRIME64_1};
+        p = stripes(v, p, end);
+        hash = converge(v);
+    } else {
+        hash = seed + PRIME64_5;
+    }
+    hash += (uint64_t)length;
+    return finish(hash, p, end);
+}
+
+void plasma_xxh64_reset(plasma_xxh64_state_t *state, uint64_t seed) {
+    memset(state, 0, sizeof *state);
+    state->seed = seed;
+    state->lanes[0] = seed + PRIME64_1 + PRIME64_2;
+    state->lanes[1] = seed + PRIME64_2;
+    state->lanes[2] = seed;
+    state->lanes[3] = seed - PRIME64_1;
+}
+
+void plasma_xxh64_update(plasma_xxh64_state_t *state, const void *bytes, size_t length) {
+    const uint8_t *p = bytes;
+    const uint8_t *end = p + length;
+    state->total += length;
+    if (state->buffered + length < 32) { // not a whole stripe yet: keep it
+        if (length > 0) memcpy(state->buffer + state->buffered, p, length);
+        state->buffered += (uint32_t)length;
+        return;
+    }
+    if (state->buffered > 0) { // complete the held stripe first
+        size_t take = 32 - state->buffered;
+        memcpy(state->buffer + state->buffered, p, take);
+        stripes(state->lanes, state->buffer, state->buffer + 32);
+        p += take;
+        state->buffered = 0;
+    }
+    p = stripes(state->lanes, p, end);
+    if (p < end) {
+        memcpy(state->buffer, p, (size_t)(end - p));
+        state->buffered = (uint32_t)(end - p);
+    }
+}
+
+uint64_t plasma_xxh64_digest(const plasma_xxh64_state_t *state) {
+    uint64_t hash = state->total >= 32 ? converge(state->lanes) : state->seed + PRIME64_5;
+    hash += state->total;
+    return finish(hash, state->buffer, state->buffer + state->buffered);
 }

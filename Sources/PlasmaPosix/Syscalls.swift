@@ -348,3 +348,55 @@ internal func system_populator_stop(_ populator: OpaquePointer) {
 internal func system_populator_free(_ populator: OpaquePointer) {
     plasma_populator_free(populator)
 }
+
+// MARK: CPlasma: TCP for the transfer plane (TCPSocket.swift)
+
+internal func system_tcp_listen(_ host: String, _ port: UInt16, _ backlog: CInt, _ bound: inout UInt16) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_tcp_listen(host, port, backlog, &bound) }
+}
+
+/// Not retried on EINTR: the C side polls against its own deadline and retries there.
+internal func system_tcp_connect(_ host: String, _ port: UInt16, _ timeoutMilliseconds: CInt) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_tcp_connect(host, port, timeoutMilliseconds) }
+}
+
+internal func system_tcp_accept(_ fd: CInt, _ peer: inout [CChar]) -> Result<CInt, Errno> {
+    let count = peer.count
+    return valueOrNegatedErrno { plasma_tcp_accept(fd, &peer, count) }
+}
+
+internal func system_tcp_set_timeouts(_ fd: CInt, _ receiveMilliseconds: Int64, _ sendMilliseconds: Int64) -> Result<CInt, Errno> {
+    valueOrNegatedErrno { plasma_tcp_set_timeouts(fd, receiveMilliseconds, sendMilliseconds) }
+}
+
+internal func system_sendfile(_ fd: CInt, _ source: CInt, _ offset: Int, _ count: Int) -> Result<Int, Errno> {
+    valueOrNegatedErrno { plasma_sendfile(fd, source, UInt64(offset), count) }
+}
+
+// MARK: threads (PosixThread.swift)
+
+internal func system_pthread_create(
+    _ thread: inout pthread_t, _ body: UnsafeMutableRawPointer,
+    _ entry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?
+) -> Result<CInt, Errno> {
+    let result = pthread_create(&thread, nil, entry, body)
+    return result == 0 ? .success(0) : .failure(Errno(rawValue: result))
+}
+
+internal func system_pthread_join(_ thread: pthread_t) {
+    _ = pthread_join(thread, nil)
+}
+
+// MARK: CPlasma: streaming checksums
+
+internal func system_xxh64_reset(_ state: inout plasma_xxh64_state_t, seed: UInt64) {
+    plasma_xxh64_reset(&state, seed)
+}
+
+internal func system_xxh64_update(_ state: inout plasma_xxh64_state_t, _ bytes: UnsafeRawBufferPointer) {
+    plasma_xxh64_update(&state, bytes.baseAddress, bytes.count)
+}
+
+internal func system_xxh64_digest(_ state: inout plasma_xxh64_state_t) -> UInt64 {
+    plasma_xxh64_digest(&state)
+}

@@ -9,4 +9,5 @@
 #include "plasma_file.h"
 #include "plasma_service.h"
 #include "plasma_populate.h"
+#include "plasma_tcp.h"
 #endif

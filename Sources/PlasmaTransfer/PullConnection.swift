@@ -1,0 +1,115 @@
+import PlasmaClusterCore
+import PlasmaCore
+import PlasmaPosix
+
+/// One authenticated connection from this node to a peer's transfer listener, used for one pull at a
+/// time and kept for the next pull from the same peer.
+final class PullConnection {
+    let socket: TCPSocket
+    let address: String
+    /// When it last finished a pull (CLOCK_MONOTONIC ns): an idle connection the server may have closed
+    /// is not reused after a while.
+    var lastUsed: UInt64
+
+    /// How many bytes one receive asks for: small enough that the chunk is still in cache when it is
+    /// hashed right after, large enough that system calls cost nothing next to the copy.
+    static let receiveChunk = 256 << 10
+
+    private init(socket: TCPSocket, address: String) {
+        self.socket = socket
+        self.address = address
+        lastUsed = MonotonicClock.nanoseconds()
+    }
+
+    /// Connects within `connectTimeout` and runs the handshake within `ioTimeout`.
+    static func open(
+        to address: String, handshake: TransferHandshake, connectTimeout: Duration, ioTimeout: Duration
+    ) throws(TransferFault) -> PullConnection {
+        guard let endpoint = TCPEndpoint(parsing: address) else { throw .protocolViolation("transfer address '\(address)' is not host:port") }
+        let socket: TCPSocket
+        do { socket = try TCPSocket.connect(to: endpoint, timeout: connectTimeout) } catch { throw TransferFault(error) }
+        do {
+            try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout)
+            _ = try handshake.runAsClient(on: socket, before: MonotonicClock.nanoseconds() &+ UInt64(ioTimeout.nanosecondsClamped))
+            try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout)
+        } catch {
+            socket.close()
+            throw error
+        }
+        return PullConnection(socket: socket, address: address)
+    }
+
+    func close() { socket.close() }
+
+    /// How a pull on this connection ended.
+    enum Outcome {
+        /// Every byte arrived and hashed to the location's checksum; the connection can serve the next.
+        case success
+        /// The pull failed; `reusable`: the connection is still in step (nothing unread on it).
+        case failure(PullFailure, reusable: Bool)
+        /// The connection was dead before any of the reply arrived (a reused connection the server had
+        /// closed): the pull may be retried on a fresh one.
+        case stale(TransferFault)
+    }
+
+    /// Requests `target.location` and receives its bytes straight into `target.buffer`, hashing each
+    /// chunk as it arrives.
+    func pull(_ target: PullTarget, bytesReceived: inout Int) -> Outcome {
+        let location = target.location
+        let request = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
+        do {
+            try socket.send(request.encoded)
+        } catch {
+            return .stale(error)
+        }
+        var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes)
+        var first = [UInt8](repeating: 0, count: 1)
+        do {
+            try socket.receiveExactly(&first)
+        } catch {
+            return .stale(error)
+        }
+        reply[0] = first[0]
+        var sizes = [UInt8](repeating: 0, count: TransferWire.replyBytes - 1)
+        do {
+            try socket.receiveExactly(&sizes)
+        } catch {
+            return .failure(.connection("\(address): \(error)"), reusable: false)
+        }
+        reply.replaceSubrange(1..., with: sizes)
+        switch TransferWire.ReplyStatus(rawValue: reply[0]) {
+        case .notHeld?, .otherSizes?: return .failure(.notHeld, reusable: true)
+        case .sending?: break
+        case nil: return .failure(.connection("\(address): reply status \(reply[0])"), reusable: false)
+        }
+        let dataSize = TransferWire.readLittleEndian(reply, at: 1)
+        let metadataSize = TransferWire.readLittleEndian(reply, at: 9)
+        guard dataSize == UInt64(location.dataSize), metadataSize == UInt64(location.metadataSize) else {
+            return .failure(.connection("\(address): sent sizes \(dataSize)+\(metadataSize), asked for \(location.dataSize)+\(location.metadataSize)"), reusable: false)
+        }
+        let buffer = target.buffer
+        var hash = XXH64.Stream()
+        var received = 0
+        while received < buffer.count {
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[received..<min(buffer.count, received + Self.receiveChunk)])
+            let count: Int
+            do {
+                count = try socket.receive(into: chunk)
+            } catch {
+                return .failure(.connection("\(address): after \(received) of \(buffer.count) bytes: \(TransferFault(error))"), reusable: false)
+            }
+            guard count > 0 else {
+                return .failure(.connection("\(address): closed after \(received) of \(buffer.count) bytes"), reusable: false)
+            }
+            hash.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
+            received += count
+            bytesReceived += count
+        }
+        lastUsed = MonotonicClock.nanoseconds()
+        let actual = hash.digest
+        guard actual == location.checksum else {
+            return .failure(.checksumMismatch(expected: location.checksum, actual: actual), reusable: true)
+        }
+        return .success
+    }
+}
