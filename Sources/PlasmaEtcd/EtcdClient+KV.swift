@@ -19,6 +19,11 @@ extension EtcdClient {
         return GatewayJSON.int64(answer["deleted"])
     }
 
+    /// Compacts etcd's history up to `revision`: watches can no longer start before it.
+    public func compact(revision: Int64) async throws(EtcdError) {
+        _ = try await call("/v3/kv/compaction", ["revision": String(revision)])
+    }
+
     /// Runs `success` if every compare holds, else `failure`, atomically. At most
     /// ``etcdMaximumOperationsPerTransaction`` operations per branch.
     public func transaction(
