@@ -125,13 +125,20 @@ extension EtcdDirectory {
             state.withLock { $0.lease = 0 }
         }
         let lease = try await client.grantLease(ttl: configuration.leaseTTL)
-        state.withLock { $0.lease = lease }
+        // Connected before the writer takes its snapshot of this node's state: a want or publish made after
+        // the snapshot is flushed to the writer (behind the re-registration), not dropped.
+        state.withLock { state in
+            state.lease = lease
+            state.connected = !state.stopped
+        }
         let registered = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
             if case .terminated = writes.yield(.reregister(lease: lease, done: done)) { done.resume(returning: false) }
         }
-        guard registered else { throw .unreachable("re-registration under lease \(lease) failed") }
+        guard registered else {
+            state.withLock { $0.connected = false }
+            throw .unreachable("re-registration under lease \(lease) failed")
+        }
         let stopped = state.withLock { state in
-            state.connected = !state.stopped
             state.needsResync = false
             state.reannounceLocations = true
             return state.stopped

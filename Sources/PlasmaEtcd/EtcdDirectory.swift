@@ -36,9 +36,16 @@ public final class EtcdDirectory: ClusterDirectory {
         (writeStream, writes) = AsyncStream.makeStream(of: WriterCommand.self)
     }
 
-    /// Sets where events go. Call before ``start()``.
+    /// Sets where events go. Best before ``start()``; set later (the store is built after the directory
+    /// started, so that it never serves without etcd), the handler first gets `.wanted` for every want of
+    /// another node known by then: events reported while there was no handler are not kept, the state they
+    /// changed is. (An event racing the call may then come twice.)
     public func setEventHandler(_ handler: @escaping @Sendable ([ClusterEvent]) -> Void) {
-        state.withLock { $0.handler = handler }
+        let replay = state.withLock { state in
+            state.handler = handler
+            return state.remoteWants.sorted { ($0.id, $0.node) < ($1.id, $1.node) }.map { ClusterEvent.wanted($0.id, byNode: $0.node) }
+        }
+        if !replay.isEmpty { handler(replay) }
     }
 
     /// Publishes wants for `ids` at the next flush and reports their present and later locations.

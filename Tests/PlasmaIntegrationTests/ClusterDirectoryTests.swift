@@ -36,6 +36,27 @@ extension IntegrationTests {
             await b.stop()
         }
 
+        @Test func aHandlerSetAfterStartHearsTheWantsAlreadyKnown() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, _) = try await startedDirectory("a", url: url)
+            var random = SeededRandom(seed: 21)
+            let ids = [ObjectID.random(using: &random), ObjectID.random(using: &random)]
+            a.want(ids)
+            a.flush()
+            let b = EtcdDirectory(configuration: EtcdDirectoryConfiguration(
+                endpoints: try EtcdEndpoints(url: url), node: ClusterNode(name: "b", transferAddress: "127.0.0.1:7098", capacityBytes: 1)))
+            try await b.start()  // as plasma-store does: registered before the server (and its handler) exists
+            let keys = EtcdDirectoryKeysProbe(url: url)
+            #expect(try await eventually { try await keys.names("wants/").count == 2 })
+            let events = ClusterEventRecorder()
+            // b's watch may not have read the wants yet: the replay or the watch reports them, once set.
+            b.setEventHandler(events.handler)
+            for id in ids { try await events.waitFor(.wanted(id, byNode: "a")) }
+            await a.stop()
+            await b.stop()
+        }
+
         @Test func aWantSeesLocationsPublishedBeforeIt() async throws {
             let etcd = try EtcdProcess()
             let url = etcd.url()
