@@ -10,6 +10,12 @@ let package = Package(
         .executable(name: "plasma-bench", targets: ["plasma-bench"]),
         .executable(name: "plasma", targets: ["plasma"]),
     ],
+    // `Cluster` (default): the etcd directory (PlasmaEtcd over async-http-client) and the store's --cluster
+    // flags. CI's sanitizer builds pass --disable-default-traits so as not to build SwiftNIO twice more.
+    traits: [
+        .trait(name: "Cluster", description: "Several stores as one object space, coordinated through etcd (docs/CLUSTER.md)."),
+        .default(enabledTraits: ["Cluster"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -18,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // `swift package generate-documentation --target PlasmaClient` (the DocC catalog; CI builds it).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // etcd's v3 JSON gateway (PlasmaEtcd); built only with the `Cluster` trait.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Thin C: memfd arena, the allocator (metadata outside the arena), SCM_RIGHTS, CMSG macros.
@@ -42,6 +51,17 @@ let package = Package(
                 "PlasmaClusterCore", "PlasmaCore", "PlasmaPosix", "CPlasma",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The etcd side of a cluster: an etcd v3 client over the JSON gateway and the ClusterDirectory on it.
+        // Without the `Cluster` trait it compiles to nothing (every file is `#if Cluster`).
+        .target(
+            name: "PlasmaEtcd",
+            dependencies: [
+                "PlasmaClusterCore", "PlasmaCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Cluster"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Cluster"])),
             ]
         ),
         // Framing and the native codec.
@@ -79,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "plasma-store",
             dependencies: [
-                "PlasmaStore", "PlasmaEngine", "PlasmaCore", "PlasmaToolSupport",
+                "PlasmaStore", "PlasmaEngine", "PlasmaCore", "PlasmaToolSupport", "PlasmaClusterCore", "PlasmaEtcd", "PlasmaTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -118,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "plasma",
             dependencies: [
-                "PlasmaClient", "PlasmaCore", "PlasmaToolSupport",
+                "PlasmaClient", "PlasmaCore", "PlasmaToolSupport", "PlasmaClusterCore", "PlasmaEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -137,6 +157,7 @@ let package = Package(
             dependencies: [
                 "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "plasma-store", "plasma-test-peer", "plasma",
                 "example-put-get", "example-await-producers", "example-subscriber", "PlasmaTestSupport",
+                "PlasmaClusterCore", "PlasmaEtcd",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

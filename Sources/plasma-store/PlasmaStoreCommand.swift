@@ -88,6 +88,8 @@ struct PlasmaStoreCommand: ParsableCommand {
             help: ArgumentHelp("Keep evicted objects instead of dropping them; a get brings them back. hashtable://NAME keeps them in the store's own memory (Arrow's -e); file:///DIR writes one file per object in DIR.", valueName: "url"))
     var externalStore: String?
 
+    @OptionGroup(title: "Cluster (docs/CLUSTER.md)") var cluster: ClusterOptions
+
     func validate() throws {
         guard let capacity = try? ByteCount.parse(memory) else {
             throw ValidationError(String(describing: Result { try ByteCount.parse(memory) }.failureDescription))
@@ -154,6 +156,11 @@ struct PlasmaStoreCommand: ParsableCommand {
         configuration.maxPendingReplyBytes = 8 * configuration.clientEventBufferBytes
         if let clientStateBudget { configuration.clientStateBudget = try ByteCount.parse(clientStateBudget) }
 
+        // Registered in etcd before serving: a store told to join a cluster that it can't reach refuses to
+        // start rather than serve alone. Left (lease revoked) when the store stops, however it stops.
+        let membership = try joinCluster(capacity: capacity, logger: logger)
+        defer { membership?.leave() }
+
         let server: StoreServer
         do {
             server = try StoreServer(configuration: configuration, logger: logger)
@@ -166,6 +173,17 @@ struct PlasmaStoreCommand: ParsableCommand {
             try server.run()
         } catch {
             logger.critical("stopped by an error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// The cluster membership when `--cluster` is given (etcd reached, node registered), else nil.
+    private func joinCluster(capacity: Int, logger: Logger) throws -> ClusterMembership? {
+        do {
+            guard let settings = try cluster.settings(capacityBytes: capacity) else { return nil }
+            return try ClusterMembership(settings: settings, logger: logger)
+        } catch {
+            logger.critical("cannot start: cannot join the cluster: \(error)")
             throw ExitCode.failure
         }
     }

@@ -21,7 +21,7 @@ struct PlasmaCommand: ParsableCommand {
         version: PlasmaVersion.current,
         subcommands: [
             PutCommand.self, GetCommand.self, ListCommand.self, StatsCommand.self, DeleteCommand.self,
-            EvictCommand.self, WatchCommand.self,
+            EvictCommand.self, WatchCommand.self, ClusterCommand.self,
         ])
 
     static func main() {

@@ -1,0 +1,29 @@
+#if Cluster
+/// What can go wrong talking to etcd.
+public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No endpoint answered (refused, timed out, or the connection broke); the last reason.
+    case unreachable(String)
+    /// etcd answered with an error: its gRPC status code and message (e.g. 5, "requested lease not found").
+    case server(code: Int, message: String)
+    /// The lease is gone (expired or revoked): a keepalive found no time left.
+    case leaseExpired(Int64)
+    /// A watch's start revision was compacted away: re-read with a range, then watch from its revision.
+    case compacted(revision: Int64)
+    /// An answer this client can't read.
+    case malformedResponse(String)
+    /// An `etcd://` URL that doesn't parse.
+    case invalidURL(String)
+
+    /// One line for a log or an error message.
+    public var description: String {
+        switch self {
+        case .unreachable(let reason): "etcd unreachable: \(reason)"
+        case .server(let code, let message): "etcd error \(code): \(message)"
+        case .leaseExpired(let id): "etcd lease \(id) expired"
+        case .compacted(let revision): "etcd compacted past the watch's revision (now \(revision))"
+        case .malformedResponse(let detail): "malformed etcd response: \(detail)"
+        case .invalidURL(let detail): "invalid etcd URL: \(detail)"
+        }
+    }
+}
+#endif

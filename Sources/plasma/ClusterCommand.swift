@@ -1,0 +1,91 @@
+import ArgumentParser
+import Dispatch
+import Glibc
+import PlasmaClusterCore
+import PlasmaCore
+import PlasmaToolSupport
+#if Cluster
+import PlasmaEtcd
+#endif
+
+/// `plasma cluster`: the nodes registered in the cluster's etcd.
+struct ClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "List the stores of a cluster: name, transfer address, capacity.",
+        discussion: """
+            Reads the nodes registered in etcd (each under its store's lease: a store that stopped or \
+            stopped answering is gone within its --cluster-lease-ttl). It talks to etcd, not to a store. \
+            --json prints an array of objects: name, transfer_address, capacity_bytes.
+            """)
+
+    @Option(name: .customLong("cluster"),
+            help: ArgumentHelp("etcd://HOST:PORT[,HOST:PORT...][/PREFIX], as given to plasma-store. Default: $PLASMA_CLUSTER.", valueName: "url"))
+    var cluster: String?
+
+    @Flag(help: "Print a JSON array with exact numbers instead of a table.")
+    var json = false
+
+    func run() throws {
+        guard let url = cluster ?? ProcessEnvironmentValue.get("PLASMA_CLUSTER") else {
+            throw CLIError(.usage, "cluster: give --cluster etcd://HOST:PORT or set PLASMA_CLUSTER")
+        }
+        let nodes = try Self.nodes(url)
+        if json {
+            print(JSON.array(nodes.map { node in
+                JSON.object([
+                    ("name", .string(node.name)), ("transfer_address", .string(node.transferAddress)),
+                    ("capacity_bytes", .int(node.capacityBytes)),
+                ])
+            }).rendered(indent: 0))
+        } else {
+            let rows = nodes.map { [$0.name, $0.transferAddress, "\(ByteCount.format(Int($0.capacityBytes))) (\($0.capacityBytes) bytes)"] }
+            print(Table(header: ["NODE", "TRANSFER ADDRESS", "CAPACITY"]).render(rows))
+        }
+    }
+
+    static func nodes(_ url: String) throws(CLIError) -> [ClusterNode] {
+        #if Cluster
+        let endpoints: EtcdEndpoints
+        do {
+            endpoints = try EtcdEndpoints(url: url)
+        } catch {
+            throw CLIError(.usage, "cluster: \(error)")
+        }
+        let done = DispatchSemaphore(value: 0)
+        let answer = Answer()
+        Task {
+            do throws(EtcdError) {
+                answer.result = .success(try await EtcdDirectory.nodes(endpoints: endpoints))
+            } catch {
+                answer.result = .failure(error)
+            }
+            done.signal()
+        }
+        done.wait()
+        switch answer.result! {
+        case .success(let nodes): return nodes
+        case .failure(.unreachable(let reason)): throw CLIError(.cannotConnect, "cluster: cannot reach etcd at \(url): \(reason)")
+        case .failure(let error): throw CLIError(.failure, "cluster: \(error)")
+        }
+        #else
+        throw CLIError(.failure, "cluster: this plasma was built without the Cluster trait")
+        #endif
+    }
+}
+
+#if Cluster
+/// @unchecked: written once by the task before `done.signal()`, read after `done.wait()`.
+private final class Answer: @unchecked Sendable {
+    var result: Result<[ClusterNode], EtcdError>?
+}
+#endif
+
+/// A non-empty environment variable.
+enum ProcessEnvironmentValue {
+    static func get(_ name: String) -> String? {
+        guard let raw = getenv(name) else { return nil }
+        let value = String(cString: raw)
+        return value.isEmpty ? nil : value
+    }
+}

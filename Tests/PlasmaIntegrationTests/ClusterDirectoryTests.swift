@@ -1,0 +1,191 @@
+#if Cluster
+import Foundation
+import PlasmaClusterCore
+import PlasmaCore
+@testable import PlasmaEtcd
+import PlasmaTestSupport
+import Testing
+
+extension IntegrationTests {
+    /// `EtcdDirectory` against a real etcd: several directories in this process, each a node.
+    @Suite struct ClusterDirectoryTests {
+        @Test func aWantReachesTheOtherNodeAndAPublishReachesTheWanter() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url)
+            let (b, bEvents) = try await startedDirectory("b", url: url)
+            var random = SeededRandom(seed: 15)
+            let id = ObjectID.random(using: &random)
+
+            a.want([id])
+            a.flush()
+            try await bEvents.waitFor(.wanted(id, byNode: "a"))
+            b.publish([location(id, on: "b")])
+            b.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b")))
+            #expect(!aEvents.all.contains { if case .wanted = $0 { true } else { false } }, "a's own want came back")
+
+            a.unwant([id])
+            a.flush()
+            try await bEvents.waitFor(.unwanted(id, byNode: "a"))
+            b.unpublish([id])
+            b.flush()
+            #expect(try await eventually { try await EtcdClient(endpoints: EtcdEndpoints(url: url)).range(EtcdEndpoints(url: url).keyPrefix + "locations/", prefix: true).keys.isEmpty })
+            #expect(try await a.nodes().map(\.name) == ["a", "b"])
+            await a.stop()
+            await b.stop()
+        }
+
+        @Test func aHandlerSetAfterStartHearsTheWantsAlreadyKnown() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, _) = try await startedDirectory("a", url: url)
+            var random = SeededRandom(seed: 21)
+            let ids = [ObjectID.random(using: &random), ObjectID.random(using: &random)]
+            a.want(ids)
+            a.flush()
+            let b = EtcdDirectory(configuration: EtcdDirectoryConfiguration(
+                endpoints: try EtcdEndpoints(url: url), node: ClusterNode(name: "b", transferAddress: "127.0.0.1:7098", capacityBytes: 1)))
+            try await b.start()  // as plasma-store does: registered before the server (and its handler) exists
+            let keys = EtcdDirectoryKeysProbe(url: url)
+            #expect(try await eventually { try await keys.names("wants/").count == 2 })
+            let events = ClusterEventRecorder()
+            // b's watch may not have read the wants yet: the replay or the watch reports them, once set.
+            b.setEventHandler(events.handler)
+            for id in ids { try await events.waitFor(.wanted(id, byNode: "a")) }
+            await a.stop()
+            await b.stop()
+        }
+
+        @Test func aWantSeesLocationsPublishedBeforeIt() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url)
+            let (b, _) = try await startedDirectory("b", url: url)
+            var random = SeededRandom(seed: 16)
+            let ids = (0..<300).map { _ in ObjectID.random(using: &random) }  // more than one transaction holds
+            b.publish(ids.map { location($0, on: "b") })
+            b.flush()
+            let client = EtcdClient(endpoints: try EtcdEndpoints(url: url))
+            #expect(try await eventually { try await client.range(try EtcdEndpoints(url: url).keyPrefix + "locations/", prefix: true).keys.count == 300 })
+            a.want(ids)
+            a.flush()
+            for id in ids { try await aEvents.waitFor(.located(location(id, on: "b"))) }
+            #expect(aEvents.all.count == 300, "each location once: \(aEvents.all.count)")
+            await a.stop()
+            await b.stop()
+        }
+
+        @Test func theFirstLocationWinsAndOtherBytesAreRefused() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url)
+            let (b, _) = try await startedDirectory("b", url: url)
+            let (c, cEvents) = try await startedDirectory("c", url: url)
+            let (d, dEvents) = try await startedDirectory("d", url: url)
+            var random = SeededRandom(seed: 17)
+            let id = ObjectID.random(using: &random)
+            a.want([id])
+            a.flush()
+            b.publish([location(id, on: "b", checksum: 1)])
+            b.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b", checksum: 1)))
+            c.publish([location(id, on: "c", checksum: 2)])
+            c.flush()
+            try await cEvents.waitFor(.publishRefused(id, firstNode: "b"))
+            d.publish([location(id, on: "d", checksum: 1)])  // the same bytes elsewhere: a second copy
+            d.flush()
+            try await aEvents.waitFor(.located(location(id, on: "d", checksum: 1)))
+            #expect(!aEvents.all.contains { if case .located(let found) = $0 { found.node == "c" } else { false } })
+            #expect(!dEvents.all.contains { if case .publishRefused = $0 { true } else { false } })
+            for directory in [a, b, c, d] { await directory.stop() }
+        }
+
+        @Test func aLapsedLeaseUnwantsAndTakesItsLocationsAway() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, _) = try await startedDirectory("a", url: url, ttl: 1)
+            let (b, bEvents) = try await startedDirectory("b", url: url)
+            var random = SeededRandom(seed: 18)
+            let wanted = ObjectID.random(using: &random), held = ObjectID.random(using: &random)
+            a.want([wanted])
+            a.publish([location(held, on: "a")])
+            a.flush()
+            b.want([held])
+            b.flush()
+            try await bEvents.waitFor(.wanted(wanted, byNode: "a"))
+            try await bEvents.waitFor(.located(location(held, on: "a")))
+            a.halt()  // as if the store died: no keepalive, no revocation
+            try await bEvents.waitFor(.unwanted(wanted, byNode: "a"), timeout: 30)
+            try await bEvents.waitFor(.locationGone(held, node: "a"), timeout: 30)
+            #expect(try await b.nodes().map(\.name) == ["b"])
+            await b.stop()
+        }
+
+        @Test func stopRevokesTheLeaseAtOnce() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, _) = try await startedDirectory("a", url: url, ttl: 60)
+            let (b, bEvents) = try await startedDirectory("b", url: url)
+            var random = SeededRandom(seed: 19)
+            let id = ObjectID.random(using: &random)
+            a.want([id])
+            a.flush()
+            try await bEvents.waitFor(.wanted(id, byNode: "a"))
+            let stopped = Date()
+            await a.stop()
+            #expect(try await b.nodes().map(\.name) == ["b"], "a's record outlived its stop")
+            // Far sooner than the 60 s lease: revoked, not expired.
+            try await bEvents.waitFor(.unwanted(id, byNode: "a"), timeout: 20)
+            #expect(Date().timeIntervalSince(stopped) < 30)
+            await b.stop()
+        }
+
+        @Test func anEtcdRestartDisconnectsThenReconnectsAndRepublishes() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url, ttl: 2)
+            let (b, bEvents) = try await startedDirectory("b", url: url, ttl: 2)
+            var random = SeededRandom(seed: 20)
+            let id = ObjectID.random(using: &random)
+            a.want([id])
+            a.flush()
+            b.publish([location(id, on: "b")])
+            b.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b")))
+            try await bEvents.waitFor(.wanted(id, byNode: "a"))
+
+            etcd.stop()
+            let aDown = try await aEvents.waitFor(.disconnected, timeout: 30)
+            let bDown = try await bEvents.waitFor(.disconnected, timeout: 30)
+            // Calls while etcd is away are kept locally and re-published.
+            let later = ObjectID.random(using: &random)
+            a.want([later])
+            a.flush()
+            try etcd.start()
+            let aUp = try await aEvents.waitFor(.reconnected, timeout: 30, after: aDown)
+            _ = try await bEvents.waitFor(.reconnected, timeout: 30, after: bDown)
+            try await aEvents.waitFor(.located(location(id, on: "b")), timeout: 30, after: aUp)
+            try await bEvents.waitFor(.wanted(later, byNode: "a"), timeout: 30)
+            let keys = EtcdDirectoryKeysProbe(url: url)
+            #expect(try await eventually { try await keys.names("wants/") == ["\(id.hex)/a", "\(later.hex)/a"].sorted() })
+            #expect(try await keys.names("locations/") == ["\(id.hex)/b"])
+            #expect(try await a.nodes().map(\.name) == ["a", "b"])
+            await a.stop()
+            await b.stop()
+        }
+    }
+}
+
+/// Reads a test cluster's keys directly, names relative to a folder.
+struct EtcdDirectoryKeysProbe {
+    let endpoints: EtcdEndpoints
+
+    init(url: String) { endpoints = try! EtcdEndpoints(url: url) }
+
+    func names(_ folder: String) async throws -> [String] {
+        let prefix = endpoints.keyPrefix + folder
+        return try await EtcdClient(endpoints: endpoints).range(prefix, prefix: true).keys.map { String($0.key.dropFirst(prefix.count)) }.sorted()
+    }
+}
+#endif

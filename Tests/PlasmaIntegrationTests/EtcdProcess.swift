@@ -1,0 +1,135 @@
+import Foundation
+import Glibc
+
+/// A real etcd for one test: on loopback, on free ports, with a temporary data directory that outlives
+/// `stop()` so that `start()` brings the same cluster back. When `etcd` is missing it is installed with
+/// apt-get (Debian's etcd-server) if the test runs as root; otherwise the test fails saying so.
+final class EtcdProcess {
+    let clientPort: UInt16
+    let peerPort: UInt16
+    let dataDirectory: String
+    private var process: Process?
+    private let logURL: URL
+
+    /// `etcd://127.0.0.1:PORT/PREFIX`: a prefix of its own keeps each test's keys apart.
+    func url(prefix: String = "test-\(UInt32.random(in: 0...UInt32.max))") -> String {
+        "etcd://127.0.0.1:\(clientPort)/\(prefix)"
+    }
+
+    init() throws {
+        try Self.ensureInstalled()
+        clientPort = try freeLoopbackPort()
+        peerPort = try freeLoopbackPort()
+        dataDirectory = NSTemporaryDirectory() + "plasma-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        logURL = URL(fileURLWithPath: dataDirectory + ".log")
+        try start()
+    }
+
+    static let binary = "/usr/bin/etcd"
+
+    private static func ensureInstalled() throws {
+        if FileManager.default.isExecutableFile(atPath: binary) { return }
+        guard geteuid() == 0 else {
+            throw Failure("etcd is not installed (\(binary)) and the tests don't run as root: apt-get install etcd-server")
+        }
+        for arguments in [["update", "-qq"], ["install", "-y", "-qq", "etcd-server"]] {
+            let apt = Process()
+            apt.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
+            apt.arguments = arguments
+            apt.environment = ProcessInfo.processInfo.environment.merging(["DEBIAN_FRONTEND": "noninteractive"]) { $1 }
+            apt.standardOutput = FileHandle.nullDevice
+            try apt.run()
+            apt.waitUntilExit()
+        }
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw Failure("apt-get install etcd-server did not install \(binary)")
+        }
+    }
+
+    /// Starts etcd (again, on the same ports and data) and waits until /health answers true.
+    func start() throws {
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let etcd = Process()
+        etcd.executableURL = URL(fileURLWithPath: Self.binary)
+        let client = "http://127.0.0.1:\(clientPort)", peer = "http://127.0.0.1:\(peerPort)"
+        etcd.arguments = [
+            "--name", "plasma-test", "--data-dir", dataDirectory,
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", "plasma-test=\(peer)",
+        ]
+        etcd.standardError = try FileHandle(forWritingTo: logURL)
+        etcd.standardOutput = FileHandle.nullDevice
+        try etcd.run()
+        process = etcd
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if healthy() { return }
+            guard etcd.isRunning else { throw Failure("etcd exited early: \(log.suffix(2000))") }
+            usleep(20_000)
+        }
+        throw Failure("etcd not healthy after 30 s: \(log.suffix(2000))")
+    }
+
+    /// SIGTERM, then waits for the exit; the data stays for `start()`.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// GET /health on the client port answers `{"health":"true"}`.
+    func healthy() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopbackAddress(port: clientPort)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        let request = Array("GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        guard write(fd, request, request.count) == request.count else { return false }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            guard count > 0 else { break }
+            response += chunk[..<count]
+        }
+        return String(decoding: response, as: UTF8.self).contains("\"health\":\"true\"")
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+        try? FileManager.default.removeItem(at: logURL)
+    }
+}
+
+func loopbackAddress(port: UInt16) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
+}
+
+/// A port the kernel has just handed out on loopback (free now; etcd binds it soon after).
+func freeLoopbackPort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw Failure("socket: errno \(errno)") }
+    defer { close(fd) }
+    var address = loopbackAddress(port: 0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw Failure("bind to a free loopback port: errno \(errno)") }
+    return UInt16(bigEndian: address.sin_port)
+}
