@@ -28,6 +28,6 @@ extension StoreStatistics {
         "loop_passes_over_1ms", "loop_passes_over_5ms", "loop_passes_over_20ms", "loop_pass_longest_us",
         "loop_pass_most_work_units",
         "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
-        "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused",
+        "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused", "cluster_peers_refused",
     ]
 }

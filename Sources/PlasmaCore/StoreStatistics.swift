@@ -122,6 +122,9 @@ public struct StoreStatistics: Sendable, Hashable {
     public var clusterPublishesRefused: Int64 = 0
     /// Gauge: objects the cluster holds pinned now (for peers pulling them, or being hashed).
     public var clusterPinnedObjects: Int64 = 0
+    /// Running total: transfer connections refused because the peer couldn't prove it knows the cluster
+    /// token (docs/SECURITY.md), each also a rate-limited warning in the log.
+    public var clusterPeersRefused: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -143,7 +146,7 @@ public struct StoreStatistics: Sendable, Hashable {
             loopPassesOver1ms, loopPassesOver5ms, loopPassesOver20ms, loopPassLongestMicroseconds,
             loopPassMostWorkUnits,
             clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes,
-            clusterWantsPublished, clusterLocationsPublished, clusterPublishesRefused, clusterPinnedObjects,
+            clusterWantsPublished, clusterLocationsPublished, clusterPublishesRefused, clusterPinnedObjects, clusterPeersRefused,
         ]
     }
 
@@ -168,7 +171,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (loopPassLongestMicroseconds, loopPassMostWorkUnits) = (value(42), value(43))
         (clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes) = (value(44), value(45), value(46), value(47))
         (clusterWantsPublished, clusterLocationsPublished) = (value(48), value(49))
-        (clusterPublishesRefused, clusterPinnedObjects) = (value(50), value(51))
+        (clusterPublishesRefused, clusterPinnedObjects, clusterPeersRefused) = (value(50), value(51), value(52))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -188,5 +191,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "loop_pass_most_work_units",
         "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
         "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused", "cluster_pinned_objects",
+        "cluster_peers_refused",
     ]
 }

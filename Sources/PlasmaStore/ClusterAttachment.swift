@@ -17,6 +17,8 @@ public struct ClusterAttachment: Sendable {
     public var nodeName: String
     /// Where this node's transfer listener serves (`host:port`), as its locations say.
     public var transferAddress: String
+    /// Transfer connections refused so far for a wrong token proof (the listener's count), for `stats`.
+    public var peersRefused: @Sendable () -> Int = { 0 }
 
     /// An attachment; the name and address default to the directory's registered node.
     public init(directory: ClusterDirectory, puller: ObjectPuller, nodeName: String? = nil, transferAddress: String? = nil) {

@@ -33,6 +33,7 @@ extension StoreServer {
         engine.statisticsAddendum = { [unowned self] statistics in
             previous(&statistics)
             cluster?.counters.fill(&statistics, pinnedObjects: engine.pinnedObjects)
+            statistics.clusterPeersRefused = Int64(attachment.peersRefused())
         }
     }
 

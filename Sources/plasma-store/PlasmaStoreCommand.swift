@@ -160,19 +160,39 @@ struct PlasmaStoreCommand: ParsableCommand {
         // start rather than serve alone. Left (lease revoked) when the store stops, however it stops.
         let membership = try joinCluster(capacity: capacity, logger: logger)
         defer { membership?.leave() }
+        let transfer = try membership.map { try startTransfer($0.settings, logger: logger) }
 
         let server: StoreServer
         do {
-            server = try StoreServer(configuration: configuration, logger: logger)
+            let attachment = membership.map { membership in
+                var attachment = ClusterAttachment(directory: membership.directory, puller: transfer!.puller)
+                attachment.peersRefused = { transfer!.peersRefused }
+                return attachment
+            }
+            server = try StoreServer(configuration: configuration, logger: logger, cluster: attachment)
+            try transfer?.listen(serving: server, logger: logger)
         } catch {
+            transfer?.stop()
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure
         }
+        // After the loop: the listener and the puller stop before the arena goes (pulls write into it).
+        defer { transfer?.stop() }
         logStartup(server, logger: logger)
         do {
             try server.run()
         } catch {
             logger.critical("stopped by an error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// The puller (and later the listener) of a store that joined a cluster.
+    private func startTransfer(_ settings: ClusterSettings, logger: Logger) throws -> ClusterTransfer {
+        do {
+            return try ClusterTransfer(settings: settings, logger: logger)
+        } catch {
+            logger.critical("cannot start: cannot join the cluster: \(error)")
             throw ExitCode.failure
         }
     }
