@@ -6,15 +6,17 @@
 #
 # The programs are built in release mode with the Swift standard library linked statically, so the
 # installed binaries run without the toolchain; that build has its own scratch folder (SCRATCH), apart
-# from `swift build`'s. DESTDIR stages the install for packaging, as usual.
+# from `swift build`'s. DESTDIR stages the install for packaging, as usual. SWIFT_BUILD_FLAGS adds flags
+# to that build: `--disable-default-traits` leaves out the cluster (no async-http-client, SwiftNIO).
 
 PREFIX ?= /usr/local
 SCRATCH ?= .build-install
 SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 MANDIR = $(DESTDIR)$(PREFIX)/share/man
 PROGRAMS = plasma-store plasma plasma-bench
-BUILD = $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH)
+BUILD = $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH) $(SWIFT_BUILD_FLAGS)
 
 .PHONY: all build install uninstall
 

@@ -4,8 +4,8 @@
 # the JSON, and that Benchmarks/readme-table.py turns the run into the README's table (into a copy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product plasma-bench >&2
-swift build -c release --product plasma-store >&2
+swift build -c release ${SWIFT_BUILD_FLAGS:-} --product plasma-bench >&2
+swift build -c release ${SWIFT_BUILD_FLAGS:-} --product plasma-store >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 .build/release/plasma-bench --json --memory 1G --repetitions 2 --clients 1,2 --wakes 200 \

@@ -11,7 +11,7 @@ failed=0
 echo "check-docs: public symbols without a doc comment"
 if swift package dump-symbol-graph --minimum-access-level public --skip-inherited-docs >.build/symbolgraph.log 2>&1; then
     graphs="$(sed -n 's/^.*Files written to //p' .build/symbolgraph.log | tail -1)"
-    python3 .ci/undocumented-symbols.py "$graphs" PlasmaClient PlasmaCore PlasmaEtcd || failed=1
+    python3 .ci/undocumented-symbols.py "$graphs" PlasmaClient PlasmaCore PlasmaEtcd PlasmaClusterCore PlasmaTransfer || failed=1
 else
     tail -30 .build/symbolgraph.log
     failed=1

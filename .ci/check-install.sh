@@ -10,7 +10,7 @@ cleanup() { [ -n "$store_pid" ] && kill "$store_pid" 2>/dev/null; rm -rf "$work"
 trap cleanup EXIT
 prefix="$work/prefix"
 
-make install PREFIX="$prefix" >"$work/install.log" 2>&1 || { tail -20 "$work/install.log"; exit 1; }
+make install PREFIX="$prefix" SWIFT_BUILD_FLAGS="${SWIFT_BUILD_FLAGS:-}" >"$work/install.log" 2>&1 || { tail -20 "$work/install.log"; exit 1; }
 export PATH="$prefix/bin:$PATH" MANPATH="$prefix/share/man"
 for program in plasma-store plasma plasma-bench; do
     [ "$(command -v "$program")" = "$prefix/bin/$program" ] || { echo "install: $program is not on PATH from $prefix/bin"; exit 1; }

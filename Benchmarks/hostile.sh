@@ -23,8 +23,8 @@ if [ ${#arguments[@]} -gt 0 ] && [[ "${arguments[0]}" =~ ^[0-9]+$ ]]; then
 fi
 scratch=${HOSTILE_SCRATCH_PATH:-.build}
 # Build output to stderr: stdout is the benchmark's (a table, or JSON with --json).
-swift build -c release --scratch-path "$scratch" --product plasma-store >&2
-swift build -c release --scratch-path "$scratch" --product plasma-bench >&2
+swift build -c release --scratch-path "$scratch" ${SWIFT_BUILD_FLAGS:-} --product plasma-store >&2
+swift build -c release --scratch-path "$scratch" ${SWIFT_BUILD_FLAGS:-} --product plasma-bench >&2
 status=0
 "$scratch/release/plasma-bench" hostile --duration "$seconds" ${arguments[@]+"${arguments[@]}"} || status=$?
 if [ "$status" -eq 3 ] && [ "$enforce" != 1 ]; then

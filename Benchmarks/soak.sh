@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
 scratch=${SOAK_SCRATCH_PATH:-.build}
-swift build -c release --scratch-path "$scratch" --product plasma-store
-swift build -c release --scratch-path "$scratch" --product plasma-bench
+swift build -c release --scratch-path "$scratch" ${SWIFT_BUILD_FLAGS:-} --product plasma-store
+swift build -c release --scratch-path "$scratch" ${SWIFT_BUILD_FLAGS:-} --product plasma-bench
 exec "$scratch/release/plasma-bench" soak --duration "$seconds" "$@"

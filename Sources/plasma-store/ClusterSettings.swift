@@ -1,5 +1,6 @@
 import Glibc
 import PlasmaClusterCore
+import PlasmaTransfer
 
 /// What the store's cluster flags say, checked: the directory is built from it, and the transfer plane
 /// takes the token and the address from it.
@@ -71,6 +72,9 @@ struct ClusterSettings: Sendable {
         }
         while let last = token.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { token.removeLast() }
         guard !token.isEmpty else { throw .invalid("--cluster-token-file \(path) is empty: put the cluster's shared secret in it") }
+        guard token.count >= ClusterToken.minimumBytes else {
+            throw .invalid("--cluster-token-file \(path) holds \(token.count) bytes: a cluster token needs at least \(ClusterToken.minimumBytes) (e.g. head -c 32 /dev/urandom | base64 > \(path))")
+        }
         return token
     }
 }
