@@ -118,10 +118,11 @@ struct WaitTable {
     /// scanned get that won't wait (a poll of many ids), which stays local.
     private mutating func index(_ id: ObjectID, waitedBy key: WaitKey, demands: Bool = true) {
         let shard = Self.shard(id)
+        // Every demanding waiter, not just the first: a poll still scanning may have indexed the id first.
+        if demands { touched?.insert(id) }
         switch waitersByObject[shard][id] {
         case nil:
             waitersByObject[shard][id] = .one(key)
-            if demands { touched?.insert(id) }
         case .one(let other): waitersByObject[shard][id] = .many([other, key])
         case .many(var keys):
             waitersByObject[shard][id] = nil  // so that the append doesn't copy the array

@@ -7,7 +7,17 @@ extension EtcdDirectory {
     public func start() async throws {
         let lease = try await client.grantLease(ttl: configuration.leaseTTL)
         do {
-            try await client.put(keys.node(localNode.name), value: DirectoryRecords.node(localNode), lease: lease)
+            // Only if no live node has the name, or the very same record (this store restarted before its
+            // old lease expired): two stores under one name (the default is the host name) would
+            // overwrite each other's keys and revoke each other's registration.
+            let key = keys.node(localNode.name)
+            let record = DirectoryRecords.node(localNode)
+            let put = EtcdOperation.put(key: key, value: record, lease: lease)
+            let registered = try await client.transaction(compare: [.createRevision(key: key, equals: 0)], success: [put])
+            if !registered.succeeded {
+                let restarted = try await client.transaction(compare: [.value(key: key, equals: record)], success: [put])
+                guard restarted.succeeded else { throw DirectoryError.nameTaken(localNode.name) }
+            }
         } catch {
             try? await client.revokeLease(lease)
             throw error

@@ -26,4 +26,18 @@ public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// Why a directory can't join its cluster, beyond etcd's own errors.
+public enum DirectoryError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Another live node is registered under this node's name.
+    case nameTaken(String)
+
+    /// A sentence for the log.
+    public var description: String {
+        switch self {
+        case .nameTaken(let name):
+            "another store is registered as node '\(name)' with another transfer address (it runs, or stopped less than its lease TTL ago): give this one another --node-name"
+        }
+    }
+}
 #endif

@@ -47,9 +47,11 @@ extension StoreServer {
     /// still pinned stay pinned: the store is going away.
     func detachCluster() {
         guard let cluster else { return }
+        // The hasher first: its jobs signal the mailbox's eventfd, which must not be closed (and its
+        // number perhaps reused by another thread's descriptor) while one may still run.
+        cluster.hasher.stop()
         loop.unregister(cluster.mailbox.signal.rawValue)
         cluster.mailbox.close()
-        cluster.hasher.stop()
     }
 
     // MARK: Once per pass

@@ -159,8 +159,13 @@ struct PlasmaStoreCommand: ParsableCommand {
         // Registered in etcd before serving: a store told to join a cluster that it can't reach refuses to
         // start rather than serve alone. Left (lease revoked) when the store stops, however it stops.
         let membership = try joinCluster(capacity: capacity, logger: logger)
-        defer { membership?.leave() }
-        let transfer = try membership.map { try startTransfer($0.settings, logger: logger) }
+        let transfer: ClusterTransfer?
+        do {
+            transfer = try membership.map { try startTransfer($0.settings, logger: logger) }
+        } catch {
+            membership?.leave()
+            throw error
+        }
 
         let server: StoreServer
         do {
@@ -172,12 +177,18 @@ struct PlasmaStoreCommand: ParsableCommand {
             server = try StoreServer(configuration: configuration, logger: logger, cluster: attachment)
             try transfer?.listen(serving: server, logger: logger)
         } catch {
+            membership?.leave()
             transfer?.stop()
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure
         }
-        // After the loop: the listener and the puller stop before the arena goes (pulls write into it).
-        defer { transfer?.stop() }
+        defer {
+            // After the loop, leave first: peers stop pulling from here at once, whereas stopping the
+            // transfer plane may wait for a peer's handshake to time out. The listener and the puller
+            // stop while the server (its arena, which pulls write into) is still alive.
+            membership?.leave()
+            withExtendedLifetime(server) { transfer?.stop() }
+        }
         logStartup(server, logger: logger)
         do {
             try server.run()

@@ -52,6 +52,32 @@ extension IntegrationTests {
             _ = b
         }
 
+        @Test func aSecondStoreUnderALiveNodesNameIsRefusedButTheSameStoreRestartedIsNot() throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let token = try tokenFile()
+            defer { unlink(token) }
+            let port = Int(try freeLoopbackPort())
+            let first = try StoreProcess(memory: "16M", arguments: clusterArguments(url, node: "a", port: port, token: token))
+
+            // Another store (another transfer address) under the same name: refused, the first untouched.
+            let other = Int(try freeLoopbackPort())
+            do {
+                _ = try StoreProcess(memory: "16M", arguments: clusterArguments(url, node: "a", port: other, token: token))
+                Issue.record("a second store under the name a started")
+            } catch {
+                #expect("\(error)".contains("another store is registered as node 'a'"), "\(error)")
+            }
+            #expect(try listed(url).map { $0["transfer_address"] as? String } == ["127.0.0.1:\(port)"])
+
+            // The same store killed (its 60 s lease still alive) and started again: it takes its name back.
+            kill(first.process.processIdentifier, SIGKILL)  // not SIGTERM, which would revoke the lease
+            first.process.waitUntilExit()
+            let again = try StoreProcess(memory: "16M", arguments: clusterArguments(url, node: "a", port: port, token: token))
+            #expect(again.log.contains("registered in etcd as a"), "\(again.log)")
+            #expect(try listed(url).map { $0["name"] as? String } == ["a"])
+        }
+
         @Test func aStoreThatCannotReachEtcdRefusesToStart() throws {
             let token = try tokenFile()
             defer { unlink(token) }
