@@ -9,7 +9,7 @@ extension IntegrationTests {
         typealias PlasmaRun = IntegrationTests.PlasmaRun
 
         /// A token file of mode `mode` in a fresh temporary path.
-        func tokenFile(mode: mode_t = 0o600, contents: String = "cluster secret\n") throws -> String {
+        func tokenFile(mode: mode_t = 0o600, contents: String = "the cluster secret, over 16 bytes\n") throws -> String {
             let path = NSTemporaryDirectory() + "plasma-token-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             try contents.write(toFile: path, atomically: false, encoding: .utf8)
             chmod(path, mode)
@@ -32,17 +32,19 @@ extension IntegrationTests {
             let url = etcd.url()
             let token = try tokenFile()
             defer { unlink(token) }
-            let a = try StoreProcess(memory: "64M", arguments: clusterArguments(url, node: "a", port: 7421, token: token))
-            let b = try StoreProcess(memory: "32M", arguments: clusterArguments(url, node: "b", port: 7422, token: token))
+            // Ports the kernel hands out: a fixed one may be taken by another test run on the machine.
+            let (portA, portB) = (Int(try freeLoopbackPort()), Int(try freeLoopbackPort()))
+            let a = try StoreProcess(memory: "64M", arguments: clusterArguments(url, node: "a", port: portA, token: token))
+            let b = try StoreProcess(memory: "32M", arguments: clusterArguments(url, node: "b", port: portB, token: token))
             #expect(a.log.contains("registered in etcd as a"), "\(a.log)")
             let nodes = try listed(url)
             #expect(nodes.map { $0["name"] as? String } == ["a", "b"])
-            #expect(nodes.map { $0["transfer_address"] as? String } == ["127.0.0.1:7421", "127.0.0.1:7422"])
+            #expect(nodes.map { $0["transfer_address"] as? String } == ["127.0.0.1:\(portA)", "127.0.0.1:\(portB)"])
             #expect(nodes.map { ($0["capacity_bytes"] as? NSNumber)?.int64Value } == [64 << 20, 32 << 20])
 
             let table = try PlasmaRun(["cluster"], socket: nil, environment: ["PLASMA_CLUSTER": url]).finish()
             #expect(table.status == 0)
-            #expect(table.out.contains("127.0.0.1:7422") && table.out.contains("64.0 MiB (67108864 bytes)"), "\(table.out)")
+            #expect(table.out.contains("127.0.0.1:\(portB)") && table.out.contains("64.0 MiB (67108864 bytes)"), "\(table.out)")
 
             // SIGTERM: the lease (60 s) is revoked as the store stops, so the node is gone at once.
             #expect(a.stop() == 0)
