@@ -22,10 +22,13 @@ extension IntegrationTests {
             return try condition()
         }
 
-        /// Freezes `origin` once `puller` has started pulling from it, and checks that the pull was then
-        /// unfinished: the origin can't send another byte, and `big` is far more than the socket buffers.
+        /// Freezes `origin` as soon as `puller` has started pulling from it, and checks that the pull was
+        /// then unfinished (the origin can't send another byte, and `big` is far more than the socket
+        /// buffers). The freeze lands while the connection is open, in the handshake or in the stream:
+        /// seen with `ss -ti`, usually the handshake (a few dozen bytes exchanged), sometimes megabytes
+        /// into the stream; either way the kill that follows ends a pull under way.
         func freezeMidTransfer(_ origin: StoreProcess, puller: StoreProcess) throws {
-            #expect(try soon { try puller.stats().clusterPullsStarted >= 1 }, "\(puller.log.suffix(2000))")
+            try #require(try soon { try puller.stats().clusterPullsStarted >= 1 }, "\(puller.log.suffix(2000))")
             origin.signal(SIGSTOP)
             let stats = try puller.stats()
             try #require(stats.clusterPullsSucceeded == 0, "the pull finished before the origin was stopped")
