@@ -12,7 +12,7 @@ import PlasmaPosix
 ///   that the waiters wake through the ordinary seal, or aborted, and the next location tried.
 /// - `.wanted` by another node: if the id is sealed here its location is published (XXH64 of data then
 ///   metadata, computed off the loop for big objects and cached per object); if it is sealed later,
-///   then. A published id that leaves the arena is unpublished.
+///   then. A published id is unpublished when it leaves the arena or no other node wants it any more.
 /// - Transfer threads pin and unpin through the mailbox (ClusterObjectSource.swift).
 ///
 /// Directory calls are batched; `flush` goes once per pass when something was batched.
@@ -144,6 +144,12 @@ extension StoreServer {
             guard cluster.remoteWants[id]?.remove(node) != nil, cluster.remoteWants[id]!.isEmpty else { return }
             cluster.remoteWants[id] = nil
             engine.watchSeal(of: id, false)
+            // Nobody else wants it any more: withdraw the location, or every id ever pulled from here
+            // would keep a key in etcd for as long as it stays in the arena.
+            if cluster.published.remove(id) != nil {
+                cluster.attachment.directory.unpublish([id])
+                cluster.unflushed = true
+            }
         case .wanted, .unwanted:
             break  // this node's own want, as the directory watches every want
         case .located(let location):

@@ -32,6 +32,7 @@ extension IntegrationTests {
             let url = etcd.url()
             let token = try tokenFile()
             defer { unlink(token) }
+            // Ports the kernel hands out: a fixed one may be taken by another test run on the machine.
             let (portA, portB) = (Int(try freeLoopbackPort()), Int(try freeLoopbackPort()))
             let a = try StoreProcess(memory: "64M", arguments: clusterArguments(url, node: "a", port: portA, token: token))
             let b = try StoreProcess(memory: "32M", arguments: clusterArguments(url, node: "b", port: portB, token: token))
