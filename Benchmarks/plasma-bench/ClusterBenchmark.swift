@@ -3,6 +3,7 @@ import Foundation
 import PlasmaClient
 import PlasmaCore
 import PlasmaPosix
+import PlasmaTransfer
 
 /// The cluster rows (issue #15, item 7), through real stores and a real etcd (``ClusterRig``), each set
 /// beside a limit measured in the same invocation:
@@ -69,10 +70,19 @@ enum ClusterBenchmark {
         _ = try once()
         var rates: [Double] = []
         var samples: [Double] = []
+        var hashSeconds: [Double] = []
         for _ in 0..<settings.repetitions {
             samples.append(try limits.sample(.tcp(size)))
             rates.append(try once())
+            // Where the time goes: a hashes the whole object before it publishes its location (the
+            // checksum is part of it), then b receives and hashes as the bytes arrive.
+            let hashStart = ContinuousClock.now
+            _ = XXH64.hash(source)
+            hashSeconds.append((ContinuousClock.now - hashStart).inSeconds)
         }
+        let etcd = try EtcdConnection(port: rig.etcd.clientPort)
+        let puts = try etcd.roundTrips(20, writes: true)
+        let hash = hashSeconds.sorted()[hashSeconds.count / 2]
         let pulledAfter = try rig.clientB.statistics()
         let pulls = pulledAfter.clusterPullsSucceeded - pulledBefore.clusterPullsSucceeded
         guard pulls == Int64(settings.repetitions + 1) else {
@@ -83,9 +93,11 @@ enum ClusterBenchmark {
         return Row(
             name: "cluster-transfer-\(name)", figure: "\(Report.format(median)) GB/s",
             spread: "\(Report.format(rates.first!)) … \(Report.format(rates.last!))",
-            what: "put \(name) on store a, then get (timeout 120 s) on store b: from the get's start until it returns mapped (want in etcd, a's location, pull over loopback TCP, XXH64, seal), plasma-store --cluster ×2 + etcd",
+            what: String(format: "put %@ on store a, then get (timeout 120 s) on store b: from the get's start until it returns mapped (want in etcd, a's location, pull over loopback TCP, XXH64, seal), plasma-store --cluster ×2 + etcd; %.1f ms median; in it, a's XXH64 of the object before publishing %.1f ms, the tcp limit's time %.1f ms, an etcd put p50 %.2f ms",
+                          name, Double(size) / median / 1e6, hash * 1e3, Double(size) / samples.sorted()[samples.count / 2] / 1e6, puts.p50 / 1e3),
             json: [("unit", "\"GB/s\""), ("median", "\(median)"), ("min", "\(rates.first!)"), ("max", "\(rates.last!)"),
-                   ("repetitions", "\(rates.count)"), ("size", "\(size)")],
+                   ("repetitions", "\(rates.count)"), ("size", "\(size)"), ("xxh64_seconds", "\(hash)"),
+                   ("etcd_put_p50_us", "\(puts.p50)")],
             limited: LimitedFigure(kind: .tcp(size), value: median, samples: samples))
     }
 
@@ -99,7 +111,8 @@ enum ClusterBenchmark {
         let data = [UInt8](repeating: 9, count: smallObjectSize)
         let waiter = DispatchQueue(label: "plasma-bench.cluster-wake")
         let waiting = WaitingClient(rig.clientB)
-        func once() throws -> Double {
+        var located: [Double] = []
+        func once(split: Bool = false) throws -> Double {
             let id = ObjectID.random()
             let wantsBefore = try monitor.statistics().clusterWantsPublished
             let returned = WakeTime()
@@ -112,13 +125,21 @@ enum ClusterBenchmark {
                     returned.set(.failure("\(error)"))
                 }
             }
-            // The get is waiting once b has published its want (a then sees it through its watch).
+            // The get is waiting once b has noted its want and etcd holds it (a sees it through its watch).
             while try monitor.statistics().clusterWantsPublished == wantsBefore {
                 if let failure = returned.failure { throw BenchError.childFailed("cluster-wake: b's get failed early: \(failure)") }
                 usleep(100)
             }
+            while try !etcd.exists(rig.keyPrefix + "wants/\(id.hex)/b") {
+                if let failure = returned.failure { throw BenchError.childFailed("cluster-wake: b's get failed early: \(failure)") }
+            }
             let sealed = MonotonicClock.nanoseconds()
             try rig.clientA.createAndSeal(id, data: data)
+            if split {
+                // Where the time goes: until a's location is in etcd (a's part), and the rest (b's).
+                while returned.failure == nil, try !etcd.exists(rig.keyPrefix + "locations/\(id.hex)/a") {}
+                located.append(Double(MonotonicClock.nanoseconds() - sealed) / 1000)
+            }
             let end = try returned.wait()
             _ = try rig.clientB.delete([id])
             _ = try rig.clientA.delete([id])
@@ -127,21 +148,33 @@ enum ClusterBenchmark {
         for _ in 0..<10 { _ = try once() }  // warm-up
         let before = try limits.sample(.roundTripLatency)
         let etcdBefore = try etcd.roundTrips(200)
+        let putsBefore = try etcd.roundTrips(50, writes: true)
         var latencies: [Double] = []
         for _ in 0..<settings.wakes { latencies.append(try once()) }
+        // A tenth more, each polling etcd for a's location meanwhile (apart: the polling loads etcd).
+        var splitLatencies: [Double] = []
+        for _ in 0..<max(1, settings.wakes / 10) { splitLatencies.append(try once(split: true)) }
+        located.sort()
+        splitLatencies.sort()
         let after = try limits.sample(.roundTripLatency)
         let etcdAfter = try etcd.roundTrips(200)
+        let putsAfter = try etcd.roundTrips(50, writes: true)
         latencies.sort()
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         let etcdP50 = (etcdBefore.p50 + etcdAfter.p50) / 2
         return Row(
             name: "cluster-wake", figure: String(format: "p50 %.0f us", p50), spread: String(format: "p99 %.0f us", p99),
-            what: String(format: "get waiting on b (want published), createAndSeal 64 B on a, until b's get returns (%d wakes); etcd range round trip p50 %.0f / %.0f us, p99 %.0f / %.0f us (before / after); %.1f etcd round trips",
-                         settings.wakes, etcdBefore.p50, etcdAfter.p50, etcdBefore.p99, etcdAfter.p99, p50 / etcdP50),
+            what: String(format: "get waiting on b (want published), createAndSeal 64 B on a, until b's get returns (%d wakes); etcd range round trip p50 %.0f / %.0f us, p99 %.0f / %.0f us (before / after); %.1f etcd range round trips; an etcd put (a committed write, as a location publish) p50 %.0f / %.0f us; %d more with etcd polled for a's location: p50 %.0f us, of which seal → a's location in etcd p50 %.0f us",
+                         settings.wakes, etcdBefore.p50, etcdAfter.p50, etcdBefore.p99, etcdAfter.p99, p50 / etcdP50, putsBefore.p50, putsAfter.p50,
+                         splitLatencies.count, splitLatencies[splitLatencies.count / 2], located[located.count / 2]),
             json: [("unit", "\"us\""), ("p50", "\(p50)"), ("p99", "\(p99)"), ("samples", "\(latencies.count)"),
                    ("etcd_range_p50_us_before", "\(etcdBefore.p50)"), ("etcd_range_p50_us_after", "\(etcdAfter.p50)"),
                    ("etcd_range_p99_us_before", "\(etcdBefore.p99)"), ("etcd_range_p99_us_after", "\(etcdAfter.p99)"),
-                   ("ratio_to_etcd_range_p50", "\(p50 / etcdP50)")],
+                   ("ratio_to_etcd_range_p50", "\(p50 / etcdP50)"),
+                   ("etcd_put_p50_us_before", "\(putsBefore.p50)"), ("etcd_put_p50_us_after", "\(putsAfter.p50)"),
+                   ("split_samples", "\(splitLatencies.count)"), ("split_p50", "\(splitLatencies[splitLatencies.count / 2])"),
+                   ("seal_to_location_in_etcd_p50", "\(located[located.count / 2])"),
+                   ("etcd_put_p99_us_before", "\(putsBefore.p99)"), ("etcd_put_p99_us_after", "\(putsAfter.p99)")],
             limited: LimitedFigure(kind: .roundTripLatency, value: p50, samples: [before, after]))
     }
 

@@ -12,6 +12,8 @@ final class ClusterRig {
     let b: LaunchedStore
     let clientA: PlasmaClient
     let clientB: PlasmaClient
+    /// The cluster's key prefix in etcd (docs/CLUSTER.md, "Keys in etcd").
+    let keyPrefix: String
     private let directory: String
 
     init(memory: String, announce: (String) -> Void) throws {
@@ -25,7 +27,8 @@ final class ClusterRig {
         }
         announce("cluster rig: etcd on loopback")
         etcd = try EtcdServer(directory: directory + "/etcd")
-        let url = "etcd://127.0.0.1:\(etcd.clientPort)/plasma-bench-\(getpid())"
+        keyPrefix = "/plasma-bench-\(getpid())/"
+        let url = "etcd://127.0.0.1:\(etcd.clientPort)\(keyPrefix)"
         func node(_ name: String) throws -> LaunchedStore {
             try LaunchedStore(memory: memory, maxClients: 64, tag: "cluster-\(name)", extraArguments: [
                 "--cluster", url, "--node-name", name, "--transfer-address", "127.0.0.1:\(try freeLoopbackPort())",
@@ -122,8 +125,18 @@ final class EtcdConnection {
     /// POST /v3/kv/range for `key`; returns the response body.
     @discardableResult
     func range(key: String) throws -> String {
-        let body = "{\"key\":\"\(Data(key.utf8).base64EncodedString())\"}"
-        let request = "POST /v3/kv/range HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        try post("/v3/kv/range", body: "{\"key\":\"\(Data(key.utf8).base64EncodedString())\"}")
+    }
+
+    /// POST /v3/kv/put of an empty value: a write, which etcd answers once it is committed (its WAL
+    /// fsynced), as a store's want or location publish is.
+    @discardableResult
+    func put(key: String) throws -> String {
+        try post("/v3/kv/put", body: "{\"key\":\"\(Data(key.utf8).base64EncodedString())\",\"value\":\"\"}")
+    }
+
+    private func post(_ path: String, body: String) throws -> String {
+        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         try Array(request.utf8).withUnsafeBytes { try socket.sendAll($0) }
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -144,12 +157,15 @@ final class EtcdConnection {
         }
     }
 
-    /// p50 and p99 in µs of `count` range requests.
-    func roundTrips(_ count: Int) throws -> (p50: Double, p99: Double) {
+    /// Whether `key` exists now.
+    func exists(_ key: String) throws -> Bool { try range(key: key).contains("\"kvs\"") }
+
+    /// p50 and p99 in µs of `count` range requests (or puts, with `writes`).
+    func roundTrips(_ count: Int, writes: Bool = false) throws -> (p50: Double, p99: Double) {
         var samples: [Double] = []
         for _ in 0..<count {
             let start = ContinuousClock.now
-            try range(key: "plasma-bench-probe")
+            if writes { try put(key: "plasma-bench-probe") } else { try range(key: "plasma-bench-probe") }
             samples.append((ContinuousClock.now - start).inSeconds * 1e6)
         }
         samples.sort()
