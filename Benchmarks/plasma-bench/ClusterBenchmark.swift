@@ -159,19 +159,25 @@ enum ClusterBenchmark {
         let after = try limits.sample(.roundTripLatency)
         let etcdAfter = try etcd.roundTrips(200)
         let putsAfter = try etcd.roundTrips(50, writes: true)
+        #if Cluster
+        let clientPut = try EtcdClientTiming.putP50(port: rig.etcd.clientPort, count: 50)
+        #else
+        let clientPut = Double.nan
+        #endif
         latencies.sort()
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         let etcdP50 = (etcdBefore.p50 + etcdAfter.p50) / 2
         return Row(
             name: "cluster-wake", figure: String(format: "p50 %.0f us", p50), spread: String(format: "p99 %.0f us", p99),
-            what: String(format: "get waiting on b (want published), createAndSeal 64 B on a, until b's get returns (%d wakes); etcd range round trip p50 %.0f / %.0f us, p99 %.0f / %.0f us (before / after); %.1f etcd range round trips; an etcd put (a committed write, as a location publish) p50 %.0f / %.0f us; %d more with etcd polled for a's location: p50 %.0f us, of which seal → a's location in etcd p50 %.0f us",
-                         settings.wakes, etcdBefore.p50, etcdAfter.p50, etcdBefore.p99, etcdAfter.p99, p50 / etcdP50, putsBefore.p50, putsAfter.p50,
+            what: String(format: "get waiting on b (want published), createAndSeal 64 B on a, until b's get returns (%d wakes); etcd range round trip p50 %.0f / %.0f us, p99 %.0f / %.0f us (before / after); %.1f etcd range round trips; an etcd put (a committed write, as a location publish) p50 %.0f / %.0f us, %.0f us through the stores' EtcdClient; %d more with etcd polled for a's location: p50 %.0f us, of which seal → a's location in etcd p50 %.0f us",
+                         settings.wakes, etcdBefore.p50, etcdAfter.p50, etcdBefore.p99, etcdAfter.p99, p50 / etcdP50, putsBefore.p50, putsAfter.p50, clientPut,
                          splitLatencies.count, splitLatencies[splitLatencies.count / 2], located[located.count / 2]),
             json: [("unit", "\"us\""), ("p50", "\(p50)"), ("p99", "\(p99)"), ("samples", "\(latencies.count)"),
                    ("etcd_range_p50_us_before", "\(etcdBefore.p50)"), ("etcd_range_p50_us_after", "\(etcdAfter.p50)"),
                    ("etcd_range_p99_us_before", "\(etcdBefore.p99)"), ("etcd_range_p99_us_after", "\(etcdAfter.p99)"),
                    ("ratio_to_etcd_range_p50", "\(p50 / etcdP50)"),
                    ("etcd_put_p50_us_before", "\(putsBefore.p50)"), ("etcd_put_p50_us_after", "\(putsAfter.p50)"),
+                   ("etcd_client_put_p50_us", clientPut.isNaN ? "null" : "\(clientPut)"),
                    ("split_samples", "\(splitLatencies.count)"), ("split_p50", "\(splitLatencies[splitLatencies.count / 2])"),
                    ("seal_to_location_in_etcd_p50", "\(located[located.count / 2])"),
                    ("etcd_put_p99_us_before", "\(putsBefore.p99)"), ("etcd_put_p99_us_after", "\(putsAfter.p99)")],
