@@ -16,32 +16,43 @@ final class ClusterRig {
     let keyPrefix: String
     private let directory: String
 
+    /// Everything started before a failure is stopped and removed again before the error is thrown.
     init(memory: String, announce: (String) -> Void) throws {
-        directory = NSTemporaryDirectory() + "plasma-bench-\(getpid())-cluster"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let tokenPath = directory + "/token"
-        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        guard FileManager.default.createFile(
-            atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw BenchError.childFailed("cannot write the cluster token file \(tokenPath)")
+        let directory = NSTemporaryDirectory() + "plasma-bench-\(getpid())-cluster"
+        let keyPrefix = "/plasma-bench-\(getpid())/"
+        var etcd: EtcdServer?
+        var stores: [LaunchedStore] = []
+        var clients: [PlasmaClient] = []
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let tokenPath = directory + "/token"
+            let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            guard FileManager.default.createFile(
+                atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw BenchError.childFailed("cannot write the cluster token file \(tokenPath)")
+            }
+            announce("cluster rig: etcd on loopback")
+            let server = try EtcdServer(directory: directory + "/etcd")
+            etcd = server
+            let url = "etcd://127.0.0.1:\(server.clientPort)\(keyPrefix)"
+            announce("cluster rig: two stores of \(memory) with --cluster")
+            for name in ["a", "b"] {
+                stores.append(try LaunchedStore(memory: memory, maxClients: 64, tag: "cluster-\(name)", extraArguments: [
+                    "--cluster", url, "--node-name", name, "--transfer-address", "127.0.0.1:\(try freeLoopbackPort())",
+                    "--cluster-token-file", tokenPath,
+                ]))
+            }
+            for store in stores { clients.append(try PlasmaClient(socketPath: store.socketPath, retries: 600)) }
+            for client in clients { try PopulationWait.untilPopulated(client, announce: announce) }
+        } catch {
+            for client in clients { client.close() }
+            for store in stores { store.stop() }
+            etcd?.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
         }
-        announce("cluster rig: etcd on loopback")
-        etcd = try EtcdServer(directory: directory + "/etcd")
-        keyPrefix = "/plasma-bench-\(getpid())/"
-        let url = "etcd://127.0.0.1:\(etcd.clientPort)\(keyPrefix)"
-        func node(_ name: String) throws -> LaunchedStore {
-            try LaunchedStore(memory: memory, maxClients: 64, tag: "cluster-\(name)", extraArguments: [
-                "--cluster", url, "--node-name", name, "--transfer-address", "127.0.0.1:\(try freeLoopbackPort())",
-                "--cluster-token-file", tokenPath,
-            ])
-        }
-        announce("cluster rig: two stores of \(memory) with --cluster")
-        a = try node("a")
-        b = try node("b")
-        clientA = try PlasmaClient(socketPath: a.socketPath, retries: 600)
-        clientB = try PlasmaClient(socketPath: b.socketPath, retries: 600)
-        try PopulationWait.untilPopulated(clientA, announce: announce)
-        try PopulationWait.untilPopulated(clientB, announce: announce)
+        (self.directory, self.keyPrefix, self.etcd) = (directory, keyPrefix, etcd!)
+        (a, b, clientA, clientB) = (stores[0], stores[1], clients[0], clients[1])
     }
 
     func stop() {
