@@ -9,7 +9,7 @@ extension IntegrationTests {
         typealias PlasmaRun = IntegrationTests.PlasmaRun
 
         /// A token file of mode `mode` in a fresh temporary path.
-        func tokenFile(mode: mode_t = 0o600, contents: String = "cluster secret\n") throws -> String {
+        func tokenFile(mode: mode_t = 0o600, contents: String = "cluster secret of this test\n") throws -> String {
             let path = NSTemporaryDirectory() + "plasma-token-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             try contents.write(toFile: path, atomically: false, encoding: .utf8)
             chmod(path, mode)
