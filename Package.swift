@@ -122,7 +122,7 @@ let package = Package(
             name: "plasma-bench",
             dependencies: [
                 "PlasmaClient", "PlasmaCore", "PlasmaPosix", "PlasmaWire", "PlasmaArrowClient", "PlasmaToolSupport",
-                "PlasmaClusterCore", "PlasmaTransfer",
+                "PlasmaClusterCore", "PlasmaTransfer", "PlasmaEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/plasma-bench"

@@ -157,11 +157,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("startup (alone, only when named): the store sizes launched one after the other, comma-separated.", valueName: "sizes"))
     var startupMemory = "2G,16G"
 
+    @Option(help: ArgumentHelp("cluster-wake: waiting gets on node b woken by a seal on node a (after 10 warm-ups).", valueName: "N"))
+    var clusterWakes = 500
+
     @Option(help: ArgumentHelp(
-        "transfer, tcp-limit (only when named, alone or together): object sizes pulled, comma-separated.", valueName: "sizes"))
+        "transfer, tcp-limit, cluster-transfer (only when named): object sizes pulled, comma-separated.", valueName: "sizes"))
     var transferSizes = "64M,1G"
 
-    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), transfer (only when named, with tcp-limit at most: pulls of --transfer-sizes through an in-process transfer server and puller over loopback TCP between two memfd arenas, set against the loopback TCP limit sendfile → recv measured between them), tcp-limit (only when named, with transfer at most: that limit alone), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
+    @Argument(help: "Workloads to run (default: all but soak, hostile, startup and large-breakdown): \(Self.allNames.joined(separator: ", ")), soak (alone), hostile (alone), startup (alone), transfer (only when named, with tcp-limit at most: pulls of --transfer-sizes through an in-process transfer server and puller over loopback TCP between two memfd arenas, set against the loopback TCP limit sendfile → recv measured between them), tcp-limit (only when named, with transfer at most: that limit alone), cluster-transfer, cluster-wake, cluster-overhead (only when named, with each other at most: an etcd found on PATH and two plasma-store --cluster started here on loopback; objects of --transfer-sizes sealed on a and got on b against the loopback TCP limit; a seal on a waking a get on b, p50/p99, beside the socket and etcd round trips; put-small and get-small on a --cluster store vs a plain one), large-breakdown (alone: 64 MiB puts and gets timed step by step: some through a new connection, some right after one pass of their limit, the rest back to back, alternating two ways of releasing).")
     var names: [String] = []
 
     static let wakeNames = ["wake-blocking", "wake-async", "wake-async-readloop"]
@@ -183,10 +186,17 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        let known = Self.allNames + Self.aloneNames + TransferBenchmark.names  // startup: StartupBenchmark.swift
+        let known = Self.allNames + Self.aloneNames + TransferBenchmark.names + ClusterBenchmark.names  // startup: StartupBenchmark.swift
         if names.contains(where: TransferBenchmark.names.contains), !names.allSatisfy(TransferBenchmark.names.contains) {
             throw ValidationError("transfer and tcp-limit run without other workloads")
         }
+        if names.contains(where: ClusterBenchmark.names.contains), !names.allSatisfy(ClusterBenchmark.names.contains) {
+            throw ValidationError("cluster-transfer, cluster-wake and cluster-overhead run without other workloads")
+        }
+        if names.contains(where: ClusterBenchmark.names.contains), socket != nil {
+            throw ValidationError("the cluster rows start their own etcd and stores: --socket doesn't apply")
+        }
+        guard clusterWakes > 0 else { throw ValidationError("--cluster-wakes must be at least 1") }
         guard (try? transferSizeList()) != nil else {
             throw ValidationError("invalid --transfer-sizes '\(transferSizes)': give sizes separated by commas, e.g. 64M,1G")
         }
@@ -234,6 +244,12 @@ struct BenchCommand: ParsableCommand {
             let rows = try TransferBenchmark.rows(sizes: try transferSizeList(), repetitions: repetitions, transfer: names.contains("transfer"))
             return print(json ? Report.json(rows)
                 : Report.table(rows, machine: Machine.describe(), store: "none: a transfer server and a puller in this process, loopback TCP"))
+        }
+        if !names.isEmpty, names.allSatisfy(ClusterBenchmark.names.contains) {
+            let rows = try ClusterBenchmark.rows(.init(
+                sizes: try transferSizeList(), repetitions: repetitions, wakes: clusterWakes, selected: selected, announce: announce))
+            return print(json ? Report.json(rows)
+                : Report.table(rows, machine: Machine.describe(), store: "two plasma-store --cluster (a, b) and an etcd, started here on loopback"))
         }
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
