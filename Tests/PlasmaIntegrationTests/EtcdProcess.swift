@@ -27,7 +27,13 @@ final class EtcdProcess {
 
     static let binary = "/usr/bin/etcd"
 
-    private static func ensureInstalled() throws {
+    /// Once per test process (a static is initialised once, whichever test comes first): tests start in
+    /// parallel, and two apt-gets at once would fight over dpkg's lock.
+    private static let installation = Result<Void, any Error> { try install() }
+
+    private static func ensureInstalled() throws { try installation.get() }
+
+    private static func install() throws {
         if FileManager.default.isExecutableFile(atPath: binary) { return }
         guard geteuid() == 0 else {
             throw Failure("etcd is not installed (\(binary)) and the tests don't run as root: apt-get install etcd-server")
