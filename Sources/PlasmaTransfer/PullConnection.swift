@@ -7,6 +7,10 @@ import PlasmaPosix
 final class PullConnection {
     let socket: TCPSocket
     let address: String
+    /// The node name the server proved in the handshake.
+    let peerName: String
+    /// Authenticates this connection's requests and reply headers.
+    private var session: TransferSession
     /// When it last finished a pull (CLOCK_MONOTONIC ns): an idle connection the server may have closed
     /// is not reused after a while.
     var lastUsed: UInt64
@@ -15,9 +19,11 @@ final class PullConnection {
     /// hashed right after, large enough that system calls cost nothing next to the copy.
     static let receiveChunk = 256 << 10
 
-    private init(socket: TCPSocket, address: String) {
+    private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession) {
         self.socket = socket
         self.address = address
+        self.peerName = peerName
+        self.session = session
         lastUsed = MonotonicClock.nanoseconds()
     }
 
@@ -28,15 +34,16 @@ final class PullConnection {
         guard let endpoint = TCPEndpoint(parsing: address) else { throw .protocolViolation("transfer address '\(address)' is not host:port") }
         let socket: TCPSocket
         do { socket = try TCPSocket.connect(to: endpoint, timeout: connectTimeout) } catch { throw TransferFault(error) }
+        let proven: (name: String, session: TransferSession)
         do {
             try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout)
-            _ = try handshake.runAsClient(on: socket, before: MonotonicClock.nanoseconds() &+ UInt64(ioTimeout.nanosecondsClamped))
+            proven = try handshake.runAsClient(on: socket, before: MonotonicClock.nanoseconds() &+ UInt64(ioTimeout.nanosecondsClamped))
             try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout)
         } catch {
             socket.close()
             throw error
         }
-        return PullConnection(socket: socket, address: address)
+        return PullConnection(socket: socket, address: address, peerName: proven.name, session: proven.session)
     }
 
     func close() { socket.close() }
@@ -50,6 +57,9 @@ final class PullConnection {
         /// The connection was dead before any of the reply arrived (a reused connection the server had
         /// closed): the pull may be retried on a fresh one.
         case stale(TransferFault)
+        /// The reply header's session MAC was wrong (altered on the way, or not from the server the
+        /// handshake authenticated): an authentication failure; the connection is closed.
+        case unauthentic(TransferFault)
     }
 
     /// Requests `target.location` and receives its bytes straight into `target.buffer`, hashing each
@@ -58,11 +68,11 @@ final class PullConnection {
         let location = target.location
         let request = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
         do {
-            try socket.send(request.encoded)
+            try socket.send(session.sealRequest(request.encoded))
         } catch {
             return .stale(error)
         }
-        var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes)
+        var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes + TransferWire.macBytes)
         var first = [UInt8](repeating: 0, count: 1)
         do {
             try socket.receiveExactly(&first)
@@ -70,13 +80,17 @@ final class PullConnection {
             return .stale(error)
         }
         reply[0] = first[0]
-        var sizes = [UInt8](repeating: 0, count: TransferWire.replyBytes - 1)
+        var sizes = [UInt8](repeating: 0, count: reply.count - 1)
         do {
             try socket.receiveExactly(&sizes)
         } catch {
             return .failure(.connection("\(address): \(error)"), reusable: false)
         }
         reply.replaceSubrange(1..., with: sizes)
+        // Nothing of the reply is believed, and no byte of the object received, before its MAC checks.
+        let header = Array(reply.prefix(TransferWire.replyBytes))
+        guard session.isValidReply(header, mac: reply.suffix(TransferWire.macBytes)) else { return .unauthentic(.wrongMAC) }
+        session.advance()
         switch TransferWire.ReplyStatus(rawValue: reply[0]) {
         case .notHeld?, .otherSizes?: return .failure(.notHeld, reusable: true)
         case .sending?: break

@@ -15,6 +15,11 @@ enum TransferFault: Error, CustomStringConvertible {
     case refusedByPeer
     /// The peer's proof of the token was wrong.
     case wrongProof
+    /// A request or reply header after the handshake carried a wrong session MAC: forged, replayed,
+    /// reordered or altered (a relay's own request, say).
+    case wrongMAC
+    /// The server proved a node name other than the location's: the location is forged or stale.
+    case wrongNode(expected: String, proven: String)
 
     init(_ error: SystemError) {
         self = error.errno == .wouldBlock ? .timedOut : .system(error)
@@ -28,6 +33,8 @@ enum TransferFault: Error, CustomStringConvertible {
         case .protocolViolation(let what): "protocol violation: \(what)"
         case .refusedByPeer: "the peer refused this node's proof of the cluster token"
         case .wrongProof: "the peer's proof of the cluster token is wrong"
+        case .wrongMAC: "a message carried a wrong session MAC (forged, replayed or altered)"
+        case .wrongNode(let expected, let proven): "the peer proved to be node '\(proven)', not '\(expected)' (a forged or stale location)"
         }
     }
 }

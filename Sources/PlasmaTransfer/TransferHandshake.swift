@@ -9,6 +9,9 @@ import PlasmaPosix
 /// 4. server → client: `refused` (and close), or `accepted` and the server proof, the same HMAC under
 ///    the label "plasma-transfer v1 server".
 ///
+/// Both sides then derive the connection's ``TransferSession`` key, HMAC-SHA256(token,
+/// "plasma-transfer v1 session" ‖ names ‖ nonces), which authenticates every later message.
+///
 /// The token never crosses the wire; each proof covers the other side's fresh nonce (no replay) and its
 /// own label (a proof can't be reflected back as the other role's); both names are bound in. Proofs are
 /// compared in constant time (swift-crypto's `isValidAuthenticationCode`). The client proves first, so a
@@ -24,6 +27,8 @@ struct TransferHandshake {
 
     enum Role: String {
         case client, server
+        /// Not a proof: the label of the session key's derivation.
+        case session
         var label: [UInt8] { Array("plasma-transfer v1 \(rawValue)".utf8) }
     }
 
@@ -60,9 +65,15 @@ struct TransferHandshake {
         return (Array(rest.prefix(Int(header[5]))), Array(rest.suffix(TransferWire.nonceBytes)))
     }
 
-    /// The client's side; returns the server's name. Throws `.refusedByPeer` when the server refused this
+    func session(client: [UInt8], server: [UInt8], clientNonce: [UInt8], serverNonce: [UInt8]) -> TransferSession {
+        TransferSession(
+            token: token,
+            sessionTranscript: Self.transcript(.session, client: client, server: server, clientNonce: clientNonce, serverNonce: serverNonce))
+    }
+
+    /// The client's side; returns the server's proven name and the session. Throws `.refusedByPeer` when the server refused this
     /// node's proof, `.wrongProof` when the server's proof is wrong.
-    func runAsClient(on socket: TCPSocket, before deadline: UInt64) throws(TransferFault) -> String {
+    func runAsClient(on socket: TCPSocket, before deadline: UInt64) throws(TransferFault) -> (name: String, session: TransferSession) {
         let clientNonce = Self.nonce()
         try socket.send(greeting(nonce: clientNonce))
         let (serverName, serverNonce) = try Self.readGreeting(on: socket, before: deadline)
@@ -77,7 +88,8 @@ struct TransferHandshake {
         try socket.receiveExactly(&serverProof, before: deadline)
         let expected = Self.transcript(.server, client: nodeName, server: serverName, clientNonce: clientNonce, serverNonce: serverNonce)
         guard isValid(serverProof, for: expected) else { throw .wrongProof }
-        return String(decoding: serverName, as: UTF8.self)
+        return (String(decoding: serverName, as: UTF8.self),
+                session(client: nodeName, server: serverName, clientNonce: clientNonce, serverNonce: serverNonce))
     }
 
     /// Tells the client its proof was wrong.
@@ -85,10 +97,10 @@ struct TransferHandshake {
         try? socket.send([TransferWire.refused])
     }
 
-    /// The server's side; returns the client's name. On a wrong proof it throws `.wrongProof`: the caller
+    /// The server's side; returns the client's proven name and the session. On a wrong proof it throws `.wrongProof`: the caller
     /// counts and logs it, then sends ``refuse(on:)`` and closes (in that order, so that a peer told of
     /// the refusal finds it counted).
-    func runAsServer(on socket: TCPSocket, before deadline: UInt64) throws(TransferFault) -> String {
+    func runAsServer(on socket: TCPSocket, before deadline: UInt64) throws(TransferFault) -> (name: String, session: TransferSession) {
         let (clientName, clientNonce) = try Self.readGreeting(on: socket, before: deadline)
         let serverNonce = Self.nonce()
         try socket.send(greeting(nonce: serverNonce))
@@ -98,6 +110,7 @@ struct TransferHandshake {
         guard isValid(clientProof, for: expected) else { throw .wrongProof }
         try socket.send([TransferWire.accepted]
             + proof(Self.transcript(.server, client: clientName, server: nodeName, clientNonce: clientNonce, serverNonce: serverNonce)))
-        return String(decoding: clientName, as: UTF8.self)
+        return (String(decoding: clientName, as: UTF8.self),
+                session(client: clientName, server: nodeName, clientNonce: clientNonce, serverNonce: serverNonce))
     }
 }

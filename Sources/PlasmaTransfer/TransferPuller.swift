@@ -42,7 +42,8 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         public var pullsFailed = 0
         /// Bytes received into targets (including those of pulls that failed).
         public var bytesReceived: Int64 = 0
-        /// Peers that refused this node's proof, or whose own proof was wrong.
+        /// Peers that refused this node's proof, whose own proof or reply MAC was wrong, or that proved
+        /// another node name than the location's.
         public var authenticationFailures = 0
         /// TCP connections opened (and authenticated or not).
         public var connectionsOpened = 0
@@ -173,6 +174,13 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     /// The pull on `connection`; nil when the connection turned out dead before the reply (stale).
     private func run(_ target: PullTarget, on connection: PullConnection) -> Result<Void, PullFailure>? {
+        let location = target.location
+        // The location says which node holds the object; the handshake proved which node this is. A
+        // location pointing elsewhere (written by an etcd writer without the token, or stale) fails.
+        guard connection.peerName == location.node else {
+            connection.close()
+            return .failure(failure(.wrongNode(expected: location.node, proven: connection.peerName), address: connection.address, node: location.node))
+        }
         var received = 0
         let key = ObjectIdentifier(connection)
         let stopping = state.withLock { state in
@@ -195,6 +203,9 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         case .failure(let failure, let reusable):
             if reusable { keep(connection) } else { connection.close() }
             return .failure(failure)
+        case .unauthentic(let fault):
+            connection.close()
+            return .failure(failure(fault, address: connection.address, node: location.node))
         case .stale(let fault):
             logger.debug("transfer: kept connection to \(connection.address) was closed (\(fault)); opening another")
             connection.close()
@@ -204,7 +215,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     private func failure(_ fault: TransferFault, address: String, node: String) -> PullFailure {
         switch fault {
-        case .refusedByPeer, .wrongProof:
+        case .refusedByPeer, .wrongProof, .wrongMAC, .wrongNode:
             let (log, suppressed) = state.withLock { state in
                 state.statistics.authenticationFailures += 1
                 return state.authenticationWarnings.admit(now: MonotonicClock.nanoseconds())

@@ -59,7 +59,8 @@ public final class TransferServer: @unchecked Sendable {
         public var connectionsRefused = 0
         /// Connections open now.
         public var activeConnections = 0
-        /// Peers whose proof of the cluster token was wrong.
+        /// Peers whose proof of the cluster token was wrong, or whose request carried a wrong session MAC
+        /// (a relay's own request, a replay).
         public var authenticationFailures = 0
         /// Handshakes that failed otherwise: timeout, malformed greeting, peer gone.
         public var handshakeFailures = 0
@@ -150,7 +151,7 @@ public final class TransferServer: @unchecked Sendable {
     /// The counters now.
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
-    /// Peers refused for a wrong proof of the cluster token since start.
+    /// Peers refused for a wrong proof of the cluster token or a wrong session MAC since start.
     public var authenticationFailures: Int { statistics.authenticationFailures }
 
     // MARK: accepting
@@ -229,10 +230,11 @@ public final class TransferServer: @unchecked Sendable {
 
     private func serve(_ socket: TCPSocket, peer: String) {
         let clientName: String
+        var session: TransferSession
         do {
             try socket.setTimeouts(receive: configuration.handshakeTimeout, send: configuration.handshakeTimeout)
             let deadline = MonotonicClock.nanoseconds() &+ UInt64(configuration.handshakeTimeout.nanosecondsClamped)
-            clientName = try handshake.runAsServer(on: socket, before: deadline)
+            (clientName, session) = try handshake.runAsServer(on: socket, before: deadline)
             try socket.setTimeouts(receive: configuration.idleTimeout, send: configuration.sendTimeout)
         } catch let fault as TransferFault {
             refused(peer: peer, fault)
@@ -243,24 +245,39 @@ public final class TransferServer: @unchecked Sendable {
             return
         }
         while true {
-            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes)
+            var message = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
             do {
-                try socket.receiveExactly(&request)
+                try socket.receiveExactly(&message)
             } catch {
                 if case .closed = error { return }  // the peer is done
                 logger.debug("transfer: peer \(peer) (node \(clientName)) closed: \(error)")
+                return
+            }
+            // Authenticated before anything is read from it, let alone pinned: a relay that forwarded
+            // someone else's handshake can't make this MAC.
+            let request = Array(message.prefix(TransferWire.requestBytes))
+            guard session.isValidRequest(request, mac: message.suffix(TransferWire.macBytes)) else {
+                refused(peer: peer, .wrongMAC)
                 return
             }
             guard let pull = TransferWire.Request(decoding: request) else {
                 logger.debug("transfer: peer \(peer) (node \(clientName)) sent a malformed request; closed")
                 return
             }
-            guard serve(pull, on: socket, peer: peer) else { return }
+            guard serve(pull, on: socket, peer: peer, session: session) else { return }
+            session.advance()
         }
     }
 
+    /// A failed handshake, or a request with a wrong session MAC: the latter and a wrong proof are
+    /// authentication failures (counted, and warned of at a bounded rate).
     private func refused(peer: String, _ fault: TransferFault) {
-        guard case .wrongProof = fault else {
+        let isAuthentication: Bool
+        switch fault {
+        case .wrongProof, .wrongMAC: isAuthentication = true
+        default: isAuthentication = false
+        }
+        guard isAuthentication else {
             state.withLock { $0.statistics.handshakeFailures += 1 }
             logger.debug("transfer: handshake with \(peer) failed: \(fault)")
             return
@@ -271,15 +288,15 @@ public final class TransferServer: @unchecked Sendable {
         }
         if log {
             let held = suppressed > 0 ? " (\(suppressed) more such refusals were not logged)" : ""
-            logger.warning("transfer: refused peer \(peer): wrong proof of the cluster token\(held)")
+            logger.warning("transfer: refused peer \(peer): \(fault)\(held)")
         }
     }
 
     /// One pull; false when the connection can't go on.
-    private func serve(_ pull: TransferWire.Request, on socket: TCPSocket, peer: String) -> Bool {
+    private func serve(_ pull: TransferWire.Request, on socket: TCPSocket, peer: String, session: TransferSession) -> Bool {
         guard let pinned = source.pin(pull.id) else {
             state.withLock { $0.statistics.pullsNotHeld += 1 }
-            return (try? socket.send(TransferWire.reply(.notHeld, dataSize: 0, metadataSize: 0))) != nil
+            return (try? socket.send(session.sealReply(TransferWire.reply(.notHeld, dataSize: 0, metadataSize: 0)))) != nil
         }
         state.withLock { $0.statistics.objectsPinned += 1 }
         defer {
@@ -289,12 +306,12 @@ public final class TransferServer: @unchecked Sendable {
         guard pinned.dataSize == pull.dataSize, pinned.metadataSize == pull.metadataSize else {
             state.withLock { $0.statistics.pullsNotHeld += 1 }
             let reply = TransferWire.reply(.otherSizes, dataSize: pinned.dataSize, metadataSize: pinned.metadataSize)
-            return (try? socket.send(reply)) != nil
+            return (try? socket.send(session.sealReply(reply))) != nil
         }
         let total = pinned.dataSize + pinned.metadataSize
         var sent = 0
         do {
-            try socket.send(TransferWire.reply(.sending, dataSize: pinned.dataSize, metadataSize: pinned.metadataSize))
+            try socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: pinned.dataSize, metadataSize: pinned.metadataSize)))
             sent = try stream(pinned, total: total, on: socket)
         } catch {
             logger.debug("transfer: pull of \(pull.id.hex) by \(peer) abandoned: \(error)")

@@ -5,9 +5,12 @@ import PlasmaCore
 enum TransferWire {
     /// Opens the client's hello and the server's challenge: "PLXF".
     static let magic: [UInt8] = Array("PLXF".utf8)
-    static let version: UInt8 = 1
+    /// 2: requests and reply headers carry a session MAC (version 1 had none).
+    static let version: UInt8 = 2
     static let nonceBytes = 32
     static let proofBytes = 32
+    /// The HMAC-SHA256 that follows each request and each reply header (``TransferSession``).
+    static let macBytes = 32
     /// Node names longer than this are refused (their length travels in one byte).
     static let maxNameBytes = 255
 
@@ -17,9 +20,10 @@ enum TransferWire {
 
     /// The one request: pull an object.
     static let pullOperation: UInt8 = 1
-    /// operation (1) + id (20) + data size (8) + metadata size (8).
+    /// operation (1) + id (20) + data size (8) + metadata size (8); then its MAC (``macBytes``).
     static let requestBytes = 1 + ObjectID.byteCount + 16
-    /// status (1) + data size (8) + metadata size (8); the object's bytes follow status `sending`.
+    /// status (1) + data size (8) + metadata size (8); then its MAC; the object's bytes follow status
+    /// `sending`.
     static let replyBytes = 17
 
     /// How the server answers a pull.

@@ -49,33 +49,14 @@ struct ClusterSettings: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Reads the token file: refused when group or others may read or write it, or when it is empty.
+    /// Reads the token file under the one rule for token files, ``ClusterToken/readBytes(fromFile:)``
+    /// (owner-only access, at least 16 bytes, a final line end dropped).
     static func readToken(_ path: String) throws(ClusterSettingsError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .invalid("cannot open --cluster-token-file \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
-            throw .invalid("--cluster-token-file \(path) is not a regular file")
+        do {
+            return try ClusterToken.readBytes(fromFile: path)
+        } catch {
+            throw .invalid("--cluster-token-file: \(error)")
         }
-        guard status.st_mode & 0o077 == 0 else {
-            throw .invalid("--cluster-token-file \(path) is accessible by group or others (mode \(String(status.st_mode & 0o777, radix: 8))): run chmod 600 \(path)")
-        }
-        var token: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count < 0 { throw .invalid("cannot read --cluster-token-file \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { break }
-            token += chunk[..<count]
-            if token.count > 1 << 16 { throw .invalid("--cluster-token-file \(path) is over 64 KiB: is it the right file?") }
-        }
-        while let last = token.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { token.removeLast() }
-        guard !token.isEmpty else { throw .invalid("--cluster-token-file \(path) is empty: put the cluster's shared secret in it") }
-        guard token.count >= ClusterToken.minimumBytes else {
-            throw .invalid("--cluster-token-file \(path) holds \(token.count) bytes: a cluster token needs at least \(ClusterToken.minimumBytes) (e.g. head -c 32 /dev/urandom | base64 > \(path))")
-        }
-        return token
     }
 }
 

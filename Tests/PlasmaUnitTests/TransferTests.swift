@@ -232,10 +232,10 @@ import Testing
             guard let (socket, _) = try? listener.accept() else { return }
             defer { socket.close() }
             let handshake = TransferHandshake(token: Self.token, nodeName: "a")
-            guard (try? handshake.runAsServer(on: socket, before: MonotonicClock.nanoseconds() + 30_000_000_000)) != nil else { return }
-            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes)
+            guard let (_, session) = try? handshake.runAsServer(on: socket, before: MonotonicClock.nanoseconds() + 30_000_000_000) else { return }
+            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
             guard (try? socket.receiveExactly(&request)) != nil else { return }
-            try? socket.send(TransferWire.reply(.sending, dataSize: size, metadataSize: 0))
+            try? socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: size, metadataSize: 0)))
             try? socket.send([UInt8](repeating: 7, count: size / 2))
         }
         let location = ClusterLocation(id: ObjectID.random(), node: "a", transferAddress: "127.0.0.1:\(port)", dataSize: size, metadataSize: 0, checksum: 0)
@@ -276,9 +276,9 @@ import Testing
         let socket = try TCPSocket.connect(to: TCPEndpoint(parsing: peer.address)!, timeout: .seconds(30))
         try socket.setTimeouts(receive: .seconds(60), send: .seconds(60))
         let handshake = TransferHandshake(token: Self.token, nodeName: "b")
-        _ = try handshake.runAsClient(on: socket, before: MonotonicClock.nanoseconds() + 60_000_000_000)
-        try socket.send(TransferWire.Request(id: location.id, dataSize: size, metadataSize: 0).encoded)
-        var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes + (1 << 20))
+        let (_, session) = try handshake.runAsClient(on: socket, before: MonotonicClock.nanoseconds() + 60_000_000_000)
+        try socket.send(session.sealRequest(TransferWire.Request(id: location.id, dataSize: size, metadataSize: 0).encoded))
+        var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes + TransferWire.macBytes + (1 << 20))
         try socket.receiveExactly(&reply)
         #expect(reply[0] == TransferWire.ReplyStatus.sending.rawValue)
         socket.close()
@@ -462,8 +462,17 @@ import Testing
         #expect(throws: Never.self) { try ClusterToken.read(fromFile: path) }
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         #expect(throws: ClusterTokenError.accessibleByOthers(path, mode: 0o644)) { try ClusterToken.read(fromFile: path) }
+        // Group access is refused too: one rule with plasma-store's (owner only).
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+        #expect(throws: ClusterTokenError.accessibleByOthers(path, mode: 0o640)) { try ClusterToken.read(fromFile: path) }
+        #expect("\(ClusterTokenError.accessibleByOthers(path, mode: 0o640))".contains("run chmod 600 \(path)"))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        // Only the final line end is dropped: leading blanks are part of the secret.
+        #expect(try ClusterToken.readBytes(fromFile: path) == Array("  a long enough cluster secret".utf8))
         try Data("short\n".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: ClusterTokenError.tooShort(5)) { try ClusterToken.read(fromFile: path) }
+        #expect(throws: ClusterTokenError.fileTooShort(path, 5)) { try ClusterToken.read(fromFile: path) }
+        try Data("\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ClusterTokenError.empty(path)) { try ClusterToken.read(fromFile: path) }
+        #expect(throws: ClusterTokenError.notRegularFile(directory.path)) { try ClusterToken.read(fromFile: directory.path) }
     }
 }
