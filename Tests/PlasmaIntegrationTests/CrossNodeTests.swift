@@ -87,7 +87,7 @@ extension IntegrationTests {
             try expectWaiting(intruder, for: id, cluster)
             try a.putSeeded(id, size: 4096, seed: 4)
             #expect(try eventually(timeout: 30) { try a.stats().clusterPeersRefused >= 1 }, "\(a.log.suffix(2000))")
-            #expect(a.waitForLog("wrong proof of the cluster token", timeout: 30), "\(a.log.suffix(2000))")
+            #expect(a.waitForLog("proof of the cluster token is wrong", timeout: 30), "\(a.log.suffix(2000))")
             #expect(try eventually(timeout: 30) { try intruder.stats().clusterPullsFailed >= 1 })
             #expect(try waiting.value(timeout: 60) == .absent)
             let stats = try intruder.stats()
