@@ -65,7 +65,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         /// Connections a pull is running on, shut down by stop().
         var busy: [ObjectIdentifier: TCPSocket] = [:]
         var statistics = Statistics()
-        var authenticationWarnings = WarningLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
+        var authenticationWarnings = WarningRateLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
     }
 
     private let configuration: Configuration

@@ -88,7 +88,7 @@ public final class TransferServer: @unchecked Sendable {
         var finished: [PosixThread] = []
         var nextConnection = 0
         var stopping = false
-        var authenticationWarnings = WarningLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
+        var authenticationWarnings = WarningRateLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
     }
 
     private let configuration: Configuration

@@ -21,6 +21,20 @@ extension IntegrationTests {
              "--cluster-token-file", token, "--cluster-lease-ttl", String(ttl)]
         }
 
+        /// Runs a store expected to refuse to start: its exit status and what it wrote to stderr.
+        func refusedStart(socket: String, _ arguments: [String]) throws -> (status: Int32, log: String) {
+            let store = Process()
+            let errors = Pipe()
+            store.executableURL = BuiltProducts.url("plasma-store")
+            store.arguments = ["--memory", "8M", "--socket", socket] + arguments
+            store.standardError = errors
+            store.standardOutput = FileHandle.nullDevice
+            try store.run()
+            let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            store.waitUntilExit()
+            return (store.terminationStatus, log)
+        }
+
         func listed(_ url: String) throws -> [[String: Any]] {
             let run = try PlasmaRun(["cluster", "--cluster", url, "--json"], socket: nil).finish()
             #expect(run.status == 0, "plasma cluster: \(run.err)")
@@ -84,17 +98,8 @@ extension IntegrationTests {
             defer { unlink(token) }
             let nobody = try freeLoopbackPort()
             let socket = uniqueSocketPath()
-            let store = Process()
-            let errors = Pipe()
-            store.executableURL = BuiltProducts.url("plasma-store")
-            store.arguments = ["--memory", "8M", "--socket", socket]
-                + clusterArguments("etcd://127.0.0.1:\(nobody)", node: "a", port: 7423, token: token)
-            store.standardError = errors
-            store.standardOutput = FileHandle.nullDevice
-            try store.run()
-            let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            store.waitUntilExit()
-            #expect(store.terminationStatus != 0)
+            let (status, log) = try refusedStart(socket: socket, clusterArguments("etcd://127.0.0.1:\(nobody)", node: "a", port: 7423, token: token))
+            #expect(status != 0)
             #expect(log.contains("cannot join the cluster") && log.contains("etcd unreachable"), "\(log)")
             #expect(!log.contains("plasma-store ready"))
             #expect(access(socket, F_OK) != 0, "a store that refused to start left its socket file")
@@ -109,17 +114,8 @@ extension IntegrationTests {
         func aTokenFileOthersCanReadOrAnEmptyOrShortOneIsRefused(_ mode: mode_t, _ contents: String, _ reason: String) throws {
             let token = try tokenFile(mode: mode, contents: contents)
             defer { unlink(token) }
-            let store = Process()
-            let errors = Pipe()
-            store.executableURL = BuiltProducts.url("plasma-store")
-            store.arguments = ["--memory", "8M", "--socket", uniqueSocketPath()]
-                + clusterArguments("etcd://127.0.0.1:1", node: "a", port: 7424, token: token)
-            store.standardError = errors
-            store.standardOutput = FileHandle.nullDevice
-            try store.run()
-            let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            store.waitUntilExit()
-            #expect(store.terminationStatus != 0)
+            let (status, log) = try refusedStart(socket: uniqueSocketPath(), clusterArguments("etcd://127.0.0.1:1", node: "a", port: 7424, token: token))
+            #expect(status != 0)
             #expect(log.contains(reason), "\(log)")
         }
 

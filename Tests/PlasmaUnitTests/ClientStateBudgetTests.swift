@@ -1,6 +1,7 @@
 @testable import PlasmaEngine
 @testable import PlasmaStore
 import PlasmaCore
+import PlasmaPosix
 import PlasmaWire
 import Testing
 

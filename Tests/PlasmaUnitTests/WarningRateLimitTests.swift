@@ -1,5 +1,6 @@
 @testable import PlasmaEngine
 @testable import PlasmaStore
+import PlasmaPosix
 import Testing
 
 @Suite struct WarningRateLimitTests {
