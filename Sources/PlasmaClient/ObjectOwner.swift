@@ -78,8 +78,10 @@ extension ObjectOwner {
     }
 
     func listReply(_ reply: Reply) throws(PlasmaClientError) -> [ObjectInfo] {
-        guard case .list(let infos) = reply else { throw failure(reply, expected: "list") }
-        return infos
+        switch reply {
+        case .list(let infos), .listWithOrigins(let infos): return infos
+        default: throw failure(reply, expected: "list")
+        }
     }
 
     func statisticsReply(_ reply: Reply) throws(PlasmaClientError) -> StoreStatistics {

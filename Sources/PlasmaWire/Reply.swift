@@ -15,7 +15,7 @@ public enum Reply: Sendable, Equatable {
     case contains(Bool)
     case evicted(bytes: Int, objects: Int)
     case list([ObjectInfo])
-    /// The rows with their extension (origin), for a `listWithOrigins` request; decoded as `.list` with
+    /// The rows with their extension (origin), for a `listWithOrigins` request; decoded as this, with
     /// each row's `origin` filled in.
     case listWithOrigins([ObjectInfo])
     case stats(StoreStatistics)
@@ -177,7 +177,8 @@ extension Reply {
                 if extended { info.origin = try decodeExtension(&reader) }
                 infos.append(info)
             }
-            return .list(infos)
+            // The form it was sent in, so that a decoded reply encodes back to the same bytes.
+            return extended ? .listWithOrigins(infos) : .list(infos)
         case .stats:
             // Newer stores may append fields; read the ones we know and skip the rest.
             let count = try reader.readCount(minimumItemSize: 8, limit: noLimit)

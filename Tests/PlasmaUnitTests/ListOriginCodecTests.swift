@@ -41,7 +41,7 @@ import Testing
         #expect(try decode(plain) == .list([row, row]))
         let extended = payload(of: .listWithOrigins([pulled, row]))
         #expect(extended.count == 6 + 2 * Reply.encodedObjectInfoSize + (2 + 2 + 6) + (2 + 2))
-        #expect(try decode(extended) == .list([pulled, row]))
+        #expect(try decode(extended) == .listWithOrigins([pulled, row]))
     }
 
     @Test func unknownExtensionBytesAreSkipped() throws {
@@ -55,6 +55,23 @@ import Testing
         for byte: UInt8 in [7, 7, 7] { writer.append(byte) }
         var expected = row
         expected.origin = "x"
-        #expect(try decode(writer.buffer) == .list([expected]))
+        #expect(try decode(writer.buffer) == .listWithOrigins([expected]))
+    }
+
+    /// Found by the NativeDecoder fuzzer (Fuzz/corpus/NativeDecoder/list-origins-round-trip): a list with
+    /// extensions was decoded as `.list`, which encodes without them, so its origins were lost on the
+    /// way back. An origin that isn't UTF-8 decodes with replacement characters and then round-trips.
+    @Test func aDecodedListWithOriginsEncodesBackToTheSameReply() throws {
+        var writer = ByteWriter()
+        writer.append(PlasmaStatus.ok.rawValue)
+        writer.append(UInt32(1) | Reply.listRowsCarryExtension)
+        Reply.encode(row, into: &writer)
+        writer.append(UInt16(2 + 3))
+        writer.append(UInt16(3))
+        for byte: UInt8 in [0, 0x36, 0xFE] { writer.append(byte) }  // not UTF-8
+        let decoded = try decode(writer.buffer)
+        guard case .listWithOrigins(let infos) = decoded else { Issue.record("decoded as \(decoded)"); return }
+        #expect(infos.first?.origin == "\u{0}6\u{FFFD}")
+        #expect(try decode(payload(of: decoded)) == decoded)
     }
 }
