@@ -1,7 +1,7 @@
-import Dispatch
 import Glibc
 import Logging
 import PlasmaClusterCore
+import PlasmaToolSupport
 #if Cluster
 import PlasmaEtcd
 #endif
@@ -26,7 +26,7 @@ final class ClusterMembership: Sendable {
         let endpoints = try EtcdEndpoints(url: settings.url)
         let directory = EtcdDirectory(configuration: EtcdDirectoryConfiguration(
             endpoints: endpoints, node: settings.node, leaseTTL: settings.leaseTTL, logger: logger))
-        try blocking { try await directory.start() }
+        try runBlocking { try await directory.start() }
         self.settings = settings
         self.directory = directory
         #else
@@ -37,23 +37,6 @@ final class ClusterMembership: Sendable {
     /// Revokes the lease: this node, its wants and its locations vanish from the cluster at once.
     func leave() {
         let directory = self.directory
-        try? blocking { await directory.stop() }
+        try? runBlocking { await directory.stop() }
     }
-}
-
-/// Runs `body` on the concurrency pool and waits for it on this (non-async) thread.
-private func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let done = DispatchSemaphore(value: 0)
-    let box = ResultBox<T>()
-    Task {
-        do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
-        done.signal()
-    }
-    done.wait()
-    return try box.result!.get()
-}
-
-/// @unchecked: written once by the task before `done.signal()`, read after `done.wait()`.
-private final class ResultBox<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
 }

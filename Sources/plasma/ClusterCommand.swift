@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Glibc
 import PlasmaClusterCore
 import PlasmaCore
@@ -52,21 +51,12 @@ struct ClusterCommand: ParsableCommand {
         } catch {
             throw CLIError(.usage, "cluster: \(error)")
         }
-        let done = DispatchSemaphore(value: 0)
-        let answer = Answer()
-        Task {
-            do throws(EtcdError) {
-                answer.result = .success(try await EtcdDirectory.nodes(endpoints: endpoints))
-            } catch {
-                answer.result = .failure(error)
-            }
-            done.signal()
-        }
-        done.wait()
-        switch answer.result! {
-        case .success(let nodes): return nodes
-        case .failure(.unreachable(let reason)): throw CLIError(.cannotConnect, "cluster: cannot reach etcd at \(url): \(reason)")
-        case .failure(let error): throw CLIError(.failure, "cluster: \(error)")
+        do {
+            return try runBlocking { try await EtcdDirectory.nodes(endpoints: endpoints) }
+        } catch EtcdError.unreachable(let reason) {
+            throw CLIError(.cannotConnect, "cluster: cannot reach etcd at \(url): \(reason)")
+        } catch {
+            throw CLIError(.failure, "cluster: \(error)")
         }
         #else
         throw CLIError(.failure, "cluster: this plasma was built without the Cluster trait")
@@ -76,9 +66,6 @@ struct ClusterCommand: ParsableCommand {
 
 #if Cluster
 /// @unchecked: written once by the task before `done.signal()`, read after `done.wait()`.
-private final class Answer: @unchecked Sendable {
-    var result: Result<[ClusterNode], EtcdError>?
-}
 #endif
 
 /// A non-empty environment variable.
