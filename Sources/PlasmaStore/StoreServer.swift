@@ -573,6 +573,9 @@ public final class StoreServer {
         connection.socket.close()
         releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds
         connections[connection.client] = nil
+        // A partial frame or unread replies of megabytes: freed off the loop (BufferRelease.swift).
+        BufferRelease.shared.release(&connection.inbound)
+        connection.outbound.releaseStorage(to: .shared)
         engine.disconnect(connection.client)
         if connection.dialect == .arrow { arrow.clientLeft(connection.client) }
         budget.closeAccount(connection.account)  // after the engine: its waits are in the account
