@@ -132,6 +132,11 @@ struct BenchCommand: ParsableCommand {
         valueName: "list"))
     var attacks: String?
 
+    @Option(help: ArgumentHelp(
+        "hostile: the attacking processes' CPU scheduling class: peer (default: like the store and the well-behaved client; the target's definition), idle (SCHED_IDLE, as `chrt --idle 0`) or nice (nice 19), a labelled variant: how an operator would keep untrusted users off the store's cores.",
+        valueName: "class"))
+    var attackerScheduling = "peer"
+
     @Option(help: ArgumentHelp("hostile: capacity of the separate store the benchmark starts for it (with --socket, that store).", valueName: "size"))
     var hostileMemory = "256M"
 

@@ -100,8 +100,14 @@ enum HostileAttack: String, CaseIterable {
     /// sent) and holds every connection open (sealing meanwhile, for arrow-subscribers) until the
     /// parent closes our stdin; then stops sending, if it still was, and prints its tally.
     static func attackerMain(_ arguments: [String]) throws {
-        guard arguments.count >= 1, let assignment = Assignment(arguments.dropFirst()) else {
+        // socket, the assignment's 5 fields, the scheduling class (AttackerScheduling).
+        guard arguments.count == 7, let assignment = Assignment(arguments[1..<6]),
+              let scheduling = AttackerScheduling(rawValue: arguments[6]) else {
             ChildSignal.emit("error bad arguments \(arguments)")
+            return
+        }
+        do { try scheduling.apply() } catch {
+            ChildSignal.emit("error \(error)")
             return
         }
         let socket = arguments[0]

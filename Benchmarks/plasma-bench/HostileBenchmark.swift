@@ -36,6 +36,8 @@ enum HostileBenchmark {
         var budgetFlag: Int?
         /// The store's RSS past which the attackers are killed, to spare the machine.
         var rssCeiling: Int
+        /// The attacking processes' CPU scheduling class (`peer` is the target's definition).
+        var attackerScheduling = AttackerScheduling.peer
     }
 
     /// A process's resident memory from /proc/PID/status: all of it (VmRSS, arena pages included)
@@ -131,6 +133,7 @@ enum HostileBenchmark {
         let readySeconds: Double?
         let aborted: Bool
         let ceiling: Int
+        let attackerScheduling: AttackerScheduling
         /// Clients the store still counted beyond its idle ones when the end was measured.
         let clientsLeftAtEnd: Int
         /// The store or a process of the benchmark died, or something else broke: not a measurement.
@@ -182,7 +185,8 @@ enum HostileBenchmark {
         sampler?.start()
         let began = ContinuousClock.now
         let attackers = try assignments.map {
-            LineCollector(try ChildProcess(role: HostileAttack.role, [options.socket] + $0.arguments, interactive: true))
+            LineCollector(try ChildProcess(
+                role: HostileAttack.role, [options.socket] + $0.arguments + [options.attackerScheduling.rawValue], interactive: true))
         }
         var watch = Watch(peak: baseline)
         watch.follow(attackers, since: began, options)
@@ -240,7 +244,7 @@ enum HostileBenchmark {
             arenaSize: Int(before.arenaSize), budget: budget, budgetSource: budgetSource, usedPeak: usedPeak,
             usedEnd: usedEnd, before: phases.first ?? .init(), during: phases.count > 1 ? phases[1] : .init(),
             attacks: results, readySeconds: readySeconds, aborted: aborted, ceiling: options.rssCeiling,
-            clientsLeftAtEnd: max(0, clientsLeft ?? 0), crashes: crashes)
+            attackerScheduling: options.attackerScheduling, clientsLeftAtEnd: max(0, clientsLeft ?? 0), crashes: crashes)
         (outcome.passes, outcome.storeThread, outcome.victimThread) = (passes, storeThread, victimThread)
         outcome.failures = failures(outcome)
         return outcome

@@ -38,13 +38,16 @@ extension BenchCommand {
         let ceiling = try rssCeiling.map { try ByteCount.parse($0) } ?? Self.availableMemory() / 2
         let seconds = duration ?? 30
         let attacks = try hostileAttacks()
+        guard let scheduling = AttackerScheduling(rawValue: attackerScheduling) else {
+            throw ValidationError("--attacker-scheduling takes \(AttackerScheduling.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         announce("hostile (\(hostileConnections) connections: \(attacks.map(\.rawValue).joined(separator: ", ")); \(seconds) s; "
-            + "\(socket == nil ? "own store of \(hostileMemory)" : "the --socket store"); RSS ceiling \(HostileBenchmark.mib(ceiling)))")
+            + "\(socket == nil ? "own store of \(hostileMemory)" : "the --socket store"); attackers at scheduling class \(scheduling.rawValue); RSS ceiling \(HostileBenchmark.mib(ceiling)))")
         let options = HostileBenchmark.Options(
             socket: path, storePID: storePID, storeIsAlive: { store?.isRunning ?? (kill(storePID, 0) == 0) },
             attacks: attacks, connections: hostileConnections, processesPerAttack: hostileProcesses, seconds: seconds,
             objects: hostileObjects, waitingGets: waitingGets, zeroSizeObjects: zeroSizeObjects, budgetFlag: budget,
-            rssCeiling: ceiling)
+            rssCeiling: ceiling, attackerScheduling: scheduling)
         let outcome = try HostileBenchmark.run(options, monitor: monitor)
         let row = HostileBenchmark.row(outcome)
         print(json ? Report.json([row]) : Report.table([row], machine: Machine.describe(), store: path)

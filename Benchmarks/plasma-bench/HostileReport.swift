@@ -10,7 +10,7 @@ extension HostileBenchmark {
         let totals = outcome.attacks.reduce(HostileAttack.Tally()) { $0 + $1.tally }
         var json: [(String, String)] = [
             ("passed", "\(outcome.passed)"), ("crashed", "\(!outcome.crashes.isEmpty)"), ("seconds", "\(outcome.seconds)"),
-            ("connections", "\(outcome.connections)"),
+            ("connections", "\(outcome.connections)"), ("attacker_scheduling", Report.jsonString(outcome.attackerScheduling.rawValue)),
             ("rss_baseline", "\(outcome.baseline.rss)"), ("rss_peak", "\(outcome.peak.rss)"),
             ("rss_end", outcome.end.map { "\($0.rss)" } ?? "null"),
             ("rss_anon_baseline", "\(outcome.baseline.rssAnon)"), ("rss_anon_peak", "\(outcome.peak.rssAnon)"),
@@ -48,6 +48,7 @@ extension HostileBenchmark {
         return Row(
             name: "hostile", figure: "RSS \(mib(outcome.peak.rss))", spread: String(format: "get p99 %.2f ms", during.p99),
             what: "\(verdictWord(outcome)): \(outcome.connections) hostile connections (\(outcome.attacks.map(\.attack.rawValue).joined(separator: ", "))) "
+                + (outcome.attackerScheduling == .peer ? "" : "at scheduling class \(outcome.attackerScheduling.rawValue) (a variant, not the target's definition) ")
                 + "for \(outcome.seconds) s; store \(rss), \(anon) (baseline → peak → end\(outcome.clientsLeftAtEnd > 0 ? ", with \(outcome.clientsLeftAtEnd) attackers still counted" : "")); arena \(mib(outcome.arenaSize)), "
                 + "\(budget), target RSS ≤ \(mib(outcome.targetRSS))"
                 + (outcome.usedPeak.map { ", client state used: peak \(mib($0))" } ?? "")

@@ -73,17 +73,19 @@ struct OutboundBuffer {
 
     /// Writes as much as the socket takes.
     mutating func flush(to socket: UnixSocket) throws(SystemError) -> FlushResult {
-        while let chunk = chunks.first {
-            let result = chunk.withUnsafeBytes { raw in
+        // No copy of a chunk is held across its removal: the release thread must hold its only reference.
+        while !chunks.isEmpty {
+            let result = chunks[0].withUnsafeBytes { raw in
                 Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: raw[chunkStart...])) }
             }
             guard let written = try result.get() else { return .wouldBlock }
             chunkStart += written
-            guard chunkStart == chunk.count else { continue }
-            chunks.removeFirst()
-            chunkBytes -= chunk.count
-            chunkCapacity -= chunk.capacity
+            guard chunkStart == chunks[0].count else { continue }
+            var finished = chunks.removeFirst()
+            chunkBytes -= finished.count
+            chunkCapacity -= finished.capacity
             chunkStart = 0
+            BufferRelease.shared.release(&finished)  // a big list reply: freed off the loop
         }
         while start < writer.buffer.count {
             // A send ends where the next descriptor's byte begins, so that byte starts its own send.
@@ -103,9 +105,19 @@ struct OutboundBuffer {
             start += written
         }
         // Capacity is kept only up to a budget floor (ClientStateBudget): an idle connection's buffer is
-        // not charged, so it must stay small.
-        writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 256 << 10)
+        // not charged, so it must stay small. A big one is freed off the loop.
+        if !BufferRelease.shared.release(&writer.buffer) {
+            writer.buffer.removeAll(keepingCapacity: writer.buffer.capacity <= 256 << 10)
+        }
         start = 0
         return .done
+    }
+
+    /// The connection has closed: hands every big buffer to `release` (freed off the loop) rather than
+    /// free it with the connection.
+    mutating func releaseStorage(to release: BufferRelease) {
+        release.release(&writer.buffer)
+        while var chunk = chunks.popFirst() { release.release(&chunk) }
+        (start, chunkStart, chunkBytes, chunkCapacity) = (0, 0, 0, 0)
     }
 }

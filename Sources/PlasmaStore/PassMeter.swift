@@ -40,7 +40,7 @@ struct PassMeter {
     mutating func ended(startedAt: UInt64, now: UInt64) -> (nanoseconds: UInt64, cpu: UInt64, work: PassWork)? {
         let duration = now &- startedAt
         let done = work
-        mostUnits = max(mostUnits, done.units + done.deferredUnits)
+        mostUnits = max(mostUnits, done.units + done.deferredUnits + done.readUnits)
         guard done.didWork || duration > 1_000_000 else { return nil }
         work = PassWork()
         let cpuBefore = threadCPUNanoseconds
@@ -69,6 +69,8 @@ struct PassWork {
     var units = 0
     /// Units of the deferred work's slices (StoreServer+DeferredWork.swift).
     var deferredUnits = 0
+    /// Units of partial frames' bytes read into inbound buffers (StoreServer.readBytesWork).
+    var readUnits = 0
     /// The heaviest request of the pass.
     var heaviestUnits = 0
     var heaviestKind: StaticString = "none"
@@ -86,7 +88,7 @@ struct PassWork {
 
     /// Anything counted: the pass's CPU time is then read.
     var didWork: Bool {
-        requests + accepted + closed + resumed + listed + snapshotEntries + notificationChunks > 0 || slicedWork
+        requests + accepted + closed + resumed + listed + snapshotEntries + notificationChunks + readUnits > 0 || slicedWork
     }
 
     mutating func request(_ units: Int, kind: StaticString) {
@@ -97,7 +99,7 @@ struct PassWork {
 
     var description: String {
         "\(requests) requests (\(units) units of work, the heaviest a \(heaviestKind) of \(heaviestUnits)), "
-            + "\(deferredUnits) units of sliced work, "
+            + "\(deferredUnits) units of sliced work, \(readUnits) units of partial frames read, "
             + "\(accepted) accepted, \(closed) closed, \(resumed) paused connections resumed, "
             + "sliced work \(slicedWork ? "advanced" : "none"), \(listed) objects listed, "
             + "\(snapshotEntries) subscribe-snapshot objects, \(notificationChunks) notification chunks encoded"

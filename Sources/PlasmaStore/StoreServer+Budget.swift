@@ -42,7 +42,8 @@ extension StoreServer {
             var fitted: [UInt8] = []
             fitted.reserveCapacity(count)
             fitted.append(contentsOf: connection.inbound)
-            connection.inbound = fitted
+            swap(&fitted, &connection.inbound)
+            BufferRelease.shared.release(&fitted)  // the grown one: freed off the loop
         }
         return chargeInbound(connection.inbound.count, on: connection)
     }

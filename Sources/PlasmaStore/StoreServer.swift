@@ -322,6 +322,10 @@ public final class StoreServer {
         // a big frame arriving is read 256 KiB per wakeup, not 4 MiB (a pass of ~30 ms under load).
         for iteration in 0..<16 {
             if iteration >= 1, connection.partialFrameBytes > 0 { return }
+            // Once the pass has spent its work budget, the rest of a big frame (its bytes are work:
+            // readBytesWork) and a connection that sent heavy requests or none yet are read in a later
+            // pass; the socket stays readable (level-triggered). A light client is read at once.
+            if pacing.workDone >= PassPacing.passWork, connection.partialFrameBytes > 0 || connection.lastRequestWasHeavy { return }
             // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
             guard !connection.isClosed, !connection.framesPaused else { return }
             let count: Int?
@@ -365,9 +369,11 @@ public final class StoreServer {
                 // Sized for the whole frame at once: its pages are touched only as bytes arrive.
                 connection.inbound.reserveCapacity(max(count - consumed, connection.partialFrameBytes))
                 connection.inbound.append(contentsOf: readBuffer[consumed..<count])
+                readBytesWork(count - consumed)
             }
         } else {
             connection.inbound.append(contentsOf: readBuffer[..<count])
+            readBytesWork(count)
             let consumed = connection.inbound.withUnsafeBytes { raw in processFrames(raw, on: connection) }
             if !connection.isClosed {
                 connection.inbound.removeFirst(consumed)
@@ -573,6 +579,9 @@ public final class StoreServer {
         connection.socket.close()
         releaseDescriptors(of: connection)  // an Arrow subscriber's notification socket, unclaimed fds
         connections[connection.client] = nil
+        // A partial frame or unread replies of megabytes: freed off the loop (BufferRelease.swift).
+        BufferRelease.shared.release(&connection.inbound)
+        connection.outbound.releaseStorage(to: .shared)
         engine.disconnect(connection.client)
         if connection.dialect == .arrow { arrow.clientLeft(connection.client) }
         budget.closeAccount(connection.account)  // after the engine: its waits are in the account

@@ -1,3 +1,4 @@
+import Foundation
 import PlasmaClient
 import PlasmaCore
 import PlasmaTestSupport
@@ -51,6 +52,35 @@ extension IntegrationTests {
             let most = try client.statistics().loopPassMostWorkUnits
             #expect(most > 0, "the store counts its passes' work")
             #expect(most <= Self.mostUnitsInAPass, "a loop pass did \(most) units of work")
+        }
+
+        /// Bytes of frames that arrive in pieces are work (a unit per KiB): once a pass has spent its
+        /// budget, connections in the middle of a big frame are read in a later pass. Before, each
+        /// was read 256 KiB a pass whatever the pass had done, and the reads counted no work: eight
+        /// connections sending 64 MiB frames made passes of 4–6 ms of CPU that did "nothing".
+        @Test func bigFramesArrivingInPiecesAreReadWithinThePassBudget() throws {
+            let store = try StoreProcess()
+            let client = try store.connect()
+            let (senders, frameBytes, sentBytes) = (8, 16 << 20, 12 << 20)
+            let connections = try (0..<senders).map { _ in try RawConnection(path: store.socketPath) }
+            let frames = (0..<senders).map { _ in ClientStateBudgetTests.bigCreate(frameBytes) }
+            // Blocking writes from a thread each, so that every connection has bytes waiting at once.
+            let group = DispatchGroup()
+            for (connection, frame) in zip(connections, frames) {
+                group.enter()
+                let socket = connection.socket
+                Thread {
+                    try? frame[..<sentBytes].withUnsafeBytes { try socket.writeAll($0) }
+                    group.leave()
+                }.start()
+            }
+            #expect(try eventually { try client.statistics().clientStateInbound == Int64(senders * sentBytes) })
+            group.wait()
+            let most = try client.statistics().loopPassMostWorkUnits
+            #expect(most >= 256, "a 256 KiB read of a partial frame counts 256 units")
+            // The budget, one more read (256 KiB) and the statistics requests.
+            #expect(most <= 1_024 + 256 + 8, "a loop pass did \(most) units of work")
+            withExtendedLifetime(connections) {}
         }
 
         /// A connection doomed for not reading its replies runs none of the frames it sent after the
