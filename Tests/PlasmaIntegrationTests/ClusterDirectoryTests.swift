@@ -210,6 +210,28 @@ extension IntegrationTests {
             for directory in [a, b, c, d] { await directory.stop() }
         }
 
+        @Test func theFirstRuleForEveryPairOfChecksums() {
+            let id = ObjectID(bytes: [UInt8](repeating: 1, count: ObjectID.byteCount))!
+            func decide(_ ours: UInt64?, first node: String, _ theirs: UInt64?) -> FirstRule {
+                FirstRule.decide(location(id, on: "c", checksum: ours), against: FirstRecord(node: node, checksum: theirs), localNode: "c")
+            }
+            #expect(decide(1, first: "b", 1) == .put)
+            #expect(decide(2, first: "b", 1) == .refuse)
+            #expect(decide(1, first: "b", nil) == .deferUntilFirstHashed)
+            #expect(decide(nil, first: "b", 1) == .waitForOwnChecksum)
+            #expect(decide(nil, first: "b", nil) == .waitForOwnChecksum)
+            #expect(decide(1, first: "c", 1) == .put)
+            #expect(decide(nil, first: "c", nil) == .put)
+            #expect(decide(1, first: "c", nil) == .completeOwnFirst)
+            #expect(decide(nil, first: "c", 1) == .waitForOwnChecksum)
+            #expect(decide(2, first: "c", 1) == .refuse)
+            // Records without a checksum read back as such; a malformed one is no record.
+            #expect(DirectoryRecords.first(from: DirectoryRecords.first(node: "b", checksum: nil)) == FirstRecord(node: "b", checksum: nil))
+            #expect(DirectoryRecords.first(from: Array(#"{"node":"b","checksum":"xyz"}"#.utf8)) == nil)
+            let unhashed = location(id, on: "b", checksum: nil)
+            #expect(DirectoryRecords.location(from: DirectoryRecords.location(unhashed), id: id, node: "b") == unhashed)
+        }
+
         @Test func aLapsedLeaseUnwantsAndTakesItsLocationsAway() async throws {
             let etcd = try EtcdProcess()
             let url = etcd.url()
