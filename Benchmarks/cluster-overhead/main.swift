@@ -20,6 +20,7 @@ final class NoOpDirectory: ClusterDirectory, @unchecked Sendable {
     func stop() async {}
     func want(_ ids: [ObjectID]) {}
     func unwant(_ ids: [ObjectID]) {}
+    func relocate(_ ids: [ObjectID]) {}
     func publish(_ locations: [ClusterLocation]) {}
     func unpublish(_ ids: [ObjectID]) {}
     func flush() {}

@@ -17,6 +17,10 @@ public protocol ClusterDirectory: AnyObject, Sendable {
     func stop() async
     /// This node has gets waiting on `ids` (none held here): publish wants and report their locations.
     func want(_ ids: [ObjectID])
+    /// Reports the present locations of `ids` again (`.located`, those reported before included), for
+    /// the ids this node still wants: the store retries a location whose pull failed (a listener not yet
+    /// up, a peer that refused once) while a get waits, as the directory reports each location once.
+    func relocate(_ ids: [ObjectID])
     /// This node no longer waits on `ids`: drop the wants.
     func unwant(_ ids: [ObjectID])
     /// This node holds sealed copies: publish them, first location wins per id.

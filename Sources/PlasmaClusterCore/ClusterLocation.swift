@@ -13,11 +13,13 @@ public struct ClusterLocation: Sendable, Equatable {
     /// Bytes of metadata, after the data.
     public var metadataSize: Int
     /// XXH64 (seed 0) of the data followed by the metadata: a pulled copy is sealed only when its bytes
-    /// hash to this, and a second publisher whose bytes differ is refused (first location wins).
-    public var checksum: UInt64
+    /// hash to this, and a second publisher whose bytes differ is refused (first location wins). Nil: the
+    /// holder published before it finished hashing (an origin publishes at once and adds the checksum
+    /// when its hasher is done; docs/CLUSTER.md, "First location wins").
+    public var checksum: UInt64?
 
     /// A location.
-    public init(id: ObjectID, node: String, transferAddress: String, dataSize: Int, metadataSize: Int, checksum: UInt64) {
+    public init(id: ObjectID, node: String, transferAddress: String, dataSize: Int, metadataSize: Int, checksum: UInt64?) {
         self.id = id
         self.node = node
         self.transferAddress = transferAddress

@@ -32,6 +32,12 @@ struct DirectoryKeys: Sendable {
     }
 }
 
+/// Who published an id first, and its checksum (nil while that node is still hashing).
+struct FirstRecord: Equatable, Sendable {
+    var node: String
+    var checksum: UInt64?
+}
+
 /// The JSON values of the directory's keys. Checksums are 16 hex digits: a JSON number can't carry 64 bits
 /// exactly in every reader.
 enum DirectoryRecords {
@@ -46,16 +52,19 @@ enum DirectoryRecords {
         return ClusterNode(name: name, transferAddress: address, capacityBytes: GatewayJSON.int64(object["capacity_bytes"]))
     }
 
+    /// A location's value; without `checksum` when the holder published before hashing.
     static func location(_ location: ClusterLocation) -> [UInt8] {
-        json([
+        var object: [String: Any] = [
             "transfer_address": location.transferAddress, "data_size": location.dataSize,
-            "metadata_size": location.metadataSize, "checksum": hex(location.checksum),
-        ])
+            "metadata_size": location.metadataSize,
+        ]
+        if let checksum = location.checksum { object["checksum"] = hex(checksum) }
+        return json(object)
     }
 
     static func location(from bytes: [UInt8], id: ObjectID, node: String) -> ClusterLocation? {
         guard let object = try? GatewayJSON.decode(bytes), let address = object["transfer_address"] as? String,
-              let checksum = (object["checksum"] as? String).flatMap({ UInt64($0, radix: 16) })
+              let checksum = optionalChecksum(object["checksum"])
         else { return nil }
         let dataSize = Int(GatewayJSON.int64(object["data_size"])), metadataSize = Int(GatewayJSON.int64(object["metadata_size"]))
         guard dataSize >= 0, metadataSize >= 0 else { return nil }
@@ -64,16 +73,25 @@ enum DirectoryRecords {
     }
 
     /// The `first/` value: byte-for-byte the same for the same node and checksum (sorted keys), so that
-    /// a transaction can compare it.
-    static func first(node: String, checksum: UInt64) -> [UInt8] {
-        json(["node": node, "checksum": hex(checksum)])
+    /// a transaction can compare it. Without `checksum` while the first publisher is still hashing.
+    static func first(node: String, checksum: UInt64?) -> [UInt8] {
+        var object: [String: Any] = ["node": node]
+        if let checksum { object["checksum"] = hex(checksum) }
+        return json(object)
     }
 
-    static func first(from bytes: [UInt8]) -> (node: String, checksum: UInt64)? {
+    static func first(from bytes: [UInt8]) -> FirstRecord? {
         guard let object = try? GatewayJSON.decode(bytes), let node = object["node"] as? String,
-              let checksum = (object["checksum"] as? String).flatMap({ UInt64($0, radix: 16) })
+              let checksum = optionalChecksum(object["checksum"])
         else { return nil }
-        return (node, checksum)
+        return FirstRecord(node: node, checksum: checksum)
+    }
+
+    /// `.some(nil)` for an absent checksum, `.some(value)` for 16 hex digits, nil (malformed) otherwise.
+    private static func optionalChecksum(_ value: Any?) -> UInt64?? {
+        guard let value else { return .some(nil) }
+        guard let text = value as? String, let checksum = UInt64(text, radix: 16) else { return nil }
+        return .some(checksum)
     }
 
     static func hex(_ value: UInt64) -> String {

@@ -12,6 +12,31 @@ extension EtcdClient {
         return (keys, GatewayJSON.revision(answer))
     }
 
+    /// Reads every key that starts with `prefix` in pages of at most `pageSize` keys, each handed to
+    /// `page` in key order, all at the first page's revision (one consistent view, without one answer
+    /// holding the whole prefix); returns that revision. A compacted revision throws `.compacted`.
+    public func rangePages(
+        _ prefix: String, pageSize: Int, _ page: ([EtcdKeyValue]) throws(EtcdError) -> Void
+    ) async throws(EtcdError) -> Int64 {
+        let end = GatewayJSON.base64(rangeEnd(ofPrefix: prefix))
+        var from = Array(prefix.utf8), revision: Int64 = 0
+        while true {
+            var body: [String: Any] = ["key": GatewayJSON.base64(from), "range_end": end, "limit": String(max(1, pageSize))]
+            if revision != 0 { body["revision"] = String(revision) }
+            let answer: [String: Any]
+            do {
+                answer = try await call("/v3/kv/range", body)
+            } catch .server(_, let message) where message.contains("compacted") {
+                throw .compacted(revision: revision)
+            }
+            if revision == 0 { revision = GatewayJSON.revision(answer) }
+            let keys = (answer["kvs"] as? [Any] ?? []).compactMap(GatewayJSON.keyValue)
+            try page(keys)
+            guard answer["more"] as? Bool == true, let last = keys.last else { return revision }
+            from = Array(last.key.utf8) + [0]  // the next key after the last one read
+        }
+    }
+
     /// Deletes `key`, or every key that starts with it when `prefix`; returns how many went.
     @discardableResult
     public func delete(_ key: String, prefix: Bool = false) async throws(EtcdError) -> Int64 {

@@ -91,6 +91,7 @@ extension EtcdDirectory {
                 if state.withLock({ $0.needsResync }) { continue }
                 do {
                     try await client.keepAlive(lease: lease)
+                    retryDeferred()  // in case the change a deferred publish waits for was missed
                 } catch {
                     if !Task.isCancelled { disconnect("keepalive failed: \(error)") }
                 }

@@ -9,11 +9,14 @@ extension EtcdDirectory {
         var failures = 0
         while !Task.isCancelled {
             do {
-                let (present, revision) = try await client.range(folder, prefix: true)
-                emit(state.withLock { resynchronize(folder, present: present, state: &$0) })
+                let revision = try await readWhole(folder)
                 failures = 0
+                if folder == keys.locations { retryDeferred() }  // what changed while not watching
                 try await client.watch(prefix: folder, startRevision: revision + 1) { batch in
-                    emit(state.withLock { state in batch.events.compactMap { changed($0, folder: folder, state: &state) } })
+                    var overLimit: [String] = []
+                    emit(state.withLock { state in batch.events.compactMap { changed($0, folder: folder, state: &state, overLimit: &overLimit) } })
+                    overLimit.forEach(logOverLimit)
+                    if folder == keys.locations { locationsChanged(batch.events) }
                 }
             } catch .compacted {
                 continue  // read it whole again
@@ -26,15 +29,90 @@ extension EtcdDirectory {
         }
     }
 
+    /// Another node's location changed: a publish deferred for its `first/` may go now (the first
+    /// publisher adds its checksum to its location and `first/` together, or its location goes with it).
+    private func locationsChanged(_ events: [EtcdWatchEvent]) {
+        let ids = state.withLock { state -> [ObjectID] in
+            guard !state.deferred.isEmpty || !state.checkingFirst.isEmpty else { return [] }
+            var due: [ObjectID] = []
+            for event in events {
+                guard let (id, node) = keys.parse(event.keyValue.key, under: keys.locations), node != localNode.name else { continue }
+                if state.deferred.contains(id) { due.append(id) }
+                if state.checkingFirst[id] != nil { state.checkingFirst[id] = true }
+            }
+            return due
+        }
+        if !ids.isEmpty { retryDeferred(ids) }
+    }
+
+    /// Reads `folder` page by page at one revision and reports what changed since it was last known;
+    /// returns the revision. Wants beyond a node's limit are dropped as the pages come, so that what
+    /// the read keeps is bounded too; locations exist only for wanted ids.
+    private func readWhole(_ folder: String) async throws(EtcdError) -> Int64 {
+        let limit = configuration.maximumWantsPerNode
+        var wants: Set<RemoteWant> = [], counts: [String: Int] = [:], ignored: [String: Int] = [:]
+        var locations: [EtcdKeyValue] = []
+        let revision = try await client.rangePages(folder, pageSize: configuration.rangePageSize) { page in
+            guard folder == keys.wants else { return locations += page }
+            for keyValue in page {
+                guard let (id, node) = keys.parse(keyValue.key, under: keys.wants), node != localNode.name else { continue }
+                guard counts[node, default: 0] < limit else {
+                    ignored[node, default: 0] += 1
+                    continue
+                }
+                if wants.insert(RemoteWant(id: id, node: node)).inserted { counts[node, default: 0] += 1 }
+            }
+        }
+        if folder == keys.wants {
+            emit(state.withLock { state in
+                state.remoteWantCounts = counts
+                state.nodesOverLimit = state.nodesOverLimit.intersection(ignored.keys)
+                return resynchronizeWants(wants, state: &state)
+            })
+            for (node, count) in ignored.sorted(by: { $0.key < $1.key }) { wantsOverLimit(node, count: count) }
+        } else {
+            emit(state.withLock { resynchronizeLocations(locations, state: &$0) })
+        }
+        return revision
+    }
+
+    /// Counts `count` ignored wants of `node` (over ``EtcdDirectoryConfiguration/maximumWantsPerNode``);
+    /// logs once until the node drops below the limit again.
+    private func wantsOverLimit(_ node: String, count: Int) {
+        let first = state.withLock { state in
+            state.wantsIgnored += count
+            return state.nodesOverLimit.insert(node).inserted
+        }
+        if first { logOverLimit(node) }
+    }
+
+    private func logOverLimit(_ node: String) {
+        logger.warning("node \(node) wants more than \(configuration.maximumWantsPerNode) ids at once: its further wants are ignored (not served from here) until it has fewer")
+    }
+
     /// The events one watched change gives.
-    private func changed(_ event: EtcdWatchEvent, folder: String, state: inout DirectoryState) -> ClusterEvent? {
+    private func changed(_ event: EtcdWatchEvent, folder: String, state: inout DirectoryState, overLimit: inout [String]) -> ClusterEvent? {
         let key = event.keyValue.key
         if folder == keys.wants {
             guard let (id, node) = keys.parse(key, under: keys.wants), node != localNode.name else { return nil }
             let want = RemoteWant(id: id, node: node)
             switch event.kind {
-            case .put: return state.remoteWants.insert(want).inserted ? .wanted(id, byNode: node) : nil
-            case .delete: return state.remoteWants.remove(want) != nil ? .unwanted(id, byNode: node) : nil
+            case .put:
+                guard !state.remoteWants.contains(want) else { return nil }
+                guard state.remoteWantCounts[node, default: 0] < configuration.maximumWantsPerNode else {
+                    state.wantsIgnored += 1
+                    if state.nodesOverLimit.insert(node).inserted { overLimit.append(node) }
+                    return nil
+                }
+                state.remoteWants.insert(want)
+                state.remoteWantCounts[node, default: 0] += 1
+                return .wanted(id, byNode: node)
+            case .delete:
+                guard state.remoteWants.remove(want) != nil else { return nil }
+                state.remoteWantCounts[node, default: 0] -= 1
+                if state.remoteWantCounts[node] == 0 { state.remoteWantCounts[node] = nil }
+                if state.remoteWantCounts[node, default: 0] < configuration.maximumWantsPerNode { state.nodesOverLimit.remove(node) }
+                return .unwanted(id, byNode: node)
             }
         }
         switch event.kind {
@@ -47,27 +125,28 @@ extension EtcdDirectory {
         }
     }
 
-    /// `.located` for another node's location of an id this node wants and hasn't been told of.
-    func locationAppeared(_ keyValue: EtcdKeyValue, in state: inout DirectoryState) -> ClusterEvent? {
+    /// `.located` for another node's location of an id this node wants and hasn't been told of (`again`:
+    /// told of or not).
+    func locationAppeared(_ keyValue: EtcdKeyValue, in state: inout DirectoryState, again: Bool = false) -> ClusterEvent? {
         guard let (id, node) = keys.parse(keyValue.key, under: keys.locations), node != localNode.name,
-              state.wants.contains(id), state.reported[id]?.contains(node) != true,
+              state.wants.contains(id), again || state.reported[id]?.contains(node) != true,
               let location = DirectoryRecords.location(from: keyValue.value, id: id, node: node)
         else { return nil }
         state.reported[id, default: []].insert(node)
         return .located(location)
     }
 
-    /// The events that bring what was reported in line with `present`, the folder's whole content now.
-    private func resynchronize(_ folder: String, present: [EtcdKeyValue], state: inout DirectoryState) -> [ClusterEvent] {
+    /// The events that bring the reported wants of other nodes in line with `now`, all of them now.
+    private func resynchronizeWants(_ now: Set<RemoteWant>, state: inout DirectoryState) -> [ClusterEvent] {
+        var events: [ClusterEvent] = state.remoteWants.subtracting(now).map { .unwanted($0.id, byNode: $0.node) }
+        events += now.subtracting(state.remoteWants).map { .wanted($0.id, byNode: $0.node) }
+        state.remoteWants = now
+        return events
+    }
+
+    /// The events that bring the reported locations in line with `present`, the folder's whole content.
+    private func resynchronizeLocations(_ present: [EtcdKeyValue], state: inout DirectoryState) -> [ClusterEvent] {
         var events: [ClusterEvent] = []
-        if folder == keys.wants {
-            let now = Set(present.compactMap { keys.parse($0.key, under: keys.wants) }
-                .filter { $0.node != localNode.name }.map { RemoteWant(id: $0.id, node: $0.node) })
-            events += state.remoteWants.subtracting(now).map { .unwanted($0.id, byNode: $0.node) }
-            events += now.subtracting(state.remoteWants).map { .wanted($0.id, byNode: $0.node) }
-            state.remoteWants = now
-            return events
-        }
         var held: [ObjectID: Set<String>] = [:]
         for keyValue in present {
             guard let (id, node) = keys.parse(keyValue.key, under: keys.locations) else { continue }

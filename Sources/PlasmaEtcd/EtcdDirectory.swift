@@ -58,12 +58,23 @@ public final class EtcdDirectory: ClusterDirectory {
         }
     }
 
+    /// Reads the present locations of the wanted ones of `ids` at the next flush and reports each as
+    /// `.located`, also those reported before.
+    public func relocate(_ ids: [ObjectID]) {
+        state.withLock { state in
+            for id in ids where state.wants.contains(id) && !state.pending.lookups.contains(id) {
+                state.pending.relocations.insert(id)
+            }
+        }
+    }
+
     /// Drops the wants for `ids` at the next flush; their locations are no longer reported.
     public func unwant(_ ids: [ObjectID]) {
         state.withLock { state in
             for id in ids where state.wants.remove(id) != nil {
                 state.pending.wants[id] = false
                 state.pending.lookups.remove(id)
+                state.pending.relocations.remove(id)
                 state.reported[id] = nil
             }
         }
@@ -76,6 +87,7 @@ public final class EtcdDirectory: ClusterDirectory {
                 state.locations[location.id] = location
                 state.pending.publishes[location.id] = location
                 state.pending.unpublishes[location.id] = nil
+                state.deferred.remove(location.id)
             }
         }
     }
@@ -86,7 +98,8 @@ public final class EtcdDirectory: ClusterDirectory {
             for id in ids {
                 guard let location = state.locations.removeValue(forKey: id) else { continue }
                 state.pending.publishes[id] = nil
-                state.pending.unpublishes[id] = location.checksum
+                state.pending.unpublishes[id] = .some(location.checksum)
+                state.deferred.remove(id)
             }
         }
     }

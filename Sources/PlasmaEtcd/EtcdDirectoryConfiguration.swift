@@ -13,6 +13,13 @@ public struct EtcdDirectoryConfiguration: Sendable {
     public var leaseTTL: Int
     /// Where the directory logs connection trouble (rate-limited) and refusals.
     public var logger: Logger
+    /// Keys per answer when the directory reads a prefix whole (at start, after a reconnection or a
+    /// compaction): one answer stays ~100 KB instead of holding every want in the cluster.
+    public var rangePageSize = 512
+    /// The most wants of one other node this directory keeps and reports; the rest are ignored, counted
+    /// and logged (docs/CLUSTER.md, "Scaling limits"): one node can't grow every other's memory without
+    /// bound.
+    public var maximumWantsPerNode = 4096
 
     /// A configuration; the lease lasts 5 s unless told.
     public init(endpoints: EtcdEndpoints, node: ClusterNode, leaseTTL: Int = 5, logger: Logger = Logger(label: "plasma-etcd")) {

@@ -17,6 +17,10 @@ final class ClusterSide {
     var candidates: [ObjectID: [ClusterLocation]] = [:]
     /// Pulls under way, by id, with where from.
     var pulls: [ObjectID: ClusterLocation] = [:]
+    /// Wanted ids whose pulls all failed, with when to ask the directory for their locations again.
+    var retries: [ObjectID: PullRetry] = [:]
+    /// The earliest `due` of `retries` (nil: none), for the loop's sleep.
+    var nextRetry: UInt64? { retries.values.lazy.map(\.due).min() }
     /// Other nodes waiting on ids, by id.
     var remoteWants: [ObjectID: Set<String>] = [:]
     /// Ids whose location this node published and hasn't unpublished.
@@ -37,6 +41,17 @@ final class ClusterSide {
     }
 
     deinit { hasher.stop() }  // a server made and never run; otherwise already stopped
+}
+
+/// When a wanted id whose pulls failed asks the directory again, and how long the wait after that.
+struct PullRetry {
+    /// Monotonic nanoseconds.
+    var due: UInt64
+    /// The wait before this retry; the next one doubles it, up to ``maximumDelay``.
+    var delay: UInt64
+
+    static let firstDelay: UInt64 = 50_000_000
+    static let maximumDelay: UInt64 = 2_000_000_000
 }
 
 /// A checksum the hasher computed.

@@ -10,9 +10,9 @@ import PlasmaPosix
 /// - `.located`: a wanted id with a get still waiting is pulled from its first known location into a
 ///   reserved unsealed copy; the copy is sealed (origin recorded) when the puller reports success, so
 ///   that the waiters wake through the ordinary seal, or aborted, and the next location tried.
-/// - `.wanted` by another node: if the id is sealed here its location is published (XXH64 of data then
-///   metadata, computed off the loop for big objects and cached per object); if it is sealed later,
-///   then. A published id is unpublished when it leaves the arena or no other node wants it any more.
+/// - `.wanted` by another node: if the id is sealed here its location is published; if it is sealed
+///   later, then. Small objects with their XXH64 (data then metadata); big ones at once without it, then
+///   again with it once the hasher is done (cached per object). A published id is unpublished when it leaves the arena or no other node wants it any more.
 /// - Transfer threads pin and unpin through the mailbox (ClusterObjectSource.swift).
 ///
 /// Directory calls are batched; `flush` goes once per pass when something was batched.
@@ -67,6 +67,7 @@ extension StoreServer {
         }
         for id in engine.takeWatchedSeals() { offer(id, cluster) }
         for id in engine.takeLeftArena() { leftArena(id, cluster) }
+        if !cluster.retries.isEmpty { retryDue(cluster) }
         if cluster.unflushed {
             cluster.unflushed = false
             cluster.attachment.directory.flush()
@@ -78,6 +79,9 @@ extension StoreServer {
     var clusterHasPendingWork: Bool {
         engine.hasDemandChanges || engine.hasClusterNews || cluster?.unflushed == true
     }
+
+    /// When the loop must wake for the cluster's sake (a pull retry), if ever.
+    var clusterNextDeadline: UInt64? { cluster?.nextRetry }
 
     private func demandBegan(_ id: ObjectID, _ cluster: ClusterSide) {
         if cluster.wanted.insert(id).inserted {
@@ -95,6 +99,7 @@ extension StoreServer {
 
     private func dropWant(_ id: ObjectID, _ cluster: ClusterSide) {
         cluster.candidates[id] = nil
+        cluster.retries[id] = nil
         guard cluster.wanted.remove(id) != nil else { return }
         cluster.attachment.directory.unwant([id])
         cluster.unflushed = true
@@ -223,25 +228,59 @@ extension StoreServer {
             cluster.counters.pullsFailed += 1
             warn("pulling \(id.hex) from \(location.node) (\(location.transferAddress)) failed: \(failure)", cluster)
             cluster.candidates[id]?.removeAll { $0.node == location.node }
-            if engine.hasDemand(for: id) { startPull(id, cluster) } else { dropWant(id, cluster) }
+            guard engine.hasDemand(for: id) else { return dropWant(id, cluster) }
+            startPull(id, cluster)
+            if cluster.pulls[id] == nil, cluster.retries[id] == nil {
+                // No location left to try: the directory reports each once, so ask it again later (the
+                // failed one may serve then: a listener not yet up, a refusal that was temporary).
+                let now = clock.monotonicNanoseconds()
+                cluster.retries[id] = PullRetry(due: now + PullRetry.firstDelay, delay: PullRetry.firstDelay)
+            }
         }
+    }
+
+    /// Asks the directory again for the locations of wanted ids whose retry is due (`.located` follows
+    /// for each present one), and sets the next retry, the delay doubling up to 2 s, while a get waits.
+    private func retryDue(_ cluster: ClusterSide) {
+        let now = clock.monotonicNanoseconds()
+        var due: [ObjectID] = []
+        for (id, retry) in cluster.retries where retry.due <= now {
+            guard cluster.wanted.contains(id), engine.hasDemand(for: id) else {
+                cluster.retries[id] = nil
+                continue
+            }
+            if cluster.pulls[id] != nil {
+                cluster.retries[id]?.due = now + retry.delay  // under way: its failure, if any, waits for this
+                continue
+            }
+            let delay = min(retry.delay * 2, PullRetry.maximumDelay)
+            cluster.retries[id] = PullRetry(due: now + delay, delay: delay)
+            due.append(id)
+        }
+        guard !due.isEmpty else { return }
+        cluster.attachment.directory.relocate(due)
+        cluster.unflushed = true
     }
 
     // MARK: Publishing
 
-    /// Publishes the location of `id` if another node wants it and it is sealed here, once; computes
-    /// its checksum first (on the hasher for a big object, which is pinned meanwhile).
+    /// Publishes the location of `id` if another node wants it and it is sealed here, once. A small
+    /// object is hashed on the loop first; a big one is published at once without its checksum and hashed
+    /// on the hasher (pinned meanwhile), then published again with it: the hash stays out of the path of
+    /// a cross-node get (docs/CLUSTER.md, "First location wins").
     private func offer(_ id: ObjectID, _ cluster: ClusterSide) {
-        guard cluster.remoteWants[id] != nil, !cluster.published.contains(id), !cluster.hashing.contains(id),
+        guard cluster.remoteWants[id] != nil, !cluster.published.contains(id),
               let location = engine.sealedLocation(of: id)
         else { return }
         if let checksum = cluster.checksums[id] { return publish(id, location, checksum, cluster) }
         let size = location.dataSize + location.metadataSize
         guard size > Self.inlineChecksumBytes else {
             let bytes = UnsafeRawBufferPointer(start: size == 0 ? nil : arena.base + location.offset, count: size)
-            return checksumComputed(ComputedChecksum(id: id, checksum: XXH64.hash(bytes)), cluster)
+            cluster.checksums[id] = XXH64.hash(bytes)
+            return publish(id, location, cluster.checksums[id], cluster)
         }
-        guard let pinned = engine.pin(id) else { return }
+        publish(id, location, nil, cluster)
+        guard !cluster.hashing.contains(id), let pinned = engine.pin(id) else { return }
         cluster.hashing.insert(id)
         let bytes = UnsafeRawBufferPointer(start: arena.base + pinned.offset, count: size)
         cluster.hasher.submit { ComputedChecksum(id: id, checksum: XXH64.hash(bytes)) }
@@ -249,19 +288,26 @@ extension StoreServer {
 
     private func checksumComputed(_ computed: ComputedChecksum, _ cluster: ClusterSide) {
         if cluster.hashing.remove(computed.id) != nil { engine.unpin(computed.id) }
-        guard engine.sealedLocation(of: computed.id) != nil else { return }  // deleted at the unpin
+        guard let location = engine.sealedLocation(of: computed.id) else { return }  // deleted at the unpin
         cluster.checksums[computed.id] = computed.checksum
         engine.trackLeaving(computed.id)
-        offer(computed.id, cluster)
+        guard cluster.published.contains(computed.id) else { return offer(computed.id, cluster) }
+        // Published without it: the same location again, now with the checksum (completes `first/`).
+        cluster.attachment.directory.publish([clusterLocation(computed.id, location, computed.checksum, cluster)])
+        cluster.unflushed = true
     }
 
-    private func publish(_ id: ObjectID, _ location: ObjectLocation, _ checksum: UInt64, _ cluster: ClusterSide) {
-        cluster.attachment.directory.publish([ClusterLocation(
-            id: id, node: cluster.attachment.nodeName, transferAddress: cluster.attachment.transferAddress,
-            dataSize: location.dataSize, metadataSize: location.metadataSize, checksum: checksum)])
+    private func publish(_ id: ObjectID, _ location: ObjectLocation, _ checksum: UInt64?, _ cluster: ClusterSide) {
+        cluster.attachment.directory.publish([clusterLocation(id, location, checksum, cluster)])
         cluster.published.insert(id)
         engine.trackLeaving(id)
         cluster.counters.locationsPublished += 1
         cluster.unflushed = true
+    }
+
+    private func clusterLocation(_ id: ObjectID, _ location: ObjectLocation, _ checksum: UInt64?, _ cluster: ClusterSide) -> ClusterLocation {
+        ClusterLocation(
+            id: id, node: cluster.attachment.nodeName, transferAddress: cluster.attachment.transferAddress,
+            dataSize: location.dataSize, metadataSize: location.metadataSize, checksum: checksum)
     }
 }

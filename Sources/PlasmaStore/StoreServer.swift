@@ -236,6 +236,7 @@ public final class StoreServer {
         if preWakePolls() { return 0 }  // StoreServer+PreWake.swift
         var next = engine.nextDeadline
         if acceptPause.isPaused { next = min(next ?? .max, acceptPause.retryAt) }
+        if let retry = clusterNextDeadline { next = min(next ?? .max, retry) }  // StoreServer+Cluster.swift
         guard let deadline = next else { return -1 }
         let now = clock.monotonicNanoseconds()
         guard deadline > now else { return 0 }

@@ -57,6 +57,55 @@ extension IntegrationTests {
             await b.stop()
         }
 
+        @Test func wantsAreReadInPagesAndCappedPerNode() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, _) = try await startedDirectory("a", url: url)
+            var random = SeededRandom(seed: 24)
+            let ids = (0..<300).map { _ in ObjectID.random(using: &random) }
+            a.want(ids)
+            a.flush()
+            let keys = EtcdDirectoryKeysProbe(url: url)
+            #expect(try await eventually { try await keys.names("wants/").count == 300 })
+            // Started after the wants exist: their first read of wants/ is six pages of 50.
+            func paged(_ name: String, limit: Int) async throws -> (EtcdDirectory, ClusterEventRecorder) {
+                var configuration = EtcdDirectoryConfiguration(
+                    endpoints: try EtcdEndpoints(url: url), node: ClusterNode(name: name, transferAddress: "127.0.0.1:7099", capacityBytes: 1))
+                configuration.rangePageSize = 50
+                configuration.maximumWantsPerNode = limit
+                let directory = EtcdDirectory(configuration: configuration)
+                let events = ClusterEventRecorder()
+                directory.setEventHandler(events.handler)
+                try await directory.start()
+                return (directory, events)
+            }
+            let (b, bEvents) = try await paged("b", limit: 1000)
+            let (c, cEvents) = try await paged("c", limit: 200)
+            let wanted = { (events: ClusterEventRecorder) in
+                events.all.compactMap { if case .wanted(let id, "a") = $0 { id } else { nil } }
+            }
+            #expect(try await eventually { Set(wanted(bEvents)) == Set(ids) })
+            #expect(try await eventually { wanted(cEvents).count == 200 && c.state.withLock { $0.wantsIgnored } == 100 })
+            #expect(wanted(bEvents).count == 300, "each want once across the pages")
+            #expect(b.state.withLock { $0.wantsIgnored } == 0)
+            // Over the limit, a watched want is ignored too; below it again, one is heard.
+            let more = (0..<2).map { _ in ObjectID.random(using: &random) }
+            a.want([more[0]])
+            a.flush()
+            try await bEvents.waitFor(.wanted(more[0], byNode: "a"))
+            #expect(try await eventually { c.state.withLock { $0.wantsIgnored } == 101 })
+            let heard = Set(wanted(cEvents))
+            let dropped = Array(heard.prefix(10))
+            a.unwant(dropped)
+            a.flush()
+            for id in dropped { try await cEvents.waitFor(.unwanted(id, byNode: "a")) }
+            a.want([more[1]])
+            a.flush()
+            try await cEvents.waitFor(.wanted(more[1], byNode: "a"))
+            #expect(!wanted(cEvents).contains(more[0]))
+            for directory in [a, b, c] { await directory.stop() }
+        }
+
         @Test func aWantSeesLocationsPublishedBeforeIt() async throws {
             let etcd = try EtcdProcess()
             let url = etcd.url()
@@ -72,6 +121,27 @@ extension IntegrationTests {
             a.flush()
             for id in ids { try await aEvents.waitFor(.located(location(id, on: "b"))) }
             #expect(aEvents.all.count == 300, "each location once: \(aEvents.all.count)")
+            await a.stop()
+            await b.stop()
+        }
+
+        @Test func relocateReportsThePresentLocationsOfWantedIdsAgain() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url)
+            let (b, _) = try await startedDirectory("b", url: url)
+            var random = SeededRandom(seed: 23)
+            let (id, unwanted) = (ObjectID.random(using: &random), ObjectID.random(using: &random))
+            a.want([id])
+            a.flush()
+            b.publish([location(id, on: "b"), location(unwanted, on: "b")])
+            b.flush()
+            let first = try await aEvents.waitFor(.located(location(id, on: "b")))
+            a.relocate([id, unwanted])  // only wanted ids are looked up
+            a.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b")), after: first + 1)
+            #expect(aEvents.all.filter { if case .located = $0 { true } else { false } }.count == 2)
+            #expect(!aEvents.all.contains(.located(location(unwanted, on: "b"))))
             await a.stop()
             await b.stop()
         }
@@ -99,6 +169,67 @@ extension IntegrationTests {
             #expect(!aEvents.all.contains { if case .located(let found) = $0 { found.node == "c" } else { false } })
             #expect(!dEvents.all.contains { if case .publishRefused = $0 { true } else { false } })
             for directory in [a, b, c, d] { await directory.stop() }
+        }
+
+        @Test func aLaterPublisherWaitsForTheFirstPublishersChecksumThenCompares() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url)
+            let (b, _) = try await startedDirectory("b", url: url)
+            let (c, cEvents) = try await startedDirectory("c", url: url)
+            let (d, dEvents) = try await startedDirectory("d", url: url)
+            var random = SeededRandom(seed: 22)
+            let id = ObjectID.random(using: &random)
+            a.want([id])
+            a.flush()
+            b.publish([location(id, on: "b", checksum: nil)])  // first, published before it hashed
+            b.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b", checksum: nil)))
+            c.publish([location(id, on: "c", checksum: 2)])  // other bytes
+            d.publish([location(id, on: "d", checksum: 1)])  // the same bytes
+            c.flush()
+            d.flush()
+            // Neither can compare with b yet: both wait, neither refused nor written.
+            #expect(try await eventually { c.state.withLock { $0.deferred.contains(id) } && d.state.withLock { $0.deferred.contains(id) } })
+            let keys = EtcdDirectoryKeysProbe(url: url)
+            #expect(try await keys.names("locations/") == ["\(id.hex)/b"])
+            #expect(!cEvents.all.contains { if case .publishRefused = $0 { true } else { false } })
+            b.publish([location(id, on: "b", checksum: 1)])  // b has hashed: first/ gets the checksum
+            b.flush()
+            try await cEvents.waitFor(.publishRefused(id, firstNode: "b"))
+            try await aEvents.waitFor(.located(location(id, on: "d", checksum: 1)))
+            #expect(!aEvents.all.contains { if case .located(let found) = $0 { found.node == "c" } else { false } })
+            #expect(!dEvents.all.contains { if case .publishRefused = $0 { true } else { false } })
+            let first = try await EtcdClient(endpoints: try EtcdEndpoints(url: url)).range(try EtcdEndpoints(url: url).keyPrefix + "first/" + id.hex)
+            #expect(first.keys.first.flatMap { DirectoryRecords.first(from: $0.value) } == FirstRecord(node: "b", checksum: 1))
+            #expect(try await keys.names("locations/") == ["\(id.hex)/b", "\(id.hex)/d"])
+            // b withdraws: its first/ (completed with the checksum) goes with its location.
+            b.unpublish([id])
+            b.flush()
+            #expect(try await eventually { try await keys.names("first/").isEmpty })
+            for directory in [a, b, c, d] { await directory.stop() }
+        }
+
+        @Test func theFirstRuleForEveryPairOfChecksums() {
+            let id = ObjectID(bytes: [UInt8](repeating: 1, count: ObjectID.byteCount))!
+            func decide(_ ours: UInt64?, first node: String, _ theirs: UInt64?) -> FirstRule {
+                FirstRule.decide(location(id, on: "c", checksum: ours), against: FirstRecord(node: node, checksum: theirs), localNode: "c")
+            }
+            #expect(decide(1, first: "b", 1) == .put)
+            #expect(decide(2, first: "b", 1) == .refuse)
+            #expect(decide(1, first: "b", nil) == .deferUntilFirstHashed)
+            #expect(decide(nil, first: "b", 1) == .waitForOwnChecksum)
+            #expect(decide(nil, first: "b", nil) == .waitForOwnChecksum)
+            #expect(decide(1, first: "c", 1) == .put)
+            #expect(decide(nil, first: "c", nil) == .put)
+            #expect(decide(1, first: "c", nil) == .completeOwnFirst)
+            #expect(decide(nil, first: "c", 1) == .waitForOwnChecksum)
+            #expect(decide(2, first: "c", 1) == .refuse)
+            // Records without a checksum read back as such; a malformed one is no record.
+            #expect(DirectoryRecords.first(from: DirectoryRecords.first(node: "b", checksum: nil)) == FirstRecord(node: "b", checksum: nil))
+            #expect(DirectoryRecords.first(from: Array(#"{"node":"b","checksum":"xyz"}"#.utf8)) == nil)
+            let unhashed = location(id, on: "b", checksum: nil)
+            #expect(DirectoryRecords.location(from: DirectoryRecords.location(unhashed), id: id, node: "b") == unhashed)
         }
 
         @Test func aLapsedLeaseUnwantsAndTakesItsLocationsAway() async throws {

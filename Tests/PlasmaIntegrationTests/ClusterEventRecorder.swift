@@ -43,7 +43,7 @@ func startedDirectory(_ name: String, url: String, ttl: Int = 5) async throws ->
     return (directory, recorder)
 }
 
-func location(_ id: ObjectID, on node: String, checksum: UInt64 = 0xfeed_f00d_dead_beef) -> ClusterLocation {
+func location(_ id: ObjectID, on node: String, checksum: UInt64? = 0xfeed_f00d_dead_beef) -> ClusterLocation {
     ClusterLocation(id: id, node: node, transferAddress: "127.0.0.1:\(7000 + Int(node.utf8.first!))", dataSize: 1000, metadataSize: 24, checksum: checksum)
 }
 #endif

@@ -51,7 +51,10 @@ extension IntegrationTests {
             #expect(row?.origin == "a", "\(String(describing: row))")
             #expect(try b.stats().clusterPullsSucceeded == 1)
 
-            // Seal before await: a seals first, c asks later.
+            // Seal before await: a seals first, c asks later. a published the first object before hashing
+            // it and keeps it pinned until its hasher is done (docs/CLUSTER.md, "Publishing before
+            // hashing"), maybe a little after b's copy: only then can this put evict it.
+            #expect(try eventually(timeout: 30) { try a.stats().clusterPinnedObjects == 0 })
             try a.putSeeded(sealedFirst, size: size, seed: 2)
             #expect(try backgroundGet(c, sealedFirst, timeout: .seconds(120), size: size, seeds: [2]).value(timeout: 150) == .seededBytes(seed: 2))
             #expect(try c.connect().listWithOrigins().first { $0.id == sealedFirst }?.origin == "a")

@@ -32,6 +32,23 @@ extension IntegrationTests {
             #expect(throws: EtcdError.self) { try small.append(Array(#"{"long":"#.utf8) + [UInt8](repeating: 65, count: 64)) }
         }
 
+        @Test func aPrefixIsReadInPagesAtOneRevision() async throws {
+            let etcd = try EtcdProcess()
+            let client = EtcdClient(endpoints: try EtcdEndpoints(url: etcd.url()))
+            let names = (0..<120).map { String(format: "/paged/k%03d", $0) }
+            for chunk in names.chunked(etcdMaximumOperationsPerTransaction) {
+                _ = try await client.transaction(compare: [], success: chunk.map { .put(key: $0, value: [1], lease: 0) })
+            }
+            try await client.put("/paged0", value: [2])  // just past the prefix: not read
+            var pages: [[String]] = []
+            let revision = try await client.rangePages("/paged/", pageSize: 50) { page in
+                pages.append(page.map(\.key))
+            }
+            #expect(pages.map(\.count) == [50, 50, 20])
+            #expect(pages.flatMap { $0 } == names)
+            #expect(revision == (try await client.range("/paged/", prefix: true)).revision)
+        }
+
         @Test func keysTransactionsLeasesAndAWatchAgainstEtcd() async throws {
             let etcd = try EtcdProcess()
             // The first endpoint refuses: requests go on to the second.

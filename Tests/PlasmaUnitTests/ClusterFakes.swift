@@ -22,6 +22,7 @@ final class FakeDirectory: ClusterDirectory, @unchecked Sendable {
     enum Call: Equatable {
         case want([ObjectID])
         case unwant([ObjectID])
+        case relocate([ObjectID])
         case publish([ClusterLocation])
         case unpublish([ObjectID])
         case flush
@@ -39,6 +40,7 @@ final class FakeDirectory: ClusterDirectory, @unchecked Sendable {
     func stop() async {}
     func want(_ ids: [ObjectID]) { record(.want(ids)) }
     func unwant(_ ids: [ObjectID]) { record(.unwant(ids)) }
+    func relocate(_ ids: [ObjectID]) { record(.relocate(ids)) }
     func publish(_ locations: [ClusterLocation]) { record(.publish(locations)) }
     func unpublish(_ ids: [ObjectID]) { record(.unpublish(ids)) }
     func flush() { record(.flush) }

@@ -144,8 +144,8 @@ import Testing
     @Test func aWrongChecksumIsAChecksumMismatch() throws {
         let peer = try Peer(sourceSize: 2 << 20)
         var location = peer.addObject(size: 1 << 20, seed: 4)
-        let actual = location.checksum
-        location.checksum ^= 1
+        let actual = try #require(location.checksum)
+        location.checksum = actual ^ 1
         let destination = try Arena(size: 1 << 20, options: .init(prefault: true))
         let puller = try Self.puller()
         let result = Self.pull(puller, PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: location.totalSize)))
