@@ -27,6 +27,8 @@ MAXIMUM_DEFAULT_THREADS: Final = 4
 #: No chunk smaller than this (below it glibc's memmove changes method); four chunks per thread.
 MINIMUM_CHUNK: Final = 1 << 20
 CHUNKS_PER_THREAD: Final = 4
+#: glibc's memmove uses non-temporal stores from about this size (240 MiB on the reference VM).
+LARGE_CHUNK: Final = 256 << 20
 #: The pool's size: more helpers than cores would only queue for them.
 MAXIMUM_HELPERS: Final = 15
 _PAGE: Final = 4096
@@ -153,6 +155,11 @@ def _wait_out(job: _Job) -> None:
 
 
 def chunks_for(count: int, threads: int) -> int:
+    """Four chunks per thread, none under 1 MiB; copies of 512 MiB and more keep chunks of at least
+    ``LARGE_CHUNK``, so that each keeps glibc's non-temporal stores (as the Swift client does:
+    Sources/PlasmaClient/ParallelCopy.swift)."""
+    if count >= 2 * LARGE_CHUNK:
+        return max(1, min(threads * CHUNKS_PER_THREAD, count // LARGE_CHUNK))
     return max(1, min(threads * CHUNKS_PER_THREAD, count // MINIMUM_CHUNK))
 
 
