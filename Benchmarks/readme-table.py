@@ -28,10 +28,14 @@ def rate(value, unit):
 
 
 def limit_cell(row):
+    """The limit and ratio cells; a put row adds the same copy on N threads (the client's ParallelCopy)."""
     if "limit" not in row:
         return "", ""
-    ratio = f"{row['ratio']:.2f}"
-    return f"{rate(row['limit'], row['limit_unit'])} ({row['limit_name']})", ratio
+    limit, ratio = f"{rate(row['limit'], row['limit_unit'])} ({row['limit_name']})", f"{row['ratio']:.2f}"
+    if "parallel_limit" in row:
+        limit += f"; {rate(row['parallel_limit'], row['parallel_limit_unit'])} ({row['parallel_limit_name']})"
+        ratio += f"; {row['parallel_ratio']:.2f}"
+    return limit, ratio
 
 
 def headline(row):
@@ -76,7 +80,8 @@ def table(rows, source):
         limit, ratio = limit_cell(r)
         lines.append(f"| {what} | {figure} | {limit} | {ratio} | {arrow} |")
     lines += ["", "limit: the machine's own, measured by the same invocation before each repetition of the row (the",
-              "median of those samples): copying the object's size into populated shared memory (puts), reading it",
+              "median of those samples): copying the object's size into populated shared memory (puts: one thread's",
+              "memmove; then the same copy on N threads, as the client's write does it), reading it",
               "(gets); for ops/s rows, one request per 32 B Unix-socket round trip between two processes that both",
               "poll (put-small and get-small make two per operation); for µs rows, that round trip with both sides",
               "sleeping in read, as a woken waiter does. ratio: figure / limit; for µs rows, latency / round trip",

@@ -22,6 +22,8 @@ enum ArrowComparison {
         let native: [Double]
         /// The native median beside its machine limit, sampled before each repetition (nil without one).
         let limited: LimitedFigure?
+        /// Put rows: the native median beside the N-thread copy limit, sampled there too.
+        var parallelLimited: LimitedFigure? = nil
     }
 
     struct Reason: Error { let text: String }
@@ -72,8 +74,10 @@ enum ArrowComparison {
         var theirRates: [Double] = []
         var nativeRates: [Double] = []
         var limitSamples: [Double] = []
+        var parallelSamples: [Double] = []
         for _ in 0..<repetitions {
             if let limits, let kind = workload.limit { limitSamples.append(try limits.sample(kind)) }
+            if let limits, let kind = workload.parallelLimit { parallelSamples.append(try limits.sample(kind)) }
             if let rate = attempt(&ours, { client in try timed(unit) { try workload.run(client, ourState, iterations) } }) {
                 ourRates.append(rate)
             }
@@ -92,7 +96,11 @@ enum ArrowComparison {
         let limited = workload.limit.flatMap { kind in
             limitSamples.isEmpty ? nil : LimitedFigure(kind: kind, value: native[native.count / 2], samples: limitSamples)
         }
-        return Line(workload: workload, ours: ourResult, theirs: theirRates.sorted(), native: native, limited: limited)
+        let parallelLimited = workload.parallelLimit.flatMap { kind in
+            parallelSamples.isEmpty ? nil : LimitedFigure(kind: kind, value: native[native.count / 2], samples: parallelSamples)
+        }
+        return Line(workload: workload, ours: ourResult, theirs: theirRates.sorted(), native: native, limited: limited,
+                    parallelLimited: parallelLimited)
     }
 
     /// Our store in the Arrow dialect, or why not: a disconnect at the first frame means it doesn't serve

@@ -8,6 +8,8 @@ import PlasmaCore
 protocol BenchClient {
     /// Create `size` bytes, let `fill` write them in place, seal, release.
     func put(_ id: ObjectID, size: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws
+    /// Create `source.count` bytes, copy `source` in as the client copies caller bytes, seal, release.
+    func putCopying(_ id: ObjectID, from source: UnsafeRawBufferPointer) throws
     /// Create and seal `data` in one request (createAndSeal).
     func putInline(_ id: ObjectID, data: [UInt8]) throws
     /// Create and seal every id with the same `data` in one request (createAndSeal of a batch).
@@ -21,6 +23,13 @@ extension PlasmaClient: BenchClient {
     func put(_ id: ObjectID, size: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws {
         let object = try create(id, dataSize: size)
         object.withUnsafeMutableBytes { fill($0) }
+        try object.seal().release()
+    }
+
+    /// The client's own write: `MutableObject.write`, which copies through the client's `parallelCopy`.
+    func putCopying(_ id: ObjectID, from source: UnsafeRawBufferPointer) throws {
+        let object = try create(id, dataSize: source.count)
+        try object.write(source)
         try object.seal().release()
     }
 
@@ -50,6 +59,12 @@ extension ArrowClient: BenchClient {
         fill(try create(id, dataSize: size))
         try seal(id)
         try release(id)
+    }
+
+    /// The same copy as the native client's (`CopySource.parallelCopy`), into either store.
+    func putCopying(_ id: ObjectID, from source: UnsafeRawBufferPointer) throws {
+        let copy = CopySource.parallelCopy
+        try put(id, size: source.count) { copy.copy(into: $0.baseAddress!, from: source.baseAddress!, count: source.count) }
     }
 
     func read<T>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) -> T) throws -> T? {

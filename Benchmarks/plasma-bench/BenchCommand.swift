@@ -69,6 +69,11 @@ struct BenchCommand: ParsableCommand {
         valueName: "N[,N…]"))
     var clients: String?
 
+    @Option(help: ArgumentHelp(
+        "put-large, put-large-1g: threads per copy into an object (the client's ParallelCopy, copies of 8 MiB and more; default: one per core, at most 4; 1: one thread's memmove). The rows are set against one thread's copy limit and against the same copy on N threads (N: these threads, or the default when 1).",
+        valueName: "N"))
+    var copyThreads: Int?
+
     @Flag(help: "Don't measure the machine's limits (copy into and read of shared memory, Unix-socket round trip) between repetitions.")
     var noLimits = false
 
@@ -259,7 +264,9 @@ struct BenchCommand: ParsableCommand {
         let store = try socket == nil ? LaunchedStore(memory: memory, maxClients: max(4096, storm + 256)) : nil
         defer { store?.stop() }
         let path = socket ?? store!.socketPath
-        let client = try PlasmaClient(socketPath: path, retries: 600)  // up to a minute: a large arena prefaults first
+        if let copyThreads { CopySource.parallelCopy = ParallelCopy(threads: copyThreads) }
+        // up to a minute: a large arena prefaults first
+        let client = try PlasmaClient(socketPath: path, retries: 600, parallelCopy: CopySource.parallelCopy)
         try PopulationWait.untilPopulated(client, announce: announce)
         if names == ["large-breakdown"] {
             announce("large-breakdown (\(10 * 2 * repetitions) puts and \(9 * 2 * repetitions) gets of 64 MiB)")
@@ -372,7 +379,7 @@ struct BenchCommand: ParsableCommand {
         // The native median of a compared workload is set against the same limit as when it runs alone.
         let comparisonRows = comparison.map { line in
             Row(name: "arrow-compare:\(line.workload.name)", figure: "", spread: "", what: "", json: line.json,
-                limited: line.limited)
+                limited: line.limited, parallelLimited: line.parallelLimited)
         }
         print(json ? Report.json(rows + comparisonRows)
             : Report.table(rows, machine: Machine.describe(), store: path)
@@ -437,16 +444,19 @@ struct BenchCommand: ParsableCommand {
     func measure(_ workload: Workload, client: PlasmaClient, limits: MachineLimits?) throws -> Result {
         let state = try workload.prepare(client, workload.iterations)
         _ = try workload.run(client, state, max(1, workload.iterations / 4))  // warm-up
-        var (rates, limitSamples): ([Double], [Double]) = ([], [])
+        var (rates, limitSamples, parallelSamples): ([Double], [Double], [Double]) = ([], [], [])
+        let parallelKind = workload.parallelLimit
         for _ in 0..<repetitions {
             if let limits, let kind = workload.limit { limitSamples.append(try limits.sample(kind)) }
+            if let limits, let parallelKind { parallelSamples.append(try limits.sample(parallelKind)) }
             let start = ContinuousClock.now
             let work = try workload.run(client, state, workload.iterations)
             let seconds = (ContinuousClock.now - start).inSeconds
             rates.append(workload.unit == .bytes ? Double(work) / seconds / 1e9 : Double(work) / seconds)
         }
         try client.delete(state)
-        return Result(workload: workload, rates: rates.sorted(), limitSamples: limitSamples)
+        return Result(workload: workload, rates: rates.sorted(), limitSamples: limitSamples,
+                      parallelLimitSamples: parallelSamples)
     }
 }
 
@@ -459,5 +469,7 @@ struct Result {
     var perClient: [Double]? = nil
     /// The workload's machine limit, sampled before each repetition (empty without one).
     var limitSamples: [Double] = []
+    /// Put rows: the N-thread copy limit (`Workload.parallelLimit`), sampled before each repetition too.
+    var parallelLimitSamples: [Double] = []
     var median: Double { rates[rates.count / 2] }
 }

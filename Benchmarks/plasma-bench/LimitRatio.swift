@@ -1,7 +1,9 @@
 /// Which of the machine's limits a row is set against (`MachineLimits`).
 enum LimitKind: Equatable {
-    /// Bytes copied into shared memory per second, for objects of this size (puts).
+    /// Bytes copied into shared memory per second, for objects of this size (puts): one thread's memmove.
     case copy(Int)
+    /// The same copy cut into chunks on `threads` threads (`ParallelCopy`, what the client's write does).
+    case parallelCopy(Int, threads: Int)
     /// Bytes read from shared memory per second, for objects of this size (gets).
     case read(Int)
     /// One request per polling round trip: the rate limit is 1 / that round trip (ops/s figures).
@@ -14,7 +16,7 @@ enum LimitKind: Equatable {
 
     var unit: String {
         switch self {
-        case .copy, .read, .tcp: "GB/s"
+        case .copy, .parallelCopy, .read, .tcp: "GB/s"
         case .roundTripRate: "ops/s"
         case .roundTripLatency: "us"
         }
@@ -24,6 +26,7 @@ enum LimitKind: Equatable {
     var name: String {
         switch self {
         case .copy(let size): "copy-into-shared-\(MachineLimits.sizeName(size))"
+        case .parallelCopy(let size, let threads): "copy-into-shared-\(MachineLimits.sizeName(size))-\(threads)threads"
         case .read(let size): "read-shared-\(MachineLimits.sizeName(size))"
         case .tcp(let size): "loopback-tcp-sendfile-recv-\(MachineLimits.sizeName(size))"
         case .roundTripRate: "1/uds-round-trip-polling"
@@ -53,8 +56,9 @@ struct LimitedFigure {
         kind.unit == "us" ? String(format: "%.1f us", limit) : "\(Report.format(limit)) \(kind.unit)"
     }
 
-    var json: [(String, String)] {
+    /// JSON fields, each name after `prefix` (`parallel_` for the second limit of put rows).
+    func json(prefix: String = "") -> [(String, String)] {
         [("limit_name", "\"\(kind.name)\""), ("limit", "\(limit)"), ("limit_unit", "\"\(kind.unit)\""),
-         ("limit_samples", "\(samples)"), ("ratio", "\(ratio)")]
+         ("limit_samples", "\(samples)"), ("ratio", "\(ratio)")].map { (prefix + $0.0, $0.1) }
     }
 }

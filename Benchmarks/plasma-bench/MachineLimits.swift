@@ -1,4 +1,5 @@
 import Foundation
+import PlasmaClient
 import PlasmaPosix
 import PlasmaToolSupport
 
@@ -6,8 +7,10 @@ import PlasmaToolSupport
 /// repetitions: these VMs vary by 2× from day to day (and by more from minute to minute while anything
 /// else runs), so a figure means something only beside a limit measured at the same moment.
 ///
-/// - copy: `copyMemory` (glibc `memmove`, the routine `put-large` uses) of an object's size from the same
-///   private source buffer into an already-populated memfd mapping: what a put does at best.
+/// - copy: `copyMemory` (glibc `memmove`) of an object's size from the same private source buffer into
+///   an already-populated memfd mapping: what one thread's copy does at best (the limit).
+/// - parallel copy: the same copy through `ParallelCopy` on N threads, the routine `put-large` uses
+///   (the client's write): what a put on N threads does at best.
 /// - read: `readEveryByte` (the routine `get-large` uses) over an already-populated memfd mapping.
 /// - loopback TCP: `sendfile` from a populated memfd → `recv` into a populated memfd mapping over one
 ///   127.0.0.1 connection (LoopbackTCPLimit): what a pull between two stores does at best.
@@ -27,6 +30,7 @@ final class MachineLimits {
     func sample(_ kind: LimitKind) throws -> Double {
         switch kind {
         case .copy(let size): try passes(size) { target, source in target.copyMemory(from: source) }
+        case .parallelCopy(let size, let threads): try passes(size) { target, source in Self.copy(threads, target, source) }
         case .read(let size): try passes(size) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
         case .roundTripRate: 1e6 / (try roundTrip(.polling))
         case .roundTripLatency: try roundTrip(.sleeping)
@@ -39,9 +43,15 @@ final class MachineLimits {
     func onePass(_ kind: LimitKind) throws -> Double? {
         switch kind {
         case .copy(let size): try passes(size, count: 1) { target, source in target.copyMemory(from: source) }
+        case .parallelCopy(let size, let threads): try passes(size, count: 1) { target, source in Self.copy(threads, target, source) }
         case .read(let size): try passes(size, count: 1) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
         case .roundTripRate, .roundTripLatency, .tcp: nil
         }
+    }
+
+    /// `source` into `target` on `threads` threads, chunked as the client's write chunks it.
+    private static func copy(_ threads: Int, _ target: UnsafeMutableRawBufferPointer, _ source: UnsafeRawBufferPointer) {
+        ParallelCopy(threads: threads, threshold: 0).copy(into: target.baseAddress!, from: source.baseAddress!, count: source.count)
     }
 
     /// GB/s of `body` over a populated mapping of `size`: the median of `count` passes (default three;

@@ -11,6 +11,8 @@ struct Row {
     let json: [(String, String)]
     /// The headline value and the machine limit it is set against (none for rows without one).
     var limited: LimitedFigure?
+    /// Put rows: the same value against the N-thread copy limit of the same run.
+    var parallelLimited: LimitedFigure?
 
     /// `clients`: how many client processes ran it at once (1: this process alone).
     init(_ result: Result, clients: Int = 1) {
@@ -28,14 +30,26 @@ struct Row {
             summary += "; per client: median \(Report.format(median)) \(unit) (\(Report.format(perClient.first!)) … \(Report.format(perClient.last!)), each client's own ops / its own time)"
             fields += [("per_client_median", "\(median)"), ("per_client_min", "\(perClient.first!)"), ("per_client_max", "\(perClient.last!)")]
         }
-        (what, json) = (summary, fields)
         limited = result.workload.limit.flatMap { kind in
             result.limitSamples.isEmpty ? nil : LimitedFigure(kind: kind, value: result.median, samples: result.limitSamples)
         }
+        parallelLimited = result.workload.parallelLimit.flatMap { kind in
+            result.parallelLimitSamples.isEmpty ? nil
+                : LimitedFigure(kind: kind, value: result.median, samples: result.parallelLimitSamples)
+        }
+        if let parallel = parallelLimited, case .parallelCopy(_, let threads) = parallel.kind {
+            summary += String(format: "; the client copied on %d thread(s); %d-thread copy limit %@: ratio %.2f",
+                              CopySource.parallelCopy.threads, threads, parallel.limitText, parallel.ratio)
+        }
+        (what, json) = (summary, fields)
     }
 
-    init(name: String, figure: String, spread: String, what: String, json: [(String, String)], limited: LimitedFigure? = nil) {
+    init(
+        name: String, figure: String, spread: String, what: String, json: [(String, String)], limited: LimitedFigure? = nil,
+        parallelLimited: LimitedFigure? = nil
+    ) {
         (self.name, self.figure, self.spread, self.what, self.json, self.limited) = (name, figure, spread, what, json, limited)
+        self.parallelLimited = parallelLimited
     }
 
     /// The limit and ratio columns (empty when the row has no limit).
@@ -48,7 +62,9 @@ struct Row {
     /// the row has one.
     var jsonFields: [(String, String)] {
         let text = [("figure", figure), ("spread", spread), ("what", what)].filter { !$0.1.isEmpty }
-        return json + text.map { ($0.0, Report.jsonString($0.1)) } + (limited?.json ?? [])
+        return json + text.map { ($0.0, Report.jsonString($0.1)) } + (limited?.json() ?? [])
+            + (parallelLimited?.json(prefix: "parallel_") ?? [])
+            + (parallelLimited == nil ? [] : [("copy_threads", "\(CopySource.parallelCopy.threads)")])
     }
 }
 
@@ -69,7 +85,8 @@ enum Report {
 
     static let limitNote = """
         limit: the machine's own, measured before each repetition of the row (median of those samples): copy of the \
-        object's size into populated shared memory (puts), read of it (gets); for the transfer rows, the object's size \
+        object's size into populated shared memory by one thread's memmove (puts; their "what" adds the same copy on \
+        N threads, as the client's write does it, and the ratio to it), read of it (gets); for the transfer rows, the object's size \
         over loopback TCP, sendfile from a populated memfd → recv into a populated mapping; for ops/s rows, one request per 32 B \
         Unix-socket round trip between two processes that both poll (p50 of \(MachineLimits.roundTrips); put-small \
         and get-small make two round trips per operation); for the wake rows, that round trip with both sides \
@@ -98,6 +115,7 @@ enum Report {
                     + pad(line.ratio.map { String(format: "%.2fx", $0) } ?? "—", 12)
                     + pad("\(format(line.nativeMedian)) \(line.unit)", 18)
                     + pad(line.limited.map { String(format: "%.2f of %@", $0.ratio, $0.limitText) } ?? "", 24)
+                    + (line.parallelLimited.map { String(format: "(%.2f of %@, N threads) ", $0.ratio, $0.limitText) } ?? "")
                     + (line.workload.arrowRequests ?? ""))
         }
         return text.joined(separator: "\n")

@@ -15,6 +15,8 @@ import PlasmaWire
 public final class AsyncPlasmaClient: ObjectOwner {
     /// The store's capacity (`--memory`): the most object bytes it holds.
     public let capacity: Int
+    /// How this client copies caller bytes into objects (``AsyncMutableObject/write(_:at:)``, `put(_:bytes:…)`).
+    public let parallelCopy: ParallelCopy
     let connection: AsyncConnection
     let arena: ArenaMapping
     let logger: Logger
@@ -24,7 +26,7 @@ public final class AsyncPlasmaClient: ObjectOwner {
     public static let inlineLimit = PlasmaClient.inlineLimit
 
     /// Connects, retrying while no store answers yet; the parameters are those of
-    /// ``PlasmaClient/PlasmaClient/init(socketPath:name:retries:retryInterval:prefault:spin:trust:logger:)``
+    /// ``PlasmaClient/PlasmaClient/init(socketPath:name:retries:retryInterval:prefault:spin:trust:logger:parallelCopy:)``
     /// (there is no `spin`: the process's read loop sleeps in the kernel).
     ///
     /// - Parameters:
@@ -35,10 +37,12 @@ public final class AsyncPlasmaClient: ObjectOwner {
     ///   - prefault: map the arena with MAP_POPULATE.
     ///   - trust: whose store to talk to (``StoreTrust``); nil reads `PLASMA_TRUSTED_STORE_UID`.
     ///   - logger: where the client logs its connection's life (connect, close, failure); nil logs nothing.
+    ///   - parallelCopy: how large copies into objects use several threads (``ParallelCopy/off``: never).
+    ///     The copy blocks the calling task's thread, as a single-threaded copy would, for less time.
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
         retryInterval: Duration = .milliseconds(100), prefault: Bool = false, trust: StoreTrust? = nil,
-        logger: Logger? = nil
+        logger: Logger? = nil, parallelCopy: ParallelCopy = .default
     ) throws(PlasmaClientError) {
         let logger = logger ?? .silent
         // The read loop blocks in the kernel; spinning there would only burn a core.
@@ -48,6 +52,7 @@ public final class AsyncPlasmaClient: ObjectOwner {
         connection = AsyncConnection(socket: handshake.socket, reader: handshake.reader, logger: logger)
         arena = handshake.arena
         capacity = handshake.capacity
+        self.parallelCopy = parallelCopy
         self.logger = logger
         logger.debug("plasma: connected to \(socketPath) (capacity \(capacity) bytes)")
     }

@@ -33,7 +33,8 @@ public struct MutableObject: ~Copyable, Sendable {
         try body(pending.data)
     }
 
-    /// Copies `bytes` into the data at `offset`.
+    /// Copies `bytes` into the data at `offset`, on several threads when they are large (the client's
+    /// `parallelCopy`, ``ParallelCopy``).
     ///
     /// - Throws: `PlasmaClientError.outOfBounds` when they don't fit between `offset` and the end.
     public func write(_ bytes: some ContiguousBytes, at offset: Int = 0) throws(PlasmaClientError) {

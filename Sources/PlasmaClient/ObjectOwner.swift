@@ -5,6 +5,8 @@ import PlasmaWire
 /// references back. Reply handling that both the blocking and the async client share lives here.
 protocol ObjectOwner: AnyObject, Sendable {
     var arena: ArenaMapping { get }
+    /// How caller bytes are copied into objects (`PendingObject.write`).
+    var parallelCopy: ParallelCopy { get }
     /// Sends without waiting for the reply (releases and aborts from deinit).
     func post(_ request: Request)
     /// Gives back one reference now (`ObjectBuffer.release()`).

@@ -27,7 +27,9 @@ final class PendingObject<Client: ObjectOwner>: @unchecked Sendable {
     func write(_ bytes: some ContiguousBytes, at offset: Int) throws(PlasmaClientError) {
         let fits = bytes.withUnsafeBytes { source -> Bool in
             guard offset >= 0, offset <= data.count, source.count <= data.count - offset else { return false }
-            if source.count > 0 { (data.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: source.count) }
+            if source.count > 0 {
+                client.parallelCopy.copy(into: data.baseAddress! + offset, from: source.baseAddress!, count: source.count)
+            }
             return true
         }
         if !fits {

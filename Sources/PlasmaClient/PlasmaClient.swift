@@ -16,6 +16,8 @@ import PlasmaWire
 public final class PlasmaClient: ObjectOwner {
     /// The store's capacity: the most object bytes it holds.
     public let capacity: Int
+    /// How this client copies caller bytes into objects (``MutableObject/write(_:at:)``, `put(_:bytes:…)`).
+    public let parallelCopy: ParallelCopy
     let connection: ClientConnection
     let arena: ArenaMapping
 
@@ -44,10 +46,11 @@ public final class PlasmaClient: ObjectOwner {
     ///   - trust: whose store to talk to (`StoreTrust`); nil reads `PLASMA_TRUSTED_STORE_UID`, and
     ///     without it only a store run by this process's user or root is accepted.
     ///   - logger: where the client logs its connection's life (connect, close, failure); nil logs nothing.
+    ///   - parallelCopy: how large copies into objects use several threads (``ParallelCopy/off``: never).
     public init(
         socketPath: String = PlasmaClient.defaultSocketPath, name: String = "", retries: Int = 0,
         retryInterval: Duration = .milliseconds(100), prefault: Bool = false, spin: Duration = .microseconds(50),
-        trust: StoreTrust? = nil, logger: Logger? = nil
+        trust: StoreTrust? = nil, logger: Logger? = nil, parallelCopy: ParallelCopy = .default
     ) throws(PlasmaClientError) {
         let logger = logger ?? .silent
         let handshake = try Handshake.perform(
@@ -56,6 +59,7 @@ public final class PlasmaClient: ObjectOwner {
         connection = ClientConnection(socket: handshake.socket, reader: handshake.reader, logger: logger)
         arena = handshake.arena
         capacity = handshake.capacity
+        self.parallelCopy = parallelCopy
         logger.debug("plasma: connected to \(socketPath) (capacity \(capacity) bytes)")
     }
 
@@ -88,7 +92,8 @@ public final class PlasmaClient: ObjectOwner {
     }
 
     /// Stores `bytes` (`[UInt8]`, `Data`, a slice, any `ContiguousBytes`) as a sealed object and keeps
-    /// no reference. Small objects go inline in one round trip; larger ones are written in place.
+    /// no reference. Small objects go inline in one round trip; larger ones are written in place (on
+    /// several threads from ``ParallelCopy/threshold`` bytes: ``parallelCopy``).
     public func put(
         _ id: ObjectID, bytes: some ContiguousBytes, metadata: [UInt8] = [], waitForSpace: Wait = .no
     ) throws(PlasmaClientError) {

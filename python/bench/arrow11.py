@@ -11,7 +11,7 @@ warnings.simplefilter("ignore", DeprecationWarning)
 import pyarrow.plasma as plasma  # noqa: E402
 
 from limits import Limits
-from workloads import emit, run_all  # noqa: E402
+from workloads import emit, limit_threads, run_all  # noqa: E402
 
 
 class Arrow11:
@@ -36,5 +36,5 @@ class Arrow11:
 if __name__ == "__main__":
     driver = Arrow11(sys.argv[1])
     limits = Limits()
-    emit(driver, run_all(driver, int(sys.argv[2]), limits))
+    emit(driver, run_all(driver, int(sys.argv[2]), limits, limit_threads()))
     limits.close()

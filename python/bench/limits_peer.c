@@ -2,7 +2,10 @@
 // MachineLimits does: Benchmarks/plasma-bench/MachineLimits.swift), so that every figure has a limit
 // measured at the same moment. Reads one request a line on stdin, answers one number a line:
 //   copy N       GB/s of memcpy (glibc) of N bytes from a private buffer into populated memfd pages
-//                (what a put copies into at best); median of 3 passes
+//                (what one thread's copy in a put reaches at best); median of 3 passes
+//   pcopy N T    the same copy on T threads (this one and T-1 kept helpers), cut as swiftplasma's put
+//                cuts it (swiftplasma/_copy.py: 4 chunks per thread, none under 1 MiB, nor under 256 MiB
+//                from 512 MiB, boundaries on 4 KiB pages of the target, taken in turn); median of 3 passes
 //   read N       GB/s of summing every 8 bytes of N populated memfd bytes (what get-large does); median of 3
 //   rtt-poll     p50 us of 2,000 32-byte round trips to another process, both sides spinning on a
 //                nonblocking socket, yielding the CPU between polls after 20 us (the floor of one request when
@@ -13,6 +16,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 enum { ROUND_TRIPS = 2000, MESSAGE = 32, MAX_SIZES = 8 };
+#define LARGE_CHUNK ((size_t)256 << 20)
 
 static double now(void) {
     struct timespec t;
@@ -59,15 +65,80 @@ static int mapping(size_t size, char **target, char **source) {
     return -1;
 }
 
+// The chunked copy of pcopy: helpers sleep on `wake` between copies and take chunks in turn.
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, idle;
+    char *target;
+    const char *source;
+    size_t size, chunks;
+    atomic_size_t next;
+    int generation, copying, helpers;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static size_t chunk_start(size_t index) {
+    if (index == 0) return 0;
+    if (index >= pool.chunks) return pool.size;
+    uintptr_t address = (uintptr_t)pool.target + pool.size / pool.chunks * index;
+    size_t start = (size_t)(((address + 4095) & ~(uintptr_t)4095) - (uintptr_t)pool.target);
+    return start < pool.size ? start : pool.size;
+}
+
+static void take_chunks(void) {
+    for (size_t index; (index = atomic_fetch_add(&pool.next, 1)) < pool.chunks;) {
+        size_t start = chunk_start(index), end = chunk_start(index + 1);
+        if (end > start) memcpy(pool.target + start, pool.source + start, end - start);
+    }
+}
+
+static void *helper(void *unused) {
+    (void)unused;
+    int seen = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+        seen = pool.generation;
+        pool.copying++;
+        pthread_mutex_unlock(&pool.lock);
+        take_chunks();
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.copying == 0) pthread_cond_broadcast(&pool.idle);
+    }
+    return NULL;
+}
+
+static void parallel_copy(char *target, const char *source, size_t size, int threads) {
+    size_t unit = size >= (size_t)2 * LARGE_CHUNK ? LARGE_CHUNK : (size_t)1 << 20;  // as _copy.chunks_for
+    size_t chunks = size / unit < (size_t)threads * 4 ? size / unit : (size_t)threads * 4;
+    pthread_mutex_lock(&pool.lock);
+    while (pool.helpers < threads - 1) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, helper, NULL) != 0) break;
+        pool.helpers++;
+    }
+    pool.target = target; pool.source = source; pool.size = size; pool.chunks = chunks ? chunks : 1;
+    atomic_store(&pool.next, 0);
+    pool.generation++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    take_chunks();
+    pthread_mutex_lock(&pool.lock);
+    while (pool.copying > 0) pthread_cond_wait(&pool.idle, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
+}
+
 static volatile uint64_t sink;
 
+// copy: 0 read, 1 memcpy, T > 1 the chunked copy on T threads.
 static double bandwidth(size_t size, int copy) {
     char *target, *source;
     if (mapping(size, &target, &source) != 0) return -1;
     double rates[3];
     for (int i = 0; i < 3; i++) {
         double start = now();
-        if (copy) {
+        if (copy > 1) {
+            parallel_copy(target, source, size, copy);
+        } else if (copy) {
             memcpy(target, source, size);
         } else {
             const uint64_t *words = (const uint64_t *)target;
@@ -139,8 +210,10 @@ int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     while (fgets(line, sizeof line, stdin)) {
         unsigned long long size = 0;
+        int threads = 0;
         double value;
-        if (sscanf(line, "copy %llu", &size) == 1) value = bandwidth(size, 1);
+        if (sscanf(line, "pcopy %llu %d", &size, &threads) == 2 && threads > 1) value = bandwidth(size, threads);
+        else if (sscanf(line, "copy %llu", &size) == 1) value = bandwidth(size, 1);
         else if (sscanf(line, "read %llu", &size) == 1) value = bandwidth(size, 0);
         else if (strncmp(line, "rtt-poll", 8) == 0) value = round_trip(1);
         else if (strncmp(line, "rtt-sleep", 9) == 0) value = round_trip(0);

@@ -14,16 +14,27 @@ def _merged(path: str) -> dict[str, dict[str, list[float]]]:
     with open(path) as handle:
         for line in handle:
             for name, result in json.loads(line)["results"].items():
-                row = rows.setdefault(name, {"rates": [], "limits": []})
+                row = rows.setdefault(name, {"rates": [], "limits": [], "parallel_limits": []})
                 row["rates"] += result["rates"]
                 row["limits"] += result["limit_samples"]
+                row["parallel_limits"] += result.get("parallel_limit_samples", [])
     return rows
 
 
-def _ratio(row: dict[str, list[float]]) -> float:
+def _ratio(row: dict[str, list[float]], limits: str = "limits") -> float:
     """The median over repetitions of each one's rate over the limit sampled just before it (the load
     on a shared machine moves both between repetitions)."""
-    return statistics.median(rate / limit for rate, limit in zip(row["rates"], row["limits"]))
+    return statistics.median(rate / limit for rate, limit in zip(row["rates"], row[limits]))
+
+
+def _parallel_threads(path: str) -> str:
+    """N of the N-thread copy limit ("pcopy SIZE N"), or "N" when no row carries one."""
+    with open(path) as handle:
+        for line in handle:
+            for result in json.loads(line)["results"].values():
+                if "parallel_limit" in result:
+                    return str(result["parallel_limit"].split()[-1])
+    return "N"
 
 
 def _format(value: float, unit: str) -> str:
@@ -32,6 +43,7 @@ def _format(value: float, unit: str) -> str:
 
 def main(work: str) -> None:
     ours, arrow = _merged(f"{work}/ours.jsonl"), _merged(f"{work}/arrow.jsonl")
+    threads = _parallel_threads(f"{work}/ours.jsonl")
     print()
     print(f"{'workload':20}{'swiftplasma':>16}{'limit':>16}{'ratio':>7}{'pyarrow 11':>16}{'limit':>16}{'ratio':>7}"
           f"{'ours/pyarrow':>14}")
@@ -46,9 +58,14 @@ def main(work: str) -> None:
               f"{_format(min(mine['limits']), unit)} … {_format(max(mine['limits']), unit)}; pyarrow "
               f"{_format(min(theirs['rates']), unit)} … {_format(max(theirs['rates']), unit)}, limit "
               f"{_format(min(theirs['limits']), unit)} … {_format(max(theirs['limits']), unit)}")
+        if mine["parallel_limits"] and theirs["parallel_limits"]:
+            ours_n, theirs_n = statistics.median(mine["parallel_limits"]), statistics.median(theirs["parallel_limits"])
+            print(f"{'':20}against the {threads}-thread copy limit (same repetitions): ours {_ratio(mine, 'parallel_limits'):.2f} "
+                  f"of {_format(ours_n, unit)}, pyarrow {_ratio(theirs, 'parallel_limits'):.2f} of {_format(theirs_n, unit)}")
     print("limit: sampled before each repetition (median shown): memcpy into / read of 64 MiB of populated shared\n"
-          "memory; for ops/s, 1 / the polling Unix-socket round trip p50. ratio: the median over repetitions of\n"
-          "each repetition's rate / its own limit sample.")
+          "memory (one thread's); for ops/s, 1 / the polling Unix-socket round trip p50. ratio: the median over\n"
+          "repetitions of each repetition's rate / its own limit sample. The N-thread copy limit: the same memcpy cut\n"
+          "into chunks on N threads, as swiftplasma's put cuts it (both clients copy large puts on several threads).")
 
     wake: dict[str, Any] = json.load(open(f"{work}/wake.json"))
     python, swift = wake["python"], wake["swift"]

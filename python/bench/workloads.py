@@ -29,18 +29,32 @@ class Driver(Protocol):
 
 
 def _rates(run: Callable[[int], None], count: int, repetitions: int, unit_per_op: float, limits: Limits,
-           limit: str) -> dict[str, object]:
+           limit: str, parallel_limit: str | None = None) -> dict[str, object]:
+    """``parallel_limit``: a second limit sampled before each repetition too (the N-thread copy a put is
+    also set against; ``limit`` stays one thread's memcpy)."""
     run(max(1, count // 4))
-    rates, samples = [], []
+    rates, samples, parallel_samples = [], [], []
     for _ in range(repetitions):
         samples.append(limits.sample(limit))
+        if parallel_limit is not None:
+            parallel_samples.append(limits.sample(parallel_limit))
         started = time.perf_counter()
         run(count)
         rates.append(count * unit_per_op / (time.perf_counter() - started))
-    return {"rates": rates, "limit": limit, "limit_samples": samples}
+    result: dict[str, object] = {"rates": rates, "limit": limit, "limit_samples": samples}
+    if parallel_limit is not None:
+        result |= {"parallel_limit": parallel_limit, "parallel_limit_samples": parallel_samples}
+    return result
 
 
-def run_all(driver: Driver, repetitions: int, limits: Limits) -> dict[str, dict[str, object]]:
+def limit_threads() -> int:
+    """The threads of the N-thread copy limit: $PLASMA_BENCH_LIMIT_THREADS (run.sh sets it to the
+    Python client's default, one per core up to 4), the same for both drivers."""
+    return int(os.environ.get("PLASMA_BENCH_LIMIT_THREADS", "1"))
+
+
+def run_all(driver: Driver, repetitions: int, limits: Limits, copy_threads: int = 1) -> dict[str, dict[str, object]]:
+    """``copy_threads``: the threads of the N-thread copy limit put-large is also set against (none: 1)."""
     import numpy as np
 
     results: dict[str, dict[str, object]] = {}
@@ -74,7 +88,8 @@ def run_all(driver: Driver, repetitions: int, limits: Limits) -> dict[str, dict[
             driver.put(oid, source)
             driver.delete([oid])
 
-    results["put-large (64 MiB)"] = _rates(put_large, LARGE_OPS, repetitions, LARGE / 1e9, limits, f"copy {LARGE}")
+    results["put-large (64 MiB)"] = _rates(put_large, LARGE_OPS, repetitions, LARGE / 1e9, limits, f"copy {LARGE}",
+                                           f"pcopy {LARGE} {copy_threads}" if copy_threads > 1 else None)
 
     large = os.urandom(20)
     driver.put(large, source)

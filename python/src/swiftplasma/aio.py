@@ -21,7 +21,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
 
-from . import _transport, _wire
+from . import _copy, _transport, _wire
 from ._frames import FrameBuffer
 from .buffer import AsyncMutableBuffer, PlasmaBuffer, invalidate_all
 from .client import INLINE_LIMIT, _Deferred, as_bytes_view, ids_of
@@ -184,8 +184,12 @@ class _GetFuture(asyncio.Future[Any]):
 class AsyncClient:
     """An asyncio connection to the store. Use from one event loop; ``async with`` or ``close()``."""
 
-    def __init__(self, handshake: _transport.Handshake, path: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, handshake: _transport.Handshake, path: str, loop: asyncio.AbstractEventLoop,
+                 copy_threads: int | None = None, copy_threshold: int = _copy.DEFAULT_THRESHOLD) -> None:
         self.path = path
+        #: As :class:`swiftplasma.Client`'s: threads per large copy in ``put``, and from which size.
+        self.copy_threads = _copy.default_threads() if copy_threads is None else max(1, copy_threads)
+        self.copy_threshold = copy_threshold
         self.capacity = handshake.capacity
         self.client_id = handshake.client_id
         self._loop = loop
@@ -565,7 +569,9 @@ class AsyncClient:
 
     async def put(self, object_id: ObjectID, data: object, metadata: bytes = b"",
                   wait_for_space: float | None = 0) -> None:
-        """Stores ``data`` (any buffer-protocol object) as a sealed object; keeps no reference."""
+        """Stores ``data`` (any buffer-protocol object) as a sealed object; keeps no reference. A large
+        copy runs on ``copy_threads`` threads, the event loop's among them (it blocks the loop, for
+        less time than one thread's copy would)."""
         view = as_bytes_view(data)
         if len(view) + len(metadata) <= INLINE_LIMIT:
             payload = b"".join(bytes(p) for p in _wire.create_and_seal_parts(
@@ -576,7 +582,7 @@ class AsyncClient:
         try:
             target = buffer._view
             assert target is not None
-            target[:] = view
+            _copy.copy(target, view, self.copy_threads, self.copy_threshold)
         except BaseException:
             await buffer.abort()
             raise
@@ -686,11 +692,13 @@ class AsyncClient:
 
 
 async def connect_async(path: str | None = None, *, name: str = "", trust: _transport.Trust = None,
-                        prefault: bool = False, retries: int = 0, retry_interval: float = 0.1) -> AsyncClient:
-    """Connects to the store (same defaults and peer check as :func:`swiftplasma.connect`); the handshake
-    runs in the default executor, so the event loop never blocks."""
+                        prefault: bool = False, retries: int = 0, retry_interval: float = 0.1,
+                        copy_threads: int | None = None, copy_threshold: int = _copy.DEFAULT_THRESHOLD) -> AsyncClient:
+    """Connects to the store (same defaults, peer check and ``copy_threads`` as
+    :func:`swiftplasma.connect`); the handshake runs in the default executor, so the event loop never
+    blocks."""
     where = path or _transport.default_socket_path()
     loop = asyncio.get_running_loop()
     handshake = await loop.run_in_executor(
         None, _transport.perform, where, name, trust, prefault, retries, retry_interval)
-    return AsyncClient(handshake, where, loop)
+    return AsyncClient(handshake, where, loop, copy_threads, copy_threshold)

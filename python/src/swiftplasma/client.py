@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
 
-from . import _transport, _wire
+from . import _copy, _transport, _wire
 from ._frames import FrameBuffer
 from .buffer import MutableBuffer, PlasmaBuffer, invalidate_all
 from .errors import (BufferInUseError, DisconnectedError, ObjectTimeoutError, PlasmaError, ProtocolError,
@@ -88,9 +88,14 @@ class Client:
     connection (a get that waits holds the others up: give each waiting thread its own client, or use
     the asyncio client). Use as a context manager, or call ``close()``."""
 
-    def __init__(self, handshake: _transport.Handshake, path: str, spin: float = 50e-6) -> None:
+    def __init__(self, handshake: _transport.Handshake, path: str, spin: float = 50e-6,
+                 copy_threads: int | None = None, copy_threshold: int = _copy.DEFAULT_THRESHOLD) -> None:
         self.path = path
         self._spin = spin
+        #: Threads per large copy in ``put`` (the calling thread included) and the smallest copy that
+        #: uses them (see :mod:`swiftplasma._copy`).
+        self.copy_threads = _copy.default_threads() if copy_threads is None else max(1, copy_threads)
+        self.copy_threshold = copy_threshold
         self.capacity = handshake.capacity
         self.client_id = handshake.client_id
         self._sock = handshake.sock
@@ -325,7 +330,8 @@ class Client:
             ) -> None:
         """Stores ``data`` (bytes, bytearray, memoryview, numpy array: anything with the buffer
         protocol) as a sealed object. Small objects travel inline in one round trip; large ones are
-        copied straight into the arena. No reference is kept."""
+        copied straight into the arena, from ``copy_threshold`` bytes on ``copy_threads`` threads. No
+        reference is kept."""
         view = as_bytes_view(data)
         timeout = _wire.timeout_ms(wait_for_space)
         if len(view) + len(metadata) <= INLINE_LIMIT:
@@ -335,7 +341,7 @@ class Client:
         buffer = self.create(object_id, len(view), metadata, wait_for_space)
         target = buffer._view
         assert target is not None
-        target[:] = view
+        _copy.copy(target, view, self.copy_threads, self.copy_threshold)
         buffer.seal()
 
     def create(self, object_id: ObjectID, size: int, metadata: bytes = b"", wait_for_space: float | None = 0
@@ -444,12 +450,15 @@ class Client:
 
 
 def connect(path: str | None = None, *, name: str = "", trust: _transport.Trust = None, prefault: bool = False,
-            retries: int = 0, retry_interval: float = 0.1, spin: float = 50e-6) -> Client:
+            retries: int = 0, retry_interval: float = 0.1, spin: float = 50e-6, copy_threads: int | None = None,
+            copy_threshold: int = _copy.DEFAULT_THRESHOLD) -> Client:
     """Connects to the store at ``path`` (default ``$PLASMA_STORE_SOCKET``, else ``/tmp/plasma.sock``).
 
     ``trust``: whose store to accept (default: PLASMA_TRUSTED_STORE_UID, else own user or root);
     ``prefault``: map the arena with MAP_POPULATE; ``retries``: further attempts, ``retry_interval``
     seconds apart, while nothing listens yet; ``spin``: seconds to poll for each reply before sleeping
-    (0: never poll)."""
+    (0: never poll); ``copy_threads``: threads per copy into the arena of ``copy_threshold`` bytes or
+    more in ``put`` (default: one per core, at most 4; 1: the calling thread alone)."""
     where = path or _transport.default_socket_path()
-    return Client(_transport.perform(where, name, trust, prefault, retries, retry_interval), where, spin)
+    return Client(_transport.perform(where, name, trust, prefault, retries, retry_interval), where, spin,
+                  copy_threads, copy_threshold)
