@@ -1,5 +1,6 @@
 import PlasmaClusterCore
 import PlasmaCore
+import PlasmaEngine
 import PlasmaPosix
 
 /// What the loop keeps for the cluster (StoreServer+Cluster.swift). Loop thread only, except the
@@ -15,8 +16,8 @@ final class ClusterSide {
     var wanted: Set<ObjectID> = []
     /// Locations reported for wanted ids, in the order they came: the next pull tries the first.
     var candidates: [ObjectID: [ClusterLocation]] = [:]
-    /// Pulls under way, by id, with where from.
-    var pulls: [ObjectID: ClusterLocation] = [:]
+    /// Pulls under way, by id.
+    var pulls: [ObjectID: PullUnderWay] = [:]
     /// Other nodes waiting on ids, by id.
     var remoteWants: [ObjectID: Set<String>] = [:]
     /// Ids whose location this node published and hasn't unpublished.
@@ -37,6 +38,14 @@ final class ClusterSide {
     }
 
     deinit { hasher.stop() }  // a server made and never run; otherwise already stopped
+}
+
+/// A pull the puller runs: where from, and whether its copy's block is reserved yet (only once the
+/// holder's authenticated reply confirmed the sizes), or why the store declined to reserve it.
+struct PullUnderWay {
+    let location: ClusterLocation
+    var reserved = false
+    var declined: EngineError?
 }
 
 /// A checksum the hasher computed.

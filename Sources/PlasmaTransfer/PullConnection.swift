@@ -51,7 +51,7 @@ final class PullConnection {
     /// How a pull on this connection ended.
     enum Outcome {
         /// Every byte arrived and hashed to the location's checksum; the connection can serve the next.
-        case success
+        case success(PulledCopy)
         /// The pull failed; `reusable`: the connection is still in step (nothing unread on it).
         case failure(PullFailure, reusable: Bool)
         /// The connection was dead before any of the reply arrived (a reused connection the server had
@@ -62,13 +62,14 @@ final class PullConnection {
         case unauthentic(TransferFault)
     }
 
-    /// Requests `target.location` and receives its bytes straight into `target.buffer`, hashing each
-    /// chunk as it arrives.
-    func pull(_ target: PullTarget, bytesReceived: inout Int) -> Outcome {
-        let location = target.location
-        let request = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
+    /// Requests `request.location`; once the authenticated reply header confirms its sizes, reserves
+    /// the block through `request.reserve` and receives the bytes straight into it, hashing each chunk
+    /// as it arrives.
+    func pull(_ request: PullRequest, bytesReceived: inout Int) -> Outcome {
+        let location = request.location
+        let message = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
         do {
-            try socket.send(session.sealRequest(request.encoded))
+            try socket.send(session.sealRequest(message.encoded))
         } catch {
             return .stale(error)
         }
@@ -101,7 +102,13 @@ final class PullConnection {
         guard dataSize == UInt64(location.dataSize), metadataSize == UInt64(location.metadataSize) else {
             return .failure(.connection("\(address): sent sizes \(dataSize)+\(metadataSize), asked for \(location.dataSize)+\(location.metadataSize)"), reusable: false)
         }
-        let buffer = target.buffer
+        // Only now, with sizes the holder authenticated, is room made for the copy.
+        guard let buffer = request.reserve(location.dataSize, location.metadataSize) else {
+            return .failure(.declined, reusable: false)  // the bytes are on their way: the connection goes
+        }
+        guard buffer.count == location.totalSize else {
+            return .failure(.connection("the reserved block has \(buffer.count) bytes for an object of \(location.totalSize)"), reusable: false)
+        }
         var hash = XXH64.Stream()
         var received = 0
         while received < buffer.count {
@@ -121,9 +128,9 @@ final class PullConnection {
         }
         lastUsed = MonotonicClock.nanoseconds()
         let actual = hash.digest
-        guard actual == location.checksum else {
+        guard location.accepts(checksum: actual) else {
             return .failure(.checksumMismatch(expected: location.checksum, actual: actual), reusable: true)
         }
-        return .success
+        return .success(PulledCopy(checksum: actual))
     }
 }

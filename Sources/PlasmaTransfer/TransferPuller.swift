@@ -54,8 +54,8 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
     }
 
     private struct Job {
-        let target: PullTarget
-        let completion: @Sendable (Result<Void, PullFailure>) -> Void
+        let request: PullRequest
+        let completion: @Sendable (Result<PulledCopy, PullFailure>) -> Void
     }
 
     private struct State {
@@ -91,10 +91,10 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     /// Queues the pull; a thread of the pool runs it and calls `completion` there. After ``stop()``,
     /// `completion` runs at once with `.connection`.
-    public func pull(_ target: PullTarget, completion: @escaping @Sendable (Result<Void, PullFailure>) -> Void) {
+    public func pull(_ request: PullRequest, completion: @escaping @Sendable (Result<PulledCopy, PullFailure>) -> Void) {
         let accepted = state.withLock { state in
             guard !state.stopping else { return false }
-            state.jobs.append(Job(target: target, completion: completion))
+            state.jobs.append(Job(request: request, completion: completion))
             return true
         }
         if !accepted { completion(.failure(.connection("the puller is stopped"))) }
@@ -141,7 +141,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
                 state.jobs.isEmpty ? nil : state.jobs.removeFirst()
             }
             guard let job else { return }
-            let result = perform(job.target)
+            let result = perform(job.request)
             state.withLock { state in
                 if case .success = result { state.statistics.pullsSucceeded += 1 } else { state.statistics.pullsFailed += 1 }
             }
@@ -149,11 +149,8 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         }
     }
 
-    private func perform(_ target: PullTarget) -> Result<Void, PullFailure> {
+    private func perform(_ target: PullRequest) -> Result<PulledCopy, PullFailure> {
         let location = target.location
-        guard target.buffer.count == location.totalSize else {
-            return .failure(.connection("the target block has \(target.buffer.count) bytes for an object of \(location.totalSize)"))
-        }
         if let connection = takeIdle(location.transferAddress) {
             switch run(target, on: connection) {
             case .some(let result): return result
@@ -173,7 +170,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
     }
 
     /// The pull on `connection`; nil when the connection turned out dead before the reply (stale).
-    private func run(_ target: PullTarget, on connection: PullConnection) -> Result<Void, PullFailure>? {
+    private func run(_ target: PullRequest, on connection: PullConnection) -> Result<PulledCopy, PullFailure>? {
         let location = target.location
         // The location says which node holds the object; the handshake proved which node this is. A
         // location pointing elsewhere (written by an etcd writer without the token, or stale) fails.
@@ -197,9 +194,9 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             state.statistics.bytesReceived += Int64(received)
         }
         switch outcome {
-        case .success:
+        case .success(let copy):
             keep(connection)
-            return .success(())
+            return .success(copy)
         case .failure(let failure, let reusable):
             if reusable { keep(connection) } else { connection.close() }
             return .failure(failure)
