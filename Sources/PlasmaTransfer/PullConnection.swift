@@ -91,9 +91,10 @@ final class PullConnection {
         // Nothing of the reply is believed, and no byte of the object received, before its MAC checks.
         let header = Array(reply.prefix(TransferWire.replyBytes))
         guard session.isValidReply(header, mac: reply.suffix(TransferWire.macBytes)) else { return .unauthentic(.wrongMAC) }
-        session.advance()
         switch TransferWire.ReplyStatus(rawValue: reply[0]) {
-        case .notHeld?, .otherSizes?: return .failure(.notHeld, reusable: true)
+        case .notHeld?, .otherSizes?:
+            session.advance()
+            return .failure(.notHeld, reusable: true)
         case .sending?: break
         case nil: return .failure(.connection("\(address): reply status \(reply[0])"), reusable: false)
         }
@@ -109,7 +110,10 @@ final class PullConnection {
         guard buffer.count == location.totalSize else {
             return .failure(.connection("the reserved block has \(buffer.count) bytes for an object of \(location.totalSize)"), reusable: false)
         }
-        var hash = XXH64.Stream()
+        // Two hashes of each chunk: the seeded one the trailer authenticates, and the plain one that is
+        // the object's checksum (the location's).
+        var wire = XXH64.Stream(seed: session.seed)
+        var plain = XXH64.Stream()
         var received = 0
         while received < buffer.count {
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[received..<min(buffer.count, received + Self.receiveChunk)])
@@ -122,12 +126,26 @@ final class PullConnection {
             guard count > 0 else {
                 return .failure(.connection("\(address): closed after \(received) of \(buffer.count) bytes"), reusable: false)
             }
-            hash.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
+            let arrived = UnsafeRawBufferPointer(rebasing: chunk[..<count])
+            wire.update(arrived)
+            plain.update(arrived)
             received += count
             bytesReceived += count
         }
+        var trailer = [UInt8](repeating: 0, count: TransferWire.trailerBytes + TransferWire.macBytes)
+        do {
+            try socket.receiveExactly(&trailer)
+        } catch {
+            return .failure(.connection("\(address): no trailer after the bytes: \(error)"), reusable: false)
+        }
+        guard let sent = session.openTrailer(trailer) else { return .unauthentic(.wrongMAC) }
+        session.advance()
         lastUsed = MonotonicClock.nanoseconds()
-        let actual = hash.digest
+        // The holder's hash of what it sent is authentic; other bytes arrived: altered on the way.
+        guard wire.digest == sent else {
+            return .failure(.checksumMismatch(expected: sent, actual: wire.digest), reusable: false)
+        }
+        let actual = plain.digest
         guard location.accepts(checksum: actual) else {
             return .failure(.checksumMismatch(expected: location.checksum, actual: actual), reusable: true)
         }

@@ -312,7 +312,9 @@ public final class TransferServer: @unchecked Sendable {
         var sent = 0
         do {
             try socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: pinned.dataSize, metadataSize: pinned.metadataSize)))
-            sent = try stream(pinned, total: total, on: socket)
+            var hash = XXH64.Stream(seed: session.seed)
+            sent = try stream(pinned, total: total, on: socket, hashing: &hash)
+            try socket.send(session.sealTrailer(checksum: hash.digest))
         } catch {
             logger.debug("transfer: pull of \(pull.id.hex) by \(peer) abandoned: \(error)")
             state.withLock {
@@ -328,24 +330,35 @@ public final class TransferServer: @unchecked Sendable {
         return true
     }
 
-    /// Sends the object's `total` bytes; how many went.
-    private func stream(_ pinned: PinnedObject, total: Int, on socket: TCPSocket) throws(TransferFault) -> Int {
+    /// How many bytes are hashed then sent at a time: the chunk is still in cache when it is sent.
+    static let sendChunk = 256 << 10
+
+    /// Sends the object's `total` bytes, hashing each chunk into `hash` just before it goes; how many
+    /// went.
+    private func stream(_ pinned: PinnedObject, total: Int, on socket: TCPSocket, hashing hash: inout XXH64.Stream) throws(TransferFault) -> Int {
         var sent = 0
         do {
-            switch configuration.sendMethod {
-            case .sendfile:
-                while sent < total {
-                    let count = try socket.sendFile(from: pinned.arenaDescriptor, offset: pinned.offset + sent, count: min(total - sent, 1 << 30))
-                    // 0: the file ends before the object does (a wrong offset): don't spin on it.
-                    guard count > 0 else { throw TransferFault.protocolViolation("sendfile sent nothing at \(pinned.offset + sent)") }
-                    sent += count
+            guard pinned.bytes.count >= total || configuration.sendMethod == .sendfile else {
+                throw TransferFault.protocolViolation("the pinned mapping has \(pinned.bytes.count) of \(total) bytes")
+            }
+            while sent < total {
+                let end = min(total, sent + Self.sendChunk)
+                // The mapping's bytes are what the memfd holds at the same offset (sendfile sends those).
+                if sent < pinned.bytes.count {
+                    hash.update(UnsafeRawBufferPointer(rebasing: pinned.bytes[sent..<min(end, pinned.bytes.count)]))
                 }
-            case .send:
-                guard pinned.bytes.count >= total else {
-                    throw TransferFault.protocolViolation("the pinned mapping has \(pinned.bytes.count) of \(total) bytes")
+                switch configuration.sendMethod {
+                case .sendfile:
+                    while sent < end {
+                        let count = try socket.sendFile(from: pinned.arenaDescriptor, offset: pinned.offset + sent, count: end - sent)
+                        // 0: the file ends before the object does (a wrong offset): don't spin on it.
+                        guard count > 0 else { throw TransferFault.protocolViolation("sendfile sent nothing at \(pinned.offset + sent)") }
+                        sent += count
+                    }
+                case .send:
+                    try socket.sendAll(UnsafeRawBufferPointer(rebasing: pinned.bytes[sent..<end]))
+                    sent = end
                 }
-                try socket.sendAll(UnsafeRawBufferPointer(rebasing: pinned.bytes[0..<total]))
-                sent = total
             }
         } catch let fault as TransferFault {
             throw fault
