@@ -11,6 +11,8 @@ final class PullConnection {
     let peerName: String
     /// Authenticates this connection's requests and reply headers.
     private var session: TransferSession
+    /// The longest one receive may wait without progress (the socket's timeouts between pulls).
+    private let ioTimeout: Duration
     /// When it last finished a pull (CLOCK_MONOTONIC ns): an idle connection the server may have closed
     /// is not reused after a while.
     var lastUsed: UInt64
@@ -19,8 +21,9 @@ final class PullConnection {
     /// hashed right after, large enough that system calls cost nothing next to the copy.
     static let receiveChunk = 256 << 10
 
-    private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession) {
+    private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession, ioTimeout: Duration) {
         self.socket = socket
+        self.ioTimeout = ioTimeout
         self.address = address
         self.peerName = peerName
         self.session = session
@@ -43,7 +46,7 @@ final class PullConnection {
             socket.close()
             throw error
         }
-        return PullConnection(socket: socket, address: address, peerName: proven.name, session: proven.session)
+        return PullConnection(socket: socket, address: address, peerName: proven.name, session: proven.session, ioTimeout: ioTimeout)
     }
 
     func close() { socket.close() }
@@ -62,10 +65,44 @@ final class PullConnection {
         case unauthentic(TransferFault)
     }
 
-    /// Requests `request.location`; once the authenticated reply header confirms its sizes, reserves
-    /// the block through `request.reserve` and receives the bytes straight into it, hashing each chunk
-    /// as it arrives.
-    func pull(_ request: PullRequest, bytesReceived: inout Int) -> Outcome {
+    /// The moment (CLOCK_MONOTONIC ns) from which no receive of this pull may wait longer than
+    /// ``ioTimeout``, nor past `deadline`: a peer that drip-feeds the bytes just inside the receive
+    /// timeout can't hold the pull (its thread and its block) for longer than the deadline.
+    private func waitLimit(_ deadline: UInt64) -> UInt64 {
+        min(deadline, MonotonicClock.nanoseconds() &+ UInt64(ioTimeout.nanosecondsClamped))
+    }
+
+    /// Before a receive of the body: the socket's receive timeout is cut to what is left before
+    /// `deadline` once that is less than ``ioTimeout``; throws when it has passed.
+    private func bound(by deadline: UInt64) throws(TransferFault) {
+        let now = MonotonicClock.nanoseconds()
+        guard now < deadline else { throw .timedOut }
+        let left = deadline - now
+        guard left < UInt64(ioTimeout.nanosecondsClamped) else { return }
+        do {
+            try socket.setTimeouts(receive: .nanoseconds(Int64(left)), send: ioTimeout)
+        } catch {
+            throw TransferFault(error)
+        }
+    }
+
+    /// One receive of the body into `chunk`, within the deadline: how many bytes came (0: closed).
+    private func receive(into chunk: UnsafeMutableRawBufferPointer, before deadline: UInt64) throws(TransferFault) -> Int {
+        try bound(by: deadline)
+        do {
+            return try socket.receive(into: chunk)
+        } catch {
+            throw TransferFault(error)
+        }
+    }
+
+    /// Requests `request.location` and, once the authenticated reply header confirms its sizes,
+    /// reserves the block through `request.reserve` and receives the bytes straight into it, hashing
+    /// each chunk as it arrives; everything before `deadline` (CLOCK_MONOTONIC ns).
+    func pull(_ request: PullRequest, deadline: UInt64, bytesReceived: inout Int) -> Outcome {
+        // The receives below cut the socket's timeouts to the deadline: they are the connection's again
+        // for the next pull.
+        defer { try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout) }
         let location = request.location
         let message = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
         do {
@@ -76,14 +113,14 @@ final class PullConnection {
         var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes + TransferWire.macBytes)
         var first = [UInt8](repeating: 0, count: 1)
         do {
-            try socket.receiveExactly(&first)
+            try socket.receiveExactly(&first, before: waitLimit(deadline))
         } catch {
             return .stale(error)
         }
         reply[0] = first[0]
         var sizes = [UInt8](repeating: 0, count: reply.count - 1)
         do {
-            try socket.receiveExactly(&sizes)
+            try socket.receiveExactly(&sizes, before: waitLimit(deadline))
         } catch {
             return .failure(.connection("\(address): \(error)"), reusable: false)
         }
@@ -119,9 +156,10 @@ final class PullConnection {
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[received..<min(buffer.count, received + Self.receiveChunk)])
             let count: Int
             do {
-                count = try socket.receive(into: chunk)
+                count = try receive(into: chunk, before: deadline)
             } catch {
-                return .failure(.connection("\(address): after \(received) of \(buffer.count) bytes: \(TransferFault(error))"), reusable: false)
+                let cause = MonotonicClock.nanoseconds() >= deadline ? "the pull's deadline passed" : "\(error)"
+                return .failure(.connection("\(address): after \(received) of \(buffer.count) bytes: \(cause)"), reusable: false)
             }
             guard count > 0 else {
                 return .failure(.connection("\(address): closed after \(received) of \(buffer.count) bytes"), reusable: false)
@@ -134,7 +172,7 @@ final class PullConnection {
         }
         var trailer = [UInt8](repeating: 0, count: TransferWire.trailerBytes + TransferWire.macBytes)
         do {
-            try socket.receiveExactly(&trailer)
+            try socket.receiveExactly(&trailer, before: waitLimit(deadline))
         } catch {
             return .failure(.connection("\(address): no trailer after the bytes: \(error)"), reusable: false)
         }

@@ -21,6 +21,13 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         public var connectTimeout: Duration = .seconds(3)
         /// Time the handshake may take, and one receive or send may wait without progress.
         public var ioTimeout: Duration = .seconds(30)
+        /// A pull (from its request to its trailer, once connected) may take this long plus its size
+        /// at ``pullDeadlineRate``: a peer that drip-feeds the bytes, each just inside ``ioTimeout``,
+        /// can't hold a pull thread and its reserved block for longer.
+        public var pullDeadlineBase: Duration = .seconds(5)
+        /// The slowest rate (bytes a second) a pull's deadline allows for: 16 MiB/s, a 1 GiB pull gets
+        /// 5 s + 64 s.
+        public var pullDeadlineRate = 16 << 20
         /// Idle connections kept per peer.
         public var idleConnectionsPerPeer = 2
         /// An idle connection older than this is closed rather than reused (below the server's idle
@@ -188,7 +195,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             connection.close()
             return .failure(.connection("the puller stopped"))
         }
-        let outcome = connection.pull(target, bytesReceived: &received)
+        let outcome = connection.pull(target, deadline: deadline(for: location.totalSize), bytesReceived: &received)
         state.withLock { state in
             state.busy[key] = nil
             state.statistics.bytesReceived += Int64(received)
@@ -208,6 +215,14 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             connection.close()
             return nil
         }
+    }
+
+    /// When a pull of `size` bytes that starts now must have ended (CLOCK_MONOTONIC ns).
+    private func deadline(for size: Int) -> UInt64 {
+        let rate = max(1, configuration.pullDeadlineRate)
+        let transfer = Double(size) / Double(rate) * 1e9
+        let total = Double(configuration.pullDeadlineBase.nanosecondsClamped) + transfer
+        return MonotonicClock.nanoseconds() &+ (total >= 9e18 ? UInt64(9e18) : UInt64(total))
     }
 
     private func failure(_ fault: TransferFault, address: String, node: String) -> PullFailure {
