@@ -18,8 +18,11 @@ final class PullConnection {
     var lastUsed: UInt64
 
     /// How many bytes one receive asks for: small enough that the chunk is still in cache when it is
-    /// hashed right after, large enough that system calls cost nothing next to the copy.
+    /// hashed, large enough that system calls cost nothing next to the copy.
     static let receiveChunk = 256 << 10
+    /// Objects up to this size are hashed by the pulling thread itself: handing chunks to the
+    /// ``HashStage`` costs a wake-up each, more than it saves on a few chunks.
+    static let inlineHashBytes = 1 << 20
 
     private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession, ioTimeout: Duration) {
         self.socket = socket
@@ -98,8 +101,9 @@ final class PullConnection {
 
     /// Requests `request.location` and, once the authenticated reply header confirms its sizes,
     /// reserves the block through `request.reserve` and receives the bytes straight into it, hashing
-    /// each chunk as it arrives; everything before `deadline` (CLOCK_MONOTONIC ns).
-    func pull(_ request: PullRequest, deadline: UInt64, bytesReceived: inout Int) -> Outcome {
+    /// each chunk as it arrives (on `hasher`'s thread for a big object, if given); everything before
+    /// `deadline` (CLOCK_MONOTONIC ns).
+    func pull(_ request: PullRequest, deadline: UInt64, hasher: HashStage?, bytesReceived: inout Int) -> Outcome {
         // The receives below cut the socket's timeouts to the deadline: they are the connection's again
         // for the next pull.
         defer { try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout) }
@@ -147,10 +151,15 @@ final class PullConnection {
         guard buffer.count == location.totalSize else {
             return .failure(.connection("the reserved block has \(buffer.count) bytes for an object of \(location.totalSize)"), reusable: false)
         }
-        // Two hashes of each chunk: the seeded one the trailer authenticates, and the plain one that is
-        // the object's checksum (the location's).
-        var wire = XXH64.Stream(seed: session.seed)
-        var plain = XXH64.Stream()
+        // Two hashes of the bytes, in one pass: the seeded one the trailer authenticates, and the plain
+        // one that is the object's checksum (the location's). A big object's are computed by `hasher`
+        // beside the receive (each chunk while the next lands); a small one's here, chunk by chunk.
+        let seeds = (first: session.seed, second: UInt64(0))
+        var inline = XXH64.Pair(seeds: seeds)
+        let beside = buffer.count > Self.inlineHashBytes ? hasher : nil
+        beside?.begin(UnsafeRawBufferPointer(buffer), seeds: seeds)
+        var hashing = beside != nil
+        defer { if hashing { beside?.abandon() } }  // a failure: the block is no longer read when it is freed
         var received = 0
         while received < buffer.count {
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[received..<min(buffer.count, received + Self.receiveChunk)])
@@ -164,26 +173,36 @@ final class PullConnection {
             guard count > 0 else {
                 return .failure(.connection("\(address): closed after \(received) of \(buffer.count) bytes"), reusable: false)
             }
-            let arrived = UnsafeRawBufferPointer(rebasing: chunk[..<count])
-            wire.update(arrived)
-            plain.update(arrived)
             received += count
             bytesReceived += count
+            if let beside {
+                beside.arrived(upTo: received)
+            } else {
+                inline.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
+            }
         }
+        // The trailer first: the stage may still be hashing the last chunk meanwhile.
         var trailer = [UInt8](repeating: 0, count: TransferWire.trailerBytes + TransferWire.macBytes)
         do {
             try socket.receiveExactly(&trailer, before: waitLimit(deadline))
         } catch {
             return .failure(.connection("\(address): no trailer after the bytes: \(error)"), reusable: false)
         }
+        let (wire, plain): (UInt64, UInt64)
+        if let beside {
+            (wire, plain) = beside.finish()
+            hashing = false
+        } else {
+            (wire, plain) = inline.digests
+        }
         guard let sent = session.openTrailer(trailer) else { return .unauthentic(.wrongMAC) }
         session.advance()
         lastUsed = MonotonicClock.nanoseconds()
         // The holder's hash of what it sent is authentic; other bytes arrived: altered on the way.
-        guard wire.digest == sent else {
-            return .failure(.checksumMismatch(expected: sent, actual: wire.digest), reusable: false)
+        guard wire == sent else {
+            return .failure(.checksumMismatch(expected: sent, actual: wire), reusable: false)
         }
-        let actual = plain.digest
+        let actual = plain
         guard location.accepts(checksum: actual) else {
             return .failure(.checksumMismatch(expected: location.checksum, actual: actual), reusable: true)
         }

@@ -4,7 +4,9 @@ import PlasmaCore
 import PlasmaPosix
 
 /// The data plane's client (``ObjectPuller``): pulls objects from peers' ``TransferServer``s on a small
-/// pool of threads, straight into the target block, hashing each chunk as it arrives. Connections are
+/// pool of threads, straight into the block the store reserves once the holder confirmed the sizes,
+/// hashing the bytes as they arrive (a big object's on a second thread per pull thread, beside the
+/// receive). Connections are
 /// authenticated once and kept per peer for the next pull (a few per peer, for a while).
 ///
 /// `@unchecked Sendable`: its mutable state sits in a ``Guarded`` value; the rest is set in init.
@@ -87,9 +89,16 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         self.logger = logger
         handshake = TransferHandshake(token: configuration.token, nodeName: configuration.nodeName)
         for _ in 0..<max(1, configuration.maxConcurrentPulls) {
+            // Each thread's hashing stage: a thread of its own that hashes a big pull's bytes while
+            // the next ones land. Without it (no thread to be had) the pull hashes inline.
+            let hasher = try? HashStage()
             do {
-                workers.append(try PosixThread { [self] in work() })
+                workers.append(try PosixThread { [self] in
+                    work(hasher: hasher)
+                    hasher?.stop()
+                })
             } catch {
+                hasher?.stop()
                 stop()
                 throw error
             }
@@ -142,13 +151,13 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     // MARK: the pool
 
-    private func work() {
+    private func work(hasher: HashStage?) {
         while true {
             let job: Job? = state.wait(until: { !$0.jobs.isEmpty || $0.stopping }) { state in
                 state.jobs.isEmpty ? nil : state.jobs.removeFirst()
             }
             guard let job else { return }
-            let result = perform(job.request)
+            let result = perform(job.request, hasher: hasher)
             state.withLock { state in
                 if case .success = result { state.statistics.pullsSucceeded += 1 } else { state.statistics.pullsFailed += 1 }
             }
@@ -156,10 +165,10 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         }
     }
 
-    private func perform(_ target: PullRequest) -> Result<PulledCopy, PullFailure> {
+    private func perform(_ target: PullRequest, hasher: HashStage?) -> Result<PulledCopy, PullFailure> {
         let location = target.location
         if let connection = takeIdle(location.transferAddress) {
-            switch run(target, on: connection) {
+            switch run(target, on: connection, hasher: hasher) {
             case .some(let result): return result
             case .none: break  // the kept connection had been closed: open a fresh one
             }
@@ -173,11 +182,11 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         } catch {
             return .failure(failure(error, address: location.transferAddress, node: location.node))
         }
-        return run(target, on: connection) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
+        return run(target, on: connection, hasher: hasher) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
     }
 
     /// The pull on `connection`; nil when the connection turned out dead before the reply (stale).
-    private func run(_ target: PullRequest, on connection: PullConnection) -> Result<PulledCopy, PullFailure>? {
+    private func run(_ target: PullRequest, on connection: PullConnection, hasher: HashStage?) -> Result<PulledCopy, PullFailure>? {
         let location = target.location
         // The location says which node holds the object; the handshake proved which node this is. A
         // location pointing elsewhere (written by an etcd writer without the token, or stale) fails.
@@ -195,7 +204,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             connection.close()
             return .failure(.connection("the puller stopped"))
         }
-        let outcome = connection.pull(target, deadline: deadline(for: location.totalSize), bytesReceived: &received)
+        let outcome = connection.pull(target, deadline: deadline(for: location.totalSize), hasher: hasher, bytesReceived: &received)
         state.withLock { state in
             state.busy[key] = nil
             state.statistics.bytesReceived += Int64(received)

@@ -514,6 +514,27 @@ struct PullTarget {
         }
     }
 
+    /// The two hashes of a pulled copy, fed in one pass, are each what its own stream gives, whatever
+    /// the pieces (including pieces that leave part of a stripe buffered).
+    @Test func aPairOfHashesInOnePassEqualsTwoStreams() {
+        var random = SeededRandom(seed: 11)
+        let bytes = (0..<10_000).map { _ in UInt8.random(in: 0...255, using: &random) }
+        bytes.withUnsafeBytes { all in
+            for round in 0..<50 {
+                let seed = random.next()
+                var pair = XXH64.Pair(seeds: (seed, 0))
+                var offset = 0
+                while offset < all.count {
+                    let piece = min(all.count - offset, Int.random(in: 0...(round % 2 == 0 ? 100 : 3000), using: &random))
+                    pair.update(UnsafeRawBufferPointer(rebasing: all[offset..<offset + piece]))
+                    offset += piece
+                }
+                #expect(pair.digests.first == XXH64.hash(all, seed: seed))
+                #expect(pair.digests.second == XXH64.hash(all))
+            }
+        }
+    }
+
     @Test func transferAddressesParse() {
         #expect(TCPEndpoint(parsing: "10.0.0.1:7420") == TCPEndpoint(host: "10.0.0.1", port: 7420))
         #expect(TCPEndpoint(parsing: "[::1]:7420") == TCPEndpoint(host: "::1", port: 7420))
