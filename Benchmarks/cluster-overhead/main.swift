@@ -29,7 +29,7 @@ final class NoOpDirectory: ClusterDirectory, @unchecked Sendable {
 
 /// A puller whose every pull fails at once.
 final class NoOpPuller: ObjectPuller, @unchecked Sendable {
-    func pull(_ target: PullTarget, completion: @escaping @Sendable (Result<Void, PullFailure>) -> Void) {
+    func pull(_ request: PullRequest, completion: @escaping @Sendable (Result<PulledCopy, PullFailure>) -> Void) {
         completion(.failure(.notHeld))
     }
 }

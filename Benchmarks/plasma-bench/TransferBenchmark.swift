@@ -65,11 +65,12 @@ enum TransferBenchmark {
             let size = location.totalSize
             let name = MachineLimits.sizeName(size)
             announce(transfer ? "transfer \(name) (\(repetitions) repetitions: tcp limit, then a pull per send method)" : "tcp-limit \(name)")
-            let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: size))
+            // nonisolated(unsafe): the block is the bench's own, written by one pull at a time.
+            nonisolated(unsafe) let buffer = UnsafeMutableRawBufferPointer(start: destination.base, count: size)
             func pull(_ method: TransferServer.SendMethod) throws -> Double {
                 var at = location
                 at.transferAddress = "127.0.0.1:\(servers[method]!.port)"
-                return try timedPull(puller, PullTarget(location: at, buffer: target.buffer))
+                return try timedPull(puller, PullRequest(location: at) { _, _ in buffer })
             }
             _ = try limit.sample(size)  // warm-up
             for method in methods { _ = try pull(method) }
@@ -93,7 +94,7 @@ enum TransferBenchmark {
             let sortedLimits = limits.sorted()
             // What the puller's checksum costs on its own: XXH64 over the pulled bytes, in cache or not.
             let hashStart = ContinuousClock.now
-            _ = XXH64.hash(UnsafeRawBufferPointer(target.buffer))
+            _ = XXH64.hash(UnsafeRawBufferPointer(buffer))
             let hashRate = Double(size) / (ContinuousClock.now - hashStart).inSeconds / 1e9
             limitRows.append(Row(
                 name: "tcp-limit-\(name)", figure: "\(Report.format(sortedLimits[sortedLimits.count / 2])) GB/s",
@@ -126,7 +127,7 @@ enum TransferBenchmark {
     }
 
     /// GB/s of one pull: from the request to the completion (every byte received and hashed).
-    private static func timedPull(_ puller: TransferPuller, _ target: PullTarget) throws -> Double {
+    private static func timedPull(_ puller: TransferPuller, _ target: PullRequest) throws -> Double {
         let done = DispatchSemaphore(value: 0)
         let outcome = PullOutcome()
         let start = ContinuousClock.now
@@ -137,7 +138,7 @@ enum TransferBenchmark {
         done.wait()
         let seconds = (ContinuousClock.now - start).inSeconds
         if case .failure(let failure)? = outcome.value { throw BenchError.childFailed("a pull failed: \(failure)") }
-        return Double(target.buffer.count) / seconds / 1e9
+        return Double(target.location.totalSize) / seconds / 1e9
     }
 
     /// Bytes that aren't all alike (a page of zeroes could be cheaper to move somewhere on the way).
@@ -179,7 +180,7 @@ private final class BenchObjectSource: TransferObjectSource, @unchecked Sendable
 private final class PullOutcome: @unchecked Sendable {
     // @unchecked: `result` is only touched under `lock`.
     private let lock = NSLock()
-    private var result: Swift.Result<Void, PullFailure>?
-    func set(_ value: Swift.Result<Void, PullFailure>) { lock.withLock { result = value } }
-    var value: Swift.Result<Void, PullFailure>? { lock.withLock { result } }
+    private var result: Swift.Result<PulledCopy, PullFailure>?
+    func set(_ value: Swift.Result<PulledCopy, PullFailure>) { lock.withLock { result = value } }
+    var value: Swift.Result<PulledCopy, PullFailure>? { lock.withLock { result } }
 }

@@ -130,6 +130,63 @@ void plasma_xxh64_update(plasma_xxh64_state_t *state, const void *bytes, size_t 
     }
 }
 
+// Whole 32-byte stripes into two hashes at once: each word is read and multiplied by PRIME64_2 once.
+static inline const uint8_t *stripes2(uint64_t v[4], uint64_t w[4], const uint8_t *p, const uint8_t *end) {
+    uint64_t v1 = v[0], v2 = v[1], v3 = v[2], v4 = v[3];
+    uint64_t w1 = w[0], w2 = w[1], w3 = w[2], w4 = w[3];
+    while (end - p >= 32) {
+        uint64_t i1 = read64(p) * PRIME64_2, i2 = read64(p + 8) * PRIME64_2;
+        uint64_t i3 = read64(p + 16) * PRIME64_2, i4 = read64(p + 24) * PRIME64_2;
+        v1 = rotl64(v1 + i1, 31) * PRIME64_1;
+        w1 = rotl64(w1 + i1, 31) * PRIME64_1;
+        v2 = rotl64(v2 + i2, 31) * PRIME64_1;
+        w2 = rotl64(w2 + i2, 31) * PRIME64_1;
+        v3 = rotl64(v3 + i3, 31) * PRIME64_1;
+        w3 = rotl64(w3 + i3, 31) * PRIME64_1;
+        v4 = rotl64(v4 + i4, 31) * PRIME64_1;
+        w4 = rotl64(w4 + i4, 31) * PRIME64_1;
+        p += 32;
+    }
+    v[0] = v1, v[1] = v2, v[2] = v3, v[3] = v4;
+    w[0] = w1, w[1] = w2, w[2] = w3, w[3] = w4;
+    return p;
+}
+
+void plasma_xxh64_update2(plasma_xxh64_state_t *a, plasma_xxh64_state_t *b, const void *bytes, size_t length) {
+    if (a->total != b->total || a->buffered != b->buffered) { // not fed alike: one after the other
+        plasma_xxh64_update(a, bytes, length);
+        plasma_xxh64_update(b, bytes, length);
+        return;
+    }
+    const uint8_t *p = bytes;
+    const uint8_t *end = p + length;
+    a->total += length;
+    b->total += length;
+    if (a->buffered + length < 32) {
+        if (length > 0) {
+            memcpy(a->buffer + a->buffered, p, length);
+            memcpy(b->buffer + b->buffered, p, length);
+        }
+        a->buffered += (uint32_t)length;
+        b->buffered += (uint32_t)length;
+        return;
+    }
+    if (a->buffered > 0) {
+        size_t take = 32 - a->buffered;
+        memcpy(a->buffer + a->buffered, p, take);
+        memcpy(b->buffer + b->buffered, p, take);
+        stripes2(a->lanes, b->lanes, a->buffer, a->buffer + 32);
+        p += take;
+        a->buffered = b->buffered = 0;
+    }
+    p = stripes2(a->lanes, b->lanes, p, end);
+    if (p < end) {
+        memcpy(a->buffer, p, (size_t)(end - p));
+        memcpy(b->buffer, p, (size_t)(end - p));
+        a->buffered = b->buffered = (uint32_t)(end - p);
+    }
+}
+
 uint64_t plasma_xxh64_digest(const plasma_xxh64_state_t *state) {
     uint64_t hash = state->total >= 32 ? converge(state->lanes) : state->seed + PRIME64_5;
     hash += state->total;

@@ -397,6 +397,10 @@ internal func system_xxh64_update(_ state: inout plasma_xxh64_state_t, _ bytes: 
     plasma_xxh64_update(&state, bytes.baseAddress, bytes.count)
 }
 
+internal func system_xxh64_update2(_ a: inout plasma_xxh64_state_t, _ b: inout plasma_xxh64_state_t, _ bytes: UnsafeRawBufferPointer) {
+    plasma_xxh64_update2(&a, &b, bytes.baseAddress, bytes.count)
+}
+
 internal func system_xxh64_digest(_ state: inout plasma_xxh64_state_t) -> UInt64 {
     plasma_xxh64_digest(&state)
 }

@@ -4,12 +4,14 @@ import PlasmaCore
 import PlasmaPosix
 import Synchronization
 
-/// What other threads tell the loop about the cluster: the directory's events, pulls that ended, and
-/// transfer threads' pins and unpins.
+/// What other threads tell the loop about the cluster: the directory's events, pulls that want their
+/// block or ended, and transfer threads' pins and unpins.
 enum ClusterMessage {
     case events([ClusterEvent])
-    case pullEnded(ObjectID, ClusterLocation, Result<Void, PullFailure>)
-    case pin(ObjectID, PinAnswer)
+    /// A pull's holder confirmed these sizes: reserve the copy's block (or decline, nil).
+    case reservePull(ObjectID, ClusterLocation, dataSize: Int, metadataSize: Int, LoopAnswer<UnsafeMutableRawBufferPointer?>)
+    case pullEnded(ObjectID, ClusterLocation, Result<PulledCopy, PullFailure>)
+    case pin(ObjectID, LoopAnswer<PinnedObject?>)
     case unpin(ObjectID)
 }
 
@@ -45,7 +47,7 @@ final class ClusterMailbox: @unchecked Sendable {
         }
     }
 
-    /// No more messages: what is queued is dropped (pins answered nil); the eventfd is closed.
+    /// No more messages: what is queued is dropped (pins and reserves answered nil); the eventfd is closed.
     func close() {
         let left = queue.withLock { state in
             state.closed = true
@@ -53,17 +55,23 @@ final class ClusterMailbox: @unchecked Sendable {
             defer { state.messages = [] }
             return state.messages
         }
-        for case .pin(_, let answer) in left { answer.give(nil) }
+        for message in left {
+            switch message {
+            case .pin(_, let answer): answer.give(nil)
+            case .reservePull(_, _, _, _, let answer): answer.give(nil)
+            default: break
+            }
+        }
     }
 }
 
-/// The loop's answer to a transfer thread's pin, which that thread waits for. `@unchecked Sendable`:
-/// the answer is written once under the mutex before the condition is signalled.
-final class PinAnswer: @unchecked Sendable {
+/// The loop's answer to a transfer thread's pin or reserve, which that thread waits for.
+/// `@unchecked Sendable`: the answer is written once under the mutex before the condition is signalled.
+final class LoopAnswer<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var given = false
-    private var object: PinnedObject?
+    private var value: Value?
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -78,18 +86,18 @@ final class PinAnswer: @unchecked Sendable {
     }
 
     /// Answers (once; later answers are ignored).
-    func give(_ pinned: PinnedObject?) {
+    func give(_ answer: Value) {
         pthread_mutex_lock(mutex)
-        if !given { (given, object) = (true, pinned) }
+        if !given { (given, value) = (true, answer) }
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
     }
 
     /// Blocks until answered.
-    func wait() -> PinnedObject? {
+    func wait() -> Value {
         pthread_mutex_lock(mutex)
         while !given { pthread_cond_wait(condition, mutex) }
-        let answer = object
+        let answer = value!
         pthread_mutex_unlock(mutex)
         return answer
     }

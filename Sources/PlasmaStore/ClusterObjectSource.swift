@@ -10,7 +10,7 @@ final class ClusterObjectSource: TransferObjectSource, @unchecked Sendable {
     init(mailbox: ClusterMailbox) { self.mailbox = mailbox }
 
     func pin(_ id: ObjectID) -> PinnedObject? {
-        let answer = PinAnswer()
+        let answer = LoopAnswer<PinnedObject?>()
         guard mailbox.post(.pin(id, answer)) else { return nil }
         return answer.wait()
     }

@@ -1,5 +1,6 @@
 import PlasmaClusterCore
 import PlasmaCore
+import PlasmaEngine
 import PlasmaPosix
 
 /// What the loop keeps for the cluster (StoreServer+Cluster.swift). Loop thread only, except the
@@ -15,8 +16,8 @@ final class ClusterSide {
     var wanted: Set<ObjectID> = []
     /// Locations reported for wanted ids, in the order they came: the next pull tries the first.
     var candidates: [ObjectID: [ClusterLocation]] = [:]
-    /// Pulls under way, by id, with where from.
-    var pulls: [ObjectID: ClusterLocation] = [:]
+    /// Pulls under way, by id.
+    var pulls: [ObjectID: PullUnderWay] = [:]
     /// Wanted ids whose pulls all failed, with when to ask the directory for their locations again.
     var retries: [ObjectID: PullRetry] = [:]
     /// The earliest `due` of `retries` (nil: none), for the loop's sleep.
@@ -52,6 +53,14 @@ struct PullRetry {
 
     static let firstDelay: UInt64 = 50_000_000
     static let maximumDelay: UInt64 = 2_000_000_000
+}
+
+/// A pull the puller runs: where from, and whether its copy's block is reserved yet (only once the
+/// holder's authenticated reply confirmed the sizes), or why the store declined to reserve it.
+struct PullUnderWay {
+    let location: ClusterLocation
+    var reserved = false
+    var declined: EngineError?
 }
 
 /// A checksum the hasher computed.

@@ -7,12 +7,15 @@ import PlasmaPosix
 ///
 /// - Local demand (StoreEngine+Demand.swift), settled once per pass: an id that began to be wanted is
 ///   `want`ed; one that ended is `unwant`ed unless a pull of it is under way.
-/// - `.located`: a wanted id with a get still waiting is pulled from its first known location into a
-///   reserved unsealed copy; the copy is sealed (origin recorded) when the puller reports success, so
-///   that the waiters wake through the ordinary seal, or aborted, and the next location tried.
+/// - `.located`: a wanted id with a get still waiting is pulled from its first known location; once the
+///   holder's authenticated reply confirmed the location's sizes, the puller asks (through the
+///   mailbox) for an unsealed copy of exactly those sizes; the copy is sealed (origin recorded) when
+///   the puller reports success, so that the waiters wake through the ordinary seal, or aborted, and
+///   the next location tried (when none is left, the directory is asked again with backoff).
 /// - `.wanted` by another node: if the id is sealed here its location is published; if it is sealed
 ///   later, then. Small objects with their XXH64 (data then metadata); big ones at once without it, then
-///   again with it once the hasher is done (cached per object). A published id is unpublished when it leaves the arena or no other node wants it any more.
+///   again with it once the hasher is done (cached per object). A published id is unpublished when it
+///   leaves the arena or no other node wants it any more.
 /// - Transfer threads pin and unpin through the mailbox (ClusterObjectSource.swift).
 ///
 /// Directory calls are batched; `flush` goes once per pass when something was batched.
@@ -119,6 +122,8 @@ extension StoreServer {
         for message in cluster.mailbox.take() {
             switch message {
             case .events(let events): for event in events { handle(event, cluster) }
+            case .reservePull(let id, let location, let dataSize, let metadataSize, let answer):
+                answer.give(reserveForPull(id, from: location, dataSize: dataSize, metadataSize: metadataSize, cluster))
             case .pullEnded(let id, let location, let result): pullEnded(id, from: location, result, cluster)
             case .pin(let id, let answer): answer.give(pinForPeer(id))
             case .unpin(let id): engine.unpin(id)
@@ -186,47 +191,78 @@ extension StoreServer {
 
     // MARK: Pulling
 
-    /// Pulls `id` from its first known location: reserves the copy and hands it to the puller. A
-    /// location that can't be used (sizes over the capacity) is dropped and the next tried; no room now
-    /// leaves the want as it is (a later location or demand tries again).
+    /// Pulls `id` from its first known location. Nothing is reserved yet: the puller asks for the block
+    /// (``reserveForPull``) only once the holder has authenticated the sizes, so that a forged location
+    /// makes no room.
     private func startPull(_ id: ObjectID, _ cluster: ClusterSide) {
-        while let location = cluster.candidates[id]?.first {
-            switch engine.reservePull(id, dataSize: location.dataSize, metadataSize: location.metadataSize) {
-            case .success(let block):
-                cluster.pulls[id] = location
-                cluster.counters.pullsStarted += 1
-                let buffer = UnsafeMutableRawBufferPointer(
-                    start: location.totalSize == 0 ? nil : arena.base + block.offset, count: location.totalSize)
-                let mailbox = cluster.mailbox
-                cluster.attachment.puller.pull(PullTarget(location: location, buffer: buffer)) { result in
-                    mailbox.post(.pullEnded(id, location, result))
-                }
-                return
-            case .failure(let error) where error.status == .objectExists:
-                return  // created (or being pulled) here meanwhile: its demand ends with it
-            case .failure(let error) where error.status == .outOfMemory:
-                warn("no room to pull \(id.hex) (\(location.totalSize) bytes) from \(location.node): \(error.message)", cluster)
-                return
-            case .failure(let error):
-                warn("cannot pull \(id.hex) from \(location.node): \(error.message)", cluster)
-                cluster.candidates[id]?.removeFirst()
-            }
+        guard let location = cluster.candidates[id]?.first else { return }
+        cluster.pulls[id] = PullUnderWay(location: location)
+        cluster.counters.pullsStarted += 1
+        let mailbox = cluster.mailbox
+        let request = PullRequest(location: location) { dataSize, metadataSize in
+            let answer = LoopAnswer<UnsafeMutableRawBufferPointer?>()
+            guard mailbox.post(.reservePull(id, location, dataSize: dataSize, metadataSize: metadataSize, answer)) else { return nil }
+            return answer.wait()
+        }
+        cluster.attachment.puller.pull(request) { result in
+            mailbox.post(.pullEnded(id, location, result))
         }
     }
 
-    private func pullEnded(_ id: ObjectID, from location: ClusterLocation, _ result: Result<Void, PullFailure>, _ cluster: ClusterSide) {
-        guard cluster.pulls[id] == location else { return }
+    /// The block for a pull whose holder confirmed the sizes, or nil (the reason kept for its end).
+    private func reserveForPull(
+        _ id: ObjectID, from location: ClusterLocation, dataSize: Int, metadataSize: Int, _ cluster: ClusterSide
+    ) -> UnsafeMutableRawBufferPointer? {
+        guard var pull = cluster.pulls[id], pull.location == location, !pull.reserved,
+              dataSize == location.dataSize, metadataSize == location.metadataSize
+        else { return nil }
+        switch engine.reservePull(id, dataSize: dataSize, metadataSize: metadataSize) {
+        case .success(let block):
+            pull.reserved = true
+            cluster.pulls[id] = pull
+            let size = dataSize + metadataSize
+            return UnsafeMutableRawBufferPointer(start: size == 0 ? nil : arena.base + block.offset, count: size)
+        case .failure(let error):
+            pull.declined = error
+            cluster.pulls[id] = pull
+            return nil
+        }
+    }
+
+    private func pullEnded(_ id: ObjectID, from location: ClusterLocation, _ result: Result<PulledCopy, PullFailure>, _ cluster: ClusterSide) {
+        guard let pull = cluster.pulls[id], pull.location == location else { return }
         cluster.pulls[id] = nil
         switch result {
-        case .success:
+        case .success(let copy) where pull.reserved:
             engine.sealPull(id, origin: location.node)
+            // The copy's checksum is known: publishing it later needs no hashing.
+            if engine.sealedLocation(of: id) != nil {
+                cluster.checksums[id] = copy.checksum
+                engine.trackLeaving(id)
+            }
             cluster.counters.pullsSucceeded += 1
             cluster.counters.pulledBytes += location.totalSize
             dropWant(id, cluster)
-        case .failure(let failure):
-            engine.abortPull(id)
+        case .success:
+            // A puller that never asked for the block: nothing to seal (a broken puller, not a peer).
             cluster.counters.pullsFailed += 1
-            warn("pulling \(id.hex) from \(location.node) (\(location.transferAddress)) failed: \(failure)", cluster)
+            if engine.hasDemand(for: id) { startPull(id, cluster) } else { dropWant(id, cluster) }
+        case .failure(let failure):
+            if pull.reserved { engine.abortPull(id) }
+            cluster.counters.pullsFailed += 1
+            if let declined = pull.declined {
+                switch declined.status {
+                case .objectExists:
+                    return  // created (or being pulled) here meanwhile: its demand ends with it
+                case .outOfMemory:
+                    // No room now: the want stays as it is (a later location or demand tries again).
+                    return warn("no room to pull \(id.hex) (\(location.totalSize) bytes) from \(location.node): \(declined.message)", cluster)
+                default:
+                    warn("cannot pull \(id.hex) from \(location.node): \(declined.message)", cluster)
+                }
+            } else {
+                warn("pulling \(id.hex) from \(location.node) (\(location.transferAddress)) failed: \(failure)", cluster)
+            }
             cluster.candidates[id]?.removeAll { $0.node == location.node }
             guard engine.hasDemand(for: id) else { return dropWant(id, cluster) }
             startPull(id, cluster)

@@ -11,16 +11,22 @@ final class PullConnection {
     let peerName: String
     /// Authenticates this connection's requests and reply headers.
     private var session: TransferSession
+    /// The longest one receive may wait without progress (the socket's timeouts between pulls).
+    private let ioTimeout: Duration
     /// When it last finished a pull (CLOCK_MONOTONIC ns): an idle connection the server may have closed
     /// is not reused after a while.
     var lastUsed: UInt64
 
     /// How many bytes one receive asks for: small enough that the chunk is still in cache when it is
-    /// hashed right after, large enough that system calls cost nothing next to the copy.
+    /// hashed, large enough that system calls cost nothing next to the copy.
     static let receiveChunk = 256 << 10
+    /// Objects up to this size are hashed by the pulling thread itself: handing chunks to the
+    /// ``HashStage`` costs a wake-up each, more than it saves on a few chunks.
+    static let inlineHashBytes = 1 << 20
 
-    private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession) {
+    private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession, ioTimeout: Duration) {
         self.socket = socket
+        self.ioTimeout = ioTimeout
         self.address = address
         self.peerName = peerName
         self.session = session
@@ -43,7 +49,7 @@ final class PullConnection {
             socket.close()
             throw error
         }
-        return PullConnection(socket: socket, address: address, peerName: proven.name, session: proven.session)
+        return PullConnection(socket: socket, address: address, peerName: proven.name, session: proven.session, ioTimeout: ioTimeout)
     }
 
     func close() { socket.close() }
@@ -51,7 +57,7 @@ final class PullConnection {
     /// How a pull on this connection ended.
     enum Outcome {
         /// Every byte arrived and hashed to the location's checksum; the connection can serve the next.
-        case success
+        case success(PulledCopy)
         /// The pull failed; `reusable`: the connection is still in step (nothing unread on it).
         case failure(PullFailure, reusable: Bool)
         /// The connection was dead before any of the reply arrived (a reused connection the server had
@@ -62,27 +68,63 @@ final class PullConnection {
         case unauthentic(TransferFault)
     }
 
-    /// Requests `target.location` and receives its bytes straight into `target.buffer`, hashing each
-    /// chunk as it arrives.
-    func pull(_ target: PullTarget, bytesReceived: inout Int) -> Outcome {
-        let location = target.location
-        let request = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
+    /// The moment (CLOCK_MONOTONIC ns) from which no receive of this pull may wait longer than
+    /// ``ioTimeout``, nor past `deadline`: a peer that drip-feeds the bytes just inside the receive
+    /// timeout can't hold the pull (its thread and its block) for longer than the deadline.
+    private func waitLimit(_ deadline: UInt64) -> UInt64 {
+        min(deadline, MonotonicClock.nanoseconds() &+ UInt64(ioTimeout.nanosecondsClamped))
+    }
+
+    /// Before a receive of the body: the socket's receive timeout is cut to what is left before
+    /// `deadline` once that is less than ``ioTimeout``; throws when it has passed.
+    private func bound(by deadline: UInt64) throws(TransferFault) {
+        let now = MonotonicClock.nanoseconds()
+        guard now < deadline else { throw .timedOut }
+        let left = deadline - now
+        guard left < UInt64(ioTimeout.nanosecondsClamped) else { return }
         do {
-            try socket.send(session.sealRequest(request.encoded))
+            try socket.setTimeouts(receive: .nanoseconds(Int64(left)), send: ioTimeout)
+        } catch {
+            throw TransferFault(error)
+        }
+    }
+
+    /// One receive of the body into `chunk`, within the deadline: how many bytes came (0: closed).
+    private func receive(into chunk: UnsafeMutableRawBufferPointer, before deadline: UInt64) throws(TransferFault) -> Int {
+        try bound(by: deadline)
+        do {
+            return try socket.receive(into: chunk)
+        } catch {
+            throw TransferFault(error)
+        }
+    }
+
+    /// Requests `request.location` and, once the authenticated reply header confirms its sizes,
+    /// reserves the block through `request.reserve` and receives the bytes straight into it, hashing
+    /// each chunk as it arrives (on `hasher`'s thread for a big object, if given); everything before
+    /// `deadline` (CLOCK_MONOTONIC ns).
+    func pull(_ request: PullRequest, deadline: UInt64, hasher: HashStage?, bytesReceived: inout Int) -> Outcome {
+        // The receives below cut the socket's timeouts to the deadline: they are the connection's again
+        // for the next pull.
+        defer { try? socket.setTimeouts(receive: ioTimeout, send: ioTimeout) }
+        let location = request.location
+        let message = TransferWire.Request(id: location.id, dataSize: location.dataSize, metadataSize: location.metadataSize)
+        do {
+            try socket.send(session.sealRequest(message.encoded))
         } catch {
             return .stale(error)
         }
         var reply = [UInt8](repeating: 0, count: TransferWire.replyBytes + TransferWire.macBytes)
         var first = [UInt8](repeating: 0, count: 1)
         do {
-            try socket.receiveExactly(&first)
+            try socket.receiveExactly(&first, before: waitLimit(deadline))
         } catch {
             return .stale(error)
         }
         reply[0] = first[0]
         var sizes = [UInt8](repeating: 0, count: reply.count - 1)
         do {
-            try socket.receiveExactly(&sizes)
+            try socket.receiveExactly(&sizes, before: waitLimit(deadline))
         } catch {
             return .failure(.connection("\(address): \(error)"), reusable: false)
         }
@@ -90,9 +132,10 @@ final class PullConnection {
         // Nothing of the reply is believed, and no byte of the object received, before its MAC checks.
         let header = Array(reply.prefix(TransferWire.replyBytes))
         guard session.isValidReply(header, mac: reply.suffix(TransferWire.macBytes)) else { return .unauthentic(.wrongMAC) }
-        session.advance()
         switch TransferWire.ReplyStatus(rawValue: reply[0]) {
-        case .notHeld?, .otherSizes?: return .failure(.notHeld, reusable: true)
+        case .notHeld?, .otherSizes?:
+            session.advance()
+            return .failure(.notHeld, reusable: true)
         case .sending?: break
         case nil: return .failure(.connection("\(address): reply status \(reply[0])"), reusable: false)
         }
@@ -101,30 +144,68 @@ final class PullConnection {
         guard dataSize == UInt64(location.dataSize), metadataSize == UInt64(location.metadataSize) else {
             return .failure(.connection("\(address): sent sizes \(dataSize)+\(metadataSize), asked for \(location.dataSize)+\(location.metadataSize)"), reusable: false)
         }
-        let buffer = target.buffer
-        var hash = XXH64.Stream()
+        // Only now, with sizes the holder authenticated, is room made for the copy.
+        guard let buffer = request.reserve(location.dataSize, location.metadataSize) else {
+            return .failure(.declined, reusable: false)  // the bytes are on their way: the connection goes
+        }
+        guard buffer.count == location.totalSize else {
+            return .failure(.connection("the reserved block has \(buffer.count) bytes for an object of \(location.totalSize)"), reusable: false)
+        }
+        // Two hashes of the bytes, in one pass: the seeded one the trailer authenticates, and the plain
+        // one that is the object's checksum (the location's). A big object's are computed by `hasher`
+        // beside the receive (each chunk while the next lands); a small one's here, chunk by chunk.
+        let seeds = (first: session.seed, second: UInt64(0))
+        var inline = XXH64.Pair(seeds: seeds)
+        let beside = buffer.count > Self.inlineHashBytes ? hasher : nil
+        beside?.begin(UnsafeRawBufferPointer(buffer), seeds: seeds)
+        var hashing = beside != nil
+        defer { if hashing { beside?.abandon() } }  // a failure: the block is no longer read when it is freed
         var received = 0
         while received < buffer.count {
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[received..<min(buffer.count, received + Self.receiveChunk)])
             let count: Int
             do {
-                count = try socket.receive(into: chunk)
+                count = try receive(into: chunk, before: deadline)
             } catch {
-                return .failure(.connection("\(address): after \(received) of \(buffer.count) bytes: \(TransferFault(error))"), reusable: false)
+                let cause = MonotonicClock.nanoseconds() >= deadline ? "the pull's deadline passed" : "\(error)"
+                return .failure(.connection("\(address): after \(received) of \(buffer.count) bytes: \(cause)"), reusable: false)
             }
             guard count > 0 else {
                 return .failure(.connection("\(address): closed after \(received) of \(buffer.count) bytes"), reusable: false)
             }
-            hash.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
             received += count
             bytesReceived += count
+            if let beside {
+                beside.arrived(upTo: received)
+            } else {
+                inline.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
+            }
         }
+        // The trailer first: the stage may still be hashing the last chunk meanwhile.
+        var trailer = [UInt8](repeating: 0, count: TransferWire.trailerBytes + TransferWire.macBytes)
+        do {
+            try socket.receiveExactly(&trailer, before: waitLimit(deadline))
+        } catch {
+            return .failure(.connection("\(address): no trailer after the bytes: \(error)"), reusable: false)
+        }
+        let (wire, plain): (UInt64, UInt64)
+        if let beside {
+            (wire, plain) = beside.finish()
+            hashing = false
+        } else {
+            (wire, plain) = inline.digests
+        }
+        guard let sent = session.openTrailer(trailer) else { return .unauthentic(.wrongMAC) }
+        session.advance()
         lastUsed = MonotonicClock.nanoseconds()
-        let actual = hash.digest
-        // No checksum yet (the origin published before hashing): the location can't vouch for the bytes.
-        if let expected = location.checksum, actual != expected {
-            return .failure(.checksumMismatch(expected: expected, actual: actual), reusable: true)
+        // The holder's hash of what it sent is authentic; other bytes arrived: altered on the way.
+        guard wire == sent else {
+            return .failure(.checksumMismatch(expected: sent, actual: wire), reusable: false)
         }
-        return .success
+        let actual = plain
+        guard location.accepts(checksum: actual) else {
+            return .failure(.checksumMismatch(expected: location.checksum ?? actual, actual: actual), reusable: true)
+        }
+        return .success(PulledCopy(checksum: actual))
     }
 }

@@ -4,7 +4,9 @@ import PlasmaCore
 import PlasmaPosix
 
 /// The data plane's client (``ObjectPuller``): pulls objects from peers' ``TransferServer``s on a small
-/// pool of threads, straight into the target block, hashing each chunk as it arrives. Connections are
+/// pool of threads, straight into the block the store reserves once the holder confirmed the sizes,
+/// hashing the bytes as they arrive (a big object's on a second thread per pull thread, beside the
+/// receive). Connections are
 /// authenticated once and kept per peer for the next pull (a few per peer, for a while).
 ///
 /// `@unchecked Sendable`: its mutable state sits in a ``Guarded`` value; the rest is set in init.
@@ -21,6 +23,13 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         public var connectTimeout: Duration = .seconds(3)
         /// Time the handshake may take, and one receive or send may wait without progress.
         public var ioTimeout: Duration = .seconds(30)
+        /// A pull (from its request to its trailer, once connected) may take this long plus its size
+        /// at ``pullDeadlineRate``: a peer that drip-feeds the bytes, each just inside ``ioTimeout``,
+        /// can't hold a pull thread and its reserved block for longer.
+        public var pullDeadlineBase: Duration = .seconds(5)
+        /// The slowest rate (bytes a second) a pull's deadline allows for: 16 MiB/s, a 1 GiB pull gets
+        /// 5 s + 64 s.
+        public var pullDeadlineRate = 16 << 20
         /// Idle connections kept per peer.
         public var idleConnectionsPerPeer = 2
         /// An idle connection older than this is closed rather than reused (below the server's idle
@@ -54,8 +63,8 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
     }
 
     private struct Job {
-        let target: PullTarget
-        let completion: @Sendable (Result<Void, PullFailure>) -> Void
+        let request: PullRequest
+        let completion: @Sendable (Result<PulledCopy, PullFailure>) -> Void
     }
 
     private struct State {
@@ -80,9 +89,16 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         self.logger = logger
         handshake = TransferHandshake(token: configuration.token, nodeName: configuration.nodeName)
         for _ in 0..<max(1, configuration.maxConcurrentPulls) {
+            // Each thread's hashing stage: a thread of its own that hashes a big pull's bytes while
+            // the next ones land. Without it (no thread to be had) the pull hashes inline.
+            let hasher = try? HashStage()
             do {
-                workers.append(try PosixThread { [self] in work() })
+                workers.append(try PosixThread { [self] in
+                    work(hasher: hasher)
+                    hasher?.stop()
+                })
             } catch {
+                hasher?.stop()
                 stop()
                 throw error
             }
@@ -91,10 +107,10 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     /// Queues the pull; a thread of the pool runs it and calls `completion` there. After ``stop()``,
     /// `completion` runs at once with `.connection`.
-    public func pull(_ target: PullTarget, completion: @escaping @Sendable (Result<Void, PullFailure>) -> Void) {
+    public func pull(_ request: PullRequest, completion: @escaping @Sendable (Result<PulledCopy, PullFailure>) -> Void) {
         let accepted = state.withLock { state in
             guard !state.stopping else { return false }
-            state.jobs.append(Job(target: target, completion: completion))
+            state.jobs.append(Job(request: request, completion: completion))
             return true
         }
         if !accepted { completion(.failure(.connection("the puller is stopped"))) }
@@ -135,13 +151,13 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     // MARK: the pool
 
-    private func work() {
+    private func work(hasher: HashStage?) {
         while true {
             let job: Job? = state.wait(until: { !$0.jobs.isEmpty || $0.stopping }) { state in
                 state.jobs.isEmpty ? nil : state.jobs.removeFirst()
             }
             guard let job else { return }
-            let result = perform(job.target)
+            let result = perform(job.request, hasher: hasher)
             state.withLock { state in
                 if case .success = result { state.statistics.pullsSucceeded += 1 } else { state.statistics.pullsFailed += 1 }
             }
@@ -149,13 +165,10 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         }
     }
 
-    private func perform(_ target: PullTarget) -> Result<Void, PullFailure> {
+    private func perform(_ target: PullRequest, hasher: HashStage?) -> Result<PulledCopy, PullFailure> {
         let location = target.location
-        guard target.buffer.count == location.totalSize else {
-            return .failure(.connection("the target block has \(target.buffer.count) bytes for an object of \(location.totalSize)"))
-        }
         if let connection = takeIdle(location.transferAddress) {
-            switch run(target, on: connection) {
+            switch run(target, on: connection, hasher: hasher) {
             case .some(let result): return result
             case .none: break  // the kept connection had been closed: open a fresh one
             }
@@ -169,11 +182,11 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         } catch {
             return .failure(failure(error, address: location.transferAddress, node: location.node))
         }
-        return run(target, on: connection) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
+        return run(target, on: connection, hasher: hasher) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
     }
 
     /// The pull on `connection`; nil when the connection turned out dead before the reply (stale).
-    private func run(_ target: PullTarget, on connection: PullConnection) -> Result<Void, PullFailure>? {
+    private func run(_ target: PullRequest, on connection: PullConnection, hasher: HashStage?) -> Result<PulledCopy, PullFailure>? {
         let location = target.location
         // The location says which node holds the object; the handshake proved which node this is. A
         // location pointing elsewhere (written by an etcd writer without the token, or stale) fails.
@@ -191,15 +204,15 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             connection.close()
             return .failure(.connection("the puller stopped"))
         }
-        let outcome = connection.pull(target, bytesReceived: &received)
+        let outcome = connection.pull(target, deadline: deadline(for: location.totalSize), hasher: hasher, bytesReceived: &received)
         state.withLock { state in
             state.busy[key] = nil
             state.statistics.bytesReceived += Int64(received)
         }
         switch outcome {
-        case .success:
+        case .success(let copy):
             keep(connection)
-            return .success(())
+            return .success(copy)
         case .failure(let failure, let reusable):
             if reusable { keep(connection) } else { connection.close() }
             return .failure(failure)
@@ -211,6 +224,14 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             connection.close()
             return nil
         }
+    }
+
+    /// When a pull of `size` bytes that starts now must have ended (CLOCK_MONOTONIC ns).
+    private func deadline(for size: Int) -> UInt64 {
+        let rate = max(1, configuration.pullDeadlineRate)
+        let transfer = Double(size) / Double(rate) * 1e9
+        let total = Double(configuration.pullDeadlineBase.nanosecondsClamped) + transfer
+        return MonotonicClock.nanoseconds() &+ (total >= 9e18 ? UInt64(9e18) : UInt64(total))
     }
 
     private func failure(_ fault: TransferFault, address: String, node: String) -> PullFailure {

@@ -22,6 +22,12 @@ public final class TransferServer: @unchecked Sendable {
         public var token: ClusterToken
         /// Peers served at once; a connection beyond is closed at once (and counted).
         public var maxConnections: Int = 32
+        /// Connections from one address (host, whatever the port) still in the handshake at once; one
+        /// more from there is closed at once (and counted): peers that never finish the handshake can
+        /// then take at most this many of ``maxConnections`` per address they connect from. 8: twice a
+        /// puller's default threads, so two stores behind one address (NAT, or tests on loopback) that
+        /// open all their connections at once are not refused.
+        public var maxHandshakesPerAddress: Int = 8
         /// Time a peer has to complete the handshake after connecting.
         public var handshakeTimeout: Duration = .seconds(5)
         /// Time a peer may stay silent between pulls (or in the middle of a request) before it is closed.
@@ -57,6 +63,9 @@ public final class TransferServer: @unchecked Sendable {
         public var connectionsAccepted = 0
         /// Connections closed at once because ``Configuration/maxConnections`` were being served.
         public var connectionsRefused = 0
+        /// Connections closed at once because ``Configuration/maxHandshakesPerAddress`` connections from
+        /// the same address were still in the handshake.
+        public var connectionsRefusedForAddress = 0
         /// Connections open now.
         public var activeConnections = 0
         /// Peers whose proof of the cluster token was wrong, or whose request carried a wrong session MAC
@@ -78,13 +87,19 @@ public final class TransferServer: @unchecked Sendable {
 
     private struct Entry {
         let socket: TCPSocket
+        /// The peer's address without its port: whose handshake quota it counts against.
+        let host: String
         var thread: PosixThread?
         var finished = false
+        /// Still in the handshake (counted in `handshaking`).
+        var handshaking = true
     }
 
     private struct State {
         var statistics = Statistics()
         var connections: [Int: Entry] = [:]
+        /// Connections still in the handshake, by peer host.
+        var handshaking: [String: Int] = [:]
         var finished: [PosixThread] = []
         var nextConnection = 0
         var stopping = false
@@ -185,14 +200,26 @@ public final class TransferServer: @unchecked Sendable {
         }
     }
 
+    /// `peer` without its port (`1.2.3.4:5` → `1.2.3.4`, `[::1]:5` → `[::1]`).
+    static func host(of peer: String) -> String {
+        guard let colon = peer.lastIndex(of: ":") else { return peer }
+        return String(peer[..<colon])
+    }
+
     private func admit(_ socket: TCPSocket, peer: String) {
+        let host = Self.host(of: peer)
         let id: Int? = state.withLock { state in
             guard !state.stopping, state.connections.count < configuration.maxConnections else {
                 if !state.stopping { state.statistics.connectionsRefused += 1 }
                 return nil
             }
+            guard state.handshaking[host, default: 0] < configuration.maxHandshakesPerAddress else {
+                state.statistics.connectionsRefusedForAddress += 1
+                return nil
+            }
+            state.handshaking[host, default: 0] += 1
             state.nextConnection += 1
-            state.connections[state.nextConnection] = Entry(socket: socket)
+            state.connections[state.nextConnection] = Entry(socket: socket, host: host)
             state.statistics.connectionsAccepted += 1
             state.statistics.activeConnections += 1
             return state.nextConnection
@@ -203,7 +230,7 @@ public final class TransferServer: @unchecked Sendable {
         }
         do {
             let thread = try PosixThread { [self] in
-                serve(socket, peer: peer)
+                serve(socket, peer: peer) { handshakeEnded(id) }
                 finish(id)
             }
             state.withLock { state in
@@ -215,10 +242,25 @@ public final class TransferServer: @unchecked Sendable {
         }
     }
 
+    /// The connection's handshake ended (either way): it no longer counts against its host's quota.
+    private func handshakeEnded(_ id: Int) {
+        state.withLock { state in
+            guard let entry = state.connections[id], entry.handshaking else { return }
+            state.connections[id]!.handshaking = false
+            Self.release(entry.host, in: &state)
+        }
+    }
+
+    private static func release(_ host: String, in state: inout State) {
+        let left = state.handshaking[host, default: 1] - 1
+        state.handshaking[host] = left > 0 ? left : nil
+    }
+
     /// The connection's end: forgotten (so that stop() won't shut it down any more), then closed.
     private func finish(_ id: Int) {
         let socket = state.withLock { state -> TCPSocket? in
             guard let entry = state.connections.removeValue(forKey: id) else { return nil }
+            if entry.handshaking { Self.release(entry.host, in: &state) }
             if let thread = entry.thread { state.finished.append(thread) }
             state.statistics.activeConnections -= 1
             return entry.socket
@@ -228,7 +270,7 @@ public final class TransferServer: @unchecked Sendable {
 
     // MARK: one peer
 
-    private func serve(_ socket: TCPSocket, peer: String) {
+    private func serve(_ socket: TCPSocket, peer: String, handshakeEnded: () -> Void) {
         let clientName: String
         var session: TransferSession
         do {
@@ -237,13 +279,16 @@ public final class TransferServer: @unchecked Sendable {
             (clientName, session) = try handshake.runAsServer(on: socket, before: deadline)
             try socket.setTimeouts(receive: configuration.idleTimeout, send: configuration.sendTimeout)
         } catch let fault as TransferFault {
+            handshakeEnded()
             refused(peer: peer, fault)
             if case .wrongProof = fault { handshake.refuse(on: socket) }
             return
         } catch {
+            handshakeEnded()
             refused(peer: peer, TransferFault(error as! SystemError))
             return
         }
+        handshakeEnded()
         while true {
             var message = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
             do {
@@ -312,7 +357,9 @@ public final class TransferServer: @unchecked Sendable {
         var sent = 0
         do {
             try socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: pinned.dataSize, metadataSize: pinned.metadataSize)))
-            sent = try stream(pinned, total: total, on: socket)
+            var hash = XXH64.Stream(seed: session.seed)
+            sent = try stream(pinned, total: total, on: socket, hashing: &hash)
+            try socket.send(session.sealTrailer(checksum: hash.digest))
         } catch {
             logger.debug("transfer: pull of \(pull.id.hex) by \(peer) abandoned: \(error)")
             state.withLock {
@@ -328,24 +375,35 @@ public final class TransferServer: @unchecked Sendable {
         return true
     }
 
-    /// Sends the object's `total` bytes; how many went.
-    private func stream(_ pinned: PinnedObject, total: Int, on socket: TCPSocket) throws(TransferFault) -> Int {
+    /// How many bytes are hashed then sent at a time: the chunk is still in cache when it is sent.
+    static let sendChunk = 256 << 10
+
+    /// Sends the object's `total` bytes, hashing each chunk into `hash` just before it goes; how many
+    /// went.
+    private func stream(_ pinned: PinnedObject, total: Int, on socket: TCPSocket, hashing hash: inout XXH64.Stream) throws(TransferFault) -> Int {
         var sent = 0
         do {
-            switch configuration.sendMethod {
-            case .sendfile:
-                while sent < total {
-                    let count = try socket.sendFile(from: pinned.arenaDescriptor, offset: pinned.offset + sent, count: min(total - sent, 1 << 30))
-                    // 0: the file ends before the object does (a wrong offset): don't spin on it.
-                    guard count > 0 else { throw TransferFault.protocolViolation("sendfile sent nothing at \(pinned.offset + sent)") }
-                    sent += count
+            guard pinned.bytes.count >= total || configuration.sendMethod == .sendfile else {
+                throw TransferFault.protocolViolation("the pinned mapping has \(pinned.bytes.count) of \(total) bytes")
+            }
+            while sent < total {
+                let end = min(total, sent + Self.sendChunk)
+                // The mapping's bytes are what the memfd holds at the same offset (sendfile sends those).
+                if sent < pinned.bytes.count {
+                    hash.update(UnsafeRawBufferPointer(rebasing: pinned.bytes[sent..<min(end, pinned.bytes.count)]))
                 }
-            case .send:
-                guard pinned.bytes.count >= total else {
-                    throw TransferFault.protocolViolation("the pinned mapping has \(pinned.bytes.count) of \(total) bytes")
+                switch configuration.sendMethod {
+                case .sendfile:
+                    while sent < end {
+                        let count = try socket.sendFile(from: pinned.arenaDescriptor, offset: pinned.offset + sent, count: end - sent)
+                        // 0: the file ends before the object does (a wrong offset): don't spin on it.
+                        guard count > 0 else { throw TransferFault.protocolViolation("sendfile sent nothing at \(pinned.offset + sent)") }
+                        sent += count
+                    }
+                case .send:
+                    try socket.sendAll(UnsafeRawBufferPointer(rebasing: pinned.bytes[sent..<end]))
+                    sent = end
                 }
-                try socket.sendAll(UnsafeRawBufferPointer(rebasing: pinned.bytes[0..<total]))
-                sent = total
             }
         } catch let fault as TransferFault {
             throw fault

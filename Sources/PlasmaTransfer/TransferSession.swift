@@ -8,6 +8,13 @@ import Crypto
 /// and each reply header carries an HMAC under it, over its direction's label, the connection's
 /// request counter and its bytes. A relay without the token can't make one: it can only forward the
 /// real client's requests unchanged (in order: the counter makes replays and reordering fail).
+///
+/// The object's bytes themselves are too many to MAC at wire speed with SHA-256 here, so the sender
+/// hashes them with XXH64 as it sends and sends a trailer: that hash under a MAC. The hash is seeded
+/// per pull from the session key, so a relay (which doesn't hold the token, hence not the seed) can't
+/// aim swapped bytes at a known hash, as it could at the location's unseeded checksum. XXH64 is no
+/// cryptographic MAC: with the seed unknown, crafting bytes to a given seeded hash is not a published
+/// attack, but nothing proves it infeasible (docs/SECURITY.md).
 struct TransferSession {
     private let key: SymmetricKey
     /// The number of the next request on this connection (requests and their replies share it).
@@ -15,6 +22,8 @@ struct TransferSession {
 
     static let requestLabel = Array("plasma-transfer v1 client->server".utf8)
     static let replyLabel = Array("plasma-transfer v1 server->client".utf8)
+    static let trailerLabel = Array("plasma-transfer v3 trailer server->client".utf8)
+    static let seedLabel = Array("plasma-transfer v3 seed".utf8)
 
     /// The session of the handshake whose transcript (without role label) is `transcript`:
     /// key = HMAC-SHA256(token, "plasma-transfer v1 session" ‖ names ‖ nonces).
@@ -52,6 +61,29 @@ struct TransferSession {
         isValid(mac, Self.replyLabel, counter, header)
     }
 
-    /// After a request's reply header: the next request has the next number.
+    /// The XXH64 seed of the current request's bytes: the first 8 bytes (little-endian) of
+    /// HMAC-SHA256(session key, "plasma-transfer v3 seed" ‖ counter).
+    var seed: UInt64 {
+        let code = self.code(Self.seedLabel, counter, [])
+        return TransferWire.readLittleEndian(code, at: 0)
+    }
+
+    /// The trailer as sent after the current request's bytes: their seeded hash and its MAC.
+    func sealTrailer(checksum: UInt64) -> [UInt8] {
+        let bytes = TransferWire.littleEndian(checksum)
+        return bytes + code(Self.trailerLabel, counter, bytes)
+    }
+
+    /// The checksum of a trailer (``TransferWire/trailerBytes`` + ``TransferWire/macBytes``) whose MAC
+    /// authenticates it as the current request's; nil when it doesn't.
+    func openTrailer(_ trailer: [UInt8]) -> UInt64? {
+        let bytes = Array(trailer.prefix(TransferWire.trailerBytes))
+        guard trailer.count == TransferWire.trailerBytes + TransferWire.macBytes,
+              isValid(trailer.suffix(TransferWire.macBytes), Self.trailerLabel, counter, bytes) else { return nil }
+        return TransferWire.readLittleEndian(bytes, at: 0)
+    }
+
+    /// After a request's reply (header, and bytes and trailer if sent): the next request has the next
+    /// number.
     mutating func advance() { counter &+= 1 }
 }

@@ -5,8 +5,9 @@ import PlasmaCore
 enum TransferWire {
     /// Opens the client's hello and the server's challenge: "PLXF".
     static let magic: [UInt8] = Array("PLXF".utf8)
-    /// 2: requests and reply headers carry a session MAC (version 1 had none).
-    static let version: UInt8 = 2
+    /// 3: an object's bytes are followed by a trailer, their seeded XXH64 under a session MAC (version 2
+    /// had none: a relay could swap the bytes); 2: requests and reply headers carry a session MAC.
+    static let version: UInt8 = 3
     static let nonceBytes = 32
     static let proofBytes = 32
     /// The HMAC-SHA256 that follows each request and each reply header (``TransferSession``).
@@ -25,6 +26,10 @@ enum TransferWire {
     /// status (1) + data size (8) + metadata size (8); then its MAC; the object's bytes follow status
     /// `sending`.
     static let replyBytes = 17
+
+    /// After the bytes of a `sending` reply: their XXH64 (8), seeded per pull (``TransferSession/seed``),
+    /// then its MAC.
+    static let trailerBytes = 8
 
     /// How the server answers a pull.
     enum ReplyStatus: UInt8 {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PlasmaClusterCore
 import PlasmaCore
+import PlasmaPosix
 @testable import PlasmaStore
 import Synchronization
 
@@ -66,23 +67,27 @@ final class FakeDirectory: ClusterDirectory, @unchecked Sendable {
     func unpublished(_ id: ObjectID) -> Bool { calls.contains(.unpublish([id])) }
 }
 
-/// An `ObjectPuller` that fills the target from a map of each node's bytes, or fails as told, on a
-/// thread of its own as a transfer thread would.
+/// An `ObjectPuller` that fills the reserved block from a map of each node's bytes, or fails as told,
+/// on a thread of its own as a transfer thread would. Like the real puller it reserves the block only
+/// after the "holder" confirmed the sizes: a node served bytes of other sizes than the location's
+/// answers `.notHeld` without a reserve.
 final class FakePuller: ObjectPuller, @unchecked Sendable {
     enum Behaviour {
-        /// Copies these bytes (data then metadata) and succeeds.
+        /// Copies these bytes (data then metadata) and succeeds if they hash to the location's checksum.
         case serve([UInt8])
-        /// Copies `partial` bytes of garbage, then fails with `failure`.
+        /// Reserves and copies `partial` bytes of garbage (reserving nothing when 0), then fails with
+        /// `failure`.
         case fail(PullFailure, partial: Int)
-        /// Completes only when `release(node:with:)` says how.
+        /// Completes only when `release(node:with:)` says how (before any reserve).
         case hold
     }
 
-    private let state = Mutex<(behaviours: [String: Behaviour], pulls: [String], held: [String: @Sendable (Result<Void, PullFailure>) -> Void])>(([:], [], [:]))
+    typealias Completion = @Sendable (Result<PulledCopy, PullFailure>) -> Void
+    private let state = Mutex<(behaviours: [String: Behaviour], pulls: [String], held: [String: Completion])>(([:], [], [:]))
 
     /// Completes the pull held for `node` with `result`; false when none is held.
     @discardableResult
-    func release(node: String, with result: Result<Void, PullFailure>) -> Bool {
+    func release(node: String, with result: Result<PulledCopy, PullFailure>) -> Bool {
         guard let completion = state.withLock({ $0.held.removeValue(forKey: node) }) else { return false }
         completion(result)
         return true
@@ -95,22 +100,30 @@ final class FakePuller: ObjectPuller, @unchecked Sendable {
     /// The nodes pulled from, in order.
     var pulls: [String] { state.withLock { $0.pulls } }
 
-    func pull(_ target: PullTarget, completion: @escaping @Sendable (Result<Void, PullFailure>) -> Void) {
+    func pull(_ request: PullRequest, completion: @escaping Completion) {
+        let location = request.location
         let behaviour = state.withLock { state in
-            state.pulls.append(target.location.node)
-            let behaviour = state.behaviours[target.location.node] ?? .fail(.connection("no such node"), partial: 0)
-            if case .hold = behaviour { state.held[target.location.node] = completion }
+            state.pulls.append(location.node)
+            let behaviour = state.behaviours[location.node] ?? .fail(.connection("no such node"), partial: 0)
+            if case .hold = behaviour { state.held[location.node] = completion }
             return behaviour
         }
         if case .hold = behaviour { return }
         Thread.detachNewThread {
             switch behaviour {
             case .serve(let bytes):
-                guard bytes.count == target.buffer.count else { return completion(.failure(.notHeld)) }
-                bytes.withUnsafeBytes { target.buffer.copyMemory(from: $0) }
-                completion(.success(()))
+                guard bytes.count == location.totalSize else { return completion(.failure(.notHeld)) }
+                guard let buffer = request.reserve(location.dataSize, location.metadataSize) else { return completion(.failure(.declined)) }
+                bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                let checksum = bytes.withUnsafeBytes { XXH64.hash($0) }
+                guard location.accepts(checksum: checksum) else {
+                    return completion(.failure(.checksumMismatch(expected: location.checksum ?? checksum, actual: checksum)))
+                }
+                completion(.success(PulledCopy(checksum: checksum)))
             case .fail(let failure, let partial):
-                for index in 0..<min(partial, target.buffer.count) { target.buffer[index] = 0xEE }
+                if partial > 0, let buffer = request.reserve(location.dataSize, location.metadataSize) {
+                    for index in 0..<min(partial, buffer.count) { buffer[index] = 0xEE }
+                }
                 completion(.failure(failure))
             case .hold:
                 break

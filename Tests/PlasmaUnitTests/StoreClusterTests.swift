@@ -4,6 +4,7 @@ import PlasmaClusterCore
 import PlasmaCore
 import PlasmaPosix
 @testable import PlasmaStore
+import PlasmaTransfer
 import Synchronization
 import Testing
 
@@ -222,6 +223,60 @@ import Testing
         #expect(eventually { directory.unwanted(wanted) })
         #expect(try client.statistics().createdObjects == 0)
         client.close()
+        store.stop()
+        #expect(store.server.engine.checkInvariants())
+    }
+
+    /// Review finding "Forged sizes make room": a location's sizes come from etcd. The store reserves
+    /// the copy only once the holder's authenticated reply confirmed them, so a location for a wanted
+    /// id whose sizes are forged (here 12 MiB for an object of 4 KiB, in a full 16 MiB store of
+    /// evictable objects) makes no room: nothing reserved, nothing evicted. (Reserving first evicted
+    /// eight of the twelve objects.)
+    @Test func aLocationWithForgedSizesReservesNothingAndEvictsNothing() throws {
+        let directory = FakeDirectory()
+        let holder = try TransferTests.Peer(sourceSize: 1 << 20)
+        let held = holder.addObject(size: 4096, seed: 41)
+        let puller = try TransferTests.puller()
+        let store = try InProcessStore(capacity: 16 << 20, cluster: ClusterAttachment(directory: directory, puller: puller))
+        let client = try PlasmaClient(socketPath: store.socketPath)
+        for seed in 0..<12 { try client.put(id(UInt8(100 + seed)), bytes: [UInt8](repeating: UInt8(seed), count: 1 << 20)) }
+        let before = try client.statistics()
+        let get = BackgroundGet(store.socketPath, held.id, timeout: .milliseconds(1500))
+        #expect(eventually { directory.wanted(held.id) })
+        var forged = held
+        forged.dataSize = 12 << 20
+        directory.inject([.located(forged)])
+        #expect(eventually { (try? client.statistics().clusterPullsFailed) == 1 }, "the pull failed")
+        #expect(try get.wait() == nil, "no copy: the get timed out")
+        let after = try client.statistics()
+        #expect(after.evictedObjects == before.evictedObjects, "nothing was evicted to make room")
+        #expect(after.createdObjects == before.createdObjects, "no copy was reserved")
+        #expect(after.arenaBytesAllocated == before.arenaBytesAllocated)
+        #expect(try client.list().count == 12)
+        #expect(holder.server.statistics.pullsNotHeld == 1, "the holder said it holds other sizes")
+        client.close()
+        puller.stop()
+        holder.server.stop()
+        store.stop()
+        #expect(store.server.engine.checkInvariants())
+    }
+
+    /// The same object pulled through the real puller: the block is reserved once the holder confirmed
+    /// the sizes, sealed, and its checksum is the location's.
+    @Test func aRealPullReservesAfterTheReplyAndSealsTheCopy() throws {
+        let directory = FakeDirectory()
+        let holder = try TransferTests.Peer(sourceSize: 1 << 20)
+        let held = holder.addObject(size: 300_000, metadataSize: 1000, seed: 42)
+        let puller = try TransferTests.puller()
+        let store = try InProcessStore(capacity: 16 << 20, cluster: ClusterAttachment(directory: directory, puller: puller))
+        let get = BackgroundGet(store.socketPath, held.id, timeout: .seconds(60))
+        #expect(eventually { directory.wanted(held.id) })
+        directory.inject([.located(held)])
+        let got = try get.wait()
+        #expect(got.map { xxh64($0.data + $0.metadata) } == held.checksum, "woken with the pulled bytes")
+        #expect(store.server.engine.origin(of: held.id) == "a")
+        puller.stop()
+        holder.server.stop()
         store.stop()
         #expect(store.server.engine.checkInvariants())
     }

@@ -54,7 +54,7 @@ import Testing
                 try Self.forward(TransferWire.proofBytes, from: client, to: server, before: deadline)
                 let verdict = try Self.forward(1 + TransferWire.proofBytes, from: server, to: client, before: deadline)
                 guard verdict[0] == TransferWire.accepted else { return }
-                handshakeRelayed.set(.success(()))
+                handshakeRelayed.set(.success(PulledCopy(checksum: 0)))
                 // The client's real request, kept from the server; the relay's own goes instead.
                 var request = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
                 try client.receiveExactly(&request, before: deadline)

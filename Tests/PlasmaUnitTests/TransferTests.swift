@@ -8,6 +8,32 @@ import PlasmaTestSupport
 @testable import PlasmaTransfer
 import Testing
 
+/// A location and the block a test's pull is received into: the request's reserve hands out `buffer`
+/// (and counts how often it was asked).
+struct PullTarget {
+    let location: ClusterLocation
+    let buffer: UnsafeMutableRawBufferPointer
+    let reserves = ReserveCount()
+
+    final class ReserveCount: @unchecked Sendable {
+        // @unchecked: `count` is only touched under `lock`.
+        private let lock = NSLock()
+        private var count = 0
+        func add() { lock.withLock { count += 1 } }
+        var value: Int { lock.withLock { count } }
+    }
+
+    var request: PullRequest {
+        // nonisolated(unsafe): the test's block, written by its one pull.
+        nonisolated(unsafe) let buffer = self.buffer
+        let reserves = self.reserves
+        return PullRequest(location: location) { dataSize, metadataSize in
+            reserves.add()
+            return dataSize + metadataSize == buffer.count ? buffer : nil
+        }
+    }
+}
+
 /// The transfer plane over real TCP on loopback between real memfd arenas: a ``TransferServer`` serving
 /// an ``ArenaObjectSource`` and a ``TransferPuller`` filling a block of another arena.
 @Suite struct TransferTests {
@@ -64,10 +90,10 @@ import Testing
     }
 
     /// The pull's result, waited for (nil if it took over two minutes: a hang, not a slow machine).
-    static func pull(_ puller: TransferPuller, _ target: PullTarget) -> Result<Void, PullFailure>? {
+    static func pull(_ puller: TransferPuller, _ target: PullTarget) -> Result<PulledCopy, PullFailure>? {
         let done = DispatchSemaphore(value: 0)
         let outcome = Outcome()
-        puller.pull(target) { result in
+        puller.pull(target.request) { result in
             outcome.set(result)
             done.signal()
         }
@@ -78,17 +104,17 @@ import Testing
     final class Outcome: @unchecked Sendable {
         // @unchecked: `result` is only touched under `lock`.
         private let lock = NSLock()
-        private var result: Result<Void, PullFailure>?
-        func set(_ value: Result<Void, PullFailure>) { lock.withLock { result = value } }
-        var value: Result<Void, PullFailure>? { lock.withLock { result } }
+        private var result: Result<PulledCopy, PullFailure>?
+        func set(_ value: Result<PulledCopy, PullFailure>) { lock.withLock { result = value } }
+        var value: Result<PulledCopy, PullFailure>? { lock.withLock { result } }
     }
 
-    static func failure(_ result: Result<Void, PullFailure>?) -> PullFailure? {
+    static func failure(_ result: Result<PulledCopy, PullFailure>?) -> PullFailure? {
         if case .failure(let failure)? = result { return failure }
         return nil
     }
 
-    static func isConnectionFailure(_ result: Result<Void, PullFailure>?) -> Bool {
+    static func isConnectionFailure(_ result: Result<PulledCopy, PullFailure>?) -> Bool {
         if case .connection? = failure(result) { return true }
         return false
     }
@@ -126,6 +152,51 @@ import Testing
         #expect(statistics.activeConnections == 0 && statistics.objectsPinned == 0)
         let counts = peer.source.counts
         #expect(counts.pins == 2 && counts.unpins == 2)
+    }
+
+    /// The block is asked for only after the holder's authenticated reply confirmed the sizes: a
+    /// location whose sizes differ from the held object's (forged in etcd) reserves nothing.
+    @Test func sizesOtherThanTheHoldersReserveNothingAndTheRightOnesReserveOnce() throws {
+        let peer = try Peer(sourceSize: 1 << 20)
+        let held = peer.addObject(size: 8192, metadataSize: 10, seed: 43)
+        let destination = try Arena(size: 64 << 20, options: .init(prefault: false))
+        let puller = try Self.puller()
+        for (dataSize, metadataSize) in [(60 << 20, 10), (8182, 0), (8181, 11)] {
+            var forged = held
+            (forged.dataSize, forged.metadataSize) = (dataSize, metadataSize)
+            let target = PullTarget(location: forged, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: forged.totalSize))
+            #expect(Self.failure(Self.pull(puller, target)) == .notHeld)
+            #expect(target.reserves.value == 0, "no block asked for \(dataSize)+\(metadataSize)")
+        }
+        let target = PullTarget(location: held, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: held.totalSize))
+        let result = Self.pull(puller, target)
+        #expect(try result?.get() == PulledCopy(checksum: held.checksum!))
+        #expect(target.reserves.value == 1)
+        puller.stop()
+        peer.server.stop()
+    }
+
+    /// A store that declines the block (no room) ends the pull `.declined`, and the puller's next pull
+    /// from the same peer works (on a fresh connection: the declined one had bytes on the way).
+    @Test func aDeclinedReserveEndsThePullAndTheNextPullWorks() throws {
+        let peer = try Peer(sourceSize: 4 << 20)
+        let held = peer.addObject(size: 1 << 20, seed: 44)
+        let destination = try Arena(size: 2 << 20, options: .init(prefault: true))
+        let puller = try Self.puller()
+        let declining = PullRequest(location: held) { _, _ in nil }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Outcome()
+        puller.pull(declining) { result in
+            outcome.set(result)
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 120) == .success)
+        #expect(Self.failure(outcome.value) == .declined)
+        let target = PullTarget(location: held, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: held.totalSize))
+        #expect(try Self.pull(puller, target)?.get() == PulledCopy(checksum: held.checksum!))
+        puller.stop()
+        peer.server.stop()
+        #expect(peer.source.wait { pins, unpins in pins == 2 && unpins == 2 })
     }
 
     @Test(arguments: TransferServer.SendMethod.allCases)
@@ -388,7 +459,7 @@ import Testing
         let outcomes = (0..<locations.count).map { _ in Outcome() }
         for (index, location) in locations.enumerated() {
             let buffer = UnsafeMutableRawBufferPointer(start: destination.base + index * (1 << 20), count: location.totalSize)
-            puller.pull(PullTarget(location: location, buffer: buffer)) { result in
+            puller.pull(PullTarget(location: location, buffer: buffer).request) { result in
                 outcomes[index].set(result)
                 done.signal()
             }
@@ -439,6 +510,27 @@ import Testing
                     offset += piece
                 }
                 #expect(stream.digest == XXH64.hash(all))
+            }
+        }
+    }
+
+    /// The two hashes of a pulled copy, fed in one pass, are each what its own stream gives, whatever
+    /// the pieces (including pieces that leave part of a stripe buffered).
+    @Test func aPairOfHashesInOnePassEqualsTwoStreams() {
+        var random = SeededRandom(seed: 11)
+        let bytes = (0..<10_000).map { _ in UInt8.random(in: 0...255, using: &random) }
+        bytes.withUnsafeBytes { all in
+            for round in 0..<50 {
+                let seed = random.next()
+                var pair = XXH64.Pair(seeds: (seed, 0))
+                var offset = 0
+                while offset < all.count {
+                    let piece = min(all.count - offset, Int.random(in: 0...(round % 2 == 0 ? 100 : 3000), using: &random))
+                    pair.update(UnsafeRawBufferPointer(rebasing: all[offset..<offset + piece]))
+                    offset += piece
+                }
+                #expect(pair.digests.first == XXH64.hash(all, seed: seed))
+                #expect(pair.digests.second == XXH64.hash(all))
             }
         }
     }

@@ -27,6 +27,8 @@ typedef struct {
 void plasma_xxh64_reset(plasma_xxh64_state_t *state, uint64_t seed);
 /// Adds `length` bytes (`bytes` may be NULL when `length` is 0).
 void plasma_xxh64_update(plasma_xxh64_state_t *state, const void *bytes, size_t length);
+/// Adds `length` bytes to two hashes (other seeds) in one pass; the same as plasma_xxh64_update on each.
+void plasma_xxh64_update2(plasma_xxh64_state_t *a, plasma_xxh64_state_t *b, const void *bytes, size_t length);
 /// The hash of everything added so far; the state may go on being updated.
 uint64_t plasma_xxh64_digest(const plasma_xxh64_state_t *state);
 

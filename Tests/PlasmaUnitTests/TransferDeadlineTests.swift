@@ -1,0 +1,73 @@
+import Foundation
+import PlasmaClusterCore
+import PlasmaCore
+import PlasmaPosix
+@testable import PlasmaTransfer
+import Testing
+
+/// Review finding "A peer that knows the token can drip-feed a pull": each pull has an overall deadline
+/// (base + size at the slowest allowed rate), so a byte every so often, each just inside the receive
+/// timeout, can't hold a pull thread and its reserved block for long. Real loopback TCP.
+@Suite struct TransferDeadlineTests {
+    /// A server that knows the token, answers the pull "sending", then sends one byte every 50 ms until
+    /// the puller goes (or a minute passed); `dripped` counts the bytes it sent.
+    final class DripFeeder: @unchecked Sendable {
+        // @unchecked: `count` is only touched under `lock`.
+        private let lock = NSLock()
+        private var count = 0
+        let listener: TCPSocket
+        let port: UInt16
+        private(set) var thread: PosixThread?
+
+        init(size: Int) throws {
+            (listener, port) = try TCPSocket.listen(on: TCPEndpoint(host: "127.0.0.1", port: 0))
+            thread = try PosixThread { [self] in run(size: size) }
+        }
+
+        var dripped: Int { lock.withLock { count } }
+
+        private func run(size: Int) {
+            guard let (socket, _) = try? listener.accept() else { return }
+            defer { socket.close() }
+            let handshake = TransferHandshake(token: TransferTests.token, nodeName: "a")
+            guard let (_, session) = try? handshake.runAsServer(on: socket, before: MonotonicClock.nanoseconds() + 30_000_000_000) else { return }
+            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
+            guard (try? socket.receiveExactly(&request)) != nil else { return }
+            guard (try? socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: size, metadataSize: 0)))) != nil else { return }
+            let end = MonotonicClock.nanoseconds() + 60_000_000_000
+            while MonotonicClock.nanoseconds() < end, lock.withLock({ count }) < size {
+                guard (try? socket.send([0x5A])) != nil else { return }  // the puller went
+                lock.withLock { count += 1 }
+                usleep(50_000)
+            }
+        }
+    }
+
+    @Test func aDripFedPullFailsAtItsDeadlineNotAtTheReceiveTimeout() throws {
+        let size = 1 << 20
+        let feeder = try DripFeeder(size: size)
+        defer { feeder.listener.close() }
+        let location = ClusterLocation(
+            id: ObjectID.random(), node: "a", transferAddress: "127.0.0.1:\(feeder.port)", dataSize: size, metadataSize: 0, checksum: 0)
+        let destination = try Arena(size: size, options: .init(prefault: true))
+        // 0.5 s + 1 MiB at 16 MiB/s: a deadline of about 0.56 s; the receive timeout stays 30 s.
+        let puller = try TransferTests.puller {
+            $0.pullDeadlineBase = .milliseconds(500)
+            $0.pullDeadlineRate = 16 << 20
+        }
+        let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: size))
+        let start = ContinuousClock.now
+        let result = TransferTests.pull(puller, target)
+        let elapsed = ContinuousClock.now - start
+        guard case .connection(let why)? = TransferTests.failure(result) else {
+            Issue.record("not a connection failure: \(String(describing: result))")
+            return
+        }
+        #expect(why.contains("deadline"), "\(why)")
+        #expect(elapsed < .seconds(20), "ended by the deadline (~0.6 s), not the feeder's minute: \(elapsed)")
+        #expect(target.reserves.value == 1, "the block was reserved, and is given back by the failure")
+        #expect(feeder.dripped < size, "the feeder was still dripping")
+        puller.stop()
+        feeder.thread?.join()
+    }
+}
