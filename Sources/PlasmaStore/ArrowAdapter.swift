@@ -190,7 +190,8 @@ final class ArrowAdapter {
         }
     }
 
-    /// What a new subscriber is told first: one seal notification per sealed object, in table order
+    /// What a new subscriber is told first when taken at once (a small table, or with a spill store:
+    /// StoreServer+ArrowSnapshot.swift): one seal notification per sealed object, in table order
     /// (Arrow's store walked its hash map: no order was ever promised). Compact entries, encoded only
     /// as the subscriber's socket drains (ArrowNotifier).
     func sealedSnapshot() -> [ArrowNotifier.Pending] {

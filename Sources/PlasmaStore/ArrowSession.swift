@@ -70,15 +70,30 @@ final class ArrowNotifier {
     let socket: UnixSocket
     /// Most notifications waiting beyond the snapshot (`ServerConfiguration.arrowNotificationBacklog`).
     let backlogLimit: Int
+    /// The subscribe snapshot's entries walked and not yet encoded: always written before `backlog`.
+    /// They don't count against `backlogLimit` (their number is bounded by the store's own objects, and
+    /// none could be read yet).
+    private var snapshot: Deque<Pending> = []
+    /// Events since the subscribe, in order, behind the snapshot.
     private var backlog: Deque<Pending> = []
-    /// How many entries at the front of `backlog` are the subscribe snapshot: they don't count against
-    /// `backlogLimit` (their number is bounded by the store's own objects, and none could be read yet).
-    private var snapshotRemaining = 0
-    /// Encoded messages taken from `backlog`, written up to `written`.
+    /// Encoded messages taken from `snapshot` and `backlog`, written up to `written`.
     private var encoded: [UInt8] = []
     private var written = 0
     /// Registered with the event loop for writability because bytes are waiting.
     var watchingWritable = false
+    /// The table walk that makes the subscribe snapshot (StoreServer+ArrowSnapshot.swift), nil once it
+    /// is done (or when it was taken at once). Until then events wait behind the snapshot.
+    var snapshotWalk: SnapshotWalk?
+
+    /// Where the walk of the object table's slots stands, and the ids announced as sealed since the
+    /// subscribe: those the walk meets later are skipped (they were sealed after the subscribe, and
+    /// the event announced them), so no object is announced twice.
+    struct SnapshotWalk {
+        var nextSlot: Int
+        /// The table's slot count at subscribe: later slots hold only objects created since.
+        let endSlot: Int
+        var sealedSince = Set<ObjectID>()
+    }
 
     init(socket: UnixSocket, backlogLimit: Int) {
         self.socket = socket
@@ -86,16 +101,20 @@ final class ArrowNotifier {
     }
 
     /// Notifications waiting (snapshot included), not counting the chunk being written.
-    var pendingNotifications: Int { backlog.count }
+    var pendingNotifications: Int { snapshot.count + backlog.count }
 
-    /// Store heap this subscriber holds now: waiting entries (snapshot included) and the encoded chunk
-    /// being written. What the client-state budget charges for it.
-    var heldBytes: Int { backlog.count * Self.bytesPerPendingNotification + encoded.count }
+    /// Store heap this subscriber holds now: waiting entries (snapshot included), the encoded chunk
+    /// being written and, while the snapshot is walked, the ids sealed since the subscribe (an id and
+    /// about as much again of hash table each). What the client-state budget charges for it.
+    var heldBytes: Int {
+        pendingNotifications * Self.bytesPerPendingNotification + encoded.count
+            + (snapshotWalk?.sealedSince.count ?? 0) * 2 * MemoryLayout<ObjectID>.stride
+    }
 
-    /// Queues the announcement of the objects that exist at subscribe; call before any `send`.
+    /// Queues the announcement of objects that existed at subscribe, ahead of every event; the whole
+    /// snapshot at once, or (with `snapshotWalk` set) each slice of it as it is walked.
     func queueSnapshot(_ entries: [Pending]) {
-        backlog.append(contentsOf: entries)
-        snapshotRemaining = backlog.count
+        snapshot.append(contentsOf: entries)
     }
 
     enum Outcome {
@@ -103,23 +122,28 @@ final class ArrowNotifier {
         case sent
         /// Some notifications wait for writability.
         case queued
+        /// Some notifications wait for the snapshot's walk to go on (the socket may take more now).
+        case held
         /// Over the limit: drop the subscription.
         case overflow
     }
 
     /// Queues `entry` behind what waits and writes what the socket takes.
     func send(_ entry: Pending) throws(SystemError) -> Outcome {
-        guard backlog.count - snapshotRemaining < backlogLimit else { return .overflow }
+        guard backlog.count < backlogLimit else { return .overflow }
         backlog.append(entry)
+        if entry.dataSize >= 0 { snapshotWalk?.sealedSince.insert(entry.id) }
         if watchingWritable { return .queued }  // the socket is full: don't try until it says otherwise
-        return try flush() ? .sent : .queued
+        guard try flush() else { return .queued }
+        return pendingNotifications == 0 ? .sent : .held
     }
 
-    /// Writes what waits; true when nothing is left.
+    /// Writes what waits; true when nothing is left that may be written now (events wait for the
+    /// snapshot's walk: watching writability for them would spin).
     func flush() throws(SystemError) -> Bool {
         while true {
             if written == encoded.count {
-                guard !backlog.isEmpty else {
+                guard !snapshot.isEmpty || (snapshotWalk == nil && !backlog.isEmpty) else {
                     encoded = []  // an idle subscriber keeps no chunk
                     written = 0
                     return true
@@ -145,8 +169,7 @@ final class ArrowNotifier {
         Self.chunksEncoded += 1
         encoded.removeAll(keepingCapacity: true)
         written = 0
-        while encoded.count < Self.encodeChunkBytes, let next = backlog.popFirst() {
-            if snapshotRemaining > 0 { snapshotRemaining -= 1 }
+        while encoded.count < Self.encodeChunkBytes, let next = snapshot.popFirst() ?? (snapshotWalk == nil ? backlog.popFirst() : nil) {
             encoded.append(contentsOf: ArrowNotification([next.info]).encode())
         }
     }

@@ -122,11 +122,8 @@ extension StoreServer {
         session.notifier = notifier
         _ = engine.subscribe(SubscriptionKey(client: connection.client, subscriptionID: ArrowAdapter.subscriptionID), filter: .all)
         // What is already sealed, to this subscriber only (ARROW-2551): compact entries, encoded as the
-        // socket drains, ahead of the events that follow.
-        let snapshot = arrow.sealedSnapshot()
-        passMeter.work.snapshotEntries += snapshot.count
-        notifier.queueSnapshot(snapshot)
-        flushNotifier(of: connection)
+        // socket drains, ahead of the events that follow; walked a slice a pass (StoreServer+ArrowSnapshot.swift).
+        beginArrowSnapshot(for: connection, notifier)
     }
 
     /// Charges what the subscriber's backlog holds to its client-state budget share; past the share
@@ -144,6 +141,8 @@ extension StoreServer {
         do {
             switch try notifier.send(entry) {
             case .sent: break
+            case .held:
+                chargeNotifier(notifier, of: connection)
             case .queued:
                 guard chargeNotifier(notifier, of: connection) else { return }
                 watchNotifier(notifier, of: connection)
@@ -156,7 +155,7 @@ extension StoreServer {
     }
 
     /// Writes what the notification socket takes now; watches it for the rest.
-    private func flushNotifier(of connection: Connection) {
+    func flushNotifier(of connection: Connection) {
         guard let notifier = connection.arrow?.notifier else { return }
         do {
             let done = try notifier.flush()

@@ -2,9 +2,9 @@ import PlasmaEngine
 
 /// The work a loop pass does after its ready descriptors, within what is left of the pass's budget
 /// (StoreServer+Pacing.swift): slices of the engine's sliced work (big gets looked up, ended waits
-/// unhooked), slices of the lists being built, and the paused connections' buffered frames.
+/// unhooked), slices of the lists being built and of Arrow subscribe snapshots, and the paused connections' buffered frames.
 ///
-/// One budget for all three, taken in turn (each pass another kind goes first), so that a pass never
+/// One budget for all four, taken in turn (each pass another kind goes first), so that a pass never
 /// does a full share of each: before, a pass could run a slice of every kind on top of its requests,
 /// 6–14 ms of the loop thread under the hostile benchmark. Even when the requests spent the budget, the
 /// two sliced kinds advance a little each pass (their least turns cost ~0.1–0.2 ms), and paused
@@ -23,10 +23,11 @@ extension StoreServer {
             pacing.workDone = 0  // the next pass starts with a whole budget
             pacing.deferredTurn &+= 1
         }
-        for step in 0..<3 {
-            switch (pacing.deferredTurn + step) % 3 {
+        for step in 0..<4 {
+            switch (pacing.deferredTurn + step) % 4 {
             case 0: advanceSlicedWork()
             case 1: advanceListSlices()
+            case 2: advanceArrowSnapshotSlices()
             default: resumePaused()
             }
         }
@@ -49,6 +50,13 @@ extension StoreServer {
         guard hasListBuilds else { return }
         let objects = advanceListBuilds(objects: max(Self.leastListedObjects, budgetLeft * PassPacing.listedObjectsPerUnit))
         spend((objects + PassPacing.listedObjectsPerUnit - 1) / PassPacing.listedObjectsPerUnit)
+    }
+
+    /// Arrow subscribe snapshots walked: their table slots cost like listed objects.
+    private func advanceArrowSnapshotSlices() {
+        guard !arrowSnapshotWalks.isEmpty else { return }
+        let slots = advanceArrowSnapshotWalks(slots: max(Self.leastListedObjects, budgetLeft * PassPacing.listedObjectsPerUnit))
+        spend((slots + PassPacing.listedObjectsPerUnit - 1) / PassPacing.listedObjectsPerUnit)
     }
 
     /// Paused connections, oldest first, while the budget lasts; one request at least when they went

@@ -119,5 +119,5 @@ extension StoreServer {
     }
 
     /// Whether the loop must poll rather than sleep: sliced gets, lists or paused connections wait.
-    var hasDeferredWork: Bool { engine.hasSlicedWork || hasListBuilds || !pacing.paused.isEmpty }
+    var hasDeferredWork: Bool { engine.hasSlicedWork || hasListBuilds || !arrowSnapshotWalks.isEmpty || !pacing.paused.isEmpty }
 }

@@ -1,4 +1,5 @@
 import CPlasma
+import DequeModule
 import Glibc
 import Logging
 import PlasmaCore
@@ -64,6 +65,8 @@ public final class StoreServer {
     var passMeter = PassMeter()
     /// Native lists being built a slice at a time (StoreServer+Lists.swift).
     var listBuilds = ListBuilds()
+    /// Arrow subscribers whose subscribe snapshot is being walked, in turn (StoreServer+ArrowSnapshot.swift).
+    var arrowSnapshotWalks = Deque<Connection>()
     /// Pre-wake for large transfers (TransferPace.swift); nil unless `--pre-wake`, and with `--busy-poll 0`.
     var transferPace: TransferPace?
     /// Wakes the loop at pre-wake's expectation (StoreServer+PreWake.swift).

@@ -86,4 +86,26 @@ import Testing
         #expect(try Self.send(.deleted(id: Self.id(1)), to: notifier) == .sent)
         #expect(try Self.next(reader) == .deleted(id: Self.id(1)))
     }
+
+    /// While the snapshot is walked, events wait behind it (the socket takes only snapshot entries), and
+    /// the ids sealed since are kept for the walk to skip; once the walk ends the events follow.
+    @Test func eventsWaitBehindASnapshotBeingWalked() throws {
+        let (notifier, reader) = try Self.lateSubscriber(backlog: 10)
+        defer { notifier.socket.close(); reader.close() }
+        notifier.snapshotWalk = ArrowNotifier.SnapshotWalk(nextSlot: 0, endSlot: 100)
+        notifier.queueSnapshot([Self.seal(0)])
+        #expect(try notifier.flush(), "nothing more may be written yet")
+        #expect(try notifier.send(Self.seal(50)) == .held)
+        #expect(try notifier.send(.deleted(id: Self.id(1))) == .held)
+        #expect(notifier.snapshotWalk?.sealedSince == [Self.id(50)], "the walk skips what the events announced")
+        #expect(notifier.pendingNotifications == 2)
+        notifier.queueSnapshot([Self.seal(1), Self.seal(2)])
+        #expect(try notifier.flush())
+        #expect(notifier.pendingNotifications == 2, "the events still wait")
+        notifier.snapshotWalk = nil
+        #expect(try notifier.flush())
+        for expected in [Self.seal(0).info, Self.seal(1).info, Self.seal(2).info, Self.seal(50).info, .deleted(id: Self.id(1))] {
+            #expect(try Self.next(reader) == expected)
+        }
+    }
 }
