@@ -44,14 +44,14 @@ extension IntegrationTests {
                 do {
                     try await client.put(.random(), size: size, waitForSpace: .timeout(.milliseconds(1))) { _ in }
                     #expect(size >= 0 && size <= 16 << 20)
-                } catch let error as PlasmaClientError {
+                } catch {
                     if size < 0 { #expect(error == .invalidArgument("size must be at least 0, got \(size)")) }
                     else { #expect(error.status != nil, "a size the store refuses: \(error)") }
                 }
                 do {
                     _ = try await client.evict(size)
                     #expect(size >= 0)
-                } catch let error as PlasmaClientError {
+                } catch {
                     #expect(size < 0 && error == .invalidArgument("bytes to evict must be at least 0, got \(size)"))
                 }
             }

@@ -40,7 +40,7 @@ extension IntegrationTests {
             do { _ = try await client.create(dropped, dataSize: 10) }
             #expect(try await eventually { try observer.list().isEmpty })
             await #expect(throws: PlasmaClientError.self) {
-                try await client.create(.random(), dataSize: 1 << 40)  // larger than the store
+                _ = try await client.create(.random(), dataSize: 1 << 40)  // larger than the store
             }
         }
 

@@ -149,7 +149,9 @@ import Testing
     }
 
     @Test func aWaitingGetFillsEveryPositionOfAnIDAskedForMoreThanOnce() {
-        let harness = harness(meter: RecordingMeter())
+        let meter = RecordingMeter()  // the engine holds its meter weakly
+        defer { withExtendedLifetime(meter) {} }
+        let harness = harness(meter: meter)
         let client = harness.connect()
         let other = harness.connect()
         let requestID = harness.freshRequestID()
@@ -195,7 +197,9 @@ import Testing
     }
 
     @Test func zeroByteObjectsStopAtTheirLimitAndDeletingOneMakesRoom() {
-        let harness = harness(meter: RecordingMeter(), emptyLimit: 3)
+        let meter = RecordingMeter()  // the engine holds its meter weakly
+        defer { withExtendedLifetime(meter) {} }
+        let harness = harness(meter: meter, emptyLimit: 3)
         let client = harness.connect()
         for seed: UInt8 in 1...3 { #expect(harness.createAndSeal(testID(seed), data: [], from: client)?.status == .ok) }
         let refused = harness.createAndSeal(testID(4), data: [], from: client)
@@ -215,7 +219,9 @@ import Testing
     /// Review finding: a zero-byte create that would wait at the limit sat at the head of the create
     /// queue, where no freed bytes could ever serve it, and every create waiting behind it waited too.
     @Test func aZeroByteCreateAtTheLimitFailsAtOnceAndDoesNotHoldUpCreatesWaitingForBytes() {
-        let harness = harness(capacity: 100, meter: RecordingMeter(), emptyLimit: 1)
+        let meter = RecordingMeter()  // the engine holds its meter weakly
+        defer { withExtendedLifetime(meter) {} }
+        let harness = harness(capacity: 100, meter: meter, emptyLimit: 1)
         let holder = harness.connect()
         let client = harness.connect()
         #expect(harness.createAndSeal(testID(1), data: [], from: client)?.status == .ok)

@@ -47,7 +47,7 @@ import Testing
     /// A file elsewhere the store must never write or read through a planted link.
     func victim(_ scratch: Scratch, contents: String = "secret: not for the store") -> String {
         let path = scratch.parent + "/victim"
-        FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]))
         return path
     }
 
@@ -254,7 +254,7 @@ import Testing
 
     @Test func aFileIsNotADirectory() throws {
         let scratch = Scratch()
-        FileManager.default.createFile(atPath: scratch.path, contents: Data())
+        #expect(FileManager.default.createFile(atPath: scratch.path, contents: Data()))
         let refused = refusal(scratch.path)
         guard case .system(_, let error) = refused else { Issue.record("a file: \(String(describing: refused))"); return }
         #expect(error.errno == .notDirectory)

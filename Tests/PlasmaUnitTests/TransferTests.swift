@@ -550,7 +550,7 @@ struct PullTarget {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("token").path
-        FileManager.default.createFile(atPath: path, contents: Data("  a long enough cluster secret\n".utf8), attributes: [.posixPermissions: 0o600])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("  a long enough cluster secret\n".utf8), attributes: [.posixPermissions: 0o600]))
         #expect(throws: Never.self) { try ClusterToken.read(fromFile: path) }
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         #expect(throws: ClusterTokenError.accessibleByOthers(path, mode: 0o644)) { try ClusterToken.read(fromFile: path) }
