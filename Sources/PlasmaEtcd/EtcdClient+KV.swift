@@ -30,10 +30,18 @@ extension EtcdClient {
                 throw .compacted(revision: revision)
             }
             if revision == 0 { revision = GatewayJSON.revision(answer) }
-            let keys = (answer["kvs"] as? [Any] ?? []).compactMap(GatewayJSON.keyValue)
+            let raw = answer["kvs"] as? [Any] ?? []
+            let keys = raw.compactMap(GatewayJSON.keyValue)
             try page(keys)
-            guard answer["more"] as? Bool == true, let last = keys.last else { return revision }
-            from = Array(last.key.utf8) + [0]  // the next key after the last one read
+            guard answer["more"] as? Bool == true, let last = raw.last as? [String: Any] else { return revision }
+            // The next key after the last one read, from its raw bytes: `EtcdKeyValue.key` is decoded
+            // text, and a key that isn't UTF-8 would come back as other bytes (a page read again forever,
+            // or keys skipped). Each page must start past the one before.
+            let next = GatewayJSON.bytes(last["key"]) + [0]
+            guard next.lexicographicallyPrecedes(from) == false, next != from else {
+                throw .malformedResponse("a range page did not move past its start key")
+            }
+            from = next
         }
     }
 

@@ -68,8 +68,10 @@ extension StoreServer {
             for id in began { demandBegan(id, cluster) }
             for id in ended { demandEnded(id, cluster) }
         }
-        for id in engine.takeWatchedSeals() { offer(id, cluster) }
+        // Gone first: an id deleted and sealed again in one pass is unpublished (its old checksum
+        // dropped), then offered with its new bytes; the other order left it unpublished.
         for id in engine.takeLeftArena() { leftArena(id, cluster) }
+        for id in engine.takeWatchedSeals() { offer(id, cluster) }
         if !cluster.retries.isEmpty { retryDue(cluster) }
         if cluster.unflushed {
             cluster.unflushed = false
@@ -255,8 +257,10 @@ extension StoreServer {
                 case .objectExists:
                     return  // created (or being pulled) here meanwhile: its demand ends with it
                 case .outOfMemory:
-                    // No room now: the want stays as it is (a later location or demand tries again).
-                    return warn("no room to pull \(id.hex) (\(location.totalSize) bytes) from \(location.node): \(declined.message)", cluster)
+                    // No room now: the location is fine; try again with backoff while a get waits.
+                    warn("no room to pull \(id.hex) (\(location.totalSize) bytes) from \(location.node): \(declined.message)", cluster)
+                    guard engine.hasDemand(for: id) else { return dropWant(id, cluster) }
+                    return scheduleRetry(id, cluster)
                 default:
                     warn("cannot pull \(id.hex) from \(location.node): \(declined.message)", cluster)
                 }
@@ -266,13 +270,18 @@ extension StoreServer {
             cluster.candidates[id]?.removeAll { $0.node == location.node }
             guard engine.hasDemand(for: id) else { return dropWant(id, cluster) }
             startPull(id, cluster)
-            if cluster.pulls[id] == nil, cluster.retries[id] == nil {
-                // No location left to try: the directory reports each once, so ask it again later (the
-                // failed one may serve then: a listener not yet up, a refusal that was temporary).
-                let now = clock.monotonicNanoseconds()
-                cluster.retries[id] = PullRetry(due: now + PullRetry.firstDelay, delay: PullRetry.firstDelay)
-            }
+            // No location left to try: the directory reports each once, so ask it again later (the
+            // failed one may serve then: a listener not yet up, a refusal that was temporary).
+            if cluster.pulls[id] == nil { scheduleRetry(id, cluster) }
         }
+    }
+
+    /// Asks the directory again for the locations of `id` after the first delay, unless a retry is
+    /// already set (its own backoff goes on).
+    private func scheduleRetry(_ id: ObjectID, _ cluster: ClusterSide) {
+        guard cluster.retries[id] == nil else { return }
+        let now = clock.monotonicNanoseconds()
+        cluster.retries[id] = PullRetry(due: now + PullRetry.firstDelay, delay: PullRetry.firstDelay)
     }
 
     /// Asks the directory again for the locations of wanted ids whose retry is due (`.located` follows

@@ -167,8 +167,10 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     private func perform(_ target: PullRequest, hasher: HashStage?) -> Result<PulledCopy, PullFailure> {
         let location = target.location
+        // Once per pull: a stale kept connection and its replacement share it (the bound never doubles).
+        let deadline = deadline(for: location.totalSize)
         if let connection = takeIdle(location.transferAddress) {
-            switch run(target, on: connection, hasher: hasher) {
+            switch run(target, on: connection, deadline: deadline, hasher: hasher) {
             case .some(let result): return result
             case .none: break  // the kept connection had been closed: open a fresh one
             }
@@ -182,11 +184,11 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
         } catch {
             return .failure(failure(error, address: location.transferAddress, node: location.node))
         }
-        return run(target, on: connection, hasher: hasher) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
+        return run(target, on: connection, deadline: deadline, hasher: hasher) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
     }
 
     /// The pull on `connection`; nil when the connection turned out dead before the reply (stale).
-    private func run(_ target: PullRequest, on connection: PullConnection, hasher: HashStage?) -> Result<PulledCopy, PullFailure>? {
+    private func run(_ target: PullRequest, on connection: PullConnection, deadline: UInt64, hasher: HashStage?) -> Result<PulledCopy, PullFailure>? {
         let location = target.location
         // The location says which node holds the object; the handshake proved which node this is. A
         // location pointing elsewhere (written by an etcd writer without the token, or stale) fails.
@@ -204,7 +206,7 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
             connection.close()
             return .failure(.connection("the puller stopped"))
         }
-        let outcome = connection.pull(target, deadline: deadline(for: location.totalSize), hasher: hasher, bytesReceived: &received)
+        let outcome = connection.pull(target, deadline: deadline, hasher: hasher, bytesReceived: &received)
         state.withLock { state in
             state.busy[key] = nil
             state.statistics.bytesReceived += Int64(received)

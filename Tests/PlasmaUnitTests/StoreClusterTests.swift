@@ -5,6 +5,7 @@ import PlasmaCore
 import PlasmaPosix
 @testable import PlasmaStore
 import PlasmaTransfer
+import PlasmaWire
 import Synchronization
 import Testing
 
@@ -172,6 +173,29 @@ import Testing
         #expect(directory.published.filter { $0.id == small }.count == 1, "published once")
         #expect(try client.statistics().clusterLocationsPublished == 3)
         #expect(try client.statistics().clusterPinnedObjects == 0, "the hasher's pin was let go")
+        client.close()
+        store.stop()
+    }
+
+    /// An id deleted and sealed again (other bytes) in one pass: it was offered while still marked
+    /// published, then unpublished, and never published again, so the other node's get waited out.
+    @Test func anIDDeletedAndSealedAgainInOnePassIsPublishedWithItsNewBytes() throws {
+        let directory = FakeDirectory()
+        let store = try InProcessStore(cluster: ClusterAttachment(directory: directory, puller: FakePuller()))
+        let client = try PlasmaClient(socketPath: store.socketPath)
+        let again = id(10)
+        try client.put(again, bytes: [1, 2, 3])
+        directory.inject([.wanted(again, byNode: "a")])
+        #expect(eventually { directory.published.count == 1 })
+        // Both frames in one write (Arrow's inline create-and-seal): read and run in one pass.
+        let arrow = try UnixSocket.connect(path: store.socketPath)
+        let frames = ArrowRequest.delete(ids: [again]).encode()
+            + ArrowRequest.createAndSeal(id: again, evictIfFull: false, data: [4, 5, 6, 7], metadata: [], digest: [UInt8](repeating: 0, count: 8)).encode()
+        try frames.withUnsafeBytes { try arrow.writeAll($0) }
+        #expect(eventually { directory.published.count == 2 })
+        #expect(directory.published.last == ClusterLocation(
+            id: again, node: "b", transferAddress: "127.0.0.1:7402", dataSize: 4, metadataSize: 0, checksum: xxh64([4, 5, 6, 7])))
+        arrow.close()
         client.close()
         store.stop()
     }

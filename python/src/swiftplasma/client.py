@@ -341,7 +341,11 @@ class Client:
         buffer = self.create(object_id, len(view), metadata, wait_for_space)
         target = buffer._view
         assert target is not None
-        _copy.copy(target, view, self.copy_threads, self.copy_threshold)
+        try:
+            _copy.copy(target, view, self.copy_threads, self.copy_threshold)
+        except BaseException:
+            buffer.abort()  # don't leave an unsealed object behind (a copy thread refused, an interrupt)
+            raise
         buffer.seal()
 
     def create(self, object_id: ObjectID, size: int, metadata: bytes = b"", wait_for_space: float | None = 0
