@@ -69,13 +69,7 @@ final class CopyPool: @unchecked Sendable {
         startHelpers(upTo: min(job.helpersWanted, Self.maximumHelpers))
         open.append(job)
         pthread_cond_broadcast(posted)
-        while job.nextChunk < job.chunks {
-            let index = take(from: job)
-            pthread_mutex_unlock(mutex)
-            job.copy(chunk: index)
-            pthread_mutex_lock(mutex)
-            job.finished += 1
-        }
+        copyChunks(of: job)
         while job.finished < job.chunks { pthread_cond_wait(completed, mutex) }
         pthread_mutex_unlock(mutex)
     }
@@ -107,14 +101,20 @@ final class CopyPool: @unchecked Sendable {
                 continue
             }
             job.helpersWanted -= 1
-            while job.nextChunk < job.chunks {
-                let index = take(from: job)
-                pthread_mutex_unlock(mutex)
-                job.copy(chunk: index)
-                pthread_mutex_lock(mutex)
-                job.finished += 1
-                if job.finished == job.chunks { pthread_cond_broadcast(completed) }
-            }
+            copyChunks(of: job)
+        }
+    }
+
+    /// Copies chunks of `job` until none is left to take (mutex held on entry and exit, released while
+    /// copying); whoever finishes the last chunk wakes the caller waiting for it.
+    private func copyChunks(of job: CopyJob) {
+        while job.nextChunk < job.chunks {
+            let index = take(from: job)
+            pthread_mutex_unlock(mutex)
+            job.copy(chunk: index)
+            pthread_mutex_lock(mutex)
+            job.finished += 1
+            if job.finished == job.chunks { pthread_cond_broadcast(completed) }
         }
     }
 }

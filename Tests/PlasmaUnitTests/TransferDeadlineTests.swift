@@ -27,12 +27,8 @@ import Testing
         var dripped: Int { lock.withLock { count } }
 
         private func run(size: Int) {
-            guard let (socket, _) = try? listener.accept() else { return }
+            guard let (socket, session) = acceptOneRequest(on: listener) else { return }
             defer { socket.close() }
-            let handshake = TransferHandshake(token: TransferTests.token, nodeName: "a")
-            guard let (_, session) = try? handshake.runAsServer(on: socket, before: MonotonicClock.nanoseconds() + 30_000_000_000) else { return }
-            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
-            guard (try? socket.receiveExactly(&request)) != nil else { return }
             guard (try? socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: size, metadataSize: 0)))) != nil else { return }
             let end = MonotonicClock.nanoseconds() + 60_000_000_000
             while MonotonicClock.nanoseconds() < end, lock.withLock({ count }) < size {

@@ -90,12 +90,8 @@ import Testing
         let (listener, port) = try TCPSocket.listen(on: TCPEndpoint(host: "127.0.0.1", port: 0))
         defer { listener.close() }
         let server = try PosixThread {
-            guard let (socket, _) = try? listener.accept() else { return }
+            guard let (socket, session) = acceptOneRequest(on: listener) else { return }
             defer { socket.close() }
-            let handshake = TransferHandshake(token: TransferTests.token, nodeName: "a")
-            guard let (_, session) = try? handshake.runAsServer(on: socket, before: MonotonicClock.nanoseconds() + 30_000_000_000) else { return }
-            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
-            guard (try? socket.receiveExactly(&request)) != nil else { return }
             var reply = session.sealReply(TransferWire.reply(.sending, dataSize: 64, metadataSize: 0))
             reply[0] = TransferWire.ReplyStatus.notHeld.rawValue
             try? socket.send(reply)

@@ -300,12 +300,8 @@ struct PullTarget {
         defer { listener.close() }
         let size = 8 << 20
         let server = try PosixThread {
-            guard let (socket, _) = try? listener.accept() else { return }
+            guard let (socket, session) = acceptOneRequest(on: listener) else { return }
             defer { socket.close() }
-            let handshake = TransferHandshake(token: Self.token, nodeName: "a")
-            guard let (_, session) = try? handshake.runAsServer(on: socket, before: MonotonicClock.nanoseconds() + 30_000_000_000) else { return }
-            var request = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
-            guard (try? socket.receiveExactly(&request)) != nil else { return }
             try? socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: size, metadataSize: 0)))
             try? socket.send([UInt8](repeating: 7, count: size / 2))
         }
