@@ -10,6 +10,8 @@ final class EventLoop {
     private let epoll: Epoll
     private var handlers: [Int32: Handler] = [:]
     private var events: [Epoll.Event] = []
+    /// Where in its batch the next pass starts dispatching (modulo the batch's size).
+    private var dispatchRotation: UInt64 = 0
     private(set) var isStopping = false
 
     /// Milliseconds until the next timer is due (-1: none). Asked before every wait.
@@ -72,7 +74,14 @@ final class EventLoop {
             passStarted = now
             adaptBusyPoll(polling: polling, now: now)
             noteIdleness(now: now)
-            for event in events {
+            // Each pass starts its dispatch one place further into the batch. Handlers stop early once
+            // the pass's work budget is spent (big frames, StoreServer.readAvailable); with a batch in
+            // the same order every pass, the descriptors listed last would wait forever.
+            let count = events.count
+            let start = count == 0 ? 0 : Int(dispatchRotation % UInt64(count))
+            dispatchRotation &+= 1
+            for step in 0..<count {
+                let event = events[(start + step) % count]
                 // A handler may have unregistered a later descriptor in this same batch.
                 handlers[event.fd]?(event)
             }
