@@ -61,6 +61,23 @@ final class CopyPool: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(posted, nil)
         pthread_cond_init(completed, nil)
+        // A fork while another thread holds the mutex would leave it held for good in the child: hold
+        // it across the fork, then the child starts over with no helpers (they stayed in the parent).
+        pthread_atfork({ CopyPool.shared.lockForFork() }, { CopyPool.shared.unlockAfterFork() }, { CopyPool.shared.startOverInChild() })
+    }
+
+    private func lockForFork() { pthread_mutex_lock(mutex) }
+
+    private func unlockAfterFork() { pthread_mutex_unlock(mutex) }
+
+    /// In the child: the forking thread held the mutex; no helper exists, and no copy is under way
+    /// (copies of other threads of the parent aren't either). Copies here take helpers anew.
+    private func startOverInChild() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(posted, nil)
+        pthread_cond_init(completed, nil)
+        open = []
+        helpers = []  // their threads don't exist here (never joined: dropping a PosixThread doesn't join)
     }
 
     /// Copies every chunk of `job`, with as many helpers as are free, and returns when all are copied.

@@ -138,3 +138,42 @@ def test_the_buffer_api_is_there_on_cpython() -> None:
     # Otherwise every copy silently takes the one-thread path and the tests above prove nothing new.
     assert _copy._API is not None
     assert ctypes.sizeof(_copy._PyBuffer) == 80  # Py_buffer on 64-bit CPython
+
+
+@pytest.mark.store(memory="256M")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # the point
+def test_a_child_forked_while_another_thread_holds_the_pool_lock_can_still_put(store: Store) -> None:
+    import os
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _copy._pool_lock:
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(60)
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's holder thread isn't here to release the lock
+        code = 1
+        try:
+            with sp.connect(store.path, copy_threads=2) as client:
+                _check_put(client, random.Random(5).randbytes(_copy.DEFAULT_THRESHOLD + 1))
+            code = 0
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    # The child hangs for good on the inherited lock if it isn't replaced: wait 60 s (~1,000x its
+    # expected time), then end it and fail.
+    for _ in range(600):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        threading.Event().wait(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's put hung on the copy pool's lock")
+    assert os.waitstatus_to_exitcode(status) == 0

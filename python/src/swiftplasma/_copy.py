@@ -126,6 +126,16 @@ _pool_pid = 0
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_after_fork() -> None:
+    """In a forked child: a fresh lock (another thread of the parent may have held this one at the
+    fork, and would never release it here) and no pool (its threads stayed in the parent)."""
+    global _pool, _pool_pid, _pool_lock
+    _pool, _pool_pid, _pool_lock = None, 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _helpers() -> ThreadPoolExecutor:
     """The process's helpers; a forked child, which has none of its parent's threads, makes its own."""
     global _pool, _pool_pid
