@@ -25,7 +25,7 @@ import Testing
                 servedThisPass += 1
             }
         }
-        loop.beforeSleep = {
+        loop.beforeSleep = { [unowned loop] in  // the loop keeps this closure: no cycle
             servedThisPass = 0
             passes += 1
             if passes > 8 { loop.stop() }
