@@ -73,7 +73,7 @@ final class CopyPool: @unchecked Sendable {
     /// In the child: the forking thread held the mutex; no helper exists, and no copy is under way
     /// (copies of other threads of the parent aren't either). Copies here take helpers anew.
     private func startOverInChild() {
-        pthread_mutex_init(mutex, nil)
+        pthread_mutex_unlock(mutex)  // held by the forking thread, which is this one
         pthread_cond_init(posted, nil)
         pthread_cond_init(completed, nil)
         open = []

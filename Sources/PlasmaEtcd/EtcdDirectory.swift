@@ -86,7 +86,8 @@ public final class EtcdDirectory: ClusterDirectory {
             for location in locations where location.node == localNode.name {
                 state.locations[location.id] = location
                 state.pending.publishes[location.id] = location
-                state.pending.unpublishes[location.id] = nil
+                // A withdrawal batched before stays: the flush withdraws, then publishes. Dropping it
+                // left the old record (other bytes) in `first/`, and the new one was refused against it.
                 state.deferred.remove(location.id)
             }
         }

@@ -167,10 +167,12 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
 
     private func perform(_ target: PullRequest, hasher: HashStage?) -> Result<PulledCopy, PullFailure> {
         let location = target.location
-        // Once per pull: a stale kept connection and its replacement share it (the bound never doubles).
-        let deadline = deadline(for: location.totalSize)
+        // Set once connected, and once per pull: a stale kept connection and its replacement share it
+        // (the bound never doubles).
+        var pullDeadline: UInt64?
         if let connection = takeIdle(location.transferAddress) {
-            switch run(target, on: connection, deadline: deadline, hasher: hasher) {
+            pullDeadline = deadline(for: location.totalSize)
+            switch run(target, on: connection, deadline: pullDeadline!, hasher: hasher) {
             case .some(let result): return result
             case .none: break  // the kept connection had been closed: open a fresh one
             }
@@ -183,6 +185,11 @@ public final class TransferPuller: ObjectPuller, @unchecked Sendable {
                 connectTimeout: configuration.connectTimeout, ioTimeout: configuration.ioTimeout)
         } catch {
             return .failure(failure(error, address: location.transferAddress, node: location.node))
+        }
+        let deadline = pullDeadline ?? deadline(for: location.totalSize)
+        guard MonotonicClock.nanoseconds() < deadline else {
+            connection.close()
+            return .failure(.connection("\(location.transferAddress): the pull's deadline passed on a kept connection"))
         }
         return run(target, on: connection, deadline: deadline, hasher: hasher) ?? .failure(.connection("\(location.transferAddress): the connection closed before the reply"))
     }

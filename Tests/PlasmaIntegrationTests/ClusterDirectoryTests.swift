@@ -125,6 +125,30 @@ extension IntegrationTests {
             await b.stop()
         }
 
+        /// An id deleted and sealed again with other bytes in one store pass: the withdrawal batched
+        /// first must reach etcd before the new record, or `first/` still holds the old checksum and
+        /// the new location is refused against this node's own record.
+        @Test func aWithdrawalThenAPublishWithOtherBytesInOneFlushReplaceTheRecords() async throws {
+            let etcd = try EtcdProcess()
+            let url = etcd.url()
+            let (a, aEvents) = try await startedDirectory("a", url: url)
+            let (b, bEvents) = try await startedDirectory("b", url: url)
+            var random = SeededRandom(seed: 31)
+            let id = ObjectID.random(using: &random)
+            a.want([id])
+            a.flush()
+            b.publish([location(id, on: "b", checksum: 1)])
+            b.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b", checksum: 1)))
+            b.unpublish([id])
+            b.publish([location(id, on: "b", checksum: 2)])
+            b.flush()
+            try await aEvents.waitFor(.located(location(id, on: "b", checksum: 2)))
+            #expect(!bEvents.all.contains { if case .publishRefused = $0 { true } else { false } })
+            await a.stop()
+            await b.stop()
+        }
+
         @Test func relocateReportsThePresentLocationsOfWantedIdsAgain() async throws {
             let etcd = try EtcdProcess()
             let url = etcd.url()

@@ -343,8 +343,11 @@ class Client:
         assert target is not None
         try:
             _copy.copy(target, view, self.copy_threads, self.copy_threshold)
-        except BaseException:
-            buffer.abort()  # don't leave an unsealed object behind (a copy thread refused, an interrupt)
+        except BaseException as error:
+            try:
+                buffer.abort()  # don't leave an unsealed object behind (a copy thread refused, an interrupt)
+            except BaseException as abort_error:
+                raise error from abort_error  # the copy's error is the one to see
             raise
         buffer.seal()
 
