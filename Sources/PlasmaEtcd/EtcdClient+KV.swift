@@ -38,7 +38,7 @@ extension EtcdClient {
             // text, and a key that isn't UTF-8 would come back as other bytes (a page read again forever,
             // or keys skipped). Each page must start past the one before.
             let next = GatewayJSON.bytes(last["key"]) + [0]
-            guard next.lexicographicallyPrecedes(from) == false, next != from else {
+            guard from.lexicographicallyPrecedes(next) else {
                 throw .malformedResponse("a range page did not move past its start key")
             }
             from = next
