@@ -281,6 +281,9 @@ def test_killed_arrow_client_leaves_nothing_behind(store, cell):
         [data] = newcomer.get_buffers([object_id], timeout_ms=5000)
         assert bytes(data) == (np.arange(kept) % 251).astype(np.uint8).tobytes()
         del data
+        # The release goes on the newcomer's socket and the evict on the observer's, and a release has no
+        # reply: wait until the store has taken it, or the evict may be served first and find nothing.
+        assert eventually(lambda: listed(name)[hex_id]["ref_count"] == 0), listed(name)
         assert observer.evict(10 * kept) == kept, "the released sealed object should be evictable"
     else:
         assert not newcomer.contains(object_id)
