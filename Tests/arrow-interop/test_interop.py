@@ -5,6 +5,7 @@ Every store here is our binary, started the way pyarrow starts its own (our_stor
 """
 import gc
 import glob
+import json
 import os
 import signal
 import socket
@@ -32,6 +33,21 @@ MB = 1 << 20
 
 def random_id():
     return plasma.ObjectID(np.random.bytes(20))
+
+
+def pending_gets(name):
+    """The store's pending_gets gauge, through `plasma stats --json` (its own connection)."""
+    run = subprocess.run([CLI_BIN, "stats", "--json", "--socket", name], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)["gauges"]["pending_gets"]
+
+
+def eventually(predicate, timeout=10):
+    """Polls `predicate` until it is true or `timeout` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return predicate()
 
 
 @pytest.fixture
@@ -232,7 +248,9 @@ def test_blocking_get_across_processes(store, client):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert waiter.stdout.readline().strip() == "waiting"
-        time.sleep(0.2)
+        # The waiter prints before it sends its get: wait until the store holds the get (not a fixed sleep,
+        # which under load may end first), so that the puts below really answer a waiting get.
+        assert eventually(lambda: pending_gets(store[0]) == 1), "the waiter's get never waited in the store"
         for index, object_id in enumerate(ids):
             assert waiter.poll() is None, "the get returned before every object was sealed"
             client.put_raw_buffer(b"value%d" % index, object_id=object_id)
@@ -247,10 +265,12 @@ def test_client_killed_during_get(store, client):
     waiter = subprocess.Popen([sys.executable, "-c", BLOCKED_GET, store[0], object_id.binary().hex()],
                               stdout=subprocess.PIPE, text=True)
     assert waiter.stdout.readline().strip() == "waiting"
-    time.sleep(0.1)
+    # Killed while its get waits in the store, and the put comes once the store has dropped that get:
+    # waits on the store's state (a fixed sleep may end first under load and test something else).
+    assert eventually(lambda: pending_gets(store[0]) == 1), "the waiter's get never waited in the store"
     waiter.kill()
     waiter.wait()
-    time.sleep(0.1)
+    assert eventually(lambda: pending_gets(store[0]) == 0), "the store kept the dead waiter's get"
     client.put_raw_buffer(b"after the death", object_id=object_id)
     assert bytes(client.get_buffers([object_id])[0]) == b"after the death"
     assert not client.contains(random_id())
