@@ -33,7 +33,12 @@ extension EtcdClient {
             let raw = answer["kvs"] as? [Any] ?? []
             let keys = raw.compactMap(GatewayJSON.keyValue)
             try page(keys)
-            guard answer["more"] as? Bool == true, let last = raw.last as? [String: Any] else { return revision }
+            guard answer["more"] as? Bool == true else { return revision }
+            // More keys follow but the page held none to continue after: returning here would hand the
+            // caller a prefix cut short as if it were all of it.
+            guard let last = raw.last as? [String: Any] else {
+                throw .malformedResponse("a range page said more keys follow but held none")
+            }
             // The next key after the last one read, from its raw bytes: `EtcdKeyValue.key` is decoded
             // text, and a key that isn't UTF-8 would come back as other bytes (a page read again forever,
             // or keys skipped). Each page must start past the one before.

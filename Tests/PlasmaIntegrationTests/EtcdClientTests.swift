@@ -49,6 +49,17 @@ extension IntegrationTests {
             #expect(revision == (try await client.range("/paged/", prefix: true)).revision)
         }
 
+        @Test func aPageThatSaysMoreFollowsButHoldsNoKeysIsAnErrorNotTheEnd() async throws {
+            let gateway = try FakeGateway(answering: #"{"header":{"revision":"7"},"kvs":[],"more":true,"count":"3"}"#)
+            defer { gateway.close() }
+            let client = EtcdClient(endpoints: try EtcdEndpoints(url: "etcd://127.0.0.1:\(gateway.port)"))
+            var pages = 0
+            await #expect(throws: EtcdError.malformedResponse("a range page said more keys follow but held none")) {
+                _ = try await client.rangePages("/p/", pageSize: 10) { _ in pages += 1 }
+            }
+            #expect(pages == 1)
+        }
+
         @Test func keysTransactionsLeasesAndAWatchAgainstEtcd() async throws {
             let etcd = try EtcdProcess()
             // The first endpoint refuses: requests go on to the second.
