@@ -23,6 +23,12 @@ extension StoreEngine {
         public var digest: UInt64
         /// When it was created (monotonic clock): with its slot, it names this object and no later one.
         public var createdAtMonotonicNanoseconds: UInt64
+
+        /// When it was sealed (the engine's monotonic clock, read at the seal); nil while unsealed.
+        public var sealedAtMonotonicNanoseconds: UInt64? {
+            guard info.state == .sealed, info.sealDurationNanoseconds >= 0 else { return nil }
+            return createdAtMonotonicNanoseconds &+ UInt64(info.sealDurationNanoseconds)
+        }
     }
 
     /// Calls `body` for each object in `slots` (free slots skipped).

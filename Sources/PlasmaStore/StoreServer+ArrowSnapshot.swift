@@ -8,8 +8,8 @@ import PlasmaEngine
 ///
 /// What the subscriber hears (docs/SECURITY.md): every object sealed at its subscribe and still present
 /// when the walk reaches it, once, before any event since the subscribe (those wait behind the walk).
-/// An object sealed since is announced by its event only: the walk skips the ids sealed since
-/// (`ArrowNotifier.SnapshotWalk.sealedSince`). An object deleted (or evicted) before the walk reached it
+/// An object sealed since is announced by its event only: the walk skips objects sealed after the
+/// subscribe's time (`ArrowNotifier.SnapshotWalk.subscribedAt`). An object deleted (or evicted) before the walk reached it
 /// is not announced as sealed; its deletion is, in order with the other events. This needs objects
 /// never to change slot while present: with a spill store the snapshot is taken at once.
 extension StoreServer {
@@ -30,7 +30,7 @@ extension StoreServer {
             flushNotifier(of: connection)
             return
         }
-        notifier.snapshotWalk = ArrowNotifier.SnapshotWalk(nextSlot: 0, endSlot: endSlot)
+        notifier.snapshotWalk = ArrowNotifier.SnapshotWalk(nextSlot: 0, endSlot: endSlot, subscribedAt: tickedMonotonicNanoseconds())
         arrowSnapshotWalks.append(connection)
     }
 
@@ -48,7 +48,7 @@ extension StoreServer {
             var entries: [ArrowNotifier.Pending] = []
             engine.forEachObject(inSlots: range) { _, row in
                 let info = row.info
-                guard info.state == .sealed, !walk.sealedSince.contains(info.id) else { return }
+                guard walk.announces(sealedAt: row.sealedAtMonotonicNanoseconds) else { return }
                 entries.append(.sealed(id: info.id, dataSize: Int64(info.dataSize), metadataSize: Int64(info.metadataSize), digest: row.digest))
             }
             remaining -= max(1, range.count)
@@ -61,5 +61,14 @@ extension StoreServer {
             if !done { arrowSnapshotWalks.append(connection) }
         }
         return max(1, slots) - max(0, remaining)
+    }
+
+    /// A reading of the engine's clock (the system's monotonic one) that every later reading exceeds:
+    /// waits out the clock's tick, well under a microsecond, so that a seal run after this can't read
+    /// the same time.
+    private func tickedMonotonicNanoseconds() -> UInt64 {
+        let now = clock.monotonicNanoseconds()
+        while clock.monotonicNanoseconds() == now {}
+        return now
     }
 }

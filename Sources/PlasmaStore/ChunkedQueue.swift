@@ -1,0 +1,52 @@
+/// A first-in first-out queue kept in chunks of a fixed number of elements.
+///
+/// Appending never moves what already waits, and memory grows and shrinks a chunk at a time. A `Deque`
+/// doubles by copying everything it holds: the Arrow subscribers' backlogs, all fed by the same seals,
+/// reached their doublings together, and 34 backlogs of ~1M notifications copied in one batch's pass
+/// held the loop half a second (issue 13, `plasma-bench hostile`).
+struct ChunkedQueue<Element> {
+    /// Elements per chunk.
+    let chunkCapacity: Int
+    private var chunks: [[Element]] = []
+    /// Elements of `chunks[0]` already taken.
+    private var head = 0
+    /// Elements waiting.
+    private(set) var count = 0
+
+    init(chunkCapacity: Int) {
+        precondition(chunkCapacity > 0)
+        self.chunkCapacity = chunkCapacity
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// Elements the allocated chunks have room for: what the queue holds in memory, in elements.
+    var allocatedCapacity: Int { chunks.count * chunkCapacity }
+
+    mutating func append(_ element: Element) {
+        if chunks.isEmpty || chunks[chunks.count - 1].count == chunkCapacity {
+            var chunk: [Element] = []
+            chunk.reserveCapacity(chunkCapacity)
+            chunks.append(chunk)
+        }
+        chunks[chunks.count - 1].append(element)
+        count += 1
+    }
+
+    mutating func append(contentsOf elements: some Sequence<Element>) {
+        for element in elements { append(element) }
+    }
+
+    mutating func popFirst() -> Element? {
+        guard count > 0 else { return nil }
+        let element = chunks[0][head]
+        head += 1
+        count -= 1
+        // A chunk read to its end goes, unless it is the last and may still be appended to.
+        if head == chunks[0].count, count == 0 || head == chunkCapacity {
+            chunks.removeFirst()
+            head = 0
+        }
+        return element
+    }
+}
