@@ -115,11 +115,13 @@ final class ArrowNotifier {
     /// Notifications waiting (snapshot included), not counting the chunk being written.
     var pendingNotifications: Int { snapshot.count + backlog.count }
 
-    /// Store heap this subscriber holds now: the chunks its waiting entries (snapshot included) take,
-    /// and the encoded chunk being written. What the client-state budget charges for it; it changes
-    /// once per ``chunkEntries`` notifications, so the charge isn't redone for each one.
+    /// Store heap this subscriber holds now, as the client-state budget charges it: its waiting
+    /// entries (snapshot included) rounded up to whole chunks of ``chunkEntries``, and the encoded
+    /// chunk being written. Rounded so that it changes once per ``chunkEntries`` notifications and the
+    /// charge isn't redone for each one; nothing waiting costs nothing.
     var heldBytes: Int {
-        (snapshot.allocatedCapacity + backlog.allocatedCapacity) * Self.bytesPerPendingNotification + encoded.count
+        let entries = (pendingNotifications + Self.chunkEntries - 1) / Self.chunkEntries * Self.chunkEntries
+        return entries * Self.bytesPerPendingNotification + encoded.count
     }
 
     /// Queues the announcement of objects that existed at subscribe, ahead of every event; the whole

@@ -1,6 +1,7 @@
-/// A first-in first-out queue kept in chunks of a fixed number of elements.
+/// A first-in first-out queue kept in chunks of at most a fixed number of elements.
 ///
-/// Appending never moves what already waits, and memory grows and shrinks a chunk at a time. A `Deque`
+/// Appending never moves more than one chunk (a chunk grows by doubling up to its capacity), and memory
+/// is given back a chunk at a time. A `Deque`
 /// doubles by copying everything it holds: the Arrow subscribers' backlogs, all fed by the same seals,
 /// reached their doublings together, and 34 backlogs of ~1M notifications copied in one batch's pass
 /// held the loop half a second (issue 13, `plasma-bench hostile`).
@@ -20,15 +21,13 @@ struct ChunkedQueue<Element> {
 
     var isEmpty: Bool { count == 0 }
 
-    /// Elements the allocated chunks have room for: what the queue holds in memory, in elements.
-    var allocatedCapacity: Int { chunks.count * chunkCapacity }
+    /// Chunks held.
+    var chunkCount: Int { chunks.count }
 
     mutating func append(_ element: Element) {
-        if chunks.isEmpty || chunks[chunks.count - 1].count == chunkCapacity {
-            var chunk: [Element] = []
-            chunk.reserveCapacity(chunkCapacity)
-            chunks.append(chunk)
-        }
+        // Not reserved whole: a queue that is emptied as fast as it fills (a subscriber that keeps up)
+        // would allocate and free a full chunk per element.
+        if chunks.isEmpty || chunks[chunks.count - 1].count == chunkCapacity { chunks.append([]) }
         chunks[chunks.count - 1].append(element)
         count += 1
     }

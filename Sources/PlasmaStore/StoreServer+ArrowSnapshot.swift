@@ -64,8 +64,8 @@ extension StoreServer {
     }
 
     /// A reading of the engine's clock (the system's monotonic one) that every later reading exceeds:
-    /// waits out the clock's tick, well under a microsecond, so that a seal run after this can't read
-    /// the same time.
+    /// waits out the clock's tick (nanoseconds with the usual TSC clock source; up to a jiffy, a few
+    /// milliseconds, with a coarse one), so that a seal run after this can't read the same time.
     private func tickedMonotonicNanoseconds() -> UInt64 {
         let now = clock.monotonicNanoseconds()
         while clock.monotonicNanoseconds() == now {}

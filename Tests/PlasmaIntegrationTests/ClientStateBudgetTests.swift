@@ -286,7 +286,7 @@ extension IntegrationTests {
         }
 
         /// An Arrow subscriber's notification backlog is charged to its share (48 B per waiting
-        /// notification): past the share its notification socket goes, the client stays, and the charge
+        /// notification, rounded up to chunks of 1,024): past the share its notification socket goes, the client stays, and the charge
         /// goes back to 0; well within `--arrow-notification-backlog`, so the budget is what bounds it.
         @Test func anArrowSubscriberThatStopsReadingIsBoundedByItsShare() throws {
             let store = try StoreProcess(arguments: Self.arguments)

@@ -98,7 +98,7 @@ import Testing
     }
 
     /// While the snapshot is walked, events wait behind it (the socket takes only snapshot entries), and
-    /// the ids sealed since are kept for the walk to skip; once the walk ends the events follow.
+    /// no per-id state is kept for the walk (it skips by seal time); once the walk ends the events follow.
     @Test func eventsWaitBehindASnapshotBeingWalked() throws {
         let (notifier, reader) = try Self.lateSubscriber(backlog: 10)
         defer { notifier.socket.close(); reader.close() }

@@ -26,17 +26,17 @@ import Testing
         #expect(expected == next && queue.isEmpty)
     }
 
-    @Test func memoryIsTakenAndGivenBackAChunkAtATime() {
+    @Test func chunksAreTakenAndGivenBackWhole() {
         var queue = ChunkedQueue<Int>(chunkCapacity: 4)
-        #expect(queue.allocatedCapacity == 0)
+        #expect(queue.chunkCount == 0)
         queue.append(contentsOf: 0..<9)
-        #expect(queue.allocatedCapacity == 12, "three chunks for nine elements")
+        #expect(queue.chunkCount == 3, "three chunks for nine elements")
         for _ in 0..<4 { _ = queue.popFirst() }
-        #expect(queue.allocatedCapacity == 8, "a chunk read to its end goes")
+        #expect(queue.chunkCount == 2, "a chunk read to its end goes")
         for _ in 0..<5 { _ = queue.popFirst() }
-        #expect(queue.isEmpty && queue.allocatedCapacity == 0, "an empty queue holds no chunk")
+        #expect(queue.isEmpty && queue.chunkCount == 0, "an empty queue holds no chunk")
         queue.append(9)
-        #expect(queue.popFirst() == 9 && queue.allocatedCapacity == 0)
+        #expect(queue.popFirst() == 9 && queue.chunkCount == 0)
         #expect(queue.popFirst() == nil)
     }
 }
