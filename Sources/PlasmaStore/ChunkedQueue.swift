@@ -1,10 +1,10 @@
 /// A first-in first-out queue kept in chunks of at most a fixed number of elements.
 ///
 /// Appending never moves more than one chunk (a chunk grows by doubling up to its capacity), and memory
-/// is given back a chunk at a time. A `Deque`
-/// doubles by copying everything it holds: the Arrow subscribers' backlogs, all fed by the same seals,
-/// reached their doublings together, and 34 backlogs of ~1M notifications copied in one batch's pass
-/// held the loop half a second (issue 13, `plasma-bench hostile`).
+/// is given back a chunk at a time. A `Deque` doubles by copying everything it holds: the Arrow
+/// subscribers' backlogs, all fed by the same seals, reached their doublings together, and 34 backlogs
+/// of ~1M notifications copied in one batch's pass held the loop half a second (issue 13,
+/// `plasma-bench hostile`).
 struct ChunkedQueue<Element> {
     /// Elements per chunk.
     let chunkCapacity: Int

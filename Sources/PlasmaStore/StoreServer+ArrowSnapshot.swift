@@ -9,9 +9,10 @@ import PlasmaEngine
 /// What the subscriber hears (docs/SECURITY.md): every object sealed at its subscribe and still present
 /// when the walk reaches it, once, before any event since the subscribe (those wait behind the walk).
 /// An object sealed since is announced by its event only: the walk skips objects sealed after the
-/// subscribe's time (`ArrowNotifier.SnapshotWalk.subscribedAt`). An object deleted (or evicted) before the walk reached it
-/// is not announced as sealed; its deletion is, in order with the other events. This needs objects
-/// never to change slot while present: with a spill store the snapshot is taken at once.
+/// subscribe's time (`ArrowNotifier.SnapshotWalk.subscribedAt`). An object deleted (or evicted) before
+/// the walk reached it is not announced as sealed; its deletion is, in order with the other events.
+/// This needs objects never to change slot while present: with a spill store the snapshot is taken at
+/// once.
 extension StoreServer {
     /// Tables of at most this many slots are taken at once: less than a slice of a list.
     static let arrowSnapshotAtOnceSlots = ListBuild.sliceObjects
