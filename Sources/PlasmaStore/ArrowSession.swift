@@ -77,8 +77,6 @@ final class ArrowNotifier {
     private var snapshot = ChunkedQueue<Pending>(chunkCapacity: ArrowNotifier.chunkEntries)
     /// Events since the subscribe, in order, behind the snapshot.
     private var backlog = ChunkedQueue<Pending>(chunkCapacity: ArrowNotifier.chunkEntries)
-    /// What the client-state budget was last charged for this subscriber (``heldBytes`` then).
-    var chargedBytes = 0
     /// Encoded messages taken from `snapshot` and `backlog`, written up to `written`.
     private var encoded: [UInt8] = []
     private var written = 0
@@ -117,8 +115,8 @@ final class ArrowNotifier {
 
     /// Store heap this subscriber holds now, as the client-state budget charges it: its waiting
     /// entries (snapshot included) rounded up to whole chunks of ``chunkEntries``, and the encoded
-    /// chunk being written. Rounded so that it changes once per ``chunkEntries`` notifications and the
-    /// charge isn't redone for each one; nothing waiting costs nothing.
+    /// chunk being written. Rounded so that it changes once per ``chunkEntries`` notifications: between
+    /// those, charging it again is a no-op of the budget's; nothing waiting costs nothing.
     var heldBytes: Int {
         let entries = (pendingNotifications + Self.chunkEntries - 1) / Self.chunkEntries * Self.chunkEntries
         return entries * Self.bytesPerPendingNotification + encoded.count

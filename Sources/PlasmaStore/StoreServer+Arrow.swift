@@ -131,12 +131,7 @@ extension StoreServer {
     /// False when it was dropped.
     @discardableResult
     private func chargeNotifier(_ notifier: ArrowNotifier, of connection: Connection) -> Bool {
-        let held = notifier.heldBytes
-        guard held != notifier.chargedBytes else { return true }
-        guard !chargeArrowBacklog(of: connection, to: held) else {
-            notifier.chargedBytes = held
-            return true
-        }
+        guard !chargeArrowBacklog(of: connection, to: notifier.heldBytes) else { return true }
         dropNotifier(of: connection, reason: "holds \(notifier.heldBytes) bytes of notifications, more than its share of --client-state-budget allows; its notification socket is closed")
         return false
     }
