@@ -84,6 +84,8 @@ public protocol EngineObserver: AnyObject {
     func createAnswered(client: ClientID, ticket: UInt64, sealing: Bool, _ answer: Result<CreateOutcome, EngineError>)
     /// An event for one subscription.
     func deliver(_ event: ObjectEvent, to subscription: SubscriptionKey)
+    /// Every event, once, while `StoreEngine.publishesEveryEvent` is set (whoever the subscriptions are).
+    func published(_ event: ObjectEvent)
     /// An evicted object's bytes went to the spill sink.
     func spilled(_ id: ObjectID, bytes: Int)
     /// A spilled object came back into the arena.
@@ -91,6 +93,8 @@ public protocol EngineObserver: AnyObject {
 }
 
 extension EngineObserver {
+    /// Nothing to do by default.
+    public func published(_ event: ObjectEvent) {}
     /// Nothing to do by default.
     public func spilled(_ id: ObjectID, bytes: Int) {}
     /// Nothing to do by default.

@@ -6,8 +6,16 @@ import PlasmaCore
 /// unlink). The list holds exactly the sealed objects that no client references: the evictable ones,
 /// least recently released first. The id -> slot index is a ``SlotIndex`` over the slab (8 bytes per
 /// bucket) rather than a `[ObjectID: Int32]` (28 bytes per bucket): the records already hold the ids.
+///
+/// The slab is pages of ``pageSlots`` records, each allocated once at its size: one array doubled by
+/// copying, at a million objects (120 MB) into pages touched for the first time, held the loop
+/// hundreds of milliseconds inside one create (issue 13, `plasma-bench hostile`).
 struct ObjectTable {
-    private var slots: [ObjectRecord?] = []
+    /// Records per page (480 KB).
+    static let pageSlots = 4_096
+    private var pages: [[ObjectRecord?]] = []
+    /// Slots used so far, free ones included.
+    private var usedSlots = 0
     private var freeSlots: [Int32] = []
     private var index = SlotIndex()
     private var oldestEvictable: Int32 = -1
@@ -25,22 +33,27 @@ struct ObjectTable {
     var createdCount: Int { index.count - sealedCount }
 
     func slot(of id: ObjectID) -> Int32? {
-        index.find(id.hashValue) { slots[Int($0)]!.id == id }?.slot
+        index.find(id.hashValue) { self[$0].id == id }
     }
 
     subscript(slot: Int32) -> ObjectRecord {
-        get { slots[Int(slot)]! }
-        _modify { yield &slots[Int(slot)]! }
+        get { pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots]! }
+        _modify { yield &pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots]! }
     }
 
     mutating func insert(_ record: ObjectRecord) -> Int32 {
         let slot: Int32
         if let reused = freeSlots.popLast() {
             slot = reused
-            slots[Int(slot)] = record
+            pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots] = record
         } else {
-            slot = Int32(slots.count)
-            slots.append(record)
+            slot = Int32(usedSlots)
+            if usedSlots % Self.pageSlots == 0 {
+                pages.append([])
+                pages[pages.count - 1].reserveCapacity(Self.pageSlots)
+            }
+            pages[pages.count - 1].append(record)
+            usedSlots += 1
         }
         assert(self.slot(of: record.id) == nil, "inserting an id the table already holds")
         index.insert(slot, hash: record.id.hashValue)
@@ -53,9 +66,8 @@ struct ObjectTable {
     @discardableResult
     mutating func remove(_ slot: Int32) -> ObjectRecord {
         if self[slot].isEvictable { unlinkEvictable(slot) }
-        let record = slots[Int(slot)].take()!
-        let bucket = index.find(record.id.hashValue) { $0 == slot }!.bucket
-        index.remove(at: bucket)
+        let record = pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots].take()!
+        index.remove(record.id.hashValue) { $0 == slot }
         freeSlots.append(slot)
         bytesInUse -= record.totalSize
         if record.totalSize == 0 { emptyCount -= 1 }
@@ -97,83 +109,14 @@ struct ObjectTable {
     var leastRecentlyUsed: Int32? { oldestEvictable >= 0 ? oldestEvictable : nil }
 
     /// All records, in no particular order.
-    var records: some Sequence<ObjectRecord> { slots.lazy.compactMap { $0 } }
+    var records: some Sequence<ObjectRecord> { pages.lazy.joined().compactMap { $0 } }
 
     /// Slots used so far, free ones included: cursors over the table (lists, subscribe snapshots) walk
     /// `0..<slotCount`. A present object never changes slot.
-    var slotCount: Int { slots.count }
+    var slotCount: Int { usedSlots }
 
     /// The record in `slot`, nil when the slot is free (or past the end).
-    func record(inSlot slot: Int) -> ObjectRecord? { slot < slots.count ? slots[slot] : nil }
-}
-
-/// Open addressing (linear probing, power-of-two capacity, at most 3/4 full) from an object's hash to
-/// its slot. A bucket is one `UInt64`: the upper 32 bits of the id's hash (`Hasher`, seeded per process,
-/// so clients cannot choose colliding ids) and the slot + 1 (0 marks an empty bucket). The home bucket
-/// comes from those 32 hash bits, so growing and deleting never read a record; a lookup compares the
-/// stored hash bits first and reads a record only when they match. Deletion shifts later entries back
-/// (no tombstones).
-struct SlotIndex {
-    private var buckets = [UInt64](repeating: 0, count: 16)
-    private(set) var count = 0
-
-    private var mask: Int { buckets.count - 1 }
-
-    private static func tag(_ hash: Int) -> UInt64 { UInt64(UInt(bitPattern: hash) >> 32) }
-    private static func home(_ bucket: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: bucket >> 32) & mask }
-
-    /// The bucket and slot of the entry with `hash` for which `matches(slot)` holds, or nil.
-    func find(_ hash: Int, where matches: (Int32) -> Bool) -> (bucket: Int, slot: Int32)? {
-        let tag = Self.tag(hash)
-        let mask = mask
-        var i = Int(truncatingIfNeeded: tag) & mask
-        while true {
-            let entry = buckets[i]
-            if entry == 0 { return nil }
-            if entry >> 32 == tag {
-                let slot = Int32(truncatingIfNeeded: entry & 0xFFFF_FFFF) - 1
-                if matches(slot) { return (i, slot) }
-            }
-            i = (i + 1) & mask
-        }
-    }
-
-    /// Adds `slot` under `hash`; the caller knows no entry for the same id exists.
-    mutating func insert(_ slot: Int32, hash: Int) {
-        precondition(slot >= 0 && slot < Int32.max, "slot out of range")
-        if (count + 1) * 4 > buckets.count * 3 { grow() }
-        Self.put(Self.tag(hash) << 32 | UInt64(slot + 1), into: &buckets)
-        count += 1
-    }
-
-    /// Empties `bucket` and moves back every later entry of its cluster whose home is not after the hole.
-    mutating func remove(at bucket: Int) {
-        let mask = mask
-        var hole = bucket
-        var i = (hole + 1) & mask
-        while buckets[i] != 0 {
-            let home = Self.home(buckets[i], mask)
-            if (i &- home) & mask >= (i &- hole) & mask {
-                buckets[hole] = buckets[i]
-                hole = i
-            }
-            i = (i + 1) & mask
-        }
-        buckets[hole] = 0
-        count -= 1
-    }
-
-    private static func put(_ entry: UInt64, into buckets: inout [UInt64]) {
-        let mask = buckets.count - 1
-        var i = home(entry, mask)
-        while buckets[i] != 0 { i = (i + 1) & mask }
-        buckets[i] = entry
-    }
-
-    private mutating func grow() {
-        precondition(buckets.count <= 1 << 31, "object index full")  // home buckets come from 32 hash bits
-        var grown = [UInt64](repeating: 0, count: buckets.count * 2)
-        for entry in buckets where entry != 0 { Self.put(entry, into: &grown) }
-        buckets = grown
+    func record(inSlot slot: Int) -> ObjectRecord? {
+        slot < usedSlots ? pages[slot / Self.pageSlots][slot % Self.pageSlots] : nil
     }
 }

@@ -40,8 +40,13 @@ extension StoreEngine {
         return .success(())
     }
 
-    /// Tells every interested subscription; costs nothing when nobody is interested.
+    /// Tells every interested subscription, and the observer once when it hears every event; costs
+    /// nothing when nobody is interested.
     func publish(_ event: ObjectEvent, about id: ObjectID) {
+        if publishesEveryEvent {
+            eventsQueued += 1
+            observer?.published(event)
+        }
         guard subscriptions.count > 0 else { return }
         for key in subscriptions.subscribers(of: id) { deliver(event, to: key) }
     }

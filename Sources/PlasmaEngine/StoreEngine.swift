@@ -58,6 +58,9 @@ public final class StoreEngine {
     var evictedBytes = 0
     var deletedObjects = 0
     var eventsQueued = 0
+    /// The observer hears every event once (`EngineObserver.published`): set while the server has
+    /// Arrow subscribers, who all hear everything, so that one event costs one call, not one per subscriber.
+    public var publishesEveryEvent = false
     /// Granted quotas (StoreEngine+GrantedQuota.swift).
     var quotas = GrantedQuotas()
     /// What is in the spill sink (StoreEngine+External.swift); nil: eviction drops objects.

@@ -87,8 +87,10 @@ struct WaitTable {
     /// hundreds of milliseconds inside one get (perf: most of a hostile get's time). A shard holds 1/256.
     private var waitersByObject = [[ObjectID: Waiters]](repeating: [:], count: 256)
 
-    /// Ended waits whose index entries are still to be removed, with the position reached in their ids.
-    private var unhooking = Deque<(key: WaitKey, ids: [ObjectID], next: Int)>()
+    /// Ended waits whose index entries are still to be removed: their pending ids (the wait's own
+    /// index, moved here, not copied: a copy of 65,536 ids into new pages took ~20 ms of the loop in a
+    /// disconnect under `plasma-bench hostile`), and the position reached in them.
+    private var unhooking = Deque<(key: WaitKey, pending: [ObjectID: Int32], next: [ObjectID: Int32].Index)>()
     /// Waits with more pending ids than this are unhooked in slices (`unhookSome`), not in `remove`.
     let unhookAtOnce: Int
     /// With a cluster: ids that gained their first waiter or lost their last one since the engine last
@@ -117,17 +119,21 @@ struct WaitTable {
     /// `key` waits for `id` too (a slice of a scanned get marked it waiting). `demands`: false for a
     /// scanned get that won't wait (a poll of many ids), which stays local.
     private mutating func index(_ id: ObjectID, waitedBy key: WaitKey, demands: Bool = true) {
-        let shard = Self.shard(id)
         // Every demanding waiter, not just the first: a poll still scanning may have indexed the id first.
         if demands { touched?.insert(id) }
-        switch waitersByObject[shard][id] {
-        case nil:
-            waitersByObject[shard][id] = .one(key)
-        case .one(let other): waitersByObject[shard][id] = .many([other, key])
+        // One lookup (the subscript's modify accessor), not one to read and one to write: with millions of
+        // waiting ids each lookup misses the caches, and this was most of a hostile get's scan (perf).
+        Self.add(key, to: &waitersByObject[Self.shard(id)][id])
+    }
+
+    private static func add(_ key: WaitKey, to waiters: inout Waiters?) {
+        switch waiters {
+        case nil: waiters = .one(key)
+        case .one(let other): waiters = .many([other, key])
         case .many(var keys):
-            waitersByObject[shard][id] = nil  // so that the append doesn't copy the array
+            waiters = nil  // so that the append doesn't copy the array
             keys.append(key)
-            waitersByObject[shard][id] = .many(keys)
+            waiters = .many(keys)
         }
     }
 
@@ -187,7 +193,7 @@ struct WaitTable {
     mutating func remove(_ key: WaitKey) -> GetWait? {
         guard let wait = waits.removeValue(forKey: key) else { return nil }
         if wait.pending.count > unhookAtOnce {
-            unhooking.append((key, Array(wait.pending.keys), 0))
+            unhooking.append((key, wait.pending, wait.pending.startIndex))
             return wait
         }
         for id in wait.pending.keys { unhook(key, from: id) }
@@ -200,34 +206,40 @@ struct WaitTable {
         let limit = max(1, limit)
         var remaining = limit
         while remaining > 0, var first = unhooking.popFirst() {
-            let end = min(first.ids.count, first.next + remaining)
-            for id in first.ids[first.next..<end] where waits[first.key]?.pending[id] == nil {
-                unhook(first.key, from: id)  // unless a newer wait under the same key waits for it
+            while remaining > 0, first.next != first.pending.endIndex {
+                let id = first.pending[first.next].key
+                // Unless a newer wait under the same key waits for it.
+                if waits[first.key]?.pending[id] == nil { unhook(first.key, from: id) }
+                first.pending.formIndex(after: &first.next)
+                remaining -= 1
             }
-            remaining -= end - first.next
-            first.next = end
-            if end < first.ids.count { unhooking.prepend(first) }
+            if first.next != first.pending.endIndex { unhooking.prepend(first) }
         }
         return limit - max(0, remaining)
     }
 
     private mutating func unhook(_ key: WaitKey, from id: ObjectID) {
-        let shard = Self.shard(id)
-        switch waitersByObject[shard][id] {
+        if Self.remove(key, from: &waitersByObject[Self.shard(id)][id]) { touched?.insert(id) }
+    }
+
+    /// Takes `key` out of `waiters` in place (one lookup, as in `add`); true when none is left.
+    private static func remove(_ key: WaitKey, from waiters: inout Waiters?) -> Bool {
+        switch waiters {
         case .one(key):
-            waitersByObject[shard][id] = nil
-            touched?.insert(id)
+            waiters = nil
+            return true
         case .many(var keys):
-            waitersByObject[shard][id] = nil
+            waiters = nil
             keys.removeAll { $0 == key }
             if keys.count > 1 {
-                waitersByObject[shard][id] = .many(keys)
+                waiters = .many(keys)
             } else if let last = keys.first {
-                waitersByObject[shard][id] = .one(last)
+                waiters = .one(last)
             } else {
-                touched?.insert(id)
+                return true
             }
-        case .one, nil: break
+            return false
+        case .one, nil: return false
         }
     }
 }

@@ -23,9 +23,6 @@ struct ArrowResponse {
 final class ArrowAdapter {
     /// Arrow's `kGlobalLruReserveFraction`: quotas may leave no less than this share of the capacity.
     static let globalReserveFraction = 0.3
-    /// The engine subscription an Arrow client's Subscribe becomes (it has one at most).
-    static let subscriptionID: UInt64 = 1
-
     let engine: StoreEngine
     /// Arrow clients know the arena as one segment named by the arena's fd number: open for the store's
     /// whole life, so never reused for another file (Arrow clients cache mappings by that number).

@@ -37,10 +37,12 @@ final class ArrowSession {
 
 /// The write end of a subscriber's notification socketpair, passed by the client after Subscribe.
 /// Messages are `int64 size` (host order) + PlasmaNotification flatbuffer; pyarrow made the socket
-/// nonblocking. What the socket won't take waits here as compact entries (`Pending`, 48 bytes, where the
-/// encoded message is ~130), encoded a chunk at a time as the socket drains. Arrow's store queued
-/// without bound; here at most `backlogLimit` wait beyond the subscribe snapshot, and past that,
-/// as Arrow has no overflow marker, the subscription is dropped (the fd closed: the client reads EOF).
+/// nonblocking. What the socket won't take waits as compact entries (`Pending`, 48 bytes, where the
+/// encoded message is ~130), encoded a chunk at a time as the socket drains: the subscribe snapshot
+/// here, the events since in the log all subscribers share (ArrowEventLog), from this subscriber's
+/// `cursor` on. Arrow's store queued without bound; here at most `backlogLimit` events wait beyond the
+/// snapshot, and past that, as Arrow has no overflow marker, the subscription is dropped (the fd
+/// closed: the client reads EOF).
 final class ArrowNotifier {
     /// One notification not yet encoded: a seal, or (`dataSize` -1) a deletion.
     struct Pending: Equatable {
@@ -71,13 +73,14 @@ final class ArrowNotifier {
     let socket: UnixSocket
     /// Most notifications waiting beyond the snapshot (`ServerConfiguration.arrowNotificationBacklog`).
     let backlogLimit: Int
-    /// The subscribe snapshot's entries walked and not yet encoded: always written before `backlog`.
+    /// The events of every subscriber, and the next of them this one is to be told.
+    let log: ArrowEventLog
+    private(set) var cursor: UInt64
+    /// The subscribe snapshot's entries walked and not yet encoded: always written before the events.
     /// They don't count against `backlogLimit` (their number is bounded by the store's own objects, and
     /// none could be read yet).
     private var snapshot = ChunkedQueue<Pending>(chunkCapacity: ArrowNotifier.chunkEntries)
-    /// Events since the subscribe, in order, behind the snapshot.
-    private var backlog = ChunkedQueue<Pending>(chunkCapacity: ArrowNotifier.chunkEntries)
-    /// Encoded messages taken from `snapshot` and `backlog`, written up to `written`.
+    /// Encoded messages taken from `snapshot` and the log, written up to `written`.
     private var encoded: [UInt8] = []
     private var written = 0
     /// Registered with the event loop for writability because bytes are waiting.
@@ -105,17 +108,24 @@ final class ArrowNotifier {
         }
     }
 
-    init(socket: UnixSocket, backlogLimit: Int) {
+    /// A subscriber from now on: it is told the events appended to `log` from here.
+    init(socket: UnixSocket, backlogLimit: Int, log: ArrowEventLog) {
         self.socket = socket
         self.backlogLimit = backlogLimit
+        self.log = log
+        cursor = log.endSequence
     }
 
+    /// Events since the subscribe not yet encoded: the log's entries from `cursor` on.
+    var backlogCount: Int { Int(log.endSequence - cursor) }
+
     /// Notifications waiting (snapshot included), not counting the chunk being written.
-    var pendingNotifications: Int { snapshot.count + backlog.count }
+    var pendingNotifications: Int { snapshot.count + backlogCount }
 
     /// Store heap this subscriber holds now, as the client-state budget charges it: its waiting
     /// entries (snapshot included) rounded up to whole chunks of ``chunkEntries``, and the encoded
-    /// chunk being written. Rounded so that it changes once per ``chunkEntries`` notifications: between
+    /// chunk being written. Its span of the shared log counts as if it held it alone: the heap holds
+    /// those entries once for all subscribers, so the charges add up to at least what is held. Rounded so that it changes once per ``chunkEntries`` notifications: between
     /// those, charging it again is a no-op of the budget's; nothing waiting costs nothing.
     var heldBytes: Int {
         let entries = (pendingNotifications + Self.chunkEntries - 1) / Self.chunkEntries * Self.chunkEntries
@@ -139,10 +149,9 @@ final class ArrowNotifier {
         case overflow
     }
 
-    /// Queues `entry` behind what waits and writes what the socket takes.
-    func send(_ entry: Pending) throws(SystemError) -> Outcome {
-        guard backlog.count < backlogLimit else { return .overflow }
-        backlog.append(entry)
+    /// Takes the log's new entries: writes what the socket takes of what waits.
+    func catchUp() throws(SystemError) -> Outcome {
+        guard backlogCount <= backlogLimit else { return .overflow }
         if watchingWritable { return .queued }  // the socket is full: don't try until it says otherwise
         guard try flush() else { return .queued }
         return pendingNotifications == 0 ? .sent : .held
@@ -153,7 +162,7 @@ final class ArrowNotifier {
     func flush() throws(SystemError) -> Bool {
         while true {
             if written == encoded.count {
-                guard !snapshot.isEmpty || (snapshotWalk == nil && !backlog.isEmpty) else {
+                guard !snapshot.isEmpty || (snapshotWalk == nil && backlogCount > 0) else {
                     encoded = []  // an idle subscriber keeps no chunk
                     written = 0
                     return true
@@ -179,8 +188,15 @@ final class ArrowNotifier {
         Self.chunksEncoded += 1
         encoded.removeAll(keepingCapacity: true)
         written = 0
-        while encoded.count < Self.encodeChunkBytes, let next = snapshot.popFirst() ?? (snapshotWalk == nil ? backlog.popFirst() : nil) {
+        while encoded.count < Self.encodeChunkBytes, let next = snapshot.popFirst() ?? nextEvent() {
             encoded.append(contentsOf: ArrowNotification([next.info]).encode())
         }
+    }
+
+    /// The next event from the log, once the snapshot's walk is done (events wait behind it).
+    private func nextEvent() -> Pending? {
+        guard snapshotWalk == nil, cursor < log.endSequence else { return nil }
+        defer { cursor += 1 }
+        return log[cursor]
     }
 }

@@ -13,6 +13,8 @@ final class EventLoop {
     /// Where in its batch the next pass starts dispatching (modulo the batch's size).
     private var dispatchRotation: UInt64 = 0
     private(set) var isStopping = false
+    /// Monotonic nanoseconds the current pass began (its wait returned).
+    private(set) var passStartedAt: UInt64 = 0
 
     /// Milliseconds until the next timer is due (-1: none). Asked before every wait.
     var timeoutMilliseconds: () -> Int32 = { -1 }
@@ -72,6 +74,7 @@ final class EventLoop {
             try epoll.wait(timeoutMilliseconds: timeout, into: &events)
             let now = MonotonicClock.nanoseconds()  // one clock read per pass, for the bookkeepers
             passStarted = now
+            passStartedAt = now
             adaptBusyPoll(polling: polling, now: now)
             noteIdleness(now: now)
             // Each pass starts its dispatch one place further into the batch. Handlers stop early once

@@ -85,6 +85,9 @@ struct PassWork {
     /// Objects gone through for Arrow subscribe snapshots, and notification chunks encoded.
     var snapshotEntries = 0
     var notificationChunks = 0
+    /// Wall-clock nanoseconds of the pass's phases, to tell which one overran its budget: the ready
+    /// descriptors, the deadlines fired, the four kinds of deferred work, and the flush of replies.
+    var phaseNanoseconds = PassPhases()
 
     /// Anything counted: the pass's CPU time is then read.
     var didWork: Bool {
@@ -102,16 +105,49 @@ struct PassWork {
             + "\(deferredUnits) units of sliced work, \(readUnits) units of partial frames read, "
             + "\(accepted) accepted, \(closed) closed, \(resumed) paused connections resumed, "
             + "sliced work \(slicedWork ? "advanced" : "none"), \(listed) objects listed, "
-            + "\(snapshotEntries) subscribe-snapshot objects, \(notificationChunks) notification chunks encoded"
+            + "\(snapshotEntries) subscribe-snapshot objects, \(notificationChunks) notification chunks encoded; "
+            + phaseNanoseconds.description
+    }
+}
+
+/// Where a pass's time went (`PassWork.phaseNanoseconds`), wall clock.
+struct PassPhases {
+    /// The ready descriptors' handlers: what the others leave of the pass (`settle(total:)`).
+    var descriptors: UInt64 = 0
+    var deadlines: UInt64 = 0
+    var slicedGets: UInt64 = 0
+    var lists: UInt64 = 0
+    var snapshots: UInt64 = 0
+    var paused: UInt64 = 0
+    var flush: UInt64 = 0
+
+    /// Attributes to the descriptors whatever of `total` the timed phases don't account for.
+    mutating func settle(total: UInt64) {
+        let timed = deadlines &+ slicedGets &+ lists &+ snapshots &+ paused &+ flush
+        descriptors = total > timed ? total - timed : 0
+    }
+
+    var description: String {
+        "µs in descriptors \(descriptors / 1_000), deadlines \(deadlines / 1_000), sliced gets \(slicedGets / 1_000), "
+            + "lists \(lists / 1_000), snapshots \(snapshots / 1_000), paused connections \(paused / 1_000), "
+            + "flush \(flush / 1_000)"
     }
 }
 
 extension StoreServer {
+    /// Runs `body` as `phase` of the current pass, adding its wall-clock time to the pass's account.
+    func timed<T>(_ phase: WritableKeyPath<PassPhases, UInt64>, _ body: () throws -> T) rethrows -> T {
+        let start = MonotonicClock.nanoseconds()
+        defer { passMeter.work.phaseNanoseconds[keyPath: phase] &+= MonotonicClock.nanoseconds() &- start }
+        return try body()
+    }
+
     /// The loop's `passEnded`: counts the pass, logs a long one with what it did.
     func passEnded(startedAt: UInt64) {
         passMeter.work.notificationChunks = ArrowNotifier.chunksEncoded - passMeter.chunksBefore
         passMeter.chunksBefore = ArrowNotifier.chunksEncoded
-        guard let long = passMeter.ended(startedAt: startedAt, now: MonotonicClock.nanoseconds()) else { return }
+        guard var long = passMeter.ended(startedAt: startedAt, now: MonotonicClock.nanoseconds()) else { return }
+        long.work.phaseNanoseconds.settle(total: long.nanoseconds)
         logger.debug("loop pass took \(long.nanoseconds / 1_000) µs (CPU at most \(long.cpu / 1_000) µs): \(long.work.description)")
     }
 }

@@ -118,9 +118,11 @@ extension StoreServer {
         }
         session.subscribed = true
         try? socket.setNonBlocking(true)
-        let notifier = ArrowNotifier(socket: socket, backlogLimit: configuration.arrowNotificationBacklog)
+        let notifier = ArrowNotifier(socket: socket, backlogLimit: configuration.arrowNotificationBacklog, log: arrowEvents)
         session.notifier = notifier
-        _ = engine.subscribe(SubscriptionKey(client: connection.client, subscriptionID: ArrowAdapter.subscriptionID), filter: .all)
+        // Every event from now on, through the shared log (ArrowEventLog.swift), not an engine subscription each.
+        arrowSubscribers[connection.client] = connection
+        engine.publishesEveryEvent = true
         // What is already sealed, to this subscriber only (ARROW-2551): compact entries, encoded as the
         // socket drains, ahead of the events that follow; walked a slice a pass (StoreServer+ArrowSnapshot.swift).
         beginArrowSnapshot(for: connection, notifier)
@@ -136,22 +138,43 @@ extension StoreServer {
         return false
     }
 
-    func notifyArrow(_ entry: ArrowNotifier.Pending, on connection: Connection) {
-        guard let notifier = connection.arrow?.notifier else { return }
-        do {
-            switch try notifier.send(entry) {
-            case .sent: break
-            case .held:
-                chargeNotifier(notifier, of: connection)
-            case .queued:
-                guard chargeNotifier(notifier, of: connection) else { return }
-                watchNotifier(notifier, of: connection)
-            case .overflow:
-                dropNotifier(of: connection, reason: "reads notifications too slowly (\(notifier.pendingNotifications) waiting, limit \(notifier.backlogLimit), --arrow-notification-backlog); its notification socket is closed")
+    /// The engine published `event` (while Arrow subscribers exist): logged once for all of them, handed
+    /// out at the end of the pass (`handOutArrowEvents`).
+    func logArrowEvent(_ event: ObjectEvent) {
+        guard let entry = arrow.notification(for: event) else { return }
+        arrowEvents.append(entry)
+    }
+
+    /// Once per pass, after the replies are flushed: every subscriber takes the events logged since the
+    /// last pass (writing what its socket takes), is charged what it now holds, or is dropped past its
+    /// bound; then the chunks every subscriber has read go. Per pass, not per event: one seal costs one
+    /// append however many subscribers there are.
+    func handOutArrowEvents() {
+        guard arrowEvents.endSequence != arrowEventsHandedOut || arrowLogMayShrink else { return }
+        arrowEventsHandedOut = arrowEvents.endSequence
+        arrowLogMayShrink = false
+        var leastCursor = arrowEvents.endSequence
+        for connection in Array(arrowSubscribers.values) {
+            guard let notifier = connection.arrow?.notifier else { continue }
+            do {
+                switch try notifier.catchUp() {
+                case .sent: break
+                case .held:
+                    guard chargeNotifier(notifier, of: connection) else { continue }
+                case .queued:
+                    guard chargeNotifier(notifier, of: connection) else { continue }
+                    watchNotifier(notifier, of: connection)
+                case .overflow:
+                    dropNotifier(of: connection, reason: "reads notifications too slowly (\(notifier.backlogCount) waiting, limit \(notifier.backlogLimit), --arrow-notification-backlog); its notification socket is closed")
+                    continue
+                }
+            } catch {
+                dropNotifier(of: connection, reason: notifierGone(error) ? nil : "notification write failed: \(error)")
+                continue
             }
-        } catch {
-            dropNotifier(of: connection, reason: notifierGone(error) ? nil : "notification write failed: \(error)")
+            leastCursor = min(leastCursor, notifier.cursor)
         }
+        arrowEvents.discard(before: leastCursor)
     }
 
     /// Writes what the notification socket takes now; watches it for the rest.
@@ -159,6 +182,7 @@ extension StoreServer {
         guard let notifier = connection.arrow?.notifier else { return }
         do {
             let done = try notifier.flush()
+            arrowLogMayShrink = true
             guard chargeNotifier(notifier, of: connection) else { return }
             if !done { watchNotifier(notifier, of: connection) }
         } catch {
@@ -173,6 +197,7 @@ extension StoreServer {
                 guard let connection, let notifier = connection.arrow?.notifier else { return }
                 do throws(SystemError) {
                     let done = try notifier.flush()
+                    arrowLogMayShrink = true
                     guard chargeNotifier(notifier, of: connection), done else { return }
                     loop.unregister(notifier.socket.rawValue)
                     notifier.watchingWritable = false
@@ -198,7 +223,14 @@ extension StoreServer {
         notifier.socket.close()
         session.notifier = nil
         chargeArrowBacklog(of: connection, to: 0)  // its backlog goes with it
-        _ = engine.unsubscribe(SubscriptionKey(client: connection.client, subscriptionID: ArrowAdapter.subscriptionID))
+        arrowSubscribers[connection.client] = nil
+        // The log's entries it alone still had to read go at the next hand-out; with no subscriber
+        // left, all of them go now and nothing more is logged.
+        if arrowSubscribers.isEmpty {
+            engine.publishesEveryEvent = false
+            arrowEvents.discard(before: arrowEvents.endSequence)
+            arrowEventsHandedOut = arrowEvents.endSequence
+        }
         guard let reason else { return }
         counters.droppedArrowSubscriptions += 1  // the notifications it never got: counted in `stats`
         logger.warning("\(connection.peerDescription): \(reason)")

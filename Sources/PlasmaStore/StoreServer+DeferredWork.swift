@@ -1,4 +1,5 @@
 import PlasmaEngine
+import PlasmaPosix
 
 /// The work a loop pass does after its ready descriptors, within what is left of the pass's budget
 /// (StoreServer+Pacing.swift): slices of the engine's sliced work (big gets looked up, ended waits
@@ -7,12 +8,16 @@ import PlasmaEngine
 /// One budget for all four, taken in turn (each pass another kind goes first), so that a pass never
 /// does a full share of each: before, a pass could run a slice of every kind on top of its requests,
 /// 6–14 ms of the loop thread under the hostile benchmark. Even when the requests spent the budget, the
-/// two sliced kinds advance a little each pass (their least turns cost ~0.1–0.2 ms), and paused
+/// two sliced kinds advance a little each pass (a step of big gets, `slicedStepUnits`, and a least
+/// list slice, `leastListedObjects`: ~0.1–0.2 ms, more when the waiter index misses the caches), and paused
 /// connections that went without a turn in a pass are owed one request in the next, budget or not, so
 /// that nothing starves: a pass does at most its budget and one request, or two when one is owed.
 extension StoreServer {
-    /// The least a sliced kind advances in a pass: ids looked up (or unhooked, three to a unit), objects listed.
+    /// The least share of a pass for big gets: ids looked up (or unhooked, three to a unit), done while the
+    /// pass is under `PassPacing.passNanoseconds`, a step at least.
     static let leastSlicedUnits = 128
+    /// Sliced work between two readings of the clock.
+    static let slicedStepUnits = 32
     static let leastListedObjects = 256
 
     /// Once per pass, after the ready descriptors.
@@ -25,10 +30,10 @@ extension StoreServer {
         }
         for step in 0..<4 {
             switch (pacing.deferredTurn + step) % 4 {
-            case 0: advanceSlicedWork()
-            case 1: advanceListSlices()
-            case 2: advanceArrowSnapshotSlices()
-            default: resumePaused()
+            case 0: timed(\.slicedGets) { advanceSlicedWork() }
+            case 1: timed(\.lists) { advanceListSlices() }
+            case 2: timed(\.snapshots) { advanceArrowSnapshotSlices() }
+            default: timed(\.paused) { resumePaused() }
             }
         }
     }
@@ -40,9 +45,18 @@ extension StoreServer {
         passMeter.work.deferredUnits += units
     }
 
+    /// In steps of `slicedStepUnits`, until its share is done or the pass has run `PassPacing.passNanoseconds`:
+    /// an id's cost varies tenfold and more with the waiter index's size (each lookup a cache and TLB
+    /// miss) and whether its pages are new: 1.3 µs, or 7–80 µs under `plasma-bench hostile`, where a
+    /// turn of 128 ids took up to 11 ms. So the clock, not the count, ends the turn.
     private func advanceSlicedWork() {
         guard engine.hasSlicedWork else { return }
-        spend(engine.advanceSlicedWork(units: max(Self.leastSlicedUnits, budgetLeft)))
+        var share = max(Self.leastSlicedUnits, budgetLeft)
+        repeat {
+            let step = min(share, Self.slicedStepUnits)
+            spend(engine.advanceSlicedWork(units: step))
+            share -= step
+        } while share > 0 && engine.hasSlicedWork && MonotonicClock.nanoseconds() &- loop.passStartedAt < PassPacing.passNanoseconds
         passMeter.work.slicedWork = true
     }
 

@@ -33,6 +33,8 @@ final class EngineRelay: EngineObserver {
     }
 
     func deliver(_ event: ObjectEvent, to subscription: SubscriptionKey) { server.deliver(event, to: subscription) }
+
+    func published(_ event: ObjectEvent) { server.logArrowEvent(event) }
 }
 
 /// What the engine emits after a command has returned goes to the adapter of the connection it is for.
@@ -61,15 +63,9 @@ extension StoreServer {
         native.createAnswered(client: client, ticket: ticket, sealing: sealing, answer)
     }
 
+    /// Native subscribers only: Arrow subscribers hear every event through the log (`published`).
     func deliver(_ event: ObjectEvent, to subscription: SubscriptionKey) {
-        guard let connection = liveConnection(subscription.client) else { return }
-        switch connection.dialect {
-        case .arrow:
-            // Its notification socket.
-            guard connection.arrow?.notifier != nil, let entry = arrow.notification(for: event) else { return }
-            notifyArrow(entry, on: connection)
-        case .native, .undetermined:
-            enqueueNative(event, subscriptionID: subscription.subscriptionID, on: connection)
-        }
+        guard let connection = liveConnection(subscription.client), connection.dialect != .arrow else { return }
+        enqueueNative(event, subscriptionID: subscription.subscriptionID, on: connection)
     }
 }

@@ -20,11 +20,20 @@ import PlasmaWire
 struct PassPacing {
     /// Work units per pass: about a millisecond on a loaded 2-core machine.
     static let passWork = 1_024
+    /// The same bound in time, for work whose cost per unit varies too much to count (sliced gets,
+    /// partial frames read).
+    static let passNanoseconds: UInt64 = 1_000_000
     /// Units per object created (a batch) or listed, from the costs above.
     static let unitsPerCreatedObject = 2
     static let listedObjectsPerUnit = 4
-    /// Bytes of a partial frame read per unit (StoreServer.readBytesWork).
+    /// Bytes of a partial frame read per unit (StoreServer.readBytesWork), and read at most at a time.
+    /// Such bytes go into a buffer's pages touched for the first time, whose faults cost far more than
+    /// the copy, and vary: under `plasma-bench hostile` on the 2-core VM, reading a pass's 1 MiB took
+    /// 15–28 ms of the loop (perf: page faults under `memmove`), ~16 µs per KiB where 1 was measured
+    /// before. So they are read 64 KiB at a time, and the clock ends a pass's reads of them too
+    /// (`passNanoseconds`, StoreServer.readAvailable).
     static let bytesPerReadUnit = 1_024
+    static let partialFrameReadBytes = 64 << 10
     /// Connections whose buffered frames wait for a later pass, oldest first.
     var paused: [Connection] = []
     /// Units spent in this pass so far.
@@ -72,9 +81,8 @@ extension StoreServer {
     }
 
     /// Bytes read into a connection's inbound buffer (a frame that didn't arrive whole) are work: copied,
-    /// into pages touched for the first time (a 256 KiB read took 0.3–0.6 ms of the loop on the loaded
-    /// 2-core VM; eight connections sending 64 MiB frames, 4–6 ms a pass that counted no work). A unit
-    /// per KiB.
+    /// into pages touched for the first time (eight connections sending 64 MiB frames: 4–6 ms a pass
+    /// that counted no work; 200 hostile connections: up to 28 ms). A unit per `bytesPerReadUnit`.
     func readBytesWork(_ bytes: Int) {
         let units = (bytes + PassPacing.bytesPerReadUnit - 1) / PassPacing.bytesPerReadUnit
         pacing.workDone += units

@@ -67,6 +67,13 @@ public final class StoreServer {
     var listBuilds = ListBuilds()
     /// Arrow subscribers whose subscribe snapshot is being walked, in turn (StoreServer+ArrowSnapshot.swift).
     var arrowSnapshotWalks = Deque<Connection>()
+    /// The events every Arrow subscriber is told, kept once (ArrowEventLog.swift), and the subscribers.
+    let arrowEvents = ArrowEventLog()
+    var arrowSubscribers: [ClientID: Connection] = [:]
+    /// `arrowEvents.endSequence` when the subscribers were last handed the new events.
+    var arrowEventsHandedOut: UInt64 = 0
+    /// A subscriber read from the log outside a hand-out (its socket drained): chunks may go.
+    var arrowLogMayShrink = false
     /// Pre-wake for large transfers (TransferPace.swift); nil unless `--pre-wake`, and with `--busy-poll 0`.
     var transferPace: TransferPace?
     /// Wakes the loop at pre-wake's expectation (StoreServer+PreWake.swift).
@@ -133,6 +140,7 @@ public final class StoreServer {
             fillPopulationStatistics(&$0)
             counters.fill(&$0)
             passMeter.fill(&$0)
+            $0.subscriptions += Int64(arrowSubscribers.count)  // not engine subscriptions (ArrowEventLog.swift)
         }
         waitMeter.account = { [unowned self] client in connections[client]?.account }
         if let attachment {
@@ -201,12 +209,12 @@ public final class StoreServer {
             }
             loop.timeoutMilliseconds = { [unowned self] in millisecondsUntilNextDeadline() }
             loop.onWake = { [unowned self] in
-                engine.fireDeadlines()
+                timed(\.deadlines) { engine.fireDeadlines() }
                 advanceDeferredWork()
                 if acceptPause.isPaused, clock.monotonicNanoseconds() >= acceptPause.retryAt { resumeAccepting() }
                 if cluster != nil { clusterPassEnded() }  // StoreServer+Cluster.swift
             }
-            loop.beforeSleep = { [unowned self] in flushAll() }
+            loop.beforeSleep = { [unowned self] in timed(\.flush) { flushAll() } }
             loop.passEnded = { [unowned self] in passEnded(startedAt: $0) }
             // A second of quiet after work: give the heap's freed memory back, so that the store's RSS
             // follows what it holds now rather than its busiest moment (see plasma_heap.h).
@@ -330,12 +338,17 @@ public final class StoreServer {
             // readBytesWork) and a connection that sent heavy requests or none yet are read in a later
             // pass; the socket stays readable (level-triggered). A light client is read at once.
             if pacing.workDone >= PassPacing.passWork, connection.partialFrameBytes > 0 || connection.lastRequestWasHeavy { return }
+            if connection.partialFrameBytes > 0, MonotonicClock.nanoseconds() &- loop.passStartedAt >= PassPacing.passNanoseconds { return }
             // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
             guard !connection.isClosed, !connection.framesPaused else { return }
             let count: Int?
+            // The rest of a big frame is read a little at a time: its bytes land in pages touched for
+            // the first time (StoreServer+Pacing.swift, `partialFrameReadBytes`).
+            let readSize = connection.partialFrameBytes > 0 ? PassPacing.partialFrameReadBytes : readBuffer.count
             do {
-                count = try readBuffer.withUnsafeMutableBytes { raw in
-                    Result { () throws(SystemError) in
+                count = try readBuffer.withUnsafeMutableBytes { whole in
+                    let raw = UnsafeMutableRawBufferPointer(rebasing: whole[..<readSize])
+                    return Result { () throws(SystemError) in
                         if connection.dialect == .native { return try connection.socket.read(into: raw) }
                         // Arrow clients pass an fd (1 byte + SCM_RIGHTS) after Subscribe: a plain read
                         // would consume the byte and the kernel would drop the fd.
@@ -357,7 +370,7 @@ public final class StoreServer {
             if connection.dialect == .undetermined, !connection.receivedDescriptors.isEmpty, !connection.isClosed {
                 return close(connection, reason: "passed descriptors before its first 8 bytes said which protocol it speaks")
             }
-            if count < readBuffer.count { return }
+            if count < readSize { return }
         }
     }
 
@@ -517,6 +530,7 @@ public final class StoreServer {
         for connection in flushing where connection.isScheduled && !connection.outbound.isEmpty {
             flushScheduled(connection)
         }
+        handOutArrowEvents()  // StoreServer+Arrow.swift
         for connection in flushing where connection.isScheduled { flushScheduled(connection) }
         flushing.removeAll(keepingCapacity: true)
     }

@@ -6,8 +6,8 @@ import Testing
 @testable import PlasmaEngine
 @testable import PlasmaStore
 
-/// The Arrow notification backlog (ArrowNotifier): its own bound, compact entries, order kept, the
-/// subscribe snapshot not counted against the bound.
+/// The Arrow notification backlog (ArrowNotifier over the shared ArrowEventLog): its own bound, compact
+/// entries, order kept, the subscribe snapshot not counted against the bound, one log for all.
 @Suite struct ArrowNotifierTests {
     static func id(_ index: Int) -> ObjectID {
         ObjectID(bytes: withUnsafeBytes(of: UInt64(index).littleEndian, Array.init) + [UInt8](repeating: 7, count: 12))!
@@ -18,15 +18,17 @@ import Testing
     }
 
     /// A notifier on one end of a socketpair nobody reads yet, as a subscriber that reads late.
-    static func lateSubscriber(backlog: Int) throws -> (ArrowNotifier, reader: UnixSocket) {
+    static func lateSubscriber(backlog: Int, log: ArrowEventLog = ArrowEventLog()) throws -> (ArrowNotifier, reader: UnixSocket) {
         let (writer, reader) = try UnixSocket.pair()
         try writer.setNonBlocking(true)
-        return (ArrowNotifier(socket: writer, backlogLimit: backlog), reader)
+        return (ArrowNotifier(socket: writer, backlogLimit: backlog, log: log), reader)
     }
 
-    /// Sends like the server: once the socket is full it waits for writability (here: never).
+    /// Logs an event and hands it out like the server: once the socket is full the notifier waits for
+    /// writability (here: never).
     static func send(_ entry: ArrowNotifier.Pending, to notifier: ArrowNotifier) throws -> ArrowNotifier.Outcome {
-        let outcome = try notifier.send(entry)
+        notifier.log.append(entry)
+        let outcome = try notifier.catchUp()
         if outcome == .queued { notifier.watchingWritable = true }
         return outcome
     }
@@ -61,7 +63,7 @@ import Testing
         defer { notifier.socket.close(); reader.close() }
         var sent = 0
         while try Self.send(Self.seal(sent), to: notifier) != .overflow { sent += 1 }
-        #expect(notifier.pendingNotifications == 100, "the bound counts notifications, not bytes")
+        #expect(notifier.backlogCount == 101, "the bound counts notifications, not bytes: one past it overflows")
         notifier.watchingWritable = false
         for index in 0..<sent {
             #expect(try Self.next(reader) == Self.seal(index).info)
@@ -77,9 +79,9 @@ import Testing
         #expect(try !notifier.flush())
         notifier.watchingWritable = true
         for index in 5000..<5010 { #expect(try Self.send(Self.seal(index), to: notifier) == .queued) }
-        #expect(try Self.send(Self.seal(5010), to: notifier) == .overflow)
+        #expect(try Self.send(Self.seal(5010), to: notifier) == .overflow)  // logged, for the others
         notifier.watchingWritable = false
-        for index in 0..<5010 {
+        for index in 0...5010 {
             #expect(try Self.next(reader) == Self.seal(index).info)
             _ = try notifier.flush()  // as the server does on writability
         }
@@ -105,8 +107,8 @@ import Testing
         notifier.snapshotWalk = ArrowNotifier.SnapshotWalk(nextSlot: 0, endSlot: 100, subscribedAt: 1_000)
         notifier.queueSnapshot([Self.seal(0)])
         #expect(try notifier.flush(), "nothing more may be written yet")
-        #expect(try notifier.send(Self.seal(50)) == .held)
-        #expect(try notifier.send(.deleted(id: Self.id(1))) == .held)
+        #expect(try Self.send(Self.seal(50), to: notifier) == .held)
+        #expect(try Self.send(.deleted(id: Self.id(1)), to: notifier) == .held)
         #expect(notifier.heldBytes == ArrowNotifier.chunkEntries * ArrowNotifier.bytesPerPendingNotification,
                 "one chunk for what waits, and no per-id state for the walk")
         #expect(notifier.pendingNotifications == 2)
@@ -118,5 +120,30 @@ import Testing
         for expected in [Self.seal(0).info, Self.seal(1).info, Self.seal(2).info, Self.seal(50).info, .deleted(id: Self.id(1))] {
             #expect(try Self.next(reader) == expected)
         }
+    }
+
+    /// Subscribers share one log: an event is appended once, each subscriber reads it from its own
+    /// position, and the log keeps only the chunks some subscriber has yet to read.
+    @Test func subscribersShareOneLogEachAtItsOwnPosition() throws {
+        let log = ArrowEventLog(chunkEntries: 4)
+        let (reading, readingEnd) = try Self.lateSubscriber(backlog: 100, log: log)
+        defer { reading.socket.close(); readingEnd.close() }
+        for index in 0..<10 { log.append(Self.seal(index)) }
+        let (late, lateEnd) = try Self.lateSubscriber(backlog: 100, log: log)  // subscribes after 10 events
+        defer { late.socket.close(); lateEnd.close() }
+        for index in 10..<13 { log.append(Self.seal(index)) }
+        #expect(try reading.catchUp() == .sent)
+        #expect(reading.cursor == 13 && late.cursor == 10 && late.backlogCount == 3)
+        for index in 0..<13 { #expect(try Self.next(readingEnd) == Self.seal(index).info) }
+        log.discard(before: min(reading.cursor, late.cursor))
+        #expect(log.startSequence == 8 && log.count == 5, "whole chunks before the late one's position went")
+        #expect(try late.catchUp() == .sent)
+        for index in 10..<13 { #expect(try Self.next(lateEnd) == Self.seal(index).info) }
+        log.discard(before: log.endSequence)
+        #expect(log.count == 0 && log.chunkCount == 0)
+        log.append(Self.seal(13))  // numbering goes on
+        #expect(log.startSequence == 13 && log[13] == Self.seal(13))
+        #expect(try late.catchUp() == .sent && late.cursor == 14)
+        #expect(try Self.next(lateEnd) == Self.seal(13).info)
     }
 }

@@ -73,14 +73,64 @@ import Testing
         var index = SlotIndex()
         let sameTag = 0x1234_5678 << 32
         for slot in Int32(0)..<40 { index.insert(slot, hash: sameTag | Int(slot)) }
-        for slot in stride(from: Int32(0), to: 40, by: 3) {
-            let bucket = index.find(sameTag) { $0 == slot }!.bucket
-            index.remove(at: bucket)
-        }
+        for slot in stride(from: Int32(0), to: 40, by: 3) { index.remove(sameTag) { $0 == slot } }
         for slot in Int32(0)..<40 {
             let found = index.find(sameTag) { $0 == slot }
             #expect((found != nil) == (slot % 3 != 0))
         }
         #expect(index.count == 40 - 14)
+    }
+
+    /// The index grows a few buckets per change (SlotIndex.swift): entries added and removed while the
+    /// old table drains, in it or already moved, stay found exactly as a dictionary model says, through
+    /// several growths; the drain ends before the next growth.
+    @Test func entriesStayFoundWhileTheIndexGrowsInSteps() {
+        var index = SlotIndex()
+        var model: [Int: Int32] = [:]  // hash -> slot
+        var hashes: [Int] = []  // model's keys, to remove one at random
+        var random = SeededRandom(seed: 13)
+        var sawDraining = false
+        var nextSlot: Int32 = 0
+        for round in 0..<200_000 {
+            if hashes.isEmpty || random.next() % 4 != 0 {
+                // Home buckets only every 16th: long clusters, so removals shift entries back.
+                let hash = Int(truncatingIfNeeded: random.next() & ~(0xF << 32))
+                guard model[hash] == nil else { continue }
+                index.insert(nextSlot, hash: hash)
+                model[hash] = nextSlot
+                hashes.append(hash)
+                nextSlot += 1
+            } else {
+                let position = Int(random.next() % UInt64(hashes.count))
+                hashes.swapAt(position, hashes.count - 1)
+                let hash = hashes.removeLast()
+                let slot = model.removeValue(forKey: hash)!
+                index.remove(hash) { $0 == slot }
+            }
+            sawDraining = sawDraining || index.isDraining
+            if round % 20_000 == 0 || (index.isDraining && round % 997 == 0) {
+                for (hash, slot) in model { #expect(index.find(hash) { $0 == slot } == slot) }
+            }
+        }
+        #expect(sawDraining, "the test went through growths")
+        #expect(index.count == model.count)
+        for (hash, slot) in model { #expect(index.find(hash) { $0 == slot } == slot) }
+    }
+
+    /// A copy of the index is a value: changing one leaves the other as it was, even mid-growth.
+    @Test func aCopiedIndexIsAValue() {
+        var index = SlotIndex()
+        var slot: Int32 = 0
+        while !index.isDraining {
+            index.insert(slot, hash: Int(slot) << 32 | Int(slot))
+            slot += 1
+        }
+        let copy = index
+        index.insert(slot, hash: Int(slot) << 32 | Int(slot))
+        index.remove(0) { $0 == 0 }
+        #expect(copy.find(0) { $0 == 0 } == 0)
+        #expect(copy.find(Int(slot) << 32 | Int(slot)) { $0 == slot } == nil)
+        #expect(index.find(0) { $0 == 0 } == nil)
+        #expect(copy.count == Int(slot) && index.count == Int(slot))
     }
 }
