@@ -10,8 +10,9 @@
 /// time (at a million objects, 32 MB at the VM's 0.4–1 GB/s first touch, plus the rehash: tens to
 /// hundreds of milliseconds of the loop inside one create, issue 13). Here each insert and remove also
 /// does a few steps of the growth ahead:
-/// 1. once the table is half full, the next one (twice the size) is allocated and zeroed
-///    ``zeroStep`` buckets a step, so it is ready by the time the table is 3/4 full;
+/// 1. once the table is 11/16 full, the next one (twice the size) is allocated and zeroed
+///    ``zeroStep`` buckets a step, so it is ready by the time the table is 3/4 full (later, and both
+///    tables would be held for longer: at most ~35 bytes an entry, ClientStateBudget.objectRecordCost);
 /// 2. then entries go to the new table, and the old one is drained ``drainStep`` buckets a step:
 ///    each of its entries moves to the new table and leaves a tombstone, so that the old table's probe
 ///    sequences stay whole for the entries not moved yet. A lookup tries the new table, then the old.
@@ -19,7 +20,7 @@
 /// finished there and then: slower, never wrong.
 struct SlotIndex {
     /// Buckets zeroed per step of preparing the next table: it is twice the size of the current one
-    /// and must be ready after a quarter of the current one's buckets more inserts, so at least 8.
+    /// and must be ready after 1/16 of the current one's buckets more inserts, so at least 32.
     static let zeroStep = 64
     /// Buckets of the old table moved per step: it must be empty before the new table is 3/4 full,
     /// 3/4 of the old table's size more inserts, so at least 4/3.
@@ -86,7 +87,7 @@ struct SlotIndex {
             drain(draining, upTo: end)
             return
         }
-        if next == nil, count * 2 >= table.capacity {
+        if next == nil, count * 16 >= table.capacity * 11 {
             precondition(table.capacity <= 1 << 31, "object index full")  // home buckets come from 32 hash bits
             next = Buckets(capacity: table.capacity * 2, zeroedNow: false)
         }
@@ -96,6 +97,7 @@ struct SlotIndex {
     /// The table is 3/4 full: the next one takes the entries from now on, and the current one drains.
     private mutating func grow() {
         if let draining { drain(draining, upTo: draining.capacity) }  // unfinished: at once
+        precondition(table.capacity <= 1 << 31, "object index full")  // home buckets come from 32 hash bits
         let grown = next ?? Buckets(capacity: table.capacity * 2, zeroedNow: false)
         grown.zero(upTo: grown.capacity)  // unfinished: at once
         next = nil

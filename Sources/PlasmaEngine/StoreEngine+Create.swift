@@ -161,7 +161,8 @@ extension StoreEngine {
     }
 
     /// Zero-byte objects take no block, so capacity can't bound them: their count is (each record costs
-    /// the heap 144 bytes, and nothing would ever evict them to make room).
+    /// the heap up to 160 bytes, ClientStateBudget.objectRecordCost, and nothing would ever evict them
+    /// to make room).
     var emptyObjectsFull: Bool { configuration.maxEmptyObjects.map { objects.emptyCount >= $0 } ?? false }
 
     func outOfMemoryDetail(_ size: Int) -> String {

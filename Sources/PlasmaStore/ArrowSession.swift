@@ -149,11 +149,13 @@ final class ArrowNotifier {
         case overflow
     }
 
-    /// Takes the log's new entries: writes what the socket takes of what waits.
+    /// Takes the log's new entries: writes what the socket takes of what waits, then judges what is
+    /// left against the bound (a pass's burst the socket takes whole is no overflow).
     func catchUp() throws(SystemError) -> Outcome {
+        // While the socket is full, don't try until it says otherwise.
+        let done = watchingWritable ? false : try flush()
         guard backlogCount <= backlogLimit else { return .overflow }
-        if watchingWritable { return .queued }  // the socket is full: don't try until it says otherwise
-        guard try flush() else { return .queued }
+        if !done { return .queued }
         return pendingNotifications == 0 ? .sent : .held
     }
 

@@ -45,8 +45,8 @@ final class ClientStateBudget {
     /// A waiting create's queue entry and bookkeeping, besides the inline bytes it carries.
     static let waitingCreateCost = 256
     /// What one object's record costs the store's heap: the slab slot, the id index's buckets, and the
-    /// free-slot entry when it goes. The index holds up to 32 bytes an entry while it grows (a table at
-    /// most 3/4 full beside the next, twice its size: SlotIndex.swift), the free-slot entry 4. Charged
+    /// free-slot entry when it goes. The index holds up to ~35 bytes an entry while it grows (a table
+    /// 11/16 full beside the next, twice its size: SlotIndex.swift), the free-slot entry 4. Charged
     /// for zero-byte objects only: the others are bounded by the arena (at most one per 64-byte block).
     static let objectRecordCost = StoreEngine.objectSlotBytes + 40
 

@@ -92,8 +92,7 @@ final class ListBuild {
 
     private func collect(limit: Int, engine: StoreEngine) -> Int {
         let slots = nextSlot..<min(endSlot, nextSlot + limit)
-        var run: [Entry] = []
-        run.reserveCapacity(slots.count)
+        var run: [Entry] = []  // not reserved for the whole slice: a sparse table's slice holds few
         engine.forEachObject(inSlots: slots) { slot, row in
             run.append(Entry(createdAtWall: row.info.createdAtNanoseconds,
                              createdAtMonotonic: row.createdAtMonotonicNanoseconds, slot: Int32(slot)))

@@ -215,7 +215,7 @@ extension StoreServer {
         error.errno == .brokenPipe || error.errno == .connectionReset
     }
 
-    /// Closes the notification socket (the client reads EOF) and ends the engine subscription.
+    /// Closes the notification socket (the client reads EOF) and stops handing it events.
     /// `reason` nil: the client closed its end, an orderly end.
     func dropNotifier(of connection: Connection, reason: String?) {
         guard let session = connection.arrow, let notifier = session.notifier else { return }
@@ -224,6 +224,7 @@ extension StoreServer {
         session.notifier = nil
         chargeArrowBacklog(of: connection, to: 0)  // its backlog goes with it
         arrowSubscribers[connection.client] = nil
+        arrowLogMayShrink = true  // it may have held the least position
         // The log's entries it alone still had to read go at the next hand-out; with no subscriber
         // left, all of them go now and nothing more is logged.
         if arrowSubscribers.isEmpty {

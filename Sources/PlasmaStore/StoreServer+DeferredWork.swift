@@ -17,7 +17,7 @@ extension StoreServer {
     /// pass is under `PassPacing.passNanoseconds`, a step at least.
     static let leastSlicedUnits = 128
     /// Sliced work between two readings of the clock.
-    static let slicedStepUnits = 32
+    static let slicedStepUnits = 64
     static let leastListedObjects = 256
 
     /// Once per pass, after the ready descriptors.
@@ -26,6 +26,7 @@ extension StoreServer {
         defer {
             pacing.inDeferredPhase = false
             pacing.workDone = 0  // the next pass starts with a whole budget
+            pacing.readPartialFrame = false
             pacing.deferredTurn &+= 1
         }
         for step in 0..<4 {

@@ -38,6 +38,8 @@ struct PassPacing {
     var paused: [Connection] = []
     /// Units spent in this pass so far.
     var workDone = 0
+    /// This pass has read the rest of some big frame (the clock may end such reads from then on).
+    var readPartialFrame = false
     /// Set while the deferred work runs: paused connections resumed then don't queue behind each other.
     var inDeferredPhase = false
     /// The paused connection given a request this pass although the budget was spent (its turn).

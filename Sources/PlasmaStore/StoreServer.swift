@@ -338,7 +338,10 @@ public final class StoreServer {
             // readBytesWork) and a connection that sent heavy requests or none yet are read in a later
             // pass; the socket stays readable (level-triggered). A light client is read at once.
             if pacing.workDone >= PassPacing.passWork, connection.partialFrameBytes > 0 || connection.lastRequestWasHeavy { return }
-            if connection.partialFrameBytes > 0, MonotonicClock.nanoseconds() &- loop.passStartedAt >= PassPacing.passNanoseconds { return }
+            // And once it has run its time, after one such read at least (so that big frames progress).
+            if connection.partialFrameBytes > 0, pacing.readPartialFrame,
+               MonotonicClock.nanoseconds() &- loop.passStartedAt >= PassPacing.passNanoseconds { return }
+            if connection.partialFrameBytes > 0 { pacing.readPartialFrame = true }
             // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
             guard !connection.isClosed, !connection.framesPaused else { return }
             let count: Int?
@@ -532,6 +535,9 @@ public final class StoreServer {
         }
         handOutArrowEvents()  // StoreServer+Arrow.swift
         for connection in flushing where connection.isScheduled { flushScheduled(connection) }
+        // A connection closed by those writes (EPIPE) may have made events (its deletes finished):
+        // they go now, not after the loop's next wait.
+        handOutArrowEvents()
         flushing.removeAll(keepingCapacity: true)
     }
 
