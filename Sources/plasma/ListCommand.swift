@@ -26,6 +26,15 @@ struct ListCommand: ParsableCommand {
         let objects: [ObjectInfo]
         do {
             objects = try client.listWithOrigins()
+        } catch .disconnected {
+            // A store older than the list's row format (docs/PROTOCOL.md, "12 list") takes the request
+            // for malformed and closes the connection: ask it again the old way, rows without origins.
+            let again = try connection.connect("plasma list")
+            do {
+                objects = try again.list()
+            } catch {
+                throw CLIError(error, doing: "list")
+            }
         } catch {
             throw CLIError(error, doing: "list")
         }
