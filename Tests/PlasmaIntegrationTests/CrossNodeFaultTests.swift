@@ -22,13 +22,14 @@ extension IntegrationTests {
             return try condition()
         }
 
-        /// Freezes `origin` as soon as `puller` has started pulling from it, and checks that the pull was
-        /// then unfinished (the origin can't send another byte, and `big` is far more than the socket
-        /// buffers). The freeze lands while the connection is open, in the handshake or in the stream:
-        /// seen with `ss -ti`, usually the handshake (a few dozen bytes exchanged), sometimes megabytes
-        /// into the stream; either way the kill that follows ends a pull under way.
+        /// Freezes `origin` once `puller` holds the partial copy of what it pulls, and checks that the
+        /// pull was then unfinished (the origin can't send another byte, and `big` is far more than the
+        /// socket buffers). The puller reserves the copy's block only after the origin's reply header
+        /// (docs/TRANSFER.md), so the freeze lands in the stream of bytes. Frozen as soon as the pull
+        /// started, it landed in the handshake most of the time (seen with `ss -ti`: a few dozen bytes
+        /// exchanged).
         func freezeMidTransfer(_ origin: StoreProcess, puller: StoreProcess) throws {
-            try #require(try soon { try puller.stats().clusterPullsStarted >= 1 }, "\(puller.log.suffix(2000))")
+            try #require(try soon { try puller.stats().createdObjects >= 1 }, "\(puller.log.suffix(2000))")
             origin.signal(SIGSTOP)
             let stats = try puller.stats()
             try #require(stats.clusterPullsSucceeded == 0, "the pull finished before the origin was stopped")
