@@ -125,8 +125,9 @@ final class ArrowNotifier {
     /// Store heap this subscriber holds now, as the client-state budget charges it: its waiting
     /// entries (snapshot included) rounded up to whole chunks of ``chunkEntries``, and the encoded
     /// chunk being written. Its span of the shared log counts as if it held it alone: the heap holds
-    /// those entries once for all subscribers, so the charges add up to at least what is held. Rounded so that it changes once per ``chunkEntries`` notifications: between
-    /// those, charging it again is a no-op of the budget's; nothing waiting costs nothing.
+    /// those entries once for all subscribers, so the charges add up to at least what is held.
+    /// Rounded so that it changes once per ``chunkEntries`` notifications: between those, charging it
+    /// again is a no-op of the budget's; nothing waiting costs nothing.
     var heldBytes: Int {
         let entries = (pendingNotifications + Self.chunkEntries - 1) / Self.chunkEntries * Self.chunkEntries
         return entries * Self.bytesPerPendingNotification + encoded.count
