@@ -37,15 +37,21 @@ struct ObjectTable {
     }
 
     subscript(slot: Int32) -> ObjectRecord {
-        get { pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots]! }
-        _modify { yield &pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots]! }
+        get { self[page: Int(slot)]! }
+        _modify { yield &self[page: Int(slot)]! }
+    }
+
+    /// Slot `slot` of the slab as it is stored: nil when free.
+    private subscript(page slot: Int) -> ObjectRecord? {
+        get { pages[slot / Self.pageSlots][slot % Self.pageSlots] }
+        _modify { yield &pages[slot / Self.pageSlots][slot % Self.pageSlots] }
     }
 
     mutating func insert(_ record: ObjectRecord) -> Int32 {
         let slot: Int32
         if let reused = freeSlots.popLast() {
             slot = reused
-            pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots] = record
+            self[page: Int(slot)] = record
         } else {
             slot = Int32(usedSlots)
             if usedSlots % Self.pageSlots == 0 {
@@ -66,7 +72,7 @@ struct ObjectTable {
     @discardableResult
     mutating func remove(_ slot: Int32) -> ObjectRecord {
         if self[slot].isEvictable { unlinkEvictable(slot) }
-        let record = pages[Int(slot) / Self.pageSlots][Int(slot) % Self.pageSlots].take()!
+        let record = self[page: Int(slot)].take()!
         index.remove(record.id.hashValue) { $0 == slot }
         freeSlots.append(slot)
         bytesInUse -= record.totalSize
@@ -117,6 +123,6 @@ struct ObjectTable {
 
     /// The record in `slot`, nil when the slot is free (or past the end).
     func record(inSlot slot: Int) -> ObjectRecord? {
-        slot < usedSlots ? pages[slot / Self.pageSlots][slot % Self.pageSlots] : nil
+        slot < usedSlots ? self[page: slot] : nil
     }
 }

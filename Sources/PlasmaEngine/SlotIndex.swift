@@ -87,23 +87,25 @@ struct SlotIndex {
             drain(draining, upTo: end)
             return
         }
-        if next == nil, count * 16 >= table.capacity * 11 {
-            precondition(table.capacity <= 1 << 31, "object index full")  // home buckets come from 32 hash bits
-            next = Buckets(capacity: table.capacity * 2, zeroedNow: false)
-        }
+        if next == nil, count * 16 >= table.capacity * 11 { next = biggerTable() }
         next?.zero(upTo: (next?.zeroed ?? 0) + Self.zeroStep)
     }
 
     /// The table is 3/4 full: the next one takes the entries from now on, and the current one drains.
     private mutating func grow() {
         if let draining { drain(draining, upTo: draining.capacity) }  // unfinished: at once
-        precondition(table.capacity <= 1 << 31, "object index full")  // home buckets come from 32 hash bits
-        let grown = next ?? Buckets(capacity: table.capacity * 2, zeroedNow: false)
+        let grown = next ?? biggerTable()
         grown.zero(upTo: grown.capacity)  // unfinished: at once
         next = nil
         draining = table
         drained = 0
         table = grown
+    }
+
+    /// A table twice the size of the current one, not zeroed yet.
+    private func biggerTable() -> Buckets {
+        precondition(table.capacity <= 1 << 31, "object index full")  // home buckets come from 32 hash bits
+        return Buckets(capacity: table.capacity * 2, zeroedNow: false)
     }
 
     /// Moves the entries of `old`'s buckets `drained..<end` into `table`.

@@ -1,5 +1,4 @@
 import PlasmaEngine
-import PlasmaPosix
 
 /// The work a loop pass does after its ready descriptors, within what is left of the pass's budget
 /// (StoreServer+Pacing.swift): slices of the engine's sliced work (big gets looked up, ended waits
@@ -57,7 +56,7 @@ extension StoreServer {
             let step = min(share, Self.slicedStepUnits)
             spend(engine.advanceSlicedWork(units: step))
             share -= step
-        } while share > 0 && engine.hasSlicedWork && MonotonicClock.nanoseconds() &- loop.passStartedAt < PassPacing.passNanoseconds
+        } while share > 0 && engine.hasSlicedWork && !passHasRunItsTime
         passMeter.work.slicedWork = true
     }
 

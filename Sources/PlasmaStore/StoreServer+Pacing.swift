@@ -1,4 +1,5 @@
 import PlasmaEngine
+import PlasmaPosix
 import PlasmaWire
 
 /// Keeps every loop pass short, so that one client's big requests can't hold up the others' small ones
@@ -127,6 +128,9 @@ extension StoreServer {
     func isWaitingForSlicedWork(_ connection: Connection) -> Bool {
         connection.listBuild != nil || engine.isScanningGet(for: connection.client)
     }
+
+    /// The current pass has run `PassPacing.passNanoseconds`: work the clock bounds stops for this pass.
+    var passHasRunItsTime: Bool { MonotonicClock.nanoseconds() &- loop.passStartedAt >= PassPacing.passNanoseconds }
 
     /// Whether the loop must poll rather than sleep: sliced gets, lists or paused connections wait.
     var hasDeferredWork: Bool { engine.hasSlicedWork || hasListBuilds || !arrowSnapshotWalks.isEmpty || !pacing.paused.isEmpty }

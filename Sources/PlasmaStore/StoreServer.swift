@@ -339,8 +339,7 @@ public final class StoreServer {
             // pass; the socket stays readable (level-triggered). A light client is read at once.
             if pacing.workDone >= PassPacing.passWork, connection.partialFrameBytes > 0 || connection.lastRequestWasHeavy { return }
             // And once it has run its time, after one such read at least (so that big frames progress).
-            if connection.partialFrameBytes > 0, pacing.readPartialFrame,
-               MonotonicClock.nanoseconds() &- loop.passStartedAt >= PassPacing.passNanoseconds { return }
+            if connection.partialFrameBytes > 0, pacing.readPartialFrame, passHasRunItsTime { return }
             if connection.partialFrameBytes > 0 { pacing.readPartialFrame = true }
             // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
             guard !connection.isClosed, !connection.framesPaused else { return }
