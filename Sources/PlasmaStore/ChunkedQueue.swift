@@ -36,6 +36,34 @@ struct ChunkedQueue<Element> {
         for element in elements { append(element) }
     }
 
+    /// The element `offset` places after the first one waiting (0: what `popFirst` returns next). Every
+    /// chunk but the last is full, so its chunk is found by division.
+    subscript(offset: Int) -> Element {
+        precondition(offset >= 0 && offset < count, "an element the queue doesn't hold")
+        let position = head + offset
+        return chunks[position / chunkCapacity][position % chunkCapacity]
+    }
+
+    /// Drops the first chunks whose waiting elements are all among the first `limit`; returns how many
+    /// elements went (whole chunks only: a chunk is never split).
+    mutating func dropWholeChunks(within limit: Int) -> Int {
+        var dropped = 0
+        while let first = chunks.first, first.count == chunkCapacity, dropped + chunkCapacity - head <= limit {
+            dropped += chunkCapacity - head
+            count -= chunkCapacity - head
+            chunks.removeFirst()
+            head = 0
+        }
+        return dropped
+    }
+
+    /// Drops everything, giving back every chunk.
+    mutating func removeAll() {
+        chunks = []
+        head = 0
+        count = 0
+    }
+
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
         let element = chunks[0][head]

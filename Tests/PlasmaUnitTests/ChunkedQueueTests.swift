@@ -39,4 +39,19 @@ import Testing
         #expect(queue.popFirst() == 9 && queue.chunkCount == 0)
         #expect(queue.popFirst() == nil)
     }
+
+    /// What the Arrow event log uses: reading by position, dropping only whole chunks, emptying.
+    @Test func elementsAreReadByPositionAndOnlyWholeChunksAreDropped() {
+        var queue = ChunkedQueue<Int>(chunkCapacity: 4)
+        queue.append(contentsOf: 0..<10)
+        _ = queue.popFirst()  // 1...9 wait, the first chunk started one in
+        #expect((0..<9).map { queue[$0] } == Array(1...9))
+        #expect(queue.dropWholeChunks(within: 2) == 0, "the first chunk's 3 waiting are not all within 2")
+        #expect(queue.dropWholeChunks(within: 8) == 7, "two chunks (3 + 4 waiting); the last is never full here")
+        #expect(queue.count == 2 && queue.chunkCount == 1 && queue[0] == 8 && queue[1] == 9)
+        queue.removeAll()
+        #expect(queue.isEmpty && queue.chunkCount == 0 && queue.popFirst() == nil)
+        queue.append(10)
+        #expect(queue[0] == 10 && queue.count == 1)
+    }
 }
