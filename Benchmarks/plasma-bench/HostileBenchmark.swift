@@ -128,6 +128,9 @@ enum HostileBenchmark {
         let usedEnd: Int?
         let before: HostileVictim.Phase
         let during: HostileVictim.Phase
+        /// `during`, split: while the attackers were setting up, and once every one was set up.
+        let settingUp: HostileVictim.Phase
+        let held: HostileVictim.Phase
         let attacks: [AttackResult]
         /// Seconds from the start of the attack until every attacker was set up; nil: not within the run.
         let readySeconds: Double?
@@ -189,7 +192,7 @@ enum HostileBenchmark {
                 role: HostileAttack.role, [options.socket] + $0.arguments + [options.attackerScheduling.rawValue], interactive: true))
         }
         var watch = Watch(peak: baseline)
-        watch.follow(attackers, since: began, options)
+        watch.follow(attackers, since: began, options) { try? victim.signal() }  // phase 2: every attacker set up
         let (peak, readySeconds, aborted) = (watch.peak, watch.readySeconds, watch.aborted)
         var crashes = watch.storeDied ? ["the store (pid \(options.storePID)) died during the attack"] : []
         let passes = Passes(statisticsAtStart, try? monitor.statistics())
@@ -199,7 +202,7 @@ enum HostileBenchmark {
         victim.closeInput()  // its phase lines: after the attack, before the attackers let go
         let victimLines = victim.finish().split(separator: "\n")
         let phases = victimLines.compactMap { HostileVictim.Phase(line: $0) }
-        if phases.count != 2 { crashes.append("the well-behaved client reported \(phases.count) of 2 phases: \(victimLines.prefix(3))") }
+        if phases.count != 4 { crashes.append("the well-behaved client reported \(phases.count) of 4 phases: \(victimLines.prefix(3))") }
         if let error = victimLines.first(where: { $0.hasPrefix("error ") }) {
             FileHandle.standardError.write(Data("hostile: the well-behaved client's first error: \(error.dropFirst(6))\n".utf8))
         }
@@ -243,6 +246,7 @@ enum HostileBenchmark {
             seconds: options.seconds, connections: options.connections, baseline: baseline, peak: peak, end: end,
             arenaSize: Int(before.arenaSize), budget: budget, budgetSource: budgetSource, usedPeak: usedPeak,
             usedEnd: usedEnd, before: phases.first ?? .init(), during: phases.count > 1 ? phases[1] : .init(),
+            settingUp: phases.count > 2 ? phases[2] : .init(), held: phases.count > 3 ? phases[3] : .init(),
             attacks: results, readySeconds: readySeconds, aborted: aborted, ceiling: options.rssCeiling,
             attackerScheduling: options.attackerScheduling, clientsLeftAtEnd: max(0, clientsLeft ?? 0), crashes: crashes)
         (outcome.passes, outcome.storeThread, outcome.victimThread) = (passes, storeThread, victimThread)

@@ -22,6 +22,9 @@ extension HostileBenchmark {
             ("target_rss", "\(outcome.targetRSS)"), ("rss_ceiling", "\(outcome.ceiling)"), ("aborted", "\(outcome.aborted)"),
             ("get_p50_ms", "\(during.p50)"), ("get_p99_ms", "\(during.p99)"), ("get_max_ms", "\(during.max)"),
             ("get_samples", "\(during.samples)"), ("get_errors", "\(during.errors)"),
+            ("get_p99_setting_up_ms", outcome.settingUp.samples > 0 ? "\(outcome.settingUp.p99)" : "null"),
+            ("get_samples_setting_up", "\(outcome.settingUp.samples)"),
+            ("get_p99_held_ms", outcome.held.samples > 0 ? "\(outcome.held.p99)" : "null"), ("get_samples_held", "\(outcome.held.samples)"),
             ("baseline_get_p50_ms", "\(before.p50)"), ("baseline_get_p99_ms", "\(before.p99)"),
             ("ready_seconds", outcome.readySeconds.map { "\($0)" } ?? "null"),
             ("closed_by_store", "\(totals.closedByStore)"), ("connect_failed", "\(totals.connectFailed)"),
@@ -55,6 +58,8 @@ extension HostileBenchmark {
                 + "; well-behaved get (corrected for coordinated omission) "
                 + String(format: "p50 %.3f / p99 %.3f / max %.1f ms (before the attack: p50 %.3f / p99 %.3f ms), %d gets, %d errors",
                          during.p50, during.p99, during.max, before.p50, before.p99, during.samples, during.errors)
+                + String(format: " (p99 %.3f ms over %d gets while the attackers set up, %.3f ms over %d once all were)",
+                         outcome.settingUp.p99, outcome.settingUp.samples, outcome.held.p99, outcome.held.samples)
                 + "; the store closed \(totals.closedByStore) hostile connections, refused \(totals.connectFailed) connects "
                 + "and \(totals.refusedRequests) requests, had not read all of \(totals.stalled) by the end"
                 + passesText(outcome),

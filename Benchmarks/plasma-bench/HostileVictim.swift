@@ -5,8 +5,9 @@ import PlasmaPosix
 
 /// The `hostile` workload's one well-behaved client, in a process of its own: get + release of one
 /// sealed 64 B object, one pair every 500 µs, timing each pair (a release is a round trip too). Each byte on stdin starts the next
-/// phase (0: before the attack, 1: during it); at EOF it prints one line per phase,
-/// `phase N gets p50-ns p99-ns max-ns errors`, and the first error, if any.
+/// phase (0: before the attack, 1: the attackers setting up, 2: every attacker set up); at EOF it prints
+/// `phase N gets p50-ns p99-ns max-ns errors` for 0, for 1 (the whole attack: set-up and held), and for
+/// the attack's two parts as 2 and 3, then the first error, if any.
 ///
 /// The percentiles are corrected for coordinated omission: a get that took L > 500 µs also counts
 /// the gets a client on a fixed schedule would have sent meanwhile, with latencies L - 500 µs,
@@ -37,9 +38,9 @@ enum HostileVictim {
         let client = try PlasmaClient(socketPath: socket)
         ChildSignal.emit("ready")
         Thread { phase.follow() }.start()
-        var latencies: [[UInt64]] = [[], []]
-        var gets = [0, 0]
-        var errors = [0, 0]
+        var latencies: [[UInt64]] = [[], [], []]
+        var gets = [0, 0, 0]
+        var errors = [0, 0, 0]
         var firstError: String?
         while let current = phase.current {
             let start = MonotonicClock.nanoseconds()
@@ -47,19 +48,21 @@ enum HostileVictim {
                 guard let buffer = try client.get(id, timeout: .no) else { throw BenchError.missing }
                 try buffer.release()
                 let end = MonotonicClock.nanoseconds()
-                record(end - start, into: &latencies[min(current, 1)])
-                gets[min(current, 1)] += 1
+                record(end - start, into: &latencies[min(current, 2)])
+                gets[min(current, 2)] += 1
             } catch {
-                errors[min(current, 1)] += 1
+                errors[min(current, 2)] += 1
                 firstError = firstError ?? "\(error)"
                 usleep(10_000)  // a store that cut us off: don't spin on errors
             }
             usleep(pause)
         }
-        for (index, samples) in latencies.enumerated() {
-            let sorted = samples.sorted()
+        // Reported phases: before, the whole attack, its set-up, its held part.
+        let reported = [(0, [0]), (1, [1, 2]), (2, [1]), (3, [2])]
+        for (number, parts) in reported {
+            let sorted = parts.flatMap { latencies[$0] }.sorted()
             let figures = sorted.isEmpty ? "0 0 0" : "\(percentile(sorted, 0.5)) \(percentile(sorted, 0.99)) \(sorted.last!)"
-            print("phase \(index) \(gets[index]) \(figures) \(errors[index])")
+            print("phase \(number) \(parts.map { gets[$0] }.reduce(0, +)) \(figures) \(parts.map { errors[$0] }.reduce(0, +))")
         }
         if let firstError { print("error \(firstError.replacingOccurrences(of: "\n", with: " "))") }
     }

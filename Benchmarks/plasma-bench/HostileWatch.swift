@@ -11,7 +11,11 @@ struct Watch {
     var aborted = false
     var storeDied = false
 
-    mutating func follow(_ attackers: [LineCollector], since began: ContinuousClock.Instant, _ options: HostileBenchmark.Options) {
+    /// `settled` runs once, when every attacker has reported that it is set up.
+    mutating func follow(
+        _ attackers: [LineCollector], since began: ContinuousClock.Instant, _ options: HostileBenchmark.Options,
+        settled: () -> Void
+    ) {
         var progress = 0.0
         while true {
             let elapsed = (ContinuousClock.now - began).inSeconds
@@ -26,7 +30,10 @@ struct Watch {
                 for attacker in attackers { kill(attacker.child.pid, SIGKILL) }
                 return
             }
-            if readySeconds == nil, attackers.allSatisfy(\.isReady) { readySeconds = elapsed }
+            if readySeconds == nil, attackers.allSatisfy(\.isReady) {
+                readySeconds = elapsed
+                settled()
+            }
             if elapsed >= progress {
                 FileHandle.standardError.write(Data(String(
                     format: "hostile: %3.0f s, store RSS %@ (RssAnon %@), %d of %d attacker processes set up\n",

@@ -12,7 +12,7 @@ extension StoreEngine {
         // Many ids: looked up a slice per loop pass, answered through the observer (StoreEngine+GetScan.swift).
         if ids.count > configuration.getSliceIDs { return startGetScan(ids, timeoutMilliseconds: timeoutMilliseconds, key: key) }
         if external != nil { spilledObjectsWanted(ids, synchronously: timeoutMilliseconds == 0) }
-        var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
+        var wait = GetWait(key: key, ids: ids)
         var foundSlots: [Int32] = []
         for (position, id) in ids.enumerated() {
             if let slot = objects.slot(of: id), objects[slot].state == .sealed {
@@ -32,7 +32,7 @@ extension StoreEngine {
         let willWait = !wait.isComplete && timeoutMilliseconds != 0
         if willWait, let refusal = refuseToWait(key, ids: ids.count) { return .failed(refusal) }
         for slot in foundSlots { addReferences(1, at: slot, for: key.client) }
-        guard willWait else { return .answered(wait.results) }
+        guard willWait else { return .answered(wait.results.all) }
         clients[key.client]!.waitingGets.insert(key.requestID)
         wait.deadline = addDeadline(after: timeoutMilliseconds, kind: .get, key: key)
         waitingGets.add(wait)
@@ -67,7 +67,7 @@ extension StoreEngine {
     /// Answers a waiting get that has left the wait table.
     func answerWaitingGet(_ wait: GetWait) {
         waitEnded(wait)
-        observer?.getAnswered(client: wait.key.client, ticket: wait.key.requestID, .success(wait.results))
+        observer?.getAnswered(client: wait.key.client, ticket: wait.key.requestID, .success(wait.results.all))
     }
 
     /// Timeout: answer with what has been found so far.
@@ -82,9 +82,7 @@ extension StoreEngine {
         let key = WaitKey(client: client, requestID: ticket)
         if let wait = waitingGets.remove(key) {
             waitEnded(wait)
-            for (position, id) in wait.ids.enumerated() where wait.results[position] != nil {
-                _ = release(id, client: key.client)
-            }
+            for position in wait.results.foundPositions { _ = release(wait.ids[position], client: key.client) }
             observer?.getAnswered(client: client, ticket: ticket, .failure(EngineError(.cancelled)))
         } else if let cancelled = waitingCreates.cancel(key) {
             clients[key.client]?.waitingCreates.remove(key.requestID)

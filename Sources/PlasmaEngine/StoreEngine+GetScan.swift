@@ -19,7 +19,7 @@ extension StoreEngine {
         }
         // Charged for all its ids up front: the ids and results are held from now on.
         if let refusal = refuseToWait(key, ids: ids.count, willWait: timeoutMilliseconds != 0) { return .failed(refusal) }
-        var wait = GetWait(key: key, ids: ids, results: [ObjectLocation?](repeating: nil, count: ids.count))
+        var wait = GetWait(key: key, ids: ids)
         wait.timeoutMilliseconds = timeoutMilliseconds
         wait.startedAtNanoseconds = clock.monotonicNanoseconds()
         clients[key.client]!.waitingGets.insert(key.requestID)

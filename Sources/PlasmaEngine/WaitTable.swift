@@ -17,7 +17,7 @@ struct GetWait {
     /// The ids asked for, in request order.
     let ids: [ObjectID]
     /// One result per requested id, request order; filled as objects are sealed.
-    var results: [ObjectLocation?]
+    var results: GetResults
     /// For each id still waiting, its last position in `ids`.
     private(set) var pending: [ObjectID: Int32] = [:]
     /// For a position, the previous position of the same id (-1: none); empty while no id repeats.
@@ -34,10 +34,10 @@ struct GetWait {
     /// against this so that the stale entry can't time out a later get that reuses the request id.
     var deadline: UInt64? = nil
 
-    init(key: WaitKey, ids: [ObjectID], results: [ObjectLocation?]) {
+    init(key: WaitKey, ids: [ObjectID]) {
         self.key = key
         self.ids = ids
-        self.results = results
+        self.results = GetResults(count: ids.count)
     }
 
     /// Every id looked up and none still waiting.

@@ -41,6 +41,8 @@ final class ClientStateBudget {
     /// entries in the get's pending index and in the per-object waiter index. Measured (docs/SECURITY.md):
     /// 169 bytes per id held after a heap trim, 241 bytes of RSS growth on a release store while the
     /// request frames that carried them were still in malloc's free lists; charged at the higher figure.
+    /// A big get's results are made a chunk at a time as objects are found (GetResults), but charged as
+    /// if all were: that is what it holds once they are.
     static let waitingGetIDCost = 256
     /// A waiting create's queue entry and bookkeeping, besides the inline bytes it carries.
     static let waitingCreateCost = 256

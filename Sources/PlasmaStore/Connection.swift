@@ -31,6 +31,9 @@ final class Connection {
     /// arriving at once with a big request each would otherwise all run in one pass): once a pass has
     /// done its share, it waits.
     var lastRequestWasHeavy = true
+    /// What the loop reads after the light clients, and under the pass's time bound: the rest of a big
+    /// frame, or a connection that sent a heavy request or none yet (StoreServer.handle, readAvailable).
+    var mayBringBigFrame: Bool { partialFrameBytes > 0 || lastRequestWasHeavy }
     var outbound = OutboundBuffer()
     /// Subscription events not yet moved to `outbound`; dropped (with a marker) past its limit.
     var events: EventQueue

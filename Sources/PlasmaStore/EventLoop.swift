@@ -2,8 +2,10 @@ import PlasmaPosix
 
 /// A tiny readiness loop in the spirit of Redis's `ae.c`: file events and one timer source, nothing else.
 ///
-/// Level-triggered epoll. Each pass: wait until a descriptor is ready or the next deadline, dispatch,
-/// then run `beforeSleep` (where the server flushes every client's replies in one write each).
+/// Level-triggered epoll. Each pass: wait until a descriptor is ready or the next deadline, dispatch
+/// (in two rounds: handlers that call `dispatchLater()` run again after all the others, and after
+/// `betweenRounds`), then run `beforeSleep` (where the server flushes every client's replies in one
+/// write each).
 final class EventLoop {
     typealias Handler = (Epoll.Event) -> Void
 
@@ -15,10 +17,19 @@ final class EventLoop {
     private(set) var isStopping = false
     /// Monotonic nanoseconds the current pass began (its wait returned).
     private(set) var passStartedAt: UInt64 = 0
+    /// The event whose handler runs now, in the first round.
+    private var currentEvent: Epoll.Event?
+    /// Events whose handlers asked to run again after the first round (`dispatchLater`); nil once their
+    /// descriptor was unregistered (its number may be reused before the second round reaches it).
+    private var laterEvents: [Epoll.Event?] = []
+    /// True while the handlers that asked for it run in the second round.
+    private(set) var isDispatchingLater = false
 
     /// Milliseconds until the next timer is due (-1: none). Asked before every wait.
     var timeoutMilliseconds: () -> Int32 = { -1 }
-    /// Called after each wait: fire due timers.
+    /// Called after the first round of each pass's dispatch, before the second (if any) and `onWake`.
+    var betweenRounds: () -> Void = {}
+    /// Called after each pass's dispatch: fire due timers.
     var onWake: () -> Void = {}
     /// Called before each wait: flush output.
     var beforeSleep: () -> Void = {}
@@ -57,9 +68,20 @@ final class EventLoop {
     func unregister(_ fd: Int32) {
         guard handlers.removeValue(forKey: fd) != nil else { return }
         epoll.remove(fd)
+        // A postponed event of this descriptor must not reach whatever registers its number next.
+        for index in laterEvents.indices where laterEvents[index]?.fd == fd { laterEvents[index] = nil }
     }
 
     func stop() { isStopping = true }
+
+    /// From inside a handler in the first round (a no-op in the second, and when repeated): call it
+    /// again for the same event once every other ready descriptor's handler has run, and
+    /// `betweenRounds`. The handler should do nothing else this round.
+    func dispatchLater() {
+        guard let event = currentEvent, !isDispatchingLater else { return }
+        laterEvents.append(event)
+        currentEvent = nil
+    }
 
     func run() throws(SystemError) {
         var passStarted: UInt64 = 0
@@ -85,8 +107,21 @@ final class EventLoop {
             dispatchRotation &+= 1
             for step in 0..<count {
                 let event = events[(start + step) % count]
+                currentEvent = event
                 // A handler may have unregistered a later descriptor in this same batch.
                 handlers[event.fd]?(event)
+            }
+            currentEvent = nil
+            betweenRounds()
+            if !laterEvents.isEmpty {
+                isDispatchingLater = true
+                var index = 0
+                while index < laterEvents.count {  // by index: a handler may unregister a later one
+                    if let event = laterEvents[index] { handlers[event.fd]?(event) }
+                    index += 1
+                }
+                isDispatchingLater = false
+                laterEvents.removeAll(keepingCapacity: true)
             }
             onWake()
         }

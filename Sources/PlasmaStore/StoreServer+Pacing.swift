@@ -39,8 +39,14 @@ struct PassPacing {
     var paused: [Connection] = []
     /// Units spent in this pass so far.
     var workDone = 0
-    /// This pass has read the rest of some big frame (the clock may end such reads from then on).
-    var readPartialFrame = false
+    /// This pass has read from a connection that may bring a big frame (the clock may end such reads
+    /// from then on: StoreServer.readAvailable).
+    var readBigFrame = false
+    /// A connection that may bring a big frame was not read this pass for want of budget; the next pass
+    /// then owes one such read whatever the budget (`bigFrameReadOwed`), so that light clients, read
+    /// first in every pass (`StoreServer.handle`), can't starve it.
+    var bigFrameWentWithout = false
+    var bigFrameReadOwed = false
     /// Set while the deferred work runs: paused connections resumed then don't queue behind each other.
     var inDeferredPhase = false
     /// The paused connection given a request this pass although the budget was spent (its turn).

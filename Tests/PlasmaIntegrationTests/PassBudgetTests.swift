@@ -84,6 +84,37 @@ extension IntegrationTests {
             withExtendedLifetime(connections) {}
         }
 
+        /// Connections that may bring a big frame (a new one among them) are read after the light clients
+        /// in each pass (StoreServer.handle). Light clients whose gets spend the whole pass budget in
+        /// every pass must not starve them: a pass after one in which such a connection went without
+        /// owes it a read (`PassPacing.bigFrameReadOwed`). Three clients loop on gets of 1,000 ids (1,000
+        /// units each: light, and any two spend a pass's 1,024) while a new client connects and asks.
+        /// A liveness check: three blocking clients don't spend every pass's budget (each has one
+        /// request in flight), so this passes without the owed read too; it fails if the store stops
+        /// serving new connections while light clients keep it busy.
+        @Test(.timeLimit(.minutes(2))) func aNewConnectionIsServedWhileLightClientsSpendWholePassBudgets() throws {
+            let store = try StoreProcess()
+            var random = SeededRandom(seed: 13_0006)
+            let ids = (0..<1_000).map { _ in ObjectID.random(using: &random) }
+            let hammers = try (0..<3).map { _ in try store.connect() }
+            let progress = HammerProgress()
+            for hammer in hammers {
+                Thread {
+                    while !progress.stopped {
+                        guard (try? hammer.get(ids, timeout: .no)) != nil else { return }
+                        progress.count()
+                    }
+                }.start()
+            }
+            defer { progress.stop() }
+            #expect(try eventually { progress.gets >= 300 }, "the light clients keep the store busy")
+            let newcomer = try store.connect()
+            #expect(try newcomer.contains(ids[0]) == false)
+            let most = try newcomer.statistics().loopPassMostWorkUnits
+            #expect(most >= 1_024, "light requests spent a whole pass's budget (\(most) units)")
+            #expect(progress.gets > 0)
+        }
+
         /// A connection doomed for not reading its replies runs none of the frames it sent after the
         /// request that doomed it: before, each list it had pipelined was built whole, at once (the
         /// sliced build refuses a doomed connection), for nobody: 20,000 objects in one pass.
@@ -149,4 +180,16 @@ extension IntegrationTests {
             #expect(most <= Self.mostUnitsInAPass, "a loop pass did \(most) units of work")
         }
     }
+}
+
+/// The light clients' gets so far, and whether they should stop (PassBudgetTests).
+private final class HammerProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0
+    private var stopRequested = false
+
+    var gets: Int { lock.withLock { done } }
+    var stopped: Bool { lock.withLock { stopRequested } }
+    func count() { lock.withLock { done += 1 } }
+    func stop() { lock.withLock { stopRequested = true } }
 }
