@@ -17,7 +17,8 @@ extension StoreServer {
     static let leastSlicedUnits = 128
     /// Sliced work between two readings of the clock. Small, because one id can cost a page fault (its
     /// entry lands in a page of the get's pending index or of the waiter index touched for the first
-    /// time, ~64 µs on the 2-core VM): steps of 64 made passes of 4-7 ms in sliced gets alone.
+    /// time): steps of 64 made passes of 4-7 ms in sliced gets alone. When the clock has run out, a pass
+    /// still does one step, so a big get then advances 16 ids a pass, not 64.
     static let slicedStepUnits = 16
     static let leastListedObjects = 256
 
