@@ -61,14 +61,18 @@ extension StoreEngine {
         var looked = 0  // ids looked up: the slices' sizes, or what was left of a get
         var remaining = max(1, limit)
         while remaining > 0, let key = getScans.popFirst() {
-            // Gone (cancelled, its client left) or a new get under the same ticket: nothing to do.
-            guard let waiting = waitingGets.waits[key], waiting.isScanning else { continue }
+            // Gone (cancelled, its client left) or a new get under the same ticket: nothing to do. Only
+            // figures are kept of it: a copy of the wait held across `scan` would make scan's first
+            // change copy the wait's whole pending index (copy on write), at every step.
+            guard let (scanned, count, pollsOnly) = waitingGets.waits[key].flatMap({ wait in
+                wait.isScanning ? (wait.scanned, wait.ids.count, wait.timeoutMilliseconds == 0) : nil
+            }) else { continue }
             let slice = min(remaining, configuration.getSliceIDs)
             remaining -= slice
-            looked += min(slice, waiting.ids.count - waiting.scanned)
+            looked += min(slice, count - scanned)
             if external != nil {  // StoreEngine+External.swift
-                let sliceIDs = Array(waiting.ids[waiting.scanned..<min(waiting.ids.count, waiting.scanned + slice)])
-                spilledObjectsWanted(sliceIDs, synchronously: waiting.timeoutMilliseconds == 0)
+                let sliceIDs = Array(waitingGets.waits[key]!.ids[scanned..<min(count, scanned + slice)])
+                spilledObjectsWanted(sliceIDs, synchronously: pollsOnly)
             }
             // The closures read the object table in place (a copy of it would be copied on the next write).
             guard let (found, wait) = waitingGets.scan(

@@ -10,7 +10,8 @@ import PlasmaEngine
 /// two sliced kinds advance a little each pass (a step of big gets, `slicedStepUnits`, and a least
 /// list slice, `leastListedObjects`: ~0.1–0.2 ms, more when the waiter index misses the caches), and paused
 /// connections that went without a turn in a pass are owed one request in the next, budget or not, so
-/// that nothing starves: a pass does at most its budget and one request, or two when one is owed.
+/// that nothing starves: a pass does at most its budget and one request, or two when one is owed, and
+/// one read of a big frame when one is owed (`PassPacing.bigFrameReadOwed`).
 extension StoreServer {
     /// The least share of a pass for big gets: ids looked up (or unhooked, three to a unit), done while the
     /// pass is under `PassPacing.passNanoseconds`, a step at least.

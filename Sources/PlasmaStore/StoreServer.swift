@@ -339,10 +339,14 @@ public final class StoreServer {
         // a big frame arriving is read 256 KiB per wakeup, not 4 MiB (a pass of ~30 ms under load).
         for iteration in 0..<16 {
             if iteration >= 1, connection.partialFrameBytes > 0 { return }
+            // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
+            // Checked first, so that it takes neither the pass's big read nor an owed one.
+            guard !connection.isClosed, !connection.framesPaused else { return }
             // A connection that may bring a big frame (Connection.mayBringBigFrame): once the pass has
             // spent its work budget, it is read in a later pass (the bytes of a big frame are work: readBytesWork); the socket stays readable
             // (level-triggered). A light client is read at once.
             let mayBringBigFrame = connection.mayBringBigFrame
+            var readsOwed = false
             if pacing.workDone >= PassPacing.passWork, mayBringBigFrame {
                 // They come after the light clients (`handle`), whose requests can spend the budget in
                 // every pass: a pass after one in which such a connection went without owes one read.
@@ -351,6 +355,7 @@ public final class StoreServer {
                     return
                 }
                 pacing.bigFrameReadOwed = false
+                readsOwed = true
             }
             // And once the pass has run its time, after one such read at least (so that big frames
             // progress). Not only partial frames: 200 new connections each opening with a big frame
@@ -358,15 +363,15 @@ public final class StoreServer {
             let passReadOneAlready = pacing.readBigFrame
             if mayBringBigFrame, passReadOneAlready, passHasRunItsTime { return }
             if mayBringBigFrame { pacing.readBigFrame = true }
-            // A paused connection's socket waits: its buffered frames come first (StoreServer+Pacing.swift).
-            guard !connection.isClosed, !connection.framesPaused else { return }
             let count: Int?
             // The rest of a big frame is read a little at a time: its bytes land in pages touched for the
             // first time (StoreServer+Pacing.swift, `partialFrameReadBytes`). So are a connection's first
             // bytes (which may open one) once the pass has read from such a connection; the first of a
             // pass gets a whole read, so that a lone client's pipelined frames arrive whole, as complete
-            // frames (BigRequestPacingTests.framesHeldBehindABigGetDoNotCloseAClientNearItsShare).
-            let readsLittle = connection.partialFrameBytes > 0 || (connection.dialect == .undetermined && passReadOneAlready)
+            // frames (BigRequestPacingTests.framesHeldBehindABigGetDoNotCloseAClientNearItsShare). An
+            // owed read, over the budget, is little too.
+            let readsLittle = connection.partialFrameBytes > 0 || readsOwed
+                || (connection.dialect == .undetermined && passReadOneAlready)
             let readSize = readsLittle ? PassPacing.partialFrameReadBytes : readBuffer.count
             do {
                 count = try readBuffer.withUnsafeMutableBytes { whole in
