@@ -11,25 +11,21 @@ import Testing
         let loop = try EventLoop(busyPollNanoseconds: 0)
         let pipes = try (0..<3).map { _ in try ReadablePipe() }
         defer { pipes.forEach { $0.close() } }
-        var calls: [String] = []
+        let record = Record()
         for (name, pipe) in zip(["heavy", "light1", "light2"], pipes) {
             try loop.register(pipe.read, interest: .readable) { [unowned loop] _ in
                 if name == "heavy", !loop.isDispatchingLater {
-                    calls.append("heavy postponed")
+                    record.calls.append("heavy postponed")
                     loop.dispatchLater()
                     loop.dispatchLater()  // asking twice still runs it once
                     return
                 }
-                calls.append(loop.isDispatchingLater ? "\(name) later" : name)
+                record.calls.append(loop.isDispatchingLater ? "\(name) later" : name)
             }
         }
-        loop.betweenRounds = { calls.append("between") }
-        loop.onWake = { calls.append("wake") }
-        stop(loop, afterPasses: 3)
-        try loop.run()
         // Whatever order epoll and the rotation give the three, the light ones and the postponement
         // come first, then the replies' turn, then the heavy one, once.
-        let passes = Self.passes(calls)
+        let passes = try record.passes(of: loop, count: 3)
         #expect(passes.count >= 3)
         for pass in passes {
             #expect(Set(pass.prefix(3)) == ["heavy postponed", "light1", "light2"], "\(pass)")
@@ -41,16 +37,12 @@ import Testing
         let loop = try EventLoop(busyPollNanoseconds: 0)
         let pipe = try ReadablePipe()
         defer { pipe.close() }
-        var calls: [String] = []
+        let record = Record()
         try loop.register(pipe.read, interest: .readable) { [unowned loop] _ in
             loop.dispatchLater()  // in the second round it would be a no-op; here it postpones
-            calls.append(loop.isDispatchingLater ? "later" : "first")
+            record.calls.append(loop.isDispatchingLater ? "later" : "first")
         }
-        loop.betweenRounds = { calls.append("between") }
-        loop.onWake = { calls.append("wake") }
-        stop(loop, afterPasses: 2)
-        try loop.run()
-        let passes = Self.passes(calls)
+        let passes = try record.passes(of: loop, count: 2)
         #expect(passes.count >= 2)
         for pass in passes { #expect(pass == ["first", "between", "later"]) }
     }
@@ -59,13 +51,9 @@ import Testing
         let loop = try EventLoop(busyPollNanoseconds: 0)
         let pipe = try ReadablePipe()
         defer { pipe.close() }
-        var calls: [String] = []
-        try loop.register(pipe.read, interest: .readable) { _ in calls.append("handler") }
-        loop.betweenRounds = { calls.append("between") }
-        loop.onWake = { calls.append("wake") }
-        stop(loop, afterPasses: 2)
-        try loop.run()
-        let passes = Self.passes(calls)
+        let record = Record()
+        try loop.register(pipe.read, interest: .readable) { _ in record.calls.append("handler") }
+        let passes = try record.passes(of: loop, count: 2)
         #expect(passes.count >= 2)
         for pass in passes { #expect(pass == ["handler", "between"]) }
     }
@@ -94,19 +82,25 @@ import Testing
         #expect(postponerCalls == ["first"], "postponed, then unregistered before its second round")
     }
 
-    /// The calls of each pass that ran a handler, split at each `onWake` ("wake"); a pass whose wait was
-    /// interrupted (EINTR: no events) has only "between".
-    private static func passes(_ calls: [String]) -> [[String]] {
-        calls.split(separator: "wake").map(Array.init).filter { $0 != ["between"] }
-    }
+}
 
-    /// Stops the loop once it has run `count` passes (its first `beforeSleep` comes before any wait).
-    private func stop(_ loop: EventLoop, afterPasses count: Int) {
-        var calls = 0
-        loop.beforeSleep = { [unowned loop] in  // the loop keeps this closure: no cycle
-            calls += 1
-            if calls > count { loop.stop() }
+/// What a loop's handlers and hooks did, in order: the handlers append their own entries.
+private final class Record {
+    var calls: [String] = []
+
+    /// Runs `loop` for `count` passes, recording "between" (`betweenRounds`) and "wake" (`onWake`);
+    /// returns the calls of each pass that ran a handler (a pass whose wait was interrupted, EINTR with
+    /// no events, has only "between").
+    func passes(of loop: EventLoop, count: Int) throws -> [[String]] {
+        loop.betweenRounds = { [unowned self] in calls.append("between") }
+        loop.onWake = { [unowned self] in calls.append("wake") }
+        var ended = 0
+        loop.beforeSleep = { [unowned loop] in  // its first call comes before any wait
+            ended += 1
+            if ended > count { loop.stop() }
         }
+        try loop.run()
+        return calls.split(separator: "wake").map(Array.init).filter { $0 != ["between"] }
     }
 }
 
