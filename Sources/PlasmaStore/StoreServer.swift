@@ -343,8 +343,8 @@ public final class StoreServer {
             // Checked first, so that it takes neither the pass's big read nor an owed one.
             guard !connection.isClosed, !connection.framesPaused else { return }
             // A connection that may bring a big frame (Connection.mayBringBigFrame): once the pass has
-            // spent its work budget, it is read in a later pass (the bytes of a big frame are work: readBytesWork); the socket stays readable
-            // (level-triggered). A light client is read at once.
+            // spent its work budget, it is read in a later pass (the bytes of a big frame are work:
+            // readBytesWork); the socket stays readable (level-triggered). A light client is read at once.
             let mayBringBigFrame = connection.mayBringBigFrame
             var readsOwed = false
             if pacing.workDone >= PassPacing.passWork, mayBringBigFrame {
@@ -553,7 +553,8 @@ public final class StoreServer {
     /// sliced work (`flushAll` writes the rest, and the events, at its end): under `plasma-bench hostile`
     /// a small get's reply otherwise waited for a whole pass of attackers' work.
     private func writeRepliesSoFar() {
-        for connection in unflushed where connection.isScheduled && !connection.outbound.isEmpty && connection.closeReason == nil {
+        for connection in unflushed where connection.isScheduled && !connection.outbound.isEmpty {
+            guard connection.closeReason == nil else { continue }  // doomed: flushAll closes it
             flushScheduled(connection)
         }
     }
