@@ -45,6 +45,9 @@ struct DirectoryState: Sendable {
     var nodesOverLimit: Set<String> = []
     /// For each wanted id, the nodes whose locations were reported (`.located`).
     var reported: [ObjectID: Set<String>] = [:]
+    /// The etcd revision of the last watch message about locations applied to `reported`: a look-up read
+    /// older than it may hold a location deleted since (EtcdDirectory.lookUp reads again).
+    var locationsRevision: Int64 = 0
     /// Set on reconnecting: the next read of the locations reports every present one again (`.located`
     /// follows `.reconnected` for each want that has locations).
     var reannounceLocations = false

@@ -14,7 +14,10 @@ extension EtcdDirectory {
                 if folder == keys.locations { retryDeferred() }  // what changed while not watching
                 try await client.watch(prefix: folder, startRevision: revision + 1) { batch in
                     var overLimit: [String] = []
-                    emit(state.withLock { state in batch.events.compactMap { changed($0, folder: folder, state: &state, overLimit: &overLimit) } })
+                    emit(state.withLock { state in
+                        if folder == keys.locations { state.locationsRevision = max(state.locationsRevision, batch.revision) }
+                        return batch.events.compactMap { changed($0, folder: folder, state: &state, overLimit: &overLimit) }
+                    })
                     overLimit.forEach(logOverLimit)
                     if folder == keys.locations { locationsChanged(batch.events) }
                 }
