@@ -193,10 +193,13 @@ extension EtcdDirectory {
         emit([.publishRefused(location.id, firstNode: firstNode)])
     }
 
+    /// Reads of one chunk at most in `lookUp`: one, and more only while each is older than the watch.
+    static let lookUpReads = 4
+
     /// Reads the present locations of wanted ids and reports those not reported yet (`again`: all).
     func lookUp(_ ids: [ObjectID], again: Bool = false) async throws(EtcdError) {
         for chunk in ids.chunked(etcdMaximumOperationsPerTransaction) {
-            while true {
+            for attempt in 1...Self.lookUpReads {
                 let answer = try await client.transaction(
                     compare: [], success: chunk.map { .range(key: keys.locations(of: $0), prefix: true) })
                 let found = answer.results.flatMap { result -> [EtcdKeyValue] in
@@ -206,9 +209,10 @@ extension EtcdDirectory {
                 // A read older than location events the watch has applied may hold a location deleted
                 // since: applied after the watch's `.locationGone`, it reported the dead location again
                 // and hid the next one of that node (ClusterDirectoryTests, 1 run in 35). Read again:
-                // the store's revision only grows, so the next read is at least as new as the watch.
+                // the store's revision only grows, so the next read is at least as new as the watch. (The
+                // last read is applied whatever its revision: an answer without one reads as 0.)
                 let events: [ClusterEvent]? = state.withLock { state in
-                    guard answer.revision >= state.locationsRevision else { return nil }
+                    guard answer.revision >= state.locationsRevision || attempt == Self.lookUpReads else { return nil }
                     return found.compactMap { locationAppeared($0, in: &state, again: again) }
                 }
                 guard let events else { continue }
