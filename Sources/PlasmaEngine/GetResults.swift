@@ -6,8 +6,8 @@ import PlasmaCore
 /// chunk per `chunkLength` positions, made when the first result in it arrives: a hostile get of 65,536
 /// ids that never exist used to zero 2 MiB of results on arrival, in pages new to the process, inside
 /// the loop pass that decoded it (under `plasma-bench hostile` such arrivals came in passes of 7-15 ms,
-/// with the ids' own 1.3 MB). The budget still charges every position (ClientStateBudget): that is what a get whose
-/// objects all arrive holds. A big get that is answered builds its reply's array then (`all`): the
+/// with the ids' own 1.3 MB). The budget still charges every position (ClientStateBudget): that is
+/// what a get whose objects all arrive holds. A big get that is answered builds its reply's array then (`all`): the
 /// allocation moved from its arrival to its answer, and only a get never answered is spared it.
 struct GetResults {
     static let chunkLength = 1_024

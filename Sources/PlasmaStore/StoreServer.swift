@@ -562,12 +562,10 @@ public final class StoreServer {
     private func flushAll() {
         for connection in doomed { close(connection, reason: connection.closeReason) }
         doomed.removeAll()
-        swap(&unflushed, &flushing)
         // Replies first: a client waiting for one (a producer's seal) shouldn't wait behind the sends
         // of the events that seal caused to other connections.
-        for connection in flushing where connection.isScheduled && !connection.outbound.isEmpty {
-            flushScheduled(connection)
-        }
+        writeRepliesSoFar()
+        swap(&unflushed, &flushing)
         handOutArrowEvents()  // StoreServer+Arrow.swift
         for connection in flushing where connection.isScheduled { flushScheduled(connection) }
         // A connection closed by those writes (EPIPE) may have made events (its deletes finished):
