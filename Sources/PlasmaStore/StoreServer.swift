@@ -87,6 +87,7 @@ public final class StoreServer {
     public init(configuration: ServerConfiguration, logger: Logger, cluster attachment: ClusterAttachment? = nil) throws(ServerError) {
         self.configuration = Self.fittingDescriptorLimit(configuration, logger: logger)
         self.logger = logger
+        passMeter.logsLongPasses = logger.logLevel <= .debug
         // Arrow's -e: checked (and its directory made) before anything else is set up.
         externalStore = try configuration.externalStore.map { (url) throws(ServerError) in try ExternalStoreURL.open(url, logger: logger) }
         // The socket first: a store refused for a live socket shouldn't prefault gigabytes before saying so.
