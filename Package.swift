@@ -27,6 +27,8 @@ let package = Package(
         // etcd's v3 JSON gateway (PlasmaEtcd); built only with the `Cluster` trait.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // TLS to etcd (`etcds://`): async-http-client's own TLS, configured with NIOSSL's types.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Thin C: memfd arena, the allocator (metadata outside the arena), SCM_RIGHTS, CMSG macros.
@@ -62,6 +64,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Cluster"])),
                 .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Cluster"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Cluster"])),
             ]
         ),
         // Framing and the native codec.
@@ -105,7 +108,7 @@ let package = Package(
             ]
         ),
         // What the command-line tools share (the JSON writer, duration formats); not a product.
-        .target(name: "PlasmaToolSupport"),
+        .target(name: "PlasmaToolSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A small Arrow-dialect client (not a product): plasma-bench --compare-arrow and the tests drive
         // Arrow's store and ours with it.
         .target(name: "PlasmaArrowClient", dependencies: ["PlasmaCore", "PlasmaPosix", "PlasmaWire"]),

@@ -2,85 +2,147 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOSSL
 import PlasmaCore
 import Synchronization
 
 /// An etcd v3 client over etcd's JSON gateway (`POST /v3/...`), with async-http-client.
 ///
 /// Every request goes to the endpoint that last answered; when it can't be reached, the next ones are
-/// tried in turn. Leases, keys, transactions and watches are in the extensions.
+/// tried in turn. Over `etcds://` it speaks TLS, and with an etcd user it sends the token etcd handed
+/// out for it (``EtcdSecurity``). Leases, keys, transactions and watches are in the extensions.
 public final class EtcdClient: Sendable {
     /// The members and the key prefix.
     public let endpoints: EtcdEndpoints
+    /// The TLS files and the etcd user.
+    public let security: EtcdSecurity
     /// How long a unary request may take, connecting included.
     public let requestTimeout: Duration
     private let current = Mutex(0)
+    /// The HTTP client, or why there is none (a TLS file that can't be read): thrown by every request.
+    private let http: Result<HTTPClient, EtcdError>
+    /// The token etcd handed out for ``EtcdSecurity/user``, once authenticated.
+    let authToken = Mutex<String?>(nil)
 
-    /// One HTTP client for the process (never shut down: it lives as long as the process), on NIO's
-    /// shared event loops. No read timeout: a watch stays quiet while nothing changes. Each watch holds a
-    /// connection for as long as it runs (two per directory), so the pool allows more than its default 8
-    /// per host: requests must never queue behind watches.
-    static let http: HTTPClient = {
+    /// One plain HTTP client for the process (never shut down: it lives as long as the process), on
+    /// NIO's shared event loops.
+    static let http: HTTPClient = makeHTTPClient(tls: nil)
+
+    /// No read timeout: a watch stays quiet while nothing changes. Each watch holds a connection for as
+    /// long as it runs (two per directory), so the pool allows more than its default 8 per host:
+    /// requests must never queue behind watches.
+    static func makeHTTPClient(tls: TLSConfiguration?) -> HTTPClient {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: nil))
+        configuration.tlsConfiguration = tls
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
-
-    /// A client of `endpoints`; requests give up after `requestTimeout`.
-    public init(endpoints: EtcdEndpoints, requestTimeout: Duration = .seconds(3)) {
-        self.endpoints = endpoints
-        self.requestTimeout = requestTimeout
     }
 
-    /// POSTs `body` to `path` and returns the JSON answer; an error answer throws `.server`.
+    /// A client of `endpoints`; requests give up after `requestTimeout`. Settings in `security` that
+    /// can't be used (a TLS file unreadable) make every request throw ``EtcdError/invalidSecurity(_:)``.
+    public init(endpoints: EtcdEndpoints, security: EtcdSecurity = .none, requestTimeout: Duration = .seconds(3)) {
+        self.endpoints = endpoints
+        self.security = security
+        self.requestTimeout = requestTimeout
+        http = Result { () throws(EtcdError) in try security.httpClient(for: endpoints) }
+    }
+
+    /// POSTs `body` to `path` and returns the JSON answer; an error answer throws `.server`. When etcd
+    /// refuses the user's token (expired, or etcd restarted), authenticates again and retries once.
     func call(_ path: String, _ body: [String: Any]) async throws(EtcdError) -> [String: Any] {
         let bytes = try GatewayJSON.encode(body)
-        let answer = try await send(path, bytes, timeout: requestTimeout) { response throws(EtcdError) in
-            var collected: [UInt8] = []
-            do {
-                for try await chunk in response.body {
-                    collected.append(contentsOf: chunk.readableBytesView)
-                    if collected.count > 64 << 20 { throw EtcdError.malformedResponse("an answer over 64 MiB") }
-                }
-            } catch let error as EtcdError {
-                throw error
-            } catch {
-                throw .unreachable("reading \(path): \(error)")
-            }
-            return collected
+        do {
+            return try await callOnce(path, bytes)
+        } catch .server(code: EtcdError.unauthenticatedCode, _) where security.user != nil {
+            forgetToken()
+            return try await callOnce(path, bytes)
         }
-        let object = try GatewayJSON.decode(answer)
+    }
+
+    private func callOnce(_ path: String, _ bytes: [UInt8]) async throws(EtcdError) -> [String: Any] {
+        let (status, answer) = try await send(path, bytes, timeout: requestTimeout) { response throws(EtcdError) in
+            (Int(response.status.code), try await Self.collect(response, path: path))
+        }
+        return try Self.object(status: status, answer)
+    }
+
+    /// The JSON object of an answer; an error answer throws `.server`. An answer that isn't JSON with
+    /// an error status is etcd's own refusal in words (e.g. a client certificate its gateway won't take).
+    static func object(status: Int, _ answer: [UInt8]) throws(EtcdError) -> [String: Any] {
+        let object: [String: Any]
+        do {
+            object = try GatewayJSON.decode(answer)
+        } catch {
+            guard status != 200 else { throw error }
+            let text = String(decoding: answer.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .server(code: status, message: "HTTP \(status): \(text)")
+        }
         if let error = GatewayJSON.error(object) { throw error }
         return object
     }
 
+    /// The response's whole body (at most 64 MiB).
+    static func collect(_ response: HTTPClientResponse, path: String) async throws(EtcdError) -> [UInt8] {
+        var collected: [UInt8] = []
+        do {
+            for try await chunk in response.body {
+                collected.append(contentsOf: chunk.readableBytesView)
+                if collected.count > 64 << 20 { throw EtcdError.malformedResponse("an answer over 64 MiB") }
+            }
+        } catch let error as EtcdError {
+            throw error
+        } catch {
+            throw .unreachable("reading \(path): \(error)")
+        }
+        return collected
+    }
+
     /// Sends a request to the current endpoint, then to the others in turn while they can't be reached,
-    /// and hands the first response to `handle`.
+    /// and hands the first response to `handle`. With an etcd user the request carries its token
+    /// (authenticating first when there is none yet).
     func send<T>(
         _ path: String, _ body: [UInt8], timeout: Duration?,
         _ handle: (HTTPClientResponse) async throws(EtcdError) -> T
     ) async throws(EtcdError) -> T {
+        let token = security.user == nil ? nil : try await currentToken()
+        return try await sendToAnEndpoint(path, body, authorization: token, timeout: timeout, handle)
+    }
+
+    /// `send` without authentication: the request as given, with `authorization` if any.
+    func sendToAnEndpoint<T>(
+        _ path: String, _ body: [UInt8], authorization: String?, timeout: Duration?,
+        _ handle: (HTTPClientResponse) async throws(EtcdError) -> T
+    ) async throws(EtcdError) -> T {
+        let client = try http.get()
         let first = current.withLock { $0 }
         var lastReason = "no endpoint"
         for step in 0..<endpoints.hosts.count {
             let index = (first + step) % endpoints.hosts.count
-            var request = HTTPClientRequest(url: "http://\(endpoints.hosts[index])\(path)")
+            var request = HTTPClientRequest(url: endpoints.baseURL(index) + path)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
             request.body = .bytes(body)
             let response: HTTPClientResponse
             do {
                 let deadline: NIODeadline = timeout.map { .now() + .nanoseconds(Int64(clamping: $0.clampedNanoseconds)) } ?? .distantFuture
-                response = try await Self.http.execute(request, deadline: deadline)
+                response = try await client.execute(request, deadline: deadline)
             } catch {
                 if Task.isCancelled { throw .unreachable("cancelled") }
-                lastReason = "\(endpoints.hosts[index]): \(error)"
+                lastReason = "\(endpoints.hosts[index]): \(Self.reason(error))"
                 continue
             }
             if step > 0 { current.withLock { $0 = index } }
             return try await handle(response)
         }
         throw .unreachable(lastReason)
+    }
+
+    /// A connection error in a sentence; a TLS failure says which certificate check failed.
+    private static func reason(_ error: any Error) -> String {
+        if let ssl = error as? NIOSSLError { return "TLS: \(ssl)" }
+        if let ssl = error as? BoringSSLError { return "TLS: \(ssl)" }
+        return "\(error)"
     }
 }
 #endif

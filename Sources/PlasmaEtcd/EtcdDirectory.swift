@@ -30,7 +30,7 @@ public final class EtcdDirectory: ClusterDirectory {
         localNode = configuration.node
         // Requests fail well within a lease: a keepalive that hangs must not outlive it.
         let timeout = Duration.milliseconds(min(3000, max(500, configuration.leaseTTL * 1000 / 2)))
-        client = EtcdClient(endpoints: configuration.endpoints, requestTimeout: timeout)
+        client = EtcdClient(endpoints: configuration.endpoints, security: configuration.security, requestTimeout: timeout)
         keys = DirectoryKeys(prefix: configuration.endpoints.keyPrefix)
         logger = configuration.logger
         (writeStream, writes) = AsyncStream.makeStream(of: WriterCommand.self)
@@ -122,8 +122,8 @@ public final class EtcdDirectory: ClusterDirectory {
     }
 
     /// The registered nodes under `endpoints` (what `plasma cluster` lists), by name.
-    public static func nodes(endpoints: EtcdEndpoints) async throws(EtcdError) -> [ClusterNode] {
-        try await nodes(client: EtcdClient(endpoints: endpoints), keys: DirectoryKeys(prefix: endpoints.keyPrefix))
+    public static func nodes(endpoints: EtcdEndpoints, security: EtcdSecurity = .none) async throws(EtcdError) -> [ClusterNode] {
+        try await nodes(client: EtcdClient(endpoints: endpoints, security: security), keys: DirectoryKeys(prefix: endpoints.keyPrefix))
     }
 
     static func nodes(client: EtcdClient, keys: DirectoryKeys) async throws(EtcdError) -> [ClusterNode] {

@@ -6,6 +6,8 @@ import PlasmaClusterCore
 public struct EtcdDirectoryConfiguration: Sendable {
     /// etcd's members and the cluster's key prefix.
     public var endpoints: EtcdEndpoints
+    /// TLS files and the etcd user, where etcd asks for them.
+    public var security: EtcdSecurity
     /// This node, as it registers.
     public var node: ClusterNode
     /// Seconds the lease outlives this node's last keepalive (`--cluster-lease-ttl`); keepalives go every
@@ -22,8 +24,12 @@ public struct EtcdDirectoryConfiguration: Sendable {
     public var maximumWantsPerNode = 4096
 
     /// A configuration; the lease lasts 5 s unless told.
-    public init(endpoints: EtcdEndpoints, node: ClusterNode, leaseTTL: Int = 5, logger: Logger = Logger(label: "plasma-etcd")) {
+    public init(
+        endpoints: EtcdEndpoints, security: EtcdSecurity = .none, node: ClusterNode, leaseTTL: Int = 5,
+        logger: Logger = Logger(label: "plasma-etcd")
+    ) {
         self.endpoints = endpoints
+        self.security = security
         self.node = node
         self.leaseTTL = max(1, leaseTTL)
         self.logger = logger

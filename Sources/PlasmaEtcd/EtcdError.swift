@@ -13,6 +13,9 @@ public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformedResponse(String)
     /// An `etcd://` URL that doesn't parse.
     case invalidURL(String)
+    /// TLS files or an etcd user that can't be used (``EtcdSecurity``): a file missing or unreadable,
+    /// TLS files without an `etcds://` URL.
+    case invalidSecurity(String)
 
     /// One line for a log or an error message.
     public var description: String {
@@ -23,6 +26,7 @@ public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
         case .compacted(let revision): "etcd compacted past the watch's revision (now \(revision))"
         case .malformedResponse(let detail): "malformed etcd response: \(detail)"
         case .invalidURL(let detail): "invalid etcd URL: \(detail)"
+        case .invalidSecurity(let detail): "etcd security settings: \(detail)"
         }
     }
 }

@@ -1,5 +1,5 @@
 import Crypto
-import Glibc
+import PlasmaClusterCore
 
 /// The cluster's shared secret: every store of a cluster reads the same one (`--cluster-token-file`),
 /// and a transfer peer must prove it knows it (``TransferHandshake``). It is only ever a key of
@@ -27,27 +27,18 @@ public struct ClusterToken: Sendable {
     /// it is not a regular file, when group or others have any access to it (a secret: `chmod 600`),
     /// when it is empty, over ``maximumFileBytes``, or holds fewer than ``minimumBytes`` bytes.
     public static func readBytes(fromFile path: String) throws(ClusterTokenError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path, String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw .unreadable(path, String(cString: strerror(errno))) }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw .notRegularFile(path) }
-        guard status.st_mode & 0o077 == 0 else { throw .accessibleByOthers(path, mode: Int(status.st_mode & 0o777)) }
-        var token: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = Glibc.read(fd, &chunk, chunk.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path, String(cString: strerror(errno)))
+        let token: [UInt8]
+        do {
+            token = try SecretFile.read(path, maximumBytes: maximumFileBytes)
+        } catch {
+            switch error {
+            case .unreadable(let path, let reason): throw .unreadable(path, reason)
+            case .notRegularFile(let path): throw .notRegularFile(path)
+            case .accessibleByOthers(let path, let mode): throw .accessibleByOthers(path, mode: mode)
+            case .empty(let path): throw .empty(path)
+            case .tooLarge(let path, _): throw .tooLarge(path)
             }
-            if count == 0 { break }
-            token += chunk[..<count]
-            if token.count > maximumFileBytes { throw .tooLarge(path) }
         }
-        while let last = token.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { token.removeLast() }
-        guard !token.isEmpty else { throw .empty(path) }
         guard token.count >= minimumBytes else { throw .fileTooShort(path, token.count) }
         return token
     }

@@ -24,8 +24,12 @@ final class ClusterMembership: Sendable {
         for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&mask, signal) }
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         let endpoints = try EtcdEndpoints(url: settings.url)
+        let flags = settings.etcdSecurity
+        let security = try EtcdSecurity(
+            trustedCAFile: flags.trustedCAFile, certificateFile: flags.certificateFile, privateKeyFile: flags.privateKeyFile,
+            user: flags.user, passwordFile: flags.passwordFile)
         let directory = EtcdDirectory(configuration: EtcdDirectoryConfiguration(
-            endpoints: endpoints, node: settings.node, leaseTTL: settings.leaseTTL, logger: logger))
+            endpoints: endpoints, security: security, node: settings.node, leaseTTL: settings.leaseTTL, logger: logger))
         try runBlocking { try await directory.start() }
         self.settings = settings
         self.directory = directory

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import PlasmaClusterCore
+import PlasmaToolSupport
 
 /// The `--cluster` flags. Without `--cluster` none of the others may be given and nothing extra runs.
 struct ClusterOptions: ParsableArguments {
@@ -24,7 +25,11 @@ struct ClusterOptions: ParsableArguments {
             help: ArgumentHelp("Seconds this store's registration, wants and locations outlive it when it stops answering etcd.", valueName: "seconds"))
     var clusterLeaseTTL = 5
 
+    @OptionGroup(title: "etcd security (TLS with an etcds:// URL, and etcd users)")
+    var etcdSecurity: EtcdSecurityOptions
+
     func validate() throws {
+        try etcdSecurity.validate(url: cluster)
         guard let cluster else {
             let stray = [("--node-name", nodeName), ("--transfer-address", transferAddress), ("--cluster-token-file", clusterTokenFile)]
                 .filter { $0.1 != nil }.map(\.0)
@@ -52,6 +57,6 @@ struct ClusterOptions: ParsableArguments {
         return ClusterSettings(
             url: cluster, nodeName: name, transferAddress: transferAddress,
             token: try ClusterSettings.readToken(clusterTokenFile), leaseTTL: clusterLeaseTTL,
-            capacityBytes: Int64(capacityBytes))
+            capacityBytes: Int64(capacityBytes), etcdSecurity: etcdSecurity)
     }
 }

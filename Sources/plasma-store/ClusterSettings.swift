@@ -1,5 +1,6 @@
 import Glibc
 import PlasmaClusterCore
+import PlasmaToolSupport
 import PlasmaTransfer
 
 /// What the store's cluster flags say, checked: the directory is built from it, and the transfer plane
@@ -17,6 +18,8 @@ struct ClusterSettings: Sendable {
     var leaseTTL: Int
     /// The arena's size, registered as the node's capacity.
     var capacityBytes: Int64
+    /// TLS files and the etcd user (`--etcd-*`), as given.
+    var etcdSecurity: EtcdSecurityOptions
 
     /// This node as it registers.
     var node: ClusterNode { ClusterNode(name: nodeName, transferAddress: transferAddress, capacityBytes: capacityBytes) }
@@ -35,10 +38,12 @@ struct ClusterSettings: Sendable {
         return nil
     }
 
-    /// Why `url` isn't an `etcd://host:port[,host:port...][/prefix]` URL, or nil.
+    /// Why `url` isn't an `etcd://host:port[,host:port...][/prefix]` (or `etcds://`) URL, or nil.
     static func urlProblem(_ url: String) -> String? {
-        guard url.hasPrefix("etcd://") else { return "give etcd://HOST:PORT[,HOST:PORT...][/PREFIX]" }
-        let hosts = url.dropFirst("etcd://".count).prefix { $0 != "/" }.split(separator: ",", omittingEmptySubsequences: false)
+        guard let scheme = ["etcd://", "etcds://"].first(where: url.hasPrefix) else {
+            return "give etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (etcds:// for TLS)"
+        }
+        let hosts = url.dropFirst(scheme.count).prefix { $0 != "/" }.split(separator: ",", omittingEmptySubsequences: false)
         if hosts.isEmpty || hosts.contains(where: { !isHostPort(String($0)) }) { return "every endpoint must be HOST:PORT" }
         return nil
     }

@@ -25,11 +25,18 @@ struct ClusterCommand: ParsableCommand {
     @Flag(help: "Print a JSON array with exact numbers instead of a table.")
     var json = false
 
+    @OptionGroup(title: "etcd security (TLS with an etcds:// URL, and etcd users)")
+    var etcdSecurity: EtcdSecurityOptions
+
+    func validate() throws {
+        try etcdSecurity.validate(url: cluster ?? ProcessEnvironmentValue.get("PLASMA_CLUSTER"))
+    }
+
     func run() throws {
         guard let url = cluster ?? ProcessEnvironmentValue.get("PLASMA_CLUSTER") else {
             throw CLIError(.usage, "cluster: give --cluster etcd://HOST:PORT or set PLASMA_CLUSTER")
         }
-        let nodes = try Self.nodes(url)
+        let nodes = try Self.nodes(url, etcdSecurity)
         if json {
             print(JSON.array(nodes.map { node in
                 JSON.object([
@@ -43,16 +50,20 @@ struct ClusterCommand: ParsableCommand {
         }
     }
 
-    static func nodes(_ url: String) throws(CLIError) -> [ClusterNode] {
+    static func nodes(_ url: String, _ flags: EtcdSecurityOptions) throws(CLIError) -> [ClusterNode] {
         #if Cluster
         let endpoints: EtcdEndpoints
+        let security: EtcdSecurity
         do {
             endpoints = try EtcdEndpoints(url: url)
+            security = try EtcdSecurity(
+                trustedCAFile: flags.trustedCAFile, certificateFile: flags.certificateFile, privateKeyFile: flags.privateKeyFile,
+                user: flags.user, passwordFile: flags.passwordFile)
         } catch {
             throw CLIError(.usage, "cluster: \(error)")
         }
         do {
-            return try runBlocking { try await EtcdDirectory.nodes(endpoints: endpoints) }
+            return try runBlocking { try await EtcdDirectory.nodes(endpoints: endpoints, security: security) }
         } catch EtcdError.unreachable(let reason) {
             throw CLIError(.cannotConnect, "cluster: cannot reach etcd at \(url): \(reason)")
         } catch {

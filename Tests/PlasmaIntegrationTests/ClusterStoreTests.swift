@@ -125,6 +125,10 @@ extension IntegrationTests {
                 (["--cluster", "etcd://127.0.0.1:2379", "--cluster-token-file", "/nonexistent"], "--transfer-address"),
                 (["--cluster", "etcd://127.0.0.1:2379", "--transfer-address", "127.0.0.1:7420"], "--cluster-token-file"),
                 (["--cluster", "http://127.0.0.1:2379"], "etcd://"),
+                (["--etcd-user", "store"], "need an etcd URL (--cluster)"),
+                (["--cluster", "etcd://127.0.0.1:2379", "--etcd-ca-file", "/ca.crt"], "--etcd-ca-file need an etcds:// URL"),
+                (["--cluster", "etcds://127.0.0.1:2379", "--etcd-cert-file", "/c.crt"], "--etcd-cert-file and --etcd-key-file go together"),
+                (["--cluster", "etcd://127.0.0.1:2379", "--etcd-user", "store"], "--etcd-user and --etcd-password-file go together"),
             ] {
                 let store = Process()
                 let errors = Pipe()

@@ -47,7 +47,7 @@ final class CrossNodeCluster {
         let body: [String: Any] = [
             "key": Data(prefix.utf8).base64EncodedString(), "range_end": Data(end).base64EncodedString(), "keys_only": true,
         ]
-        let reply = try etcdPost("/v3/kv/range", body: body)
+        let reply = try etcd.post("/v3/kv/range", body: body).answer
         let kvs = reply["kvs"] as? [[String: Any]] ?? []
         return kvs.compactMap { ($0["key"] as? String).flatMap { Data(base64Encoded: $0) } }
             .map { String(decoding: $0, as: UTF8.self).dropFirst(prefix.count) }.map(String.init).sorted()
@@ -55,32 +55,6 @@ final class CrossNodeCluster {
 
     /// `keys(folder)` for a failure message.
     func describe(_ folder: String) -> String { (try? keys(folder)).map { "\($0)" } ?? "(etcd unreadable)" }
-
-    /// One JSON request to etcd's gateway over a plain socket (HTTP/1.0, so the reply ends at close).
-    private func etcdPost(_ path: String, body: [String: Any]) throws -> [String: Any] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket: errno \(errno)") }
-        defer { close(fd) }
-        var address = loopbackAddress(port: etcd.clientPort)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failure("etcd unreachable: errno \(errno)") }
-        let json = try JSONSerialization.data(withJSONObject: body)
-        let request = Array("POST \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(json.count)\r\n\r\n".utf8) + json
-        guard write(fd, request, request.count) == request.count else { throw Failure("write to etcd: errno \(errno)") }
-        var response: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            guard count > 0 else { break }
-            response += chunk[..<count]
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let start = text.range(of: "\r\n\r\n") else { throw Failure("etcd answered: \(text)") }
-        let object = try JSONSerialization.jsonObject(with: Data(text[start.upperBound...].utf8))
-        return object as? [String: Any] ?? [:]
-    }
 
     /// Node names `plasma cluster --json` lists.
     func listedNodes() throws -> [String] {

@@ -8,17 +8,25 @@ final class EtcdProcess {
     let clientPort: UInt16
     let peerPort: UInt16
     let dataDirectory: String
+    /// With TLS: the certificates etcd serves and checks clients by (`--client-cert-auth`).
+    let tls: TestCertificates?
+    /// A plain-HTTP client port beside the TLS one, for the test's own set-up and health checks (the
+    /// client port itself when there is no TLS).
+    let plainPort: UInt16
     private var process: Process?
     private let logURL: URL
 
-    /// `etcd://127.0.0.1:PORT/PREFIX`: a prefix of its own keeps each test's keys apart.
+    /// `etcd://127.0.0.1:PORT/PREFIX` (`etcds://` with TLS): a prefix of its own keeps each test's keys
+    /// apart.
     func url(prefix: String = "test-\(UInt32.random(in: 0...UInt32.max))") -> String {
-        "etcd://127.0.0.1:\(clientPort)/\(prefix)"
+        "\(tls == nil ? "etcd" : "etcds")://127.0.0.1:\(clientPort)/\(prefix)"
     }
 
-    init() throws {
+    init(tls: TestCertificates? = nil) throws {
         try Self.ensureInstalled()
+        self.tls = tls
         clientPort = try freeLoopbackPort()
+        plainPort = tls == nil ? clientPort : try freeLoopbackPort()
         peerPort = try freeLoopbackPort()
         dataDirectory = NSTemporaryDirectory() + "plasma-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         logURL = URL(fileURLWithPath: dataDirectory + ".log")
@@ -57,13 +65,21 @@ final class EtcdProcess {
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let etcd = Process()
         etcd.executableURL = URL(fileURLWithPath: Self.binary)
-        let client = "http://127.0.0.1:\(clientPort)", peer = "http://127.0.0.1:\(peerPort)"
+        let peer = "http://127.0.0.1:\(peerPort)"
+        let client = "\(tls == nil ? "http" : "https")://127.0.0.1:\(clientPort)"
+        let listen = tls == nil ? client : "\(client),http://127.0.0.1:\(plainPort)"
         etcd.arguments = [
             "--name", "plasma-test", "--data-dir", dataDirectory,
-            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-client-urls", listen, "--advertise-client-urls", client,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
             "--initial-cluster", "plasma-test=\(peer)",
         ]
+        if let tls {
+            etcd.arguments! += [
+                "--cert-file", tls.serverCertificate, "--key-file", tls.serverKey,
+                "--trusted-ca-file", tls.authority, "--client-cert-auth",
+            ]
+        }
         etcd.standardError = try FileHandle(forWritingTo: logURL)
         etcd.standardOutput = FileHandle.nullDevice
         try etcd.run()
@@ -87,12 +103,12 @@ final class EtcdProcess {
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    /// GET /health on the client port answers `{"health":"true"}`.
+    /// GET /health on the plain port answers `{"health":"true"}`.
     func healthy() -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = loopbackAddress(port: clientPort)
+        var address = loopbackAddress(port: plainPort)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -107,6 +123,39 @@ final class EtcdProcess {
             response += chunk[..<count]
         }
         return String(decoding: response, as: UTF8.self).contains("\"health\":\"true\"")
+    }
+
+    /// One JSON request to etcd's gateway on the plain port (HTTP/1.0, so the reply ends at close), with
+    /// an auth token if given: the HTTP status and the JSON answer.
+    func post(_ path: String, body: [String: Any], token: String? = nil) throws -> (status: Int, answer: [String: Any]) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure("socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = loopbackAddress(port: plainPort)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure("etcd unreachable: errno \(errno)") }
+        let json = try JSONSerialization.data(withJSONObject: body)
+        let authorization = token.map { "Authorization: \($0)\r\n" } ?? ""
+        let head = "POST \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(authorization)Content-Length: \(json.count)\r\n\r\n"
+        let request = Array(head.utf8) + json
+        guard write(fd, request, request.count) == request.count else { throw Failure("write to etcd: errno \(errno)") }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            guard count > 0 else { break }
+            response += chunk[..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let start = text.range(of: "\r\n\r\n"), let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
+            throw Failure("etcd answered: \(text)")
+        }
+        // An error answer may be followed by a gRPC trailer line: the JSON object is the first line.
+        let firstLine = text[start.upperBound...].split(separator: "\n", omittingEmptySubsequences: true).first ?? ""
+        let object = try JSONSerialization.jsonObject(with: Data(firstLine.utf8))
+        return (status, object as? [String: Any] ?? [:])
     }
 
     deinit {

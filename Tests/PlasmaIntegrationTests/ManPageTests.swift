@@ -70,7 +70,7 @@ extension IntegrationTests {
             ("plasma-store", "plasma-store.1", [String]()),
             ("plasma", "plasma.1", ["put"]), ("plasma", "plasma.1", ["get"]), ("plasma", "plasma.1", ["list"]),
             ("plasma", "plasma.1", ["stats"]), ("plasma", "plasma.1", ["delete"]), ("plasma", "plasma.1", ["evict"]),
-            ("plasma", "plasma.1", ["watch"]),
+            ("plasma", "plasma.1", ["watch"]), ("plasma", "plasma.1", ["cluster"]),
             ("plasma-bench", "plasma-bench.1", []),
         ])
         func everyHelpFlagIsInTheManPage(_ program: String, _ page: String, _ subcommand: [String]) throws {
