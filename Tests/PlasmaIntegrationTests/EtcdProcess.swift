@@ -35,30 +35,7 @@ final class EtcdProcess {
 
     static let binary = "/usr/bin/etcd"
 
-    /// Once per test process (a static is initialised once, whichever test comes first): tests start in
-    /// parallel, and two apt-gets at once would fight over dpkg's lock.
-    private static let installation = Result<Void, any Error> { try install() }
-
-    private static func ensureInstalled() throws { try installation.get() }
-
-    private static func install() throws {
-        if FileManager.default.isExecutableFile(atPath: binary) { return }
-        guard geteuid() == 0 else {
-            throw Failure("etcd is not installed (\(binary)) and the tests don't run as root: apt-get install etcd-server")
-        }
-        for arguments in [["update", "-qq"], ["install", "-y", "-qq", "etcd-server"]] {
-            let apt = Process()
-            apt.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
-            apt.arguments = arguments
-            apt.environment = ProcessInfo.processInfo.environment.merging(["DEBIAN_FRONTEND": "noninteractive"]) { $1 }
-            apt.standardOutput = FileHandle.nullDevice
-            try apt.run()
-            apt.waitUntilExit()
-        }
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw Failure("apt-get install etcd-server did not install \(binary)")
-        }
-    }
+    private static func ensureInstalled() throws { try DebianPackage.ensure(binary: binary, package: "etcd-server") }
 
     /// Starts etcd (again, on the same ports and data) and waits until /health answers true.
     func start() throws {

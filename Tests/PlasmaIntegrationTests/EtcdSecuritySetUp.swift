@@ -38,7 +38,7 @@ final class TestCertificates {
 
     private func openssl(_ arguments: [String]) throws {
         let binary = "/usr/bin/openssl"
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw Failure("the TLS tests need \(binary) (apt-get install openssl)") }
+        try DebianPackage.ensure(binary: binary, package: "openssl")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
