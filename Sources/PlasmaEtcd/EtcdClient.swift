@@ -23,6 +23,8 @@ public final class EtcdClient: Sendable {
     private let http: Result<HTTPClient, EtcdError>
     /// The token etcd handed out for ``EtcdSecurity/user``, once authenticated.
     let authToken = Mutex<String?>(nil)
+    /// Tokens etcd handed out to this client so far.
+    let authentications = Mutex(0)
 
     /// One plain HTTP client for the process (never shut down: it lives as long as the process), on
     /// NIO's shared event loops.
@@ -34,6 +36,8 @@ public final class EtcdClient: Sendable {
     static func makeHTTPClient(tls: TLSConfiguration?) -> HTTPClient {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(2), read: nil))
         configuration.tlsConfiguration = tls
+        // etcd's gateway never redirects; following one could resend a password (a 307 keeps the body).
+        configuration.redirectConfiguration = .disallow
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -48,32 +52,38 @@ public final class EtcdClient: Sendable {
     }
 
     /// POSTs `body` to `path` and returns the JSON answer; an error answer throws `.server`. When etcd
-    /// refuses the user's token (expired, or etcd restarted), authenticates again and retries once.
+    /// refuses the user's token (``EtcdError/refusesToken``), authenticates again and retries once
+    /// (etcd refuses a token before it applies anything: nothing is done twice). The whole call, retry
+    /// included, takes at most ``requestTimeout``.
     func call(_ path: String, _ body: [String: Any]) async throws(EtcdError) -> [String: Any] {
         let bytes = try GatewayJSON.encode(body)
+        let deadline = ContinuousClock.now + requestTimeout
         do {
-            return try await callOnce(path, bytes)
-        } catch .server(code: EtcdError.unauthenticatedCode, _) where security.user != nil {
-            forgetToken()
-            return try await callOnce(path, bytes)
+            return try await callOnce(path, bytes, deadline: deadline)
+        } catch let error where error.refusesToken && security.user != nil {
+            return try await callOnce(path, bytes, deadline: deadline)
         }
     }
 
-    private func callOnce(_ path: String, _ bytes: [UInt8]) async throws(EtcdError) -> [String: Any] {
-        let (status, answer) = try await send(path, bytes, timeout: requestTimeout) { response throws(EtcdError) in
-            (Int(response.status.code), try await Self.collect(response, path: path))
+    private func callOnce(_ path: String, _ bytes: [UInt8], deadline: ContinuousClock.Instant) async throws(EtcdError) -> [String: Any] {
+        let timeLeft = deadline - .now
+        guard timeLeft > .zero else { throw .unreachable("\(path): no answer within \(requestTimeout)") }
+        // Decoded inside `send`, which sees an error answer refusing the token and drops the token.
+        return try await send(path, bytes, timeout: timeLeft) { response throws(EtcdError) in
+            try Self.object(status: Int(response.status.code), try await Self.collect(response, path: path))
         }
-        return try Self.object(status: status, answer)
     }
 
     /// The JSON object of an answer; an error answer throws `.server`. An answer that isn't JSON with
-    /// an error status is etcd's own refusal in words (e.g. a client certificate its gateway won't take).
-    static func object(status: Int, _ answer: [UInt8]) throws(EtcdError) -> [String: Any] {
+    /// an error status is etcd's own refusal in words (e.g. a client certificate its gateway won't
+    /// take), quoted unless `quotingText` is false.
+    static func object(status: Int, _ answer: [UInt8], quotingText: Bool = true) throws(EtcdError) -> [String: Any] {
         let object: [String: Any]
         do {
             object = try GatewayJSON.decode(answer)
         } catch {
             guard status != 200 else { throw error }
+            guard quotingText else { throw .server(code: status, message: "HTTP \(status), not an etcd answer") }
             let text = String(decoding: answer.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw .server(code: status, message: "HTTP \(status): \(text)")
         }
@@ -99,13 +109,19 @@ public final class EtcdClient: Sendable {
 
     /// Sends a request to the current endpoint, then to the others in turn while they can't be reached,
     /// and hands the first response to `handle`. With an etcd user the request carries its token
-    /// (authenticating first when there is none yet).
+    /// (authenticating first when there is none yet); a token etcd refuses is dropped.
     func send<T>(
         _ path: String, _ body: [UInt8], timeout: Duration?,
         _ handle: (HTTPClientResponse) async throws(EtcdError) -> T
     ) async throws(EtcdError) -> T {
-        let token = security.user == nil ? nil : try await currentToken()
-        return try await sendToAnEndpoint(path, body, authorization: token, timeout: timeout, handle)
+        guard security.user != nil else { return try await sendToAnEndpoint(path, body, authorization: nil, timeout: timeout, handle) }
+        let token = try await currentToken(timeout: timeout ?? requestTimeout)
+        do {
+            return try await sendToAnEndpoint(path, body, authorization: token, timeout: timeout, handle)
+        } catch let error where error.refusesToken {
+            forget(token: token)
+            throw error
+        }
     }
 
     /// `send` without authentication: the request as given, with `authorization` if any.

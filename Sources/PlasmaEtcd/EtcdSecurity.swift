@@ -27,11 +27,13 @@ public struct EtcdSecurity: Sendable, Hashable {
     }
 
     /// An etcd user: requests carry the token etcd hands out for its name and password.
-    public struct User: Sendable, Hashable, CustomStringConvertible {
+    public struct User: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
         /// The user's name in etcd.
         public var name: String
-        /// The password, as its file holds it; never logged or printed.
-        var password: String
+        /// The password as given, or as its file held it when read last; never logged or printed.
+        private var password: String
+        /// The file the password is read from again at each authentication, if any.
+        private var passwordFile: String?
 
         /// A user with its password.
         public init(name: String, password: String) {
@@ -40,18 +42,33 @@ public struct EtcdSecurity: Sendable, Hashable {
         }
 
         /// A user whose password is in a file readable by its owner only (``SecretFile``'s rule), as
-        /// the cluster token is.
+        /// the cluster token is. Read now, so that a bad file stops a store at start, and again at
+        /// each authentication, so that a password changed in etcd and in the file needs no restart.
         public init(name: String, passwordFile: String) throws(EtcdError) {
+            self.name = name
+            self.passwordFile = passwordFile
+            password = try Self.read(passwordFile)
+        }
+
+        /// The password to authenticate with now.
+        func currentPassword() throws(EtcdError) -> String {
+            guard let passwordFile else { return password }
+            return try Self.read(passwordFile)
+        }
+
+        private static func read(_ path: String) throws(EtcdError) -> String {
             do {
-                password = String(decoding: try SecretFile.read(passwordFile, maximumBytes: 4096), as: UTF8.self)
+                return String(decoding: try SecretFile.read(path, maximumBytes: 4096), as: UTF8.self)
             } catch {
                 throw .invalidSecurity("etcd password file \(error)")
             }
-            self.name = name
         }
 
         /// The name only.
         public var description: String { "etcd user '\(name)'" }
+
+        /// The name only, so that `dump` and debuggers don't show the password either.
+        public var customMirror: Mirror { Mirror(self, children: ["name": name]) }
     }
 
     /// TLS files (used with an `etcds://` URL only).
@@ -89,6 +106,13 @@ public struct EtcdSecurity: Sendable, Hashable {
             return "a client certificate needs both its certificate file and its key file"
         }
         return nil
+    }
+
+    /// A warning for settings that work but expose a secret, or nil: an etcd user over plain HTTP sends
+    /// its password to etcd, and etcd's tokens with every request, in clear.
+    public func warning(with endpoints: EtcdEndpoints) -> String? {
+        guard let user, !endpoints.usesTLS else { return nil }
+        return "\(user) over plain etcd://: its password and etcd's tokens cross the network in clear; use etcds:// (TLS) unless etcd is reached over loopback or a network you trust"
     }
 
     /// The HTTP client for `endpoints`: the shared plain one, or one per set of TLS files (made once per

@@ -27,8 +27,9 @@ extension EtcdClient {
     /// Watches every key that starts with `prefix`, from `startRevision` (0: from now), handing each batch
     /// of events to `handle` in order. Runs until the stream breaks, which it reports by throwing:
     /// `.compacted` when `startRevision` is gone (re-read with ``range(_:prefix:)`` and watch from its
-    /// revision + 1), `.unreachable` when the connection ends, `.server` with code 16 when etcd refused the
-    /// user's token (dropped: the next watch authenticates again). Cancel the task to stop it.
+    /// revision + 1), `.unreachable` when the connection ends, `.server` when etcd refused the user's token
+    /// (``EtcdError/refusesToken``: dropped, the next watch authenticates again). Cancel the task to stop
+    /// it.
     public func watch(
         prefix: String, startRevision: Int64,
         _ handle: @Sendable (EtcdWatchBatch) async -> Void
@@ -38,18 +39,6 @@ extension EtcdClient {
         ]
         if startRevision > 0 { create["start_revision"] = String(startRevision) }
         let body = try GatewayJSON.encode(["create_request": create])
-        do {
-            try await streamWatch(prefix: prefix, body: body, handle)
-        } catch .server(code: EtcdError.unauthenticatedCode, let message) {
-            // The token is stale: the caller's next watch authenticates again.
-            forgetToken()
-            throw .server(code: EtcdError.unauthenticatedCode, message: message)
-        }
-    }
-
-    private func streamWatch(
-        prefix: String, body: [UInt8], _ handle: @Sendable (EtcdWatchBatch) async -> Void
-    ) async throws(EtcdError) -> Never {
         try await send("/v3/watch", body, timeout: requestTimeout) { response throws(EtcdError) -> Void in
             if response.status == .unauthorized { throw .server(code: EtcdError.unauthenticatedCode, message: "etcd refused the token") }
             guard response.status == .ok else { throw .server(code: Int(response.status.code), message: "watch refused") }
@@ -78,10 +67,10 @@ extension EtcdClient {
         let compacted = GatewayJSON.int64(result["compact_revision"])
         if compacted > 0 { throw .compacted(revision: compacted) }
         if result["canceled"] as? Bool == true {
+            // A gRPC status in words: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth
+            // token" (`refusesToken` reads the message).
             let reason = result["cancel_reason"] as? String ?? "watch canceled"
-            // A gRPC status in words: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token".
-            let code = reason.contains("code = Unauthenticated") ? EtcdError.unauthenticatedCode : 0
-            throw .server(code: code, message: reason)
+            throw .server(code: reason.contains("code = Unauthenticated") ? EtcdError.unauthenticatedCode : 0, message: reason)
         }
         let events = (result["events"] as? [Any] ?? []).compactMap { item -> EtcdWatchEvent? in
             guard let event = item as? [String: Any], let keyValue = GatewayJSON.keyValue(event["kv"]) else { return nil }

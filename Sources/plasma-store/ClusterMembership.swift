@@ -28,6 +28,7 @@ final class ClusterMembership: Sendable {
         let security = try EtcdSecurity(
             trustedCAFile: flags.trustedCAFile, certificateFile: flags.certificateFile, privateKeyFile: flags.privateKeyFile,
             user: flags.user, passwordFile: flags.passwordFile)
+        if let warning = security.warning(with: endpoints) { logger.warning("\(warning)") }
         let directory = EtcdDirectory(configuration: EtcdDirectoryConfiguration(
             endpoints: endpoints, security: security, node: settings.node, leaseTTL: settings.leaseTTL, logger: logger))
         try runBlocking { try await directory.start() }

@@ -62,6 +62,7 @@ struct ClusterCommand: ParsableCommand {
         } catch {
             throw CLIError(.usage, "cluster: \(error)")
         }
+        if let warning = security.warning(with: endpoints) { PlasmaCommand.warn(warning) }
         do {
             return try runBlocking { try await EtcdDirectory.nodes(endpoints: endpoints, security: security) }
         } catch EtcdError.unreachable(let reason) {

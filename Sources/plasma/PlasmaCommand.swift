@@ -54,8 +54,15 @@ struct PlasmaCommand: ParsableCommand {
 
     static func fail(_ message: String, status: Int32) -> Never {
         fflush(nil)
+        writeLine(message)
+        Glibc.exit(status)
+    }
+
+    /// One `plasma: warning: …` line on stderr; the command goes on.
+    static func warn(_ message: String) { writeLine("warning: \(message)") }
+
+    private static func writeLine(_ message: String) {
         var line = Array("plasma: \(message)\n".utf8)
         _ = line.withUnsafeMutableBytes { try? writeAll(STDERR_FILENO, UnsafeRawBufferPointer($0)) }
-        Glibc.exit(status)
     }
 }

@@ -22,9 +22,14 @@ final class EtcdProcess {
         "\(tls == nil ? "etcd" : "etcds")://127.0.0.1:\(clientPort)/\(prefix)"
     }
 
-    init(tls: TestCertificates? = nil) throws {
+    /// Signs auth tokens as JWTs (etcd's advice for production) with these keys, instead of etcd's
+    /// default simple tokens.
+    let jwtKeys: TestCertificates?
+
+    init(tls: TestCertificates? = nil, jwtKeys: TestCertificates? = nil) throws {
         try Self.ensureInstalled()
         self.tls = tls
+        self.jwtKeys = jwtKeys
         clientPort = try freeLoopbackPort()
         plainPort = tls == nil ? clientPort : try freeLoopbackPort()
         peerPort = try freeLoopbackPort()
@@ -51,6 +56,9 @@ final class EtcdProcess {
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
             "--initial-cluster", "plasma-test=\(peer)",
         ]
+        if let jwtKeys {
+            etcd.arguments! += ["--auth-token", "jwt,pub-key=\(jwtKeys.jwtPublicKey),priv-key=\(jwtKeys.jwtPrivateKey),sign-method=RS256"]
+        }
         if let tls {
             etcd.arguments! += [
                 "--cert-file", tls.serverCertificate, "--key-file", tls.serverKey,

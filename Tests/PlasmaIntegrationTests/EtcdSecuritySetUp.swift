@@ -13,6 +13,9 @@ final class TestCertificates {
     var clientKey: String { directory + "/client.key" }
     /// A CA that signed nothing here: a client that trusts only it must refuse etcd.
     var otherAuthority: String { directory + "/other-ca.crt" }
+    /// The RSA key pair etcd signs JWT auth tokens with (`--auth-token jwt,…`).
+    var jwtPrivateKey: String { directory + "/jwt.key" }
+    var jwtPublicKey: String { directory + "/jwt.pub" }
 
     init() throws {
         directory = NSTemporaryDirectory() + "plasma-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -34,6 +37,8 @@ final class TestCertificates {
             try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                          "-out", "\(name).crt", "-days", "2", "-extfile", "\(name).ext"])
         }
+        try openssl(["genrsa", "-out", "jwt.key", "2048"])
+        try openssl(["rsa", "-in", "jwt.key", "-pubout", "-out", "jwt.pub"])
     }
 
     private func openssl(_ arguments: [String]) throws {
@@ -101,10 +106,25 @@ extension EtcdProcess {
     }
 }
 
-/// A file of mode 600 holding `secret` and a line end, in a fresh temporary path.
+/// A new file of `mode` (600 unless told) holding `secret` and a line end, in a fresh temporary path;
+/// made with its mode, never readable by others before it.
 func privateFile(_ secret: String, mode: mode_t = 0o600) throws -> String {
     let path = NSTemporaryDirectory() + "plasma-secret-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try (secret + "\n").write(toFile: path, atomically: false, encoding: .utf8)
-    chmod(path, mode)
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw Failure("create \(path): errno \(errno)") }
+    defer { close(fd) }
+    let bytes = Array((secret + "\n").utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count, fchmod(fd, mode) == 0 else { throw Failure("write \(path): errno \(errno)") }
     return path
+}
+
+extension EtcdProcess {
+    /// Adds a user as root: any change of users, roles or grants makes etcd refuse older tokens
+    /// ("revision of auth store is old").
+    func changeAuthentication() throws {
+        let root = try authenticate(user: "root", password: Self.rootPassword)
+        let name = "someone-\(UInt32.random(in: 0...UInt32.max))"
+        let (status, answer) = try post("/v3/auth/user/add", body: ["name": name, "password": "x"], token: root)
+        guard status == 200 else { throw Failure("user add: \(status) \(answer)") }
+    }
 }
