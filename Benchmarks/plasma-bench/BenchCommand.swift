@@ -313,18 +313,25 @@ struct BenchCommand: ParsableCommand {
             case "wake-async-readloop": .asyncReadLoop
             default: .blocking
             }
-            // The round trip just before and just after: the wakes take a few seconds.
-            let before = try limits?.sample(.roundTripLatency)
+            // The round trips just before and just after: the wakes take a few seconds. The row is set
+            // against the round trip back to back (the limit); the one after idle, whose
+            // processes sleep as long as the row's before each message, is reported beside it.
+            let before = try limits.map { (try $0.sample(.roundTripLatency), try $0.sample(.roundTripAfterIdle)) }
             let latency = try WakeBenchmark.run(socket: path, waiter: waiter, count: wakes, client: client)
-            let roundTrips = try [before, limits?.sample(.roundTripLatency)].compactMap { $0 }
+            let after = try limits.map { (try $0.sample(.roundTripLatency), try $0.sample(.roundTripAfterIdle)) }
+            let samples = [before, after].compactMap { $0 }
+            let p50 = latency.percentile(0.5)
+            var json = [("unit", "\"us\""), ("p50", "\(p50)"), ("p99", "\(latency.percentile(0.99))"), ("samples", "\(wakes)")]
+            var what = "seal in one process to get returning in another (\(wakes) seals)"
+            if !samples.isEmpty {
+                let afterIdle = LimitedFigure(kind: .roundTripAfterIdle, value: p50, samples: samples.map(\.1))
+                json += afterIdle.json(prefix: "after_idle_")
+                what += String(format: "; round trip after idle %@: ratio %.2f", afterIdle.limitText, afterIdle.ratio)
+            }
             rows.append(Row(
-                name: name, figure: String(format: "p50 %.1f us", latency.percentile(0.5)),
-                spread: String(format: "p99 %.1f us", latency.percentile(0.99)),
-                what: "seal in one process to get returning in another (\(wakes) seals)",
-                json: [("unit", "\"us\""), ("p50", "\(latency.percentile(0.5))"), ("p99", "\(latency.percentile(0.99))"),
-                       ("samples", "\(wakes)")],
-                limited: roundTrips.isEmpty ? nil
-                    : LimitedFigure(kind: .roundTripLatency, value: latency.percentile(0.5), samples: roundTrips)))
+                name: name, figure: String(format: "p50 %.1f us", p50), spread: String(format: "p99 %.1f us", latency.percentile(0.99)),
+                what: what, json: json,
+                limited: samples.isEmpty ? nil : LimitedFigure(kind: .roundTripLatency, value: p50, samples: samples.map(\.0))))
         }
         if selected("await-many") {
             announce("await-many (10000 awaits on one connection)")

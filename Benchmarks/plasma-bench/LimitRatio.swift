@@ -10,15 +10,18 @@ enum LimitKind: Equatable {
     case roundTripRate
     /// Bytes per second over loopback TCP, `sendfile` → `recv`, for objects of this size (transfer rows).
     case tcp(Int)
-    /// A latency set against one round trip with both sides sleeping in read (wake p50): the ratio is
-    /// latency / round trip, lower is better.
+    /// A latency set against one round trip with both sides sleeping in read, back to back: the ratio
+    /// is latency / round trip, lower is better.
     case roundTripLatency
+    /// The same round trip with each side waiting as the wake rows' sealer does before it sends
+    /// (`RoundTripMode.afterIdle`): reported beside the wake rows.
+    case roundTripAfterIdle
 
     var unit: String {
         switch self {
         case .copy, .parallelCopy, .read, .tcp: "GB/s"
         case .roundTripRate: "ops/s"
-        case .roundTripLatency: "us"
+        case .roundTripLatency, .roundTripAfterIdle: "us"
         }
     }
 
@@ -31,6 +34,7 @@ enum LimitKind: Equatable {
         case .tcp(let size): "loopback-tcp-sendfile-recv-\(MachineLimits.sizeName(size))"
         case .roundTripRate: "1/uds-round-trip-polling"
         case .roundTripLatency: "uds-round-trip-p50"
+        case .roundTripAfterIdle: "uds-round-trip-after-idle-p50"
         }
     }
 }

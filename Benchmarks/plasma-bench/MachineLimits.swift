@@ -34,6 +34,7 @@ final class MachineLimits {
         case .read(let size): try passes(size) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
         case .roundTripRate: 1e6 / (try roundTrip(.polling))
         case .roundTripLatency: try roundTrip(.sleeping)
+        case .roundTripAfterIdle: try roundTrip(.afterIdle)
         case .tcp(let size): try tcpLimit(size).sample(size)
         }
     }
@@ -45,7 +46,7 @@ final class MachineLimits {
         case .copy(let size): try passes(size, count: 1) { target, source in target.copyMemory(from: source) }
         case .parallelCopy(let size, let threads): try passes(size, count: 1) { target, source in Self.copy(threads, target, source) }
         case .read(let size): try passes(size, count: 1) { target, _ in _ = readEveryByte(UnsafeRawBufferPointer(target)) }
-        case .roundTripRate, .roundTripLatency, .tcp: nil
+        case .roundTripRate, .roundTripLatency, .roundTripAfterIdle, .tcp: nil
         }
     }
 
@@ -84,11 +85,12 @@ final class MachineLimits {
         return limit
     }
 
-    /// p50 in µs of `roundTrips` round trips to the peer process of `mode` (started on first use).
+    /// p50 in µs of `roundTrips` round trips to the peer process of `mode` (started on first use); a
+    /// quarter as many after idle, each of which waits 0.2-0.6 ms twice.
     private func roundTrip(_ mode: RoundTripMode) throws -> Double {
         let peer = try peers[mode] ?? RoundTripPeer(mode: mode)
         peers[mode] = peer
-        return try peer.p50(of: Self.roundTrips)
+        return try peer.p50(of: mode == .afterIdle ? Self.roundTrips / 4 : Self.roundTrips)
     }
 
     /// "64MiB", "1GiB": sizes as the rows name them.
@@ -105,7 +107,18 @@ enum RoundTripMode: String {
     /// Both block in read, back to back: each message wakes a sleeping process, as a seal wakes a
     /// waiter (Benchmarks/limits.sh measures the same). Set against the wake rows.
     case sleeping
+    /// Both block in read, and each waits 0.2-0.6 ms before it sends, as the wake rows' sealer does
+    /// before each seal: each message wakes a process that has slept that long, as the seal's request
+    /// wakes the store and its answer the waiter. The two hops are timed one way each (the sender's
+    /// CLOCK_MONOTONIC in the message), without the waits. Reported beside the wake rows, to tell
+    /// what a wake-up after such a sleep costs on the machine (on a `cpuidle-haltpoll` guest an idle
+    /// CPU polls for a while before it halts) from what the wake path adds (Benchmarks/README.md,
+    /// "Wake latency against the round trip").
+    case afterIdle = "after-idle"
 }
+
+/// The pause before each send of an after-idle round trip: the wake rows' own (WakeWorkloads.swift).
+let idlePauseMicroseconds: ClosedRange<UInt32> = 200...600
 
 /// This executable in `role` in another process, echoing 32-byte messages over a Unix socket.
 final class RoundTripPeer {
@@ -141,6 +154,21 @@ final class RoundTripPeer {
         var message = [UInt8](repeating: 1, count: 32)
         var samples: [UInt64] = []
         samples.reserveCapacity(count)
+        if mode == .afterIdle {
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<count {
+                usleep(UInt32.random(in: idlePauseMicroseconds, using: &generator))
+                Self.stamp(&message, at: 0, MonotonicClock.nanoseconds())
+                try message.withUnsafeBytes { try socket.writeAll($0) }
+                guard try Self.receive(&message, on: socket, polling: false) else {
+                    throw BenchError.childFailed("the round-trip peer hung up")
+                }
+                let arrived = MonotonicClock.nanoseconds()
+                // The peer's reply: the first hop's time, and its own send time for the second hop.
+                samples.append(Self.stamp(in: message, at: 8) + (arrived - Self.stamp(in: message, at: 16)))
+            }
+            return Double(samples.sorted()[count / 2]) / 1000
+        }
         for _ in 0..<count {
             let start = MonotonicClock.nanoseconds()
             try message.withUnsafeBytes { try socket.writeAll($0) }
@@ -176,15 +204,31 @@ final class RoundTripPeer {
         return true
     }
 
-    /// The peer's side: connect, echo 32-byte messages until EOF, waiting as `mode` says.
+    /// The peer's side: connect, echo 32-byte messages until EOF, waiting as `mode` says. After idle,
+    /// the reply carries the first hop's time and is sent after a pause, stamped.
     static func main(_ arguments: [String]) throws {
         let socket = try UnixSocket.connect(path: arguments[0])
         defer { socket.close() }
-        let polling = RoundTripMode(rawValue: arguments[1]) == .polling
+        let mode = RoundTripMode(rawValue: arguments[1])
+        let polling = mode == .polling
         try socket.setNonBlocking(polling)
         var message = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
         while try receive(&message, on: socket, polling: polling) {
+            if mode == .afterIdle {
+                stamp(&message, at: 8, MonotonicClock.nanoseconds() - stamp(in: message, at: 0))
+                usleep(UInt32.random(in: idlePauseMicroseconds, using: &generator))
+                stamp(&message, at: 16, MonotonicClock.nanoseconds())
+            }
             try message.withUnsafeBytes { try socket.writeAll($0) }
         }
+    }
+
+    private static func stamp(_ message: inout [UInt8], at offset: Int, _ value: UInt64) {
+        message.withUnsafeMutableBytes { $0.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
+    }
+
+    private static func stamp(in message: [UInt8], at offset: Int) -> UInt64 {
+        message.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
     }
 }

@@ -52,7 +52,7 @@ enum WakeBenchmark {
         for id in ids {
             // Seal only once the waiter waits in the store, then a little later, so that it sleeps.
             while try client.statistics().pendingGets == 0 {}
-            usleep(UInt32.random(in: 200...600, using: &generator))
+            usleep(UInt32.random(in: idlePauseMicroseconds, using: &generator))
             var data = [UInt8](repeating: 0, count: 64)
             data.withUnsafeMutableBytes { $0.storeBytes(of: MonotonicClock.nanoseconds(), as: UInt64.self) }
             try sealer.createAndSeal(id, data: data)

@@ -62,7 +62,13 @@ struct Handshake {
     private static func greet(_ socket: UnixSocket, name: String, prefault: Bool, spin: Duration) throws(PlasmaClientError) -> Handshake {
         let reader = ReplyReader(socket: socket, spin: spin)
         do {
-            try socket.setNonBlocking(spin > .zero)
+            // Nonblocking even without a spin window: a client that sleeps waits in poll(POLLIN), never
+            // in a blocking recvmsg. Sleeping in recvmsg, it is woken when the store reads its request
+            // (the kernel tells a Unix socket's writer that room was made, on the queue its reads sleep
+            // on), before any reply exists; on the store's CPU it then preempts the store, which has yet
+            // to answer (Benchmarks/README.md, "Wake latency against the round trip"). poll's wait
+            // ignores that wake-up.
+            try socket.setNonBlocking(true)
             try write(.connect(clientName: name), id: 1, to: socket)
         } catch {
             // A store that refuses us (too many clients) says why and closes, maybe before our hello
