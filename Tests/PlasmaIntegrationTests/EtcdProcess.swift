@@ -90,29 +90,12 @@ final class EtcdProcess {
 
     /// GET /health on the plain port answers `{"health":"true"}`.
     func healthy() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopbackAddress(port: plainPort)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return false }
-        let request = Array("GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-        guard write(fd, request, request.count) == request.count else { return false }
-        var response: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1024)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            guard count > 0 else { break }
-            response += chunk[..<count]
-        }
+        guard let response = try? exchange("GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n") else { return false }
         return String(decoding: response, as: UTF8.self).contains("\"health\":\"true\"")
     }
 
-    /// One JSON request to etcd's gateway on the plain port (HTTP/1.0, so the reply ends at close), with
-    /// an auth token if given: the HTTP status and the JSON answer.
-    func post(_ path: String, body: [String: Any], token: String? = nil) throws -> (status: Int, answer: [String: Any]) {
+    /// One HTTP/1.0 request to the plain port, and the whole response (it ends when etcd closes).
+    private func exchange(_ head: String, body: Data = Data()) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket: errno \(errno)") }
         defer { close(fd) }
@@ -121,10 +104,7 @@ final class EtcdProcess {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw Failure("etcd unreachable: errno \(errno)") }
-        let json = try JSONSerialization.data(withJSONObject: body)
-        let authorization = token.map { "Authorization: \($0)\r\n" } ?? ""
-        let head = "POST \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(authorization)Content-Length: \(json.count)\r\n\r\n"
-        let request = Array(head.utf8) + json
+        let request = Array(head.utf8) + body
         guard write(fd, request, request.count) == request.count else { throw Failure("write to etcd: errno \(errno)") }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -133,7 +113,16 @@ final class EtcdProcess {
             guard count > 0 else { break }
             response += chunk[..<count]
         }
-        let text = String(decoding: response, as: UTF8.self)
+        return response
+    }
+
+    /// One JSON request to etcd's gateway on the plain port, with an auth token if given: the HTTP
+    /// status and the JSON answer.
+    func post(_ path: String, body: [String: Any], token: String? = nil) throws -> (status: Int, answer: [String: Any]) {
+        let json = try JSONSerialization.data(withJSONObject: body)
+        let authorization = token.map { "Authorization: \($0)\r\n" } ?? ""
+        let head = "POST \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(authorization)Content-Length: \(json.count)\r\n\r\n"
+        let text = String(decoding: try exchange(head, body: json), as: UTF8.self)
         guard let start = text.range(of: "\r\n\r\n"), let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
             throw Failure("etcd answered: \(text)")
         }
