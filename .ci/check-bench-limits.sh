@@ -30,6 +30,11 @@ assert put["parallel_limit_name"].startswith("copy-into-shared-64MiB-"), put["pa
 print(f"put-large: ratio {put['parallel_ratio']:.2f} of {put['parallel_limit_name']} {put['parallel_limit']:.1f} GB/s "
       f"(copied on {put['copy_threads']} threads)")
 assert rows[1]["per_client_median"] > 0, "the 2-client row has no per-client figure"
+# The wake rows also carry the round trip after idle (each side waits as the row's sealer does).
+wake = next(row for row in rows if row["workload"] == "wake-blocking")
+assert wake["after_idle_limit"] > 0 and wake["after_idle_ratio"] > 0, f"wake-blocking: {wake}"
+assert wake["after_idle_limit_name"] == "uds-round-trip-after-idle-p50", wake["after_idle_limit_name"]
+print(f"wake-blocking: ratio {wake['after_idle_ratio']:.2f} of {wake['after_idle_limit_name']} {wake['after_idle_limit']:.1f} us")
 PY
 cp README.md "$work/README.md"
 python3 Benchmarks/readme-table.py "$work/run.json" "$work/README.md"

@@ -44,7 +44,8 @@ struct LimitedFigure {
     let kind: LimitKind
     /// The row's median, in the limit's unit.
     let value: Double
-    /// The median of the limit's samples, one taken before each repetition.
+    /// The median of the limit's samples (one taken before each repetition; before and after, for the
+    /// wake rows).
     let limit: Double
     let samples: Int
 
@@ -53,7 +54,10 @@ struct LimitedFigure {
 
     init(kind: LimitKind, value: Double, samples: [Double]) {
         (self.kind, self.value, self.samples) = (kind, value, samples.count)
-        limit = samples.sorted()[samples.count / 2]
+        // The median; of an even count, the mean of the middle two (the wake rows take two samples,
+        // before and after: the upper one alone would favour the row).
+        let sorted = samples.sorted(), middle = sorted.count / 2
+        limit = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     var limitText: String {

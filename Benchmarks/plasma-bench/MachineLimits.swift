@@ -139,8 +139,10 @@ final class RoundTripPeer {
         try listener.waitUntilReadable()
         guard let socket = try listener.accept() else { throw BenchError.childFailed("the round-trip peer didn't connect") }
         self.socket = socket
-        // Sleeping: blocking reads, as a waiting client's. Polling: nonblocking, spun on.
-        try socket.setNonBlocking(mode == .polling)
+        // Sleeping: blocking reads. Polling: nonblocking, spun on. After idle: nonblocking, waiting in
+        // poll, as our clients do: a side sleeping in read would be woken early when the other reads its
+        // message (a Unix socket's write-space wake-up) and, on one CPU, could delay the other's stamp.
+        try socket.setNonBlocking(mode != .sleeping)
     }
 
     deinit {
@@ -211,7 +213,7 @@ final class RoundTripPeer {
         defer { socket.close() }
         let mode = RoundTripMode(rawValue: arguments[1])
         let polling = mode == .polling
-        try socket.setNonBlocking(polling)
+        try socket.setNonBlocking(mode != .sleeping)  // as in init
         var message = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         while try receive(&message, on: socket, polling: polling) {

@@ -11,7 +11,8 @@ struct Handshake {
     let capacity: Int
     let arena: ArenaMapping
 
-    /// - Parameter spin: the reader's poll window; `.zero` leaves the socket blocking.
+    /// - Parameter spin: the reader's poll window; `.zero` waits in poll at once (the socket is always
+    ///   nonblocking).
     /// - Parameter trust: whose store to accept; nil: `StoreTrust.fromEnvironment()`.
     /// A failure is logged at debug level on `logger` before it is thrown.
     static func perform(
@@ -65,9 +66,9 @@ struct Handshake {
             // Nonblocking even without a spin window: a client that sleeps waits in poll(POLLIN), never
             // in a blocking recvmsg. Sleeping in recvmsg, it is woken when the store reads its request
             // (the kernel tells a Unix socket's writer that room was made, on the queue its reads sleep
-            // on), before any reply exists; on the store's CPU it then preempts the store, which has yet
-            // to answer (Benchmarks/README.md, "Wake latency against the round trip"). poll's wait
-            // ignores that wake-up.
+            // on), before any reply exists; poll's wait ignores that wake-up. Seen in a trace on one
+            // CPU, where the woken client preempted the store before it answered (Benchmarks/README.md,
+            // "Wake latency: the round trip after idle").
             try socket.setNonBlocking(true)
             try write(.connect(clientName: name), id: 1, to: socket)
         } catch {
