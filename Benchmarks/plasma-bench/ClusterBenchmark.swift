@@ -13,6 +13,8 @@ import PlasmaTransfer
 /// - `cluster-wake`: a get waiting on b (its want published), then a 64 B createAndSeal on a: from the
 ///   seal's start until b's get returns; against the Unix-socket round trip with both sides sleeping, and
 ///   beside it an etcd range request's round trip (the store's directory speaks the same JSON gateway).
+///   64 B travel in a's location (``InlineCopy``); a tenth more wakes of 64 KiB objects time the pull's
+///   path.
 /// - `cluster-overhead`: put-small and get-small against node a (`--cluster`) and a plain store of the
 ///   same size, alternating per repetition; against 1 / the polling round trip.
 enum ClusterBenchmark {
@@ -109,10 +111,12 @@ enum ClusterBenchmark {
         defer { monitor.close() }
         let etcd = try EtcdConnection(port: rig.etcd.clientPort)
         let data = [UInt8](repeating: 9, count: smallObjectSize)
+        // Over the stores' --cluster-inline-max (1 KiB): its copy is pulled, not taken from the location.
+        let pulledData = [UInt8](repeating: 8, count: 64 << 10)
         let waiter = DispatchQueue(label: "plasma-bench.cluster-wake")
         let waiting = WaitingClient(rig.clientB)
         var located: [Double] = []
-        func once(split: Bool = false) throws -> Double {
+        func once(split: Bool = false, pulled: Bool = false) throws -> Double {
             let id = ObjectID.random()
             let wantsBefore = try monitor.statistics().clusterWantsPublished
             let returned = WakeTime()
@@ -134,7 +138,7 @@ enum ClusterBenchmark {
                 if let failure = returned.failure { throw BenchError.childFailed("cluster-wake: b's get failed early: \(failure)") }
             }
             let sealed = MonotonicClock.nanoseconds()
-            try rig.clientA.createAndSeal(id, data: data)
+            try rig.clientA.createAndSeal(id, data: pulled ? pulledData : data)
             if split {
                 // Where the time goes: until a's location is in etcd (a's part), and the rest (b's).
                 while returned.failure == nil, try !etcd.exists(rig.keyPrefix + "locations/\(id.hex)/a") {}
@@ -154,30 +158,42 @@ enum ClusterBenchmark {
         // A tenth more, each polling etcd for a's location meanwhile (apart: the polling loads etcd).
         var splitLatencies: [Double] = []
         for _ in 0..<max(1, settings.wakes / 10) { splitLatencies.append(try once(split: true)) }
+        // And a tenth with 64 KiB objects: the pull's path (a transfer connection, a's pin, b's block).
+        let pullsBefore = try rig.clientB.statistics().clusterPullsSucceeded
+        var pulledLatencies: [Double] = []
+        for _ in 0..<max(1, settings.wakes / 10) { pulledLatencies.append(try once(pulled: true)) }
+        guard try rig.clientB.statistics().clusterPullsSucceeded - pullsBefore == Int64(pulledLatencies.count) else {
+            throw BenchError.childFailed("cluster-wake: b did not pull every 64 KiB object")
+        }
         located.sort()
         splitLatencies.sort()
+        pulledLatencies.sort()
         let after = try limits.sample(.roundTripLatency)
         let etcdAfter = try etcd.roundTrips(200)
         let putsAfter = try etcd.roundTrips(50, writes: true)
         #if Cluster
         let clientPut = try EtcdClientTiming.putP50(port: rig.etcd.clientPort, count: 50)
+        let clientPublish = try EtcdClientTiming.publishP50(port: rig.etcd.clientPort, count: 50)
         #else
-        let clientPut = Double.nan
+        let clientPut = Double.nan, clientPublish = Double.nan
         #endif
         latencies.sort()
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         let etcdP50 = (etcdBefore.p50 + etcdAfter.p50) / 2
         return Row(
             name: "cluster-wake", figure: String(format: "p50 %.0f us", p50), spread: String(format: "p99 %.0f us", p99),
-            what: String(format: "get waiting on b (want published), createAndSeal 64 B on a, until b's get returns (%d wakes); etcd range round trip p50 %.0f / %.0f us, p99 %.0f / %.0f us (before / after); %.1f etcd range round trips; an etcd put (a committed write, as a location publish) p50 %.0f / %.0f us, %.0f us through the stores' EtcdClient; %d more with etcd polled for a's location: p50 %.0f us, of which seal → a's location in etcd p50 %.0f us",
+            what: String(format: "get waiting on b (want published), createAndSeal 64 B on a (its bytes travel in a's location), until b's get returns (%d wakes); etcd range round trip p50 %.0f / %.0f us, p99 %.0f / %.0f us (before / after); %.1f etcd range round trips; an etcd put (a committed write) p50 %.0f / %.0f us, %.0f us through the stores' EtcdClient, a location's publish transaction through it %.0f us; %d more with etcd polled for a's location (the polling loads etcd): p50 %.0f us, of which seal → a's location in etcd p50 %.0f us; %d more with 64 KiB objects, pulled: p50 %.0f us",
                          settings.wakes, etcdBefore.p50, etcdAfter.p50, etcdBefore.p99, etcdAfter.p99, p50 / etcdP50, putsBefore.p50, putsAfter.p50, clientPut,
-                         splitLatencies.count, splitLatencies[splitLatencies.count / 2], located[located.count / 2]),
+                         clientPublish, splitLatencies.count, splitLatencies[splitLatencies.count / 2], located[located.count / 2],
+                         pulledLatencies.count, pulledLatencies[pulledLatencies.count / 2]),
             json: [("unit", "\"us\""), ("p50", "\(p50)"), ("p99", "\(p99)"), ("samples", "\(latencies.count)"),
                    ("etcd_range_p50_us_before", "\(etcdBefore.p50)"), ("etcd_range_p50_us_after", "\(etcdAfter.p50)"),
                    ("etcd_range_p99_us_before", "\(etcdBefore.p99)"), ("etcd_range_p99_us_after", "\(etcdAfter.p99)"),
                    ("ratio_to_etcd_range_p50", "\(p50 / etcdP50)"),
                    ("etcd_put_p50_us_before", "\(putsBefore.p50)"), ("etcd_put_p50_us_after", "\(putsAfter.p50)"),
                    ("etcd_client_put_p50_us", clientPut.isNaN ? "null" : "\(clientPut)"),
+                   ("etcd_client_publish_p50_us", clientPublish.isNaN ? "null" : "\(clientPublish)"),
+                   ("pulled_samples", "\(pulledLatencies.count)"), ("pulled_p50", "\(pulledLatencies[pulledLatencies.count / 2])"),
                    ("split_samples", "\(splitLatencies.count)"), ("split_p50", "\(splitLatencies[splitLatencies.count / 2])"),
                    ("seal_to_location_in_etcd_p50", "\(located[located.count / 2])"),
                    ("etcd_put_p99_us_before", "\(putsBefore.p99)"), ("etcd_put_p99_us_after", "\(putsAfter.p99)")],

@@ -25,5 +25,31 @@ enum EtcdClientTiming {
             throw BenchError.childFailed("a put through EtcdClient failed: \(error)")
         }
     }
+
+    /// p50 in µs of `count` transactions shaped as a location's publish (a create-revision compare, two
+    /// puts under a lease), through EtcdClient.
+    static func publishP50(port: UInt16, count: Int) throws -> Double {
+        do {
+            return try runBlocking {
+                let client = EtcdClient(endpoints: EtcdEndpoints(hosts: ["127.0.0.1:\(port)"]))
+                let lease = try await client.grantLease(ttl: 60)
+                var samples: [Double] = []
+                for index in 0..<count {
+                    let first = "/plasma-bench-client-probe/first/\(index)", location = "/plasma-bench-client-probe/locations/\(index)/a"
+                    let start = ContinuousClock.now
+                    _ = try await client.transaction(
+                        compare: [.createRevision(key: first, equals: 0)],
+                        success: [.put(key: first, value: Array("a".utf8), lease: lease),
+                                  .put(key: location, value: [UInt8](repeating: 7, count: 80), lease: lease)])
+                    samples.append((ContinuousClock.now - start).inSeconds * 1e6)
+                }
+                try await client.revokeLease(lease)
+                samples.sort()
+                return samples[count / 2]
+            }
+        } catch {
+            throw BenchError.childFailed("a publish transaction through EtcdClient failed: \(error)")
+        }
+    }
 }
 #endif

@@ -17,15 +17,22 @@ public struct ClusterLocation: Sendable, Equatable {
     /// holder published before it finished hashing (an origin publishes at once and adds the checksum
     /// when its hasher is done; docs/CLUSTER.md, "First location wins").
     public var checksum: UInt64?
+    /// A small object's bytes and their MAC, when its holder put them in the location: the wanting node
+    /// seals its copy from them without pulling (``InlineCopy``). Only with a checksum.
+    public var inline: InlineCopy?
 
     /// A location.
-    public init(id: ObjectID, node: String, transferAddress: String, dataSize: Int, metadataSize: Int, checksum: UInt64?) {
+    public init(
+        id: ObjectID, node: String, transferAddress: String, dataSize: Int, metadataSize: Int, checksum: UInt64?,
+        inline: InlineCopy? = nil
+    ) {
         self.id = id
         self.node = node
         self.transferAddress = transferAddress
         self.dataSize = dataSize
         self.metadataSize = metadataSize
         self.checksum = checksum
+        self.inline = inline
     }
 
     /// Data and metadata together: the size of the block a pulled copy needs.

@@ -125,6 +125,12 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Running total: transfer connections refused because the peer couldn't prove it knows the cluster
     /// token (docs/SECURITY.md), each also a rate-limited warning in the log.
     public var clusterPeersRefused: Int64 = 0
+    /// Running total: copies of small objects sealed from the bytes their location carried (no pull;
+    /// docs/CLUSTER.md, "Small objects travel with their location").
+    public var clusterInlineCopies: Int64 = 0
+    /// Running total: locations whose carried bytes failed their MAC or checksum (pulled instead), each
+    /// also a rate-limited warning.
+    public var clusterInlineCopiesRefused: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -147,6 +153,7 @@ public struct StoreStatistics: Sendable, Hashable {
             loopPassMostWorkUnits,
             clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes,
             clusterWantsPublished, clusterLocationsPublished, clusterPublishesRefused, clusterPinnedObjects, clusterPeersRefused,
+            clusterInlineCopies, clusterInlineCopiesRefused,
         ]
     }
 
@@ -172,6 +179,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes) = (value(44), value(45), value(46), value(47))
         (clusterWantsPublished, clusterLocationsPublished) = (value(48), value(49))
         (clusterPublishesRefused, clusterPinnedObjects, clusterPeersRefused) = (value(50), value(51), value(52))
+        (clusterInlineCopies, clusterInlineCopiesRefused) = (value(53), value(54))
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -191,6 +199,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "loop_pass_most_work_units",
         "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
         "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused", "cluster_pinned_objects",
-        "cluster_peers_refused",
+        "cluster_peers_refused", "cluster_inline_copies", "cluster_inline_copies_refused",
     ]
 }

@@ -2,12 +2,12 @@
 extension EtcdClient {
     /// Sets `key` to `value`, under `lease` when it isn't 0.
     public func put(_ key: String, value: [UInt8], lease: Int64 = 0) async throws(EtcdError) {
-        _ = try await call("/v3/kv/put", Self.operationBody(.put(key: key, value: value, lease: lease)))
+        _ = try await call("/v3/kv/put", GatewayRequest.Put(key: GatewayJSON.base64(key), value: GatewayJSON.base64(value), lease: lease == 0 ? nil : String(lease)))
     }
 
     /// Reads `key`, or every key that starts with it when `prefix`; returns them and the store's revision.
     public func range(_ key: String, prefix: Bool = false) async throws(EtcdError) -> (keys: [EtcdKeyValue], revision: Int64) {
-        let answer = try await call("/v3/kv/range", Self.operationBody(.range(key: key, prefix: prefix)))
+        let answer = try await call("/v3/kv/range", GatewayRequest.KeyRange(key, prefix: prefix))
         let keys = (answer["kvs"] as? [Any] ?? []).compactMap(GatewayJSON.keyValue)
         return (keys, GatewayJSON.revision(answer))
     }
@@ -21,8 +21,8 @@ extension EtcdClient {
         let end = GatewayJSON.base64(rangeEnd(ofPrefix: prefix))
         var from = Array(prefix.utf8), revision: Int64 = 0
         while true {
-            var body: [String: Any] = ["key": GatewayJSON.base64(from), "range_end": end, "limit": String(max(1, pageSize))]
-            if revision != 0 { body["revision"] = String(revision) }
+            let body = GatewayRequest.KeyRange(
+                key: GatewayJSON.base64(from), rangeEnd: end, limit: String(max(1, pageSize)), revision: revision == 0 ? nil : String(revision))
             let answer: [String: Any]
             do {
                 answer = try await call("/v3/kv/range", body)
@@ -53,13 +53,13 @@ extension EtcdClient {
     /// Deletes `key`, or every key that starts with it when `prefix`; returns how many went.
     @discardableResult
     public func delete(_ key: String, prefix: Bool = false) async throws(EtcdError) -> Int64 {
-        let answer = try await call("/v3/kv/deleterange", Self.operationBody(.delete(key: key, prefix: prefix)))
+        let answer = try await call("/v3/kv/deleterange", GatewayRequest.KeyRange(key, prefix: prefix))
         return GatewayJSON.int64(answer["deleted"])
     }
 
     /// Compacts etcd's history up to `revision`: watches can no longer start before it.
     public func compact(revision: Int64) async throws(EtcdError) {
-        _ = try await call("/v3/kv/compaction", ["revision": String(revision)])
+        _ = try await call("/v3/kv/compaction", GatewayRequest.Compaction(revision: String(revision)))
     }
 
     /// Runs `success` if every compare holds, else `failure`, atomically. At most
@@ -67,11 +67,9 @@ extension EtcdClient {
     public func transaction(
         compare: [EtcdCompare], success: [EtcdOperation], failure: [EtcdOperation] = []
     ) async throws(EtcdError) -> EtcdTransactionResult {
-        let body: [String: Any] = [
-            "compare": compare.map(Self.compareBody),
-            "success": success.map(Self.requestOp),
-            "failure": failure.map(Self.requestOp),
-        ]
+        let body = GatewayRequest.Transaction(
+            compare: compare.map(GatewayRequest.Compare.init), success: success.map(GatewayRequest.Operation.init),
+            failure: failure.map(GatewayRequest.Operation.init))
         let answer = try await call("/v3/kv/txn", body)
         let results = (answer["responses"] as? [Any] ?? []).map { response -> EtcdOperationResult in
             let object = response as? [String: Any] ?? [:]
@@ -85,36 +83,6 @@ extension EtcdClient {
         }
         return EtcdTransactionResult(
             succeeded: answer["succeeded"] as? Bool ?? false, results: results, revision: GatewayJSON.revision(answer))
-    }
-
-    static func operationBody(_ operation: EtcdOperation) -> [String: Any] {
-        switch operation {
-        case .put(let key, let value, let lease):
-            var body: [String: Any] = ["key": GatewayJSON.base64(key), "value": GatewayJSON.base64(value)]
-            if lease != 0 { body["lease"] = String(lease) }
-            return body
-        case .range(let key, let prefix), .delete(let key, let prefix):
-            var body: [String: Any] = ["key": GatewayJSON.base64(key)]
-            if prefix { body["range_end"] = GatewayJSON.base64(rangeEnd(ofPrefix: key)) }
-            return body
-        }
-    }
-
-    static func requestOp(_ operation: EtcdOperation) -> [String: Any] {
-        switch operation {
-        case .put: ["request_put": operationBody(operation)]
-        case .range: ["request_range": operationBody(operation)]
-        case .delete: ["request_delete_range": operationBody(operation)]
-        }
-    }
-
-    static func compareBody(_ compare: EtcdCompare) -> [String: Any] {
-        switch compare {
-        case .createRevision(let key, let revision):
-            ["key": GatewayJSON.base64(key), "target": "CREATE", "result": "EQUAL", "create_revision": String(revision)]
-        case .value(let key, let value):
-            ["key": GatewayJSON.base64(key), "target": "VALUE", "result": "EQUAL", "value": GatewayJSON.base64(value)]
-        }
     }
 }
 #endif

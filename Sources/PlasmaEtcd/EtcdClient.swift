@@ -55,7 +55,7 @@ public final class EtcdClient: Sendable {
     /// refuses the user's token (``EtcdError/refusesToken``), authenticates again and retries once
     /// (etcd refuses a token before it applies anything: nothing is done twice). The whole call, retry
     /// included, takes at most ``requestTimeout``.
-    func call(_ path: String, _ body: [String: Any]) async throws(EtcdError) -> [String: Any] {
+    func call(_ path: String, _ body: some Encodable) async throws(EtcdError) -> [String: Any] {
         let bytes = try GatewayJSON.encode(body)
         let deadline = ContinuousClock.now + requestTimeout
         do {

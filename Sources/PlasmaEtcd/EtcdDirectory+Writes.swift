@@ -5,20 +5,32 @@ import PlasmaCore
 extension EtcdDirectory {
     var currentLease: Int64 { state.withLock { $0.lease } }
 
-    /// Sends one flushed batch: want keys in as few transactions as etcd allows, withdrawals, publishes
-    /// (first location wins), then reads the present locations of the new wants.
+    /// Sends one flushed batch: want keys, each new one with the read of its present locations in the
+    /// same transaction (one round trip for a get whose object is already published elsewhere), in as
+    /// few transactions as etcd allows; withdrawals; publishes (first location wins); then the reads
+    /// asked for again.
     func write(_ batch: PendingWrites) async throws(EtcdError) {
         let lease = currentLease
         let wantOperations = batch.wants.map { id, wanted -> EtcdOperation in
             let key = keys.want(id, node: localNode.name)
             return wanted ? .put(key: key, value: [], lease: lease) : .delete(key: key, prefix: false)
         }
-        for chunk in wantOperations.chunked(etcdMaximumOperationsPerTransaction) {
-            _ = try await client.transaction(compare: [], success: chunk)
+        let lookups = Array(batch.lookups)
+        if wantOperations.isEmpty && lookups.isEmpty {
+            // Nothing to want or read: no transaction.
+        } else if wantOperations.count + lookups.count <= etcdMaximumOperationsPerTransaction {
+            let reads = lookups.map { EtcdOperation.range(key: keys.locations(of: $0), prefix: true) }
+            let answer = try await client.transaction(compare: [], success: wantOperations + reads)
+            // Older than a location event the watch applied meanwhile: read again (``lookUp(_:again:)``).
+            if !report(answer.results.suffix(reads.count), revision: answer.revision, final: false) { try await lookUp(lookups) }
+        } else {
+            for chunk in wantOperations.chunked(etcdMaximumOperationsPerTransaction) {
+                _ = try await client.transaction(compare: [], success: chunk)
+            }
+            try await lookUp(lookups)
         }
         for (id, checksum) in batch.unpublishes { try await withdraw(id, checksum: checksum) }
         try await publish(Array(batch.publishes.values), lease: lease)
-        try await lookUp(Array(batch.lookups))
         try await lookUp(Array(batch.relocations), again: true)
     }
 
@@ -202,24 +214,31 @@ extension EtcdDirectory {
             for attempt in 1...Self.lookUpReads {
                 let answer = try await client.transaction(
                     compare: [], success: chunk.map { .range(key: keys.locations(of: $0), prefix: true) })
-                let found = answer.results.flatMap { result -> [EtcdKeyValue] in
-                    if case .range(let keys) = result { return keys }
-                    return []
-                }
-                // A read older than location events the watch has applied may hold a location deleted
-                // since: applied after the watch's `.locationGone`, it reported the dead location again
-                // and hid the next one of that node (ClusterDirectoryTests, 1 run in 35). Read again:
-                // the store's revision only grows, so the next read is at least as new as the watch. (The
-                // last read is applied whatever its revision: an answer without one reads as 0.)
-                let events: [ClusterEvent]? = state.withLock { state in
-                    guard answer.revision >= state.locationsRevision || attempt == Self.lookUpReads else { return nil }
-                    return found.compactMap { locationAppeared($0, in: &state, again: again) }
-                }
-                guard let events else { continue }
-                emit(events)
-                break
+                if report(answer.results[...], revision: answer.revision, again: again, final: attempt == Self.lookUpReads) { break }
             }
         }
+    }
+
+    /// Reports the locations these range results found; false (nothing reported) when the read is older
+    /// than location events the watch has applied, unless `final`.
+    ///
+    /// Such a read may hold a location deleted since: applied after the watch's `.locationGone`, it
+    /// reported the dead location again and hid the next one of that node (ClusterDirectoryTests, 1 run
+    /// in 35). The caller reads again: the store's revision only grows, so the next read is at least as
+    /// new as the watch. (The last read is applied whatever its revision: an answer without one reads
+    /// as 0.)
+    private func report(_ results: ArraySlice<EtcdOperationResult>, revision: Int64, again: Bool = false, final: Bool) -> Bool {
+        let found = results.flatMap { result -> [EtcdKeyValue] in
+            if case .range(let keys) = result { return keys }
+            return []
+        }
+        let events: [ClusterEvent]? = state.withLock { state in
+            guard revision >= state.locationsRevision || final else { return nil }
+            return found.compactMap { locationAppeared($0, in: &state, again: again) }
+        }
+        guard let events else { return false }
+        emit(events)
+        return true
     }
 
     /// Puts this node's record, wants and locations under `lease` (after a reconnection).

@@ -34,11 +34,9 @@ extension EtcdClient {
         prefix: String, startRevision: Int64,
         _ handle: @Sendable (EtcdWatchBatch) async -> Void
     ) async throws(EtcdError) -> Never {
-        var create: [String: Any] = [
-            "key": GatewayJSON.base64(prefix), "range_end": GatewayJSON.base64(rangeEnd(ofPrefix: prefix)),
-        ]
-        if startRevision > 0 { create["start_revision"] = String(startRevision) }
-        let body = try GatewayJSON.encode(["create_request": create])
+        let body = try GatewayJSON.encode(GatewayRequest.Watch(create: .init(
+            key: GatewayJSON.base64(prefix), rangeEnd: GatewayJSON.base64(rangeEnd(ofPrefix: prefix)),
+            startRevision: startRevision > 0 ? String(startRevision) : nil)))
         try await send("/v3/watch", body, timeout: requestTimeout) { response throws(EtcdError) -> Void in
             if response.status == .unauthorized { throw .server(code: EtcdError.unauthenticatedCode, message: "etcd refused the token") }
             guard response.status == .ok else { throw .server(code: Int(response.status.code), message: "watch refused") }

@@ -7,9 +7,10 @@ enum GatewayJSON {
     static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
     static func base64(_ text: String) -> String { base64(Array(text.utf8)) }
 
-    static func encode(_ object: [String: Any]) throws(EtcdError) -> [UInt8] {
+    /// A request's body (``GatewayRequest``).
+    static func encode(_ body: some Encodable) throws(EtcdError) -> [UInt8] {
         do {
-            return Array(try JSONSerialization.data(withJSONObject: object))
+            return Array(try JSONEncoder().encode(body))
         } catch {
             throw .malformedResponse("cannot encode a request: \(error)")
         }

@@ -19,6 +19,12 @@ public struct ClusterAttachment: Sendable {
     public var transferAddress: String
     /// Transfer connections refused so far for a wrong token proof (the listener's count), for `stats`.
     public var peersRefused: @Sendable () -> Int = { 0 }
+    /// Signs and checks small objects carried in their locations (``InlineCopy``); nil: this node's
+    /// locations carry none, and the bytes in peers' are not used (every copy is pulled).
+    public var inlineCopies: (any InlineCopyAuthenticator)?
+    /// Objects up to this size (data + metadata) travel in their location when ``inlineCopies`` is set
+    /// (`--cluster-inline-max`); 0: none.
+    public var inlineCopyMaximumBytes = 1024
 
     /// An attachment; the name and address default to the directory's registered node.
     public init(directory: ClusterDirectory, puller: ObjectPuller, nodeName: String? = nil, transferAddress: String? = nil) {

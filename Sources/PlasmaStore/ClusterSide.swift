@@ -22,6 +22,11 @@ final class ClusterSide {
     var retries: [ObjectID: PullRetry] = [:]
     /// The earliest `due` of `retries` (nil: none), for the loop's sleep.
     var nextRetry: UInt64? { retries.values.lazy.map(\.due).min() }
+    /// Big objects published without their checksum, with when their hashing may start (monotonic
+    /// nanoseconds): once that time has come and no peer is pulling them.
+    var hashesDue: [ObjectID: UInt64] = [:]
+    /// Peers' pins, by id: pulls of this node's objects under way.
+    var peerPins: [ObjectID: Int] = [:]
     /// Other nodes waiting on ids, by id.
     var remoteWants: [ObjectID: Set<String>] = [:]
     /// Ids whose location this node published and hasn't unpublished.
@@ -30,6 +35,10 @@ final class ClusterSide {
     var checksums: [ObjectID: UInt64] = [:]
     /// Ids being hashed off the loop (each pinned meanwhile).
     var hashing: Set<ObjectID> = []
+
+    /// How long after a big object's location is published its hashing waits: long enough for the
+    /// wanting node's pull to begin (etcd's watch, a connection), which then goes first.
+    static let hashDelay: UInt64 = 50_000_000
     /// Something was batched for the directory since its last flush.
     var unflushed = false
     var counters = ClusterCounters()
@@ -78,6 +87,8 @@ struct ClusterCounters {
     var wantsPublished = 0
     var locationsPublished = 0
     var publishesRefused = 0
+    var inlineCopies = 0
+    var inlineCopiesRefused = 0
 
     func fill(_ statistics: inout StoreStatistics, pinnedObjects: Int) {
         statistics.clusterPullsStarted = Int64(pullsStarted)
@@ -88,5 +99,7 @@ struct ClusterCounters {
         statistics.clusterLocationsPublished = Int64(locationsPublished)
         statistics.clusterPublishesRefused = Int64(publishesRefused)
         statistics.clusterPinnedObjects = Int64(pinnedObjects)
+        statistics.clusterInlineCopies = Int64(inlineCopies)
+        statistics.clusterInlineCopiesRefused = Int64(inlineCopiesRefused)
     }
 }

@@ -73,6 +73,7 @@ extension StoreServer {
         for id in engine.takeLeftArena() { leftArena(id, cluster) }
         for id in engine.takeWatchedSeals() { offer(id, cluster) }
         if !cluster.retries.isEmpty { retryDue(cluster) }
+        if !cluster.hashesDue.isEmpty { startDueHashes(cluster) }
         if cluster.unflushed {
             cluster.unflushed = false
             cluster.attachment.directory.flush()
@@ -85,8 +86,14 @@ extension StoreServer {
         engine.hasDemandChanges || engine.hasClusterNews || cluster?.unflushed == true
     }
 
-    /// When the loop must wake for the cluster's sake (a pull retry), if ever.
-    var clusterNextDeadline: UInt64? { cluster?.nextRetry }
+    /// When the loop must wake for the cluster's sake (a pull retry, a hash due), if ever.
+    var clusterNextDeadline: UInt64? {
+        guard let cluster else { return nil }
+        // A hash waiting for a peer's pull to end is started by the pass that ends it, not by a timer.
+        let hash = cluster.hashesDue.lazy.filter { cluster.peerPins[$0.key] == nil }.map(\.value).min()
+        guard let retry = cluster.nextRetry else { return hash }
+        return min(retry, hash ?? .max)
+    }
 
     private func demandBegan(_ id: ObjectID, _ cluster: ClusterSide) {
         if cluster.wanted.insert(id).inserted {
@@ -112,6 +119,7 @@ extension StoreServer {
 
     private func leftArena(_ id: ObjectID, _ cluster: ClusterSide) {
         cluster.checksums[id] = nil
+        cluster.hashesDue[id] = nil
         guard cluster.published.remove(id) != nil else { return }
         cluster.attachment.directory.unpublish([id])
         cluster.unflushed = true
@@ -127,8 +135,13 @@ extension StoreServer {
             case .reservePull(let id, let location, let dataSize, let metadataSize, let answer):
                 answer.give(reserveForPull(id, from: location, dataSize: dataSize, metadataSize: metadataSize, cluster))
             case .pullEnded(let id, let location, let result): pullEnded(id, from: location, result, cluster)
-            case .pin(let id, let answer): answer.give(pinForPeer(id))
-            case .unpin(let id): engine.unpin(id)
+            case .pin(let id, let answer):
+                let pinned = pinForPeer(id)
+                if pinned != nil { cluster.peerPins[id, default: 0] += 1 }
+                answer.give(pinned)
+            case .unpin(let id):
+                engine.unpin(id)
+                if let pins = cluster.peerPins[id] { cluster.peerPins[id] = pins > 1 ? pins - 1 : nil }
             }
         }
         for computed in cluster.hasher.takeOutputs() { checksumComputed(computed, cluster) }
@@ -198,6 +211,7 @@ extension StoreServer {
     /// makes no room.
     private func startPull(_ id: ObjectID, _ cluster: ClusterSide) {
         guard let location = cluster.candidates[id]?.first else { return }
+        if location.inline != nil, copyInline(id, location, cluster) { return }
         cluster.pulls[id] = PullUnderWay(location: location)
         cluster.counters.pullsStarted += 1
         let mailbox = cluster.mailbox
@@ -208,6 +222,38 @@ extension StoreServer {
         }
         cluster.attachment.puller.pull(request) { result in
             mailbox.post(.pullEnded(id, location, result))
+        }
+    }
+
+    /// Seals the bytes `location` carries as this node's copy of `id`, if they are authentic (the MAC
+    /// under the cluster token verifies, before any room is made) and hash to its checksum; true when
+    /// that settled the demand (or the object exists here meanwhile), false to pull it instead.
+    private func copyInline(_ id: ObjectID, _ location: ClusterLocation, _ cluster: ClusterSide) -> Bool {
+        guard let inline = location.inline, let authenticator = cluster.attachment.inlineCopies else { return false }
+        guard let checksum = location.checksum, authenticator.isAuthentic(inline, of: location),
+              inline.bytes.withUnsafeBytes({ XXH64.hash($0) }) == checksum
+        else {
+            cluster.counters.inlineCopiesRefused += 1
+            warn("the bytes \(location.node)'s location of \(id.hex) carries fail their MAC or checksum (another cluster token, or forged in etcd): pulling it instead", cluster)
+            if let index = cluster.candidates[id]?.firstIndex(of: location) { cluster.candidates[id]?[index].inline = nil }
+            return false
+        }
+        switch engine.reservePull(id, dataSize: location.dataSize, metadataSize: location.metadataSize) {
+        case .success(let block):
+            if !inline.bytes.isEmpty {
+                inline.bytes.withUnsafeBytes { (arena.base + block.offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+            engine.sealPull(id, origin: location.node)
+            if engine.sealedLocation(of: id) != nil {
+                cluster.checksums[id] = checksum
+                engine.trackLeaving(id)
+            }
+            cluster.counters.inlineCopies += 1
+            dropWant(id, cluster)
+            return true
+        case .failure(let error):
+            // Created here meanwhile: its demand ends with it. No room: the pull's path retries.
+            return error.status == .objectExists
         }
     }
 
@@ -310,9 +356,9 @@ extension StoreServer {
     // MARK: Publishing
 
     /// Publishes the location of `id` if another node wants it and it is sealed here, once. A small
-    /// object is hashed on the loop first; a big one is published at once without its checksum and hashed
-    /// on the hasher (pinned meanwhile), then published again with it: the hash stays out of the path of
-    /// a cross-node get (docs/CLUSTER.md, "First location wins").
+    /// object is hashed on the loop first; a big one is published at once without its checksum, hashed
+    /// on the hasher later (``startDueHashes(_:)``), then published again with it: the hash stays out of
+    /// the path of a cross-node get (docs/CLUSTER.md, "First location wins").
     private func offer(_ id: ObjectID, _ cluster: ClusterSide) {
         guard cluster.remoteWants[id] != nil, !cluster.published.contains(id),
               let location = engine.sealedLocation(of: id)
@@ -325,10 +371,22 @@ extension StoreServer {
             return publish(id, location, cluster.checksums[id], cluster)
         }
         publish(id, location, nil, cluster)
-        guard !cluster.hashing.contains(id), let pinned = engine.pin(id) else { return }
-        cluster.hashing.insert(id)
-        let bytes = UnsafeRawBufferPointer(start: arena.base + pinned.offset, count: size)
-        cluster.hasher.submit { ComputedChecksum(id: id, checksum: XXH64.hash(bytes)) }
+        guard !cluster.hashing.contains(id), cluster.hashesDue[id] == nil else { return }
+        cluster.hashesDue[id] = clock.monotonicNanoseconds() + ClusterSide.hashDelay
+    }
+
+    /// Hands the hasher the objects whose hashing is due and that no peer is pulling (each pinned while
+    /// it is hashed). Hashing at once took a CPU from the wanting node's pull on a 2-core machine
+    /// (docs/CLUSTER.md, "The origin hashes after the pull"); the checksum only completes `first/`.
+    private func startDueHashes(_ cluster: ClusterSide) {
+        let now = clock.monotonicNanoseconds()
+        for (id, due) in cluster.hashesDue where due <= now && cluster.peerPins[id] == nil {
+            cluster.hashesDue[id] = nil
+            guard !cluster.hashing.contains(id), let pinned = engine.pin(id) else { continue }
+            cluster.hashing.insert(id)
+            let bytes = UnsafeRawBufferPointer(start: arena.base + pinned.offset, count: pinned.dataSize + pinned.metadataSize)
+            cluster.hasher.submit { ComputedChecksum(id: id, checksum: XXH64.hash(bytes)) }
+        }
     }
 
     private func checksumComputed(_ computed: ComputedChecksum, _ cluster: ClusterSide) {
@@ -350,9 +408,16 @@ extension StoreServer {
         cluster.unflushed = true
     }
 
+    /// This node's location of `id`; a small object's carries its bytes and their MAC (``InlineCopy``).
     private func clusterLocation(_ id: ObjectID, _ location: ObjectLocation, _ checksum: UInt64?, _ cluster: ClusterSide) -> ClusterLocation {
-        ClusterLocation(
+        var published = ClusterLocation(
             id: id, node: cluster.attachment.nodeName, transferAddress: cluster.attachment.transferAddress,
             dataSize: location.dataSize, metadataSize: location.metadataSize, checksum: checksum)
+        let size = location.dataSize + location.metadataSize
+        if checksum != nil, size <= cluster.attachment.inlineCopyMaximumBytes, let authenticator = cluster.attachment.inlineCopies {
+            let bytes = [UInt8](UnsafeRawBufferPointer(start: size == 0 ? nil : arena.base + location.offset, count: size))
+            published.inline = InlineCopy(bytes: bytes, mac: authenticator.inlineMAC(for: published, bytes: bytes))
+        }
+        return published
     }
 }

@@ -25,6 +25,10 @@ struct ClusterOptions: ParsableArguments {
             help: ArgumentHelp("Seconds this store's registration, wants and locations outlive it when it stops answering etcd.", valueName: "seconds"))
     var clusterLeaseTTL = 5
 
+    @Option(name: .customLong("cluster-inline-max"),
+            help: ArgumentHelp("Objects up to this many bytes (data + metadata, at most 65536) travel inside their location record in etcd, signed with the cluster token, so that a peer copies them without a pull; 0: every copy is pulled.", valueName: "bytes"))
+    var clusterInlineMax = 1024
+
     @OptionGroup(title: "etcd security (TLS with an etcds:// URL, and etcd users)")
     var etcdSecurity: EtcdSecurityOptions
 
@@ -46,6 +50,9 @@ struct ClusterOptions: ParsableArguments {
         }
         guard clusterTokenFile != nil else { throw ValidationError("--cluster needs --cluster-token-file PATH (the cluster's shared secret)") }
         guard (1...3600).contains(clusterLeaseTTL) else { throw ValidationError("--cluster-lease-ttl takes 1 to 3600 seconds") }
+        guard (0...ClusterSettings.maximumInlineCopyBytes).contains(clusterInlineMax) else {
+            throw ValidationError("--cluster-inline-max takes 0 to \(ClusterSettings.maximumInlineCopyBytes) bytes")
+        }
     }
 
     /// The settings, with the token read, or nil without `--cluster`.
@@ -57,6 +64,6 @@ struct ClusterOptions: ParsableArguments {
         return ClusterSettings(
             url: cluster, nodeName: name, transferAddress: transferAddress,
             token: try ClusterSettings.readToken(clusterTokenFile), leaseTTL: clusterLeaseTTL,
-            capacityBytes: Int64(capacityBytes), etcdSecurity: etcdSecurity)
+            capacityBytes: Int64(capacityBytes), etcdSecurity: etcdSecurity, inlineCopyMaximumBytes: clusterInlineMax)
     }
 }

@@ -20,6 +20,12 @@ struct ClusterSettings: Sendable {
     var capacityBytes: Int64
     /// TLS files and the etcd user (`--etcd-*`), as given.
     var etcdSecurity: EtcdSecurityOptions
+    /// Objects up to this size travel in their location (`--cluster-inline-max`).
+    var inlineCopyMaximumBytes: Int
+
+    /// The largest `--cluster-inline-max`: every node watches every location, so each inline byte goes
+    /// to every node (as base64), and etcd keeps it while the location lives.
+    static let maximumInlineCopyBytes = 65536
 
     /// This node as it registers.
     var node: ClusterNode { ClusterNode(name: nodeName, transferAddress: transferAddress, capacityBytes: capacityBytes) }

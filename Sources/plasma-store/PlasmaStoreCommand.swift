@@ -172,6 +172,9 @@ struct PlasmaStoreCommand: ParsableCommand {
             let attachment = membership.map { membership in
                 var attachment = ClusterAttachment(directory: membership.directory, puller: transfer!.puller)
                 attachment.peersRefused = { transfer!.peersRefused }
+                // --cluster-inline-max 0: neither this node's locations carry bytes nor are peers' used.
+                attachment.inlineCopies = membership.settings.inlineCopyMaximumBytes > 0 ? transfer!.token : nil
+                attachment.inlineCopyMaximumBytes = membership.settings.inlineCopyMaximumBytes
                 return attachment
             }
             server = try StoreServer(configuration: configuration, logger: logger, cluster: attachment)

@@ -256,6 +256,31 @@ extension IntegrationTests {
             #expect(DirectoryRecords.location(from: DirectoryRecords.location(unhashed), id: id, node: "b") == unhashed)
         }
 
+        @Test func recordsReadBackAndFirstIsWrittenAsJSONSerializationWroteIt() throws {
+            var random = SeededRandom(seed: 0x7ec)
+            let id = ObjectID.random(using: &random)
+            // `first/` is compared byte for byte by nodes of other versions: the encoder must write what
+            // JSONSerialization (sorted keys) wrote before it.
+            for (node, checksum) in [("b", UInt64?.none), ("node-7.example", 0xfeed), ("nœud/ü", 1), ("a\"q", UInt64.max)] {
+                var object: [String: Any] = ["node": node]
+                if let checksum { object["checksum"] = DirectoryRecords.hex(checksum) }
+                let before = Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+                #expect(DirectoryRecords.first(node: node, checksum: checksum) == before, "\(node)")
+                #expect(DirectoryRecords.first(from: before) == FirstRecord(node: node, checksum: checksum))
+            }
+            // A location with inline bytes reads back whole; bytes without a checksum or a MAC are dropped
+            // (the copy is then pulled), the location kept.
+            var small = location(id, on: "b", checksum: 42)
+            small.inline = InlineCopy(bytes: [1, 2, 3], mac: Array(repeating: 9, count: 32))
+            #expect(DirectoryRecords.location(from: DirectoryRecords.location(small), id: id, node: "b") == small)
+            var unhashed = small
+            unhashed.checksum = nil
+            #expect(DirectoryRecords.location(from: DirectoryRecords.location(unhashed), id: id, node: "b")?.inline == nil)
+            let withoutMAC = Array(#"{"checksum":"000000000000002a","data_size":3,"inline":"AQID","metadata_size":0,"transfer_address":"h:1"}"#.utf8)
+            let read = DirectoryRecords.location(from: withoutMAC, id: id, node: "b")
+            #expect(read != nil && read?.inline == nil && read?.checksum == 42)
+        }
+
         @Test func aLapsedLeaseUnwantsAndTakesItsLocationsAway() async throws {
             let etcd = try EtcdProcess()
             let url = etcd.url()

@@ -31,12 +31,23 @@ final class CrossNodeCluster {
     }
 
     /// Starts node `name` and waits until it serves (it registers in etcd before it serves).
-    func start(_ name: String, memory: String = "96M", leaseTTL: Int = 60, token: String? = nil) throws -> StoreProcess {
+    func start(_ name: String, memory: String = "96M", leaseTTL: Int = 60, token: String? = nil, arguments: [String] = []) throws -> StoreProcess {
         let port = try freeLoopbackPort()
         return try StoreProcess(memory: memory, arguments: [
             "--cluster", url, "--node-name", name, "--transfer-address", "127.0.0.1:\(port)",
             "--cluster-token-file", token ?? self.token, "--cluster-lease-ttl", String(leaseTTL),
-        ])
+        ] + arguments)
+    }
+
+    /// Puts `value` at `key` under the cluster's prefix, as anyone who can write etcd could.
+    func put(_ key: String, value: [UInt8]) throws {
+        let body: [String: Any] = ["key": Data((keyPrefix + key).utf8).base64EncodedString(), "value": Data(value).base64EncodedString()]
+        _ = try etcd.post("/v3/kv/put", body: body)
+    }
+
+    /// Deletes `key` under the cluster's prefix.
+    func delete(_ key: String) throws {
+        _ = try etcd.post("/v3/kv/deleterange", body: ["key": Data((keyPrefix + key).utf8).base64EncodedString()])
     }
 
     /// Names of the keys under `folder` (e.g. `"wants/"`), without the prefix; read with etcd's range.
@@ -122,5 +133,13 @@ func matchesSeeded(_ buffer: UnsafeRawBufferPointer, seed: UInt64) -> Bool {
     for index in 0..<words where base.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) != random.next() { return false }
     for index in words * 8..<buffer.count where base.load(fromByteOffset: index, as: UInt8.self) != UInt8(truncatingIfNeeded: random.next()) { return false }
     return true
+}
+extension StoreProcess {
+    /// `--transfer-address`, as it was started with.
+    var transferAddress: String {
+        let arguments = process.arguments ?? []
+        guard let flag = arguments.firstIndex(of: "--transfer-address"), flag + 1 < arguments.count else { return "" }
+        return arguments[flag + 1]
+    }
 }
 #endif

@@ -99,6 +99,53 @@ extension IntegrationTests {
             try expectNoKeysAfterStopping(cluster, [a, intruder])
         }
 
+        @Test func aSmallObjectTravelsInItsLocationAndBytesForgedInEtcdAreRefused() throws {
+            let cluster = try CrossNodeCluster()
+            let (a, b) = (try cluster.start("a"), try cluster.start("b"))
+            let pulling = try cluster.start("pulling", arguments: ["--cluster-inline-max", "0"])
+            var random = SeededRandom(seed: 0x1_11e)
+            let (small, forged, notInline) = (ObjectID.random(using: &random), ObjectID.random(using: &random), ObjectID.random(using: &random))
+            let size = 64
+
+            // Awaited on b, sealed on a: b seals its copy from a's location, no pull.
+            let waiting = backgroundGet(b, small, timeout: .seconds(120), size: size, seeds: [7])
+            try expectWaiting(b, for: small, cluster)
+            try a.putSeeded(small, size: size, seed: 7)
+            #expect(try waiting.value(timeout: 150) == .seededBytes(seed: 7))
+            #expect(try b.connect().listWithOrigins().first { $0.id == small }?.origin == "a")
+            var stats = try b.stats()
+            #expect(stats.clusterInlineCopies == 1 && stats.clusterPullsStarted == 0, "\(stats)")
+            #expect(try a.stats().clusterPinnedObjects == 0)
+
+            // A location written straight into etcd (no first/ record, a node that doesn't exist, a's
+            // transfer port) with other bytes and a MAC made without the token: refused, then pulled
+            // from a, which doesn't hold the id. The real object, sealed on a later, arrives.
+            let fake = Array(repeating: UInt8(0x66), count: size)
+            let record = """
+                {"checksum":"\(String(repeating: "0", count: 16))","data_size":\(size),"inline":"\(Data(fake).base64EncodedString())",\
+                "inline_mac":"\(Data(repeating: 1, count: 32).base64EncodedString())","metadata_size":0,"transfer_address":"\(a.transferAddress)"}
+                """
+            try cluster.put("locations/\(forged.hex)/mallory", value: Array(record.utf8))
+            let waitingForged = backgroundGet(b, forged, timeout: .seconds(120), size: size, seeds: [8])
+            #expect(try eventually(timeout: 30) { try b.stats().clusterInlineCopiesRefused == 1 }, "\(b.log.suffix(2000))")
+            #expect(b.waitForLog("fail their MAC or checksum", timeout: 30), "\(b.log.suffix(2000))")
+            #expect(try eventually(timeout: 30) { try b.stats().clusterPullsFailed >= 1 }, "\(b.log.suffix(2000))")
+            try a.putSeeded(forged, size: size, seed: 8)
+            #expect(try waitingForged.value(timeout: 150) == .seededBytes(seed: 8))
+            stats = try b.stats()
+            #expect(stats.clusterInlineCopies == 2 && stats.clusterPullsSucceeded == 0, "\(stats)")
+            try cluster.delete("locations/\(forged.hex)/mallory")
+
+            // --cluster-inline-max 0: its own gets pull, and its locations carry no bytes.
+            try b.putSeeded(notInline, size: size, seed: 9)
+            #expect(try backgroundGet(pulling, notInline, timeout: .seconds(120), size: size, seeds: [9]).value(timeout: 150) == .seededBytes(seed: 9))
+            stats = try pulling.stats()
+            #expect(stats.clusterInlineCopies == 0 && stats.clusterPullsSucceeded == 1, "\(stats)")
+
+            try expectQuiet(cluster, [a, b, pulling])
+            try expectNoKeysAfterStopping(cluster, [a, b, pulling])
+        }
+
         @Test func theSameIDSealedOnTwoNodesWithOtherBytesGivesEveryoneTheFirstLocation() throws {
             let cluster = try CrossNodeCluster()
             let (a, b, c) = (try cluster.start("a"), try cluster.start("b"), try cluster.start("c"))

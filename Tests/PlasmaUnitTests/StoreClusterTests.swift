@@ -223,6 +223,33 @@ import Testing
         #expect(store.server.engine.checkInvariants())
     }
 
+    /// A big object's checksum (for `first/`) is computed once its due time has come and no peer is
+    /// pulling it: hashing at once took a CPU from the pull on a 2-core machine.
+    @Test func aBigObjectIsHashedOnlyOnceNoPeerIsPullingIt() throws {
+        let directory = FakeDirectory()
+        let store = try InProcessStore(cluster: ClusterAttachment(directory: directory, puller: FakePuller()))
+        let source = try #require(store.server.transferObjectSource)
+        let client = try PlasmaClient(socketPath: store.socketPath)
+        let big = id(11)
+        let bigData = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try client.put(big, bytes: bigData)
+        directory.inject([.wanted(big, byNode: "a")])
+        #expect(eventually { directory.published.count == 1 })
+        #expect(directory.published.first?.checksum == nil)
+        let pulling = try #require(source.pin(big))  // a peer's pull began
+        // Well past the hash's due time, the loop kept busy: it waits for the pull to end.
+        let past = ContinuousClock.now + .nanoseconds(Int64(ClusterSide.hashDelay) * 4)
+        while ContinuousClock.now < past { _ = try client.contains(big) }
+        #expect(directory.published.count == 1)
+        #expect(try client.statistics().clusterPinnedObjects == 1, "the peer's pin alone: no hash under way")
+        source.unpin(pulling)
+        #expect(eventually { directory.published.map(\.checksum) == [nil, xxh64(bigData)] })
+        #expect(eventually { (try? client.statistics().clusterPinnedObjects) == 0 })
+        client.close()
+        store.stop()
+        #expect(store.server.engine.checkInvariants())
+    }
+
     @Test func aGoneLocationIsNotTriedAndRefusalsAreCounted() throws {
         let directory = FakeDirectory()
         let puller = FakePuller()

@@ -564,3 +564,32 @@ struct PullTarget {
         #expect(throws: ClusterTokenError.notRegularFile(directory.path)) { try ClusterToken.read(fromFile: directory.path) }
     }
 }
+
+/// The MAC of a small object carried in its location (``InlineCopy``).
+@Suite struct InlineCopyTests {
+    let location = ClusterLocation(
+        id: ObjectID(bytes: Array(repeating: 5, count: 20))!, node: "a", transferAddress: "127.0.0.1:7420",
+        dataSize: 3, metadataSize: 1, checksum: 7)
+
+    @Test func aCopySignedWithTheTokenVerifiesAndAnyChangeFails() throws {
+        let token = try ClusterToken(bytes: Array("the cluster token of the tests".utf8))
+        let bytes: [UInt8] = [1, 2, 3, 4]
+        let copy = InlineCopy(bytes: bytes, mac: token.inlineMAC(for: location, bytes: bytes))
+        #expect(copy.mac.count == 32)
+        #expect(token.isAuthentic(copy, of: location))
+        // Other bytes, another id, node or split of the sizes, another token: each fails.
+        #expect(!token.isAuthentic(InlineCopy(bytes: [1, 2, 3, 5], mac: copy.mac), of: location))
+        var other = location
+        other.node = "b"
+        #expect(!token.isAuthentic(copy, of: other))
+        other = location
+        other.id = ObjectID(bytes: Array(repeating: 6, count: 20))!
+        #expect(!token.isAuthentic(copy, of: other))
+        other = location
+        (other.dataSize, other.metadataSize) = (4, 0)
+        #expect(!token.isAuthentic(copy, of: other))
+        #expect(!(try ClusterToken(bytes: Array("another cluster's token, 32 bytes".utf8))).isAuthentic(copy, of: location))
+        // Bytes of another length than the location's sizes never verify.
+        #expect(!token.isAuthentic(InlineCopy(bytes: [1, 2, 3], mac: copy.mac), of: location))
+    }
+}
