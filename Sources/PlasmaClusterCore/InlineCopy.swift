@@ -8,6 +8,10 @@ import PlasmaCore
 /// The bytes come from etcd, which anyone who can write it may forge: they carry a MAC under the
 /// cluster token, and a copy is made only when it verifies and the bytes hash to the location's checksum.
 public struct InlineCopy: Sendable, Equatable {
+    /// The most bytes a location may carry (`--cluster-inline-max` at most): larger ones are dropped
+    /// unread from a location record.
+    public static let maximumBytes = 65536
+
     /// The object's data, then its metadata.
     public var bytes: [UInt8]
     /// HMAC-SHA256 under the cluster token of the id, the node, the sizes and ``bytes``

@@ -65,12 +65,17 @@ enum DirectoryRecords {
               let checksum = optionalChecksum(object["checksum"])
         else { return nil }
         let dataSize = Int(GatewayJSON.int64(object["data_size"])), metadataSize = Int(GatewayJSON.int64(object["metadata_size"]))
-        guard dataSize >= 0, metadataSize >= 0 else { return nil }
-        // Inline bytes count only with a checksum and a MAC; malformed ones are dropped (the copy is
-        // then pulled), not the location.
+        // Sizes whose sum overflows are no object's: anyone who writes etcd could otherwise make every
+        // store that wants the id trap on `totalSize`.
+        guard dataSize >= 0, metadataSize >= 0, !dataSize.addingReportingOverflow(metadataSize).overflow else { return nil }
+        // Inline bytes count only with a checksum and a MAC, at most `InlineCopy.maximumBytes`, exactly
+        // the sizes; others are dropped unread (the copy is then pulled), not the location.
         var inline: InlineCopy?
-        if checksum != nil, let bytes = object["inline"] as? String, let mac = object["inline_mac"] as? String,
-           let data = Data(base64Encoded: bytes), let macData = Data(base64Encoded: mac) {
+        if checksum != nil, dataSize + metadataSize <= InlineCopy.maximumBytes,
+           let bytes = object["inline"] as? String, bytes.utf8.count <= (InlineCopy.maximumBytes + 2) / 3 * 4,
+           let mac = object["inline_mac"] as? String, mac.utf8.count <= 64,
+           let data = Data(base64Encoded: bytes), data.count == dataSize + metadataSize,
+           let macData = Data(base64Encoded: mac) {
             inline = InlineCopy(bytes: Array(data), mac: Array(macData))
         }
         return ClusterLocation(

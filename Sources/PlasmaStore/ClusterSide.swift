@@ -22,9 +22,8 @@ final class ClusterSide {
     var retries: [ObjectID: PullRetry] = [:]
     /// The earliest `due` of `retries` (nil: none), for the loop's sleep.
     var nextRetry: UInt64? { retries.values.lazy.map(\.due).min() }
-    /// Big objects published without their checksum, with when their hashing may start (monotonic
-    /// nanoseconds): once that time has come and no peer is pulling them.
-    var hashesDue: [ObjectID: UInt64] = [:]
+    /// Big objects published without their checksum, with when their hashing may start.
+    var hashesDue: [ObjectID: HashDue] = [:]
     /// Peers' pins, by id: pulls of this node's objects under way.
     var peerPins: [ObjectID: Int] = [:]
     /// Other nodes waiting on ids, by id.
@@ -36,9 +35,7 @@ final class ClusterSide {
     /// Ids being hashed off the loop (each pinned meanwhile).
     var hashing: Set<ObjectID> = []
 
-    /// How long after a big object's location is published its hashing waits: long enough for the
-    /// wanting node's pull to begin (etcd's watch, a connection), which then goes first.
-    static let hashDelay: UInt64 = 50_000_000
+
     /// Something was batched for the directory since its last flush.
     var unflushed = false
     var counters = ClusterCounters()
@@ -51,6 +48,26 @@ final class ClusterSide {
     }
 
     deinit { hasher.stop() }  // a server made and never run; otherwise already stopped
+}
+
+/// When a big object's hash (for `first/`) may start, in monotonic nanoseconds: from `earliest` once
+/// no peer is pulling it, and at `latest` whatever is being pulled (a later publisher of the id waits
+/// for the checksum, and overlapping pulls from many nodes must not put it off for good).
+struct HashDue {
+    var earliest: UInt64
+    var latest: UInt64
+
+    /// Long enough for the wanting node's pull to begin (etcd's watch, a connection), which goes first.
+    static let delay: UInt64 = 50_000_000
+    /// The longest a pull puts the hash off.
+    static let maximumDelay: UInt64 = 1_000_000_000
+
+    init(from now: UInt64) {
+        earliest = now + Self.delay
+        latest = now + Self.maximumDelay
+    }
+
+    func hasCome(_ now: UInt64, pulled: Bool) -> Bool { now >= (pulled ? latest : earliest) }
 }
 
 /// When a wanted id whose pulls failed asks the directory again, and how long the wait after that.

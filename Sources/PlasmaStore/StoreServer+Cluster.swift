@@ -89,8 +89,8 @@ extension StoreServer {
     /// When the loop must wake for the cluster's sake (a pull retry, a hash due), if ever.
     var clusterNextDeadline: UInt64? {
         guard let cluster else { return nil }
-        // A hash waiting for a peer's pull to end is started by the pass that ends it, not by a timer.
-        let hash = cluster.hashesDue.lazy.filter { cluster.peerPins[$0.key] == nil }.map(\.value).min()
+        // A hash waiting for a peer's pull to end is started by the pass that ends it, or at its latest.
+        let hash = cluster.hashesDue.lazy.map { cluster.peerPins[$0.key] == nil ? $0.value.earliest : $0.value.latest }.min()
         guard let retry = cluster.nextRetry else { return hash }
         return min(retry, hash ?? .max)
     }
@@ -210,7 +210,9 @@ extension StoreServer {
     /// (``reserveForPull``) only once the holder has authenticated the sizes, so that a forged location
     /// makes no room.
     private func startPull(_ id: ObjectID, _ cluster: ClusterSide) {
-        guard let location = cluster.candidates[id]?.first else { return }
+        // A location that carries the bytes first: copied without a connection.
+        let carrying = cluster.attachment.inlineCopies == nil ? nil : cluster.candidates[id]?.first { $0.inline != nil }
+        guard let location = carrying ?? cluster.candidates[id]?.first else { return }
         if location.inline != nil, copyInline(id, location, cluster) { return }
         cluster.pulls[id] = PullUnderWay(location: location)
         cluster.counters.pullsStarted += 1
@@ -227,14 +229,17 @@ extension StoreServer {
 
     /// Seals the bytes `location` carries as this node's copy of `id`, if they are authentic (the MAC
     /// under the cluster token verifies, before any room is made) and hash to its checksum; true when
-    /// that settled the demand (or the object exists here meanwhile), false to pull it instead.
+    /// that settled the demand for now (copied, the object exists here meanwhile, or no room: retried),
+    /// false to pull it instead. Bytes over this node's own `--cluster-inline-max` are not used.
     private func copyInline(_ id: ObjectID, _ location: ClusterLocation, _ cluster: ClusterSide) -> Bool {
-        guard let inline = location.inline, let authenticator = cluster.attachment.inlineCopies else { return false }
+        guard let inline = location.inline, let authenticator = cluster.attachment.inlineCopies,
+              inline.bytes.count <= cluster.attachment.inlineCopyMaximumBytes
+        else { return false }
         guard let checksum = location.checksum, authenticator.isAuthentic(inline, of: location),
               inline.bytes.withUnsafeBytes({ XXH64.hash($0) }) == checksum
         else {
             cluster.counters.inlineCopiesRefused += 1
-            warn("the bytes \(location.node)'s location of \(id.hex) carries fail their MAC or checksum (another cluster token, or forged in etcd): pulling it instead", cluster)
+            warn("the bytes the location of \(id.hex) from node \(Self.printable(location.node)) carries fail their MAC or checksum (another cluster token, or forged in etcd): pulling it instead", cluster)
             if let index = cluster.candidates[id]?.firstIndex(of: location) { cluster.candidates[id]?[index].inline = nil }
             return false
         }
@@ -251,10 +256,21 @@ extension StoreServer {
             cluster.counters.inlineCopies += 1
             dropWant(id, cluster)
             return true
-        case .failure(let error):
-            // Created here meanwhile: its demand ends with it. No room: the pull's path retries.
-            return error.status == .objectExists
+        case .failure(let error) where error.status == .objectExists:
+            return true  // created here meanwhile: its demand ends with it
+        case .failure(let error) where error.status == .outOfMemory:
+            // The bytes are fine; a pull would fail the same way. Asked again with backoff while a get waits.
+            warn("no room to copy \(id.hex) (\(location.totalSize) bytes) from its location: \(error.message)", cluster)
+            if engine.hasDemand(for: id) { scheduleRetry(id, cluster) } else { dropWant(id, cluster) }
+            return true
+        case .failure:
+            return false
         }
+    }
+
+    /// A name read from etcd, for a log line: at most 64 characters, control characters as `?`.
+    static func printable(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? "?" : $0 }))
     }
 
     /// The block for a pull whose holder confirmed the sizes, or nil (the reason kept for its end).
@@ -372,17 +388,24 @@ extension StoreServer {
         }
         publish(id, location, nil, cluster)
         guard !cluster.hashing.contains(id), cluster.hashesDue[id] == nil else { return }
-        cluster.hashesDue[id] = clock.monotonicNanoseconds() + ClusterSide.hashDelay
+        cluster.hashesDue[id] = HashDue(from: clock.monotonicNanoseconds())
     }
 
-    /// Hands the hasher the objects whose hashing is due and that no peer is pulling (each pinned while
-    /// it is hashed). Hashing at once took a CPU from the wanting node's pull on a 2-core machine
-    /// (docs/CLUSTER.md, "The origin hashes after the pull"); the checksum only completes `first/`.
+    /// Hands the hasher the objects whose hashing is due and that no peer is pulling, or whose latest
+    /// time has come (each pinned while it is hashed). Hashing at once took a CPU from the wanting
+    /// node's pull on a 2-core machine (docs/CLUSTER.md, "The origin hashes after the pull"); the
+    /// checksum completes `first/`, which a later publisher of the id waits for.
     private func startDueHashes(_ cluster: ClusterSide) {
         let now = clock.monotonicNanoseconds()
-        for (id, due) in cluster.hashesDue where due <= now && cluster.peerPins[id] == nil {
+        for (id, due) in cluster.hashesDue where due.hasCome(now, pulled: cluster.peerPins[id] != nil) {
             cluster.hashesDue[id] = nil
-            guard !cluster.hashing.contains(id), let pinned = engine.pin(id) else { continue }
+            guard !cluster.hashing.contains(id) else { continue }
+            guard let pinned = engine.pin(id) else {
+                // Not pinnable now (a spill under way) but still here: again later, or it would stay
+                // without its checksum for good.
+                if engine.sealedLocation(of: id) != nil { cluster.hashesDue[id] = HashDue(from: now) }
+                continue
+            }
             cluster.hashing.insert(id)
             let bytes = UnsafeRawBufferPointer(start: arena.base + pinned.offset, count: pinned.dataSize + pinned.metadataSize)
             cluster.hasher.submit { ComputedChecksum(id: id, checksum: XXH64.hash(bytes)) }

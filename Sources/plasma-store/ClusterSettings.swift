@@ -25,7 +25,7 @@ struct ClusterSettings: Sendable {
 
     /// The largest `--cluster-inline-max`: every node watches every location, so each inline byte goes
     /// to every node (as base64), and etcd keeps it while the location lives.
-    static let maximumInlineCopyBytes = 65536
+    static let maximumInlineCopyBytes = InlineCopy.maximumBytes
 
     /// This node as it registers.
     var node: ClusterNode { ClusterNode(name: nodeName, transferAddress: transferAddress, capacityBytes: capacityBytes) }

@@ -271,11 +271,23 @@ extension IntegrationTests {
             // A location with inline bytes reads back whole; bytes without a checksum or a MAC are dropped
             // (the copy is then pulled), the location kept.
             var small = location(id, on: "b", checksum: 42)
+            (small.dataSize, small.metadataSize) = (2, 1)
             small.inline = InlineCopy(bytes: [1, 2, 3], mac: Array(repeating: 9, count: 32))
             #expect(DirectoryRecords.location(from: DirectoryRecords.location(small), id: id, node: "b") == small)
             var unhashed = small
             unhashed.checksum = nil
             #expect(DirectoryRecords.location(from: DirectoryRecords.location(unhashed), id: id, node: "b")?.inline == nil)
+            // Bytes of another length than the sizes, or over `InlineCopy.maximumBytes`, are dropped unread.
+            var otherLength = small
+            otherLength.dataSize = 3
+            #expect(DirectoryRecords.location(from: DirectoryRecords.location(otherLength), id: id, node: "b")?.inline == nil)
+            var huge = small
+            (huge.dataSize, huge.metadataSize) = (InlineCopy.maximumBytes + 1, 0)
+            huge.inline = InlineCopy(bytes: Array(repeating: 1, count: InlineCopy.maximumBytes + 1), mac: Array(repeating: 9, count: 32))
+            #expect(DirectoryRecords.location(from: DirectoryRecords.location(huge), id: id, node: "b")?.inline == nil)
+            // Sizes whose sum overflows are no location (every store wanting the id trapped on them).
+            let overflowing = Array(#"{"checksum":"000000000000002a","data_size":9223372036854775807,"metadata_size":1,"transfer_address":"h:1"}"#.utf8)
+            #expect(DirectoryRecords.location(from: overflowing, id: id, node: "b") == nil)
             let withoutMAC = Array(#"{"checksum":"000000000000002a","data_size":3,"inline":"AQID","metadata_size":0,"transfer_address":"h:1"}"#.utf8)
             let read = DirectoryRecords.location(from: withoutMAC, id: id, node: "b")
             #expect(read != nil && read?.inline == nil && read?.checksum == 42)

@@ -224,26 +224,34 @@ import Testing
     }
 
     /// A big object's checksum (for `first/`) is computed once its due time has come and no peer is
-    /// pulling it: hashing at once took a CPU from the pull on a 2-core machine.
-    @Test func aBigObjectIsHashedOnlyOnceNoPeerIsPullingIt() throws {
+    /// pulling it (hashing at once took a CPU from the pull on a 2-core machine), and at the latest
+    /// after `HashDue.maximumDelay` even while pulls go on.
+    @Test func aBigObjectIsHashedOnceNoPeerIsPullingItOrAtTheLatest() throws {
         let directory = FakeDirectory()
         let store = try InProcessStore(cluster: ClusterAttachment(directory: directory, puller: FakePuller()))
         let source = try #require(store.server.transferObjectSource)
         let client = try PlasmaClient(socketPath: store.socketPath)
-        let big = id(11)
-        let bigData = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        try client.put(big, bytes: bigData)
-        directory.inject([.wanted(big, byNode: "a")])
-        #expect(eventually { directory.published.count == 1 })
-        #expect(directory.published.first?.checksum == nil)
-        let pulling = try #require(source.pin(big))  // a peer's pull began
-        // Well past the hash's due time, the loop kept busy: it waits for the pull to end.
-        let past = ContinuousClock.now + .nanoseconds(Int64(ClusterSide.hashDelay) * 4)
-        while ContinuousClock.now < past { _ = try client.contains(big) }
-        #expect(directory.published.count == 1)
-        #expect(try client.statistics().clusterPinnedObjects == 1, "the peer's pin alone: no hash under way")
-        source.unpin(pulling)
-        #expect(eventually { directory.published.map(\.checksum) == [nil, xxh64(bigData)] })
+        let (released, held) = (id(11), id(12))
+        let releasedData = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let heldData = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try client.put(released, bytes: releasedData)
+        try client.put(held, bytes: heldData)
+        directory.inject([.wanted(released, byNode: "a"), .wanted(held, byNode: "a")])
+        #expect(eventually { directory.published.count == 2 })
+        #expect(directory.published.allSatisfy { $0.checksum == nil })
+        let pulls = (try #require(source.pin(released)), try #require(source.pin(held)))  // peers' pulls began
+        // Well past the due time (below the latest), the loop kept busy: both wait for their pulls.
+        let past = ContinuousClock.now + .nanoseconds(Int64(HashDue.delay) * 4)
+        while ContinuousClock.now < past { _ = try client.contains(released) }
+        #expect(directory.published.count == 2)
+        #expect(try client.statistics().clusterPinnedObjects == 2, "the peers' pins alone: no hash under way")
+        source.unpin(pulls.0)
+        #expect(eventually { directory.published.contains { $0.id == released && $0.checksum == xxh64(releasedData) } })
+        // Started by the unpin, not by its latest time (~0.8 s away; the hash of 3 MiB takes milliseconds).
+        #expect(!directory.published.contains { $0.id == held && $0.checksum != nil })
+        // The other pull goes on: hashed at its latest time all the same.
+        #expect(eventually { directory.published.contains { $0.id == held && $0.checksum == xxh64(heldData) } })
+        source.unpin(pulls.1)
         #expect(eventually { (try? client.statistics().clusterPinnedObjects) == 0 })
         client.close()
         store.stop()

@@ -592,4 +592,22 @@ struct PullTarget {
         // Bytes of another length than the location's sizes never verify.
         #expect(!token.isAuthentic(InlineCopy(bytes: [1, 2, 3], mac: copy.mac), of: location))
     }
+
+    /// Found in review: with the node name's length in 16 bits, a name 65,536 bytes longer that holds
+    /// the sizes and the bytes of a real copy signed the same message as that copy, with sizes 0 and
+    /// no bytes. Every length is in 64 bits now.
+    @Test func aLongerNodeNameCannotCarryAnotherCopysSizesAndBytes() throws {
+        let token = try ClusterToken(bytes: Array("the cluster token of the tests".utf8))
+        let bytes = [UInt8](repeating: 0x41, count: 65536 - 16) + [UInt8](repeating: 0, count: 16)
+        var real = location
+        (real.node, real.dataSize, real.metadataSize) = ("a", 65536, 0)
+        let mac = token.inlineMAC(for: real, bytes: bytes)
+        #expect(token.isAuthentic(InlineCopy(bytes: bytes, mac: mac), of: real))
+        let sizes: [UInt8] = [0, 0, 1, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
+        var forged = real
+        forged.node = String(decoding: Array("a".utf8) + sizes + bytes.prefix(65536 - 16), as: UTF8.self)
+        (forged.dataSize, forged.metadataSize) = (0, 0)
+        #expect(forged.node.utf8.count == 65537)
+        #expect(!token.isAuthentic(InlineCopy(bytes: [], mac: mac), of: forged))
+    }
 }
