@@ -5,16 +5,16 @@ import Glibc
 /// `stop()` so that `start()` brings the same cluster back. When `etcd` is missing it is installed with
 /// apt-get (Debian's etcd-server) if the test runs as root; otherwise the test fails saying so.
 final class EtcdProcess {
-    let clientPort: UInt16
-    let peerPort: UInt16
-    let dataDirectory: String
+    private(set) var clientPort: UInt16 = 0
+    private(set) var peerPort: UInt16 = 0
+    private(set) var dataDirectory = ""
     /// With TLS: the certificates etcd serves and checks clients by (`--client-cert-auth`).
     let tls: TestCertificates?
     /// A plain-HTTP client port beside the TLS one, for the test's own set-up and health checks (the
     /// client port itself when there is no TLS).
-    let plainPort: UInt16
+    private(set) var plainPort: UInt16 = 0
     private var process: Process?
-    private let logURL: URL
+    private var logURL = URL(fileURLWithPath: "/dev/null")
 
     /// `etcd://127.0.0.1:PORT/PREFIX` (`etcds://` with TLS): a prefix of its own keeps each test's keys
     /// apart.
@@ -30,12 +30,21 @@ final class EtcdProcess {
         try Self.ensureInstalled()
         self.tls = tls
         self.jwtKeys = jwtKeys
-        clientPort = try freeLoopbackPort()
-        plainPort = tls == nil ? clientPort : try freeLoopbackPort()
-        peerPort = try freeLoopbackPort()
-        dataDirectory = NSTemporaryDirectory() + "plasma-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        logURL = URL(fileURLWithPath: dataDirectory + ".log")
-        try start()
+        // A port handed out free may be taken before etcd binds it (by another test's store, or as the
+        // source port of a connection): then new ports and a new data directory, up to 5 times.
+        for attempt in 1...5 {
+            clientPort = try freeLoopbackPort()
+            plainPort = tls == nil ? clientPort : try freeLoopbackPort()
+            peerPort = try freeLoopbackPort()
+            dataDirectory = NSTemporaryDirectory() + "plasma-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            logURL = URL(fileURLWithPath: dataDirectory + ".log")
+            do {
+                try start()
+                return
+            } catch where attempt < 5 && log.contains("address already in use") {
+                continue
+            }
+        }
     }
 
     static let binary = "/usr/bin/etcd"
