@@ -5,10 +5,10 @@ import PlasmaCore
 extension EtcdDirectory {
     var currentLease: Int64 { state.withLock { $0.lease } }
 
-    /// Sends one flushed batch: want keys, each new one with the read of its present locations in the
-    /// same transaction (one round trip for a get whose object is already published elsewhere), in as
-    /// few transactions as etcd allows; withdrawals; publishes (first location wins); then the reads
-    /// asked for again.
+    /// Sends one flushed batch: want keys and the reads of the new wants' present locations in one
+    /// transaction when they fit (one round trip for a get whose object is already published
+    /// elsewhere), else want keys in transactions of 128 then the reads; withdrawals; publishes (first
+    /// location wins); then the reads asked for again.
     func write(_ batch: PendingWrites) async throws(EtcdError) {
         let lease = currentLease
         let wantOperations = batch.wants.map { id, wanted -> EtcdOperation in
