@@ -34,8 +34,6 @@ final class ClusterSide {
     var checksums: [ObjectID: UInt64] = [:]
     /// Ids being hashed off the loop (each pinned meanwhile).
     var hashing: Set<ObjectID> = []
-
-
     /// Something was batched for the directory since its last flush.
     var unflushed = false
     var counters = ClusterCounters()
