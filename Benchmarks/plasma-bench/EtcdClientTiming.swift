@@ -9,46 +9,47 @@ import PlasmaToolSupport
 enum EtcdClientTiming {
     /// p50 in µs of `count` puts of an empty value, awaited one after the other from a task.
     static func putP50(port: UInt16, count: Int) throws -> Double {
-        do {
-            return try runBlocking {
-                let client = EtcdClient(endpoints: EtcdEndpoints(hosts: ["127.0.0.1:\(port)"]))
-                var samples: [Double] = []
-                for _ in 0..<count {
-                    let start = ContinuousClock.now
-                    try await client.put("/plasma-bench-client-probe", value: [])
-                    samples.append((ContinuousClock.now - start).inSeconds * 1e6)
-                }
-                samples.sort()
-                return samples[count / 2]
-            }
-        } catch {
-            throw BenchError.childFailed("a put through EtcdClient failed: \(error)")
+        try p50(port: port, count: count, of: "a put") { client in
+            { _ in try await client.put("/plasma-bench-client-probe", value: []) }
         }
     }
 
     /// p50 in µs of `count` transactions shaped as a location's publish (a create-revision compare, two
     /// puts under a lease), through EtcdClient.
     static func publishP50(port: UInt16, count: Int) throws -> Double {
+        try p50(port: port, count: count, of: "a publish transaction") { client in
+            let lease = try await client.grantLease(ttl: 60)
+            return { index in
+                let first = "/plasma-bench-client-probe/first/\(index)", location = "/plasma-bench-client-probe/locations/\(index)/a"
+                _ = try await client.transaction(
+                    compare: [.createRevision(key: first, equals: 0)],
+                    success: [.put(key: first, value: Array("a".utf8), lease: lease),
+                              .put(key: location, value: [UInt8](repeating: 7, count: 80), lease: lease)])
+            }
+        }
+    }
+
+    /// p50 in µs of `count` requests made by the closure `prepare` returns (called with 0, 1, ...), one
+    /// after the other from a task, through a new EtcdClient of `port`.
+    private static func p50(
+        port: UInt16, count: Int, of what: String,
+        _ prepare: @escaping @Sendable (EtcdClient) async throws -> @Sendable (Int) async throws -> Void
+    ) throws -> Double {
         do {
             return try runBlocking {
                 let client = EtcdClient(endpoints: EtcdEndpoints(hosts: ["127.0.0.1:\(port)"]))
-                let lease = try await client.grantLease(ttl: 60)
+                let request = try await prepare(client)
                 var samples: [Double] = []
                 for index in 0..<count {
-                    let first = "/plasma-bench-client-probe/first/\(index)", location = "/plasma-bench-client-probe/locations/\(index)/a"
                     let start = ContinuousClock.now
-                    _ = try await client.transaction(
-                        compare: [.createRevision(key: first, equals: 0)],
-                        success: [.put(key: first, value: Array("a".utf8), lease: lease),
-                                  .put(key: location, value: [UInt8](repeating: 7, count: 80), lease: lease)])
+                    try await request(index)
                     samples.append((ContinuousClock.now - start).inSeconds * 1e6)
                 }
-                try await client.revokeLease(lease)
                 samples.sort()
                 return samples[count / 2]
             }
         } catch {
-            throw BenchError.childFailed("a publish transaction through EtcdClient failed: \(error)")
+            throw BenchError.childFailed("\(what) through EtcdClient failed: \(error)")
         }
     }
 }

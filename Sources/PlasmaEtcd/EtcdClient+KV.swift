@@ -2,7 +2,7 @@
 extension EtcdClient {
     /// Sets `key` to `value`, under `lease` when it isn't 0.
     public func put(_ key: String, value: [UInt8], lease: Int64 = 0) async throws(EtcdError) {
-        _ = try await call("/v3/kv/put", GatewayRequest.Put(key: GatewayJSON.base64(key), value: GatewayJSON.base64(value), lease: lease == 0 ? nil : String(lease)))
+        _ = try await call("/v3/kv/put", GatewayRequest.Put(key, value: value, lease: lease))
     }
 
     /// Reads `key`, or every key that starts with it when `prefix`; returns them and the store's revision.

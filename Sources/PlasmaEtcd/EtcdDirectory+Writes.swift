@@ -19,7 +19,7 @@ extension EtcdDirectory {
         if wantOperations.isEmpty && lookups.isEmpty {
             // Nothing to want or read: no transaction.
         } else if wantOperations.count + lookups.count <= etcdMaximumOperationsPerTransaction {
-            let reads = lookups.map { EtcdOperation.range(key: keys.locations(of: $0), prefix: true) }
+            let reads = locationReads(lookups)
             let answer = try await client.transaction(compare: [], success: wantOperations + reads)
             // Older than a location event the watch applied meanwhile: read again (``lookUp(_:again:)``).
             if !report(answer.results.suffix(reads.count), revision: answer.revision, final: false) { try await lookUp(lookups) }
@@ -212,11 +212,15 @@ extension EtcdDirectory {
     func lookUp(_ ids: [ObjectID], again: Bool = false) async throws(EtcdError) {
         for chunk in ids.chunked(etcdMaximumOperationsPerTransaction) {
             for attempt in 1...Self.lookUpReads {
-                let answer = try await client.transaction(
-                    compare: [], success: chunk.map { .range(key: keys.locations(of: $0), prefix: true) })
+                let answer = try await client.transaction(compare: [], success: locationReads(chunk))
                 if report(answer.results[...], revision: answer.revision, again: again, final: attempt == Self.lookUpReads) { break }
             }
         }
+    }
+
+    /// The range reads of the present locations of `ids`.
+    private func locationReads(_ ids: [ObjectID]) -> [EtcdOperation] {
+        ids.map { .range(key: keys.locations(of: $0), prefix: true) }
     }
 
     /// Reports the locations these range results found; false (nothing reported) when the read is older

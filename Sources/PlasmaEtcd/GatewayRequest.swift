@@ -113,12 +113,19 @@ extension GatewayRequest.Operation {
     init(_ operation: EtcdOperation) {
         switch operation {
         case .put(let key, let value, let lease):
-            put = GatewayRequest.Put(key: GatewayJSON.base64(key), value: GatewayJSON.base64(value), lease: lease == 0 ? nil : String(lease))
+            put = GatewayRequest.Put(key, value: value, lease: lease)
         case .range(let key, let prefix):
             range = GatewayRequest.KeyRange(key, prefix: prefix)
         case .delete(let key, let prefix):
             deleteRange = GatewayRequest.KeyRange(key, prefix: prefix)
         }
+    }
+}
+
+extension GatewayRequest.Put {
+    /// `key` set to `value`, under `lease` when it isn't 0.
+    init(_ key: String, value: [UInt8], lease: Int64) {
+        self.init(key: GatewayJSON.base64(key), value: GatewayJSON.base64(value), lease: lease == 0 ? nil : String(lease))
     }
 }
 

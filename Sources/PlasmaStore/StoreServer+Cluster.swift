@@ -248,13 +248,8 @@ extension StoreServer {
             if !inline.bytes.isEmpty {
                 inline.bytes.withUnsafeBytes { (arena.base + block.offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             }
-            engine.sealPull(id, origin: location.node)
-            if engine.sealedLocation(of: id) != nil {
-                cluster.checksums[id] = checksum
-                engine.trackLeaving(id)
-            }
+            sealCopy(id, from: location, checksum: checksum, cluster)
             cluster.counters.inlineCopies += 1
-            dropWant(id, cluster)
             return true
         case .failure(let error) where error.status == .objectExists:
             return true  // created here meanwhile: its demand ends with it
@@ -271,6 +266,18 @@ extension StoreServer {
     /// A name read from etcd, for a log line: at most 64 characters, control characters as `?`.
     static func printable(_ name: String) -> String {
         String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? "?" : $0 }))
+    }
+
+    /// Seals the copy of `id` made in its reserved block (pulled, or from the location's bytes) with its
+    /// origin recorded, and ends this node's want: the waiters wake through the ordinary seal.
+    private func sealCopy(_ id: ObjectID, from location: ClusterLocation, checksum: UInt64, _ cluster: ClusterSide) {
+        engine.sealPull(id, origin: location.node)
+        // The copy's checksum is known: publishing it later needs no hashing.
+        if engine.sealedLocation(of: id) != nil {
+            cluster.checksums[id] = checksum
+            engine.trackLeaving(id)
+        }
+        dropWant(id, cluster)
     }
 
     /// The block for a pull whose holder confirmed the sizes, or nil (the reason kept for its end).
@@ -298,15 +305,9 @@ extension StoreServer {
         cluster.pulls[id] = nil
         switch result {
         case .success(let copy) where pull.reserved:
-            engine.sealPull(id, origin: location.node)
-            // The copy's checksum is known: publishing it later needs no hashing.
-            if engine.sealedLocation(of: id) != nil {
-                cluster.checksums[id] = copy.checksum
-                engine.trackLeaving(id)
-            }
+            sealCopy(id, from: location, checksum: copy.checksum, cluster)
             cluster.counters.pullsSucceeded += 1
             cluster.counters.pulledBytes += location.totalSize
-            dropWant(id, cluster)
         case .success:
             // A puller that never asked for the block: nothing to seal (a broken puller, not a peer).
             cluster.counters.pullsFailed += 1
