@@ -4,11 +4,13 @@
 # the JSON, and that Benchmarks/readme-table.py turns the run into the README's table (into a copy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release ${SWIFT_BUILD_FLAGS:-} --product plasma-bench >&2
-swift build -c release ${SWIFT_BUILD_FLAGS:-} --product plasma-store >&2
+# BENCH_SCRATCH_PATH picks the build directory (default .build; .ci/run reuses its install build).
+scratch=${BENCH_SCRATCH_PATH:-.build}
+swift build -c release --scratch-path "$scratch" ${SWIFT_BUILD_FLAGS:-} --product plasma-bench >&2
+swift build -c release --scratch-path "$scratch" ${SWIFT_BUILD_FLAGS:-} --product plasma-store >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-.build/release/plasma-bench --json --memory 1G --repetitions 2 --clients 1,2 --wakes 200 \
+"$scratch/release/plasma-bench" --json --memory 1G --repetitions 2 --clients 1,2 --wakes 200 \
     put-small put-large get-large wake-blocking > "$work/run.json"
 python3 - "$work/run.json" <<'PY'
 import json, sys

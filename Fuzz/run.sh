@@ -9,6 +9,7 @@
 #   HARNESSES   which harnesses to build and run (default: "NativeDecoder ArrowDecoder EngineCommands")
 #   FUZZ_ARGS   extra libFuzzer flags for every run, e.g. FUZZ_ARGS="-jobs=2 -workers=2"
 #   SKIP_BUILD  1: use the binaries already in .build-fuzz/bin
+#   FUZZ_JOBS   harnesses run at once (default: one per core)
 #
 # Exits non-zero when a harness crashes (or fails to build), after printing the crashing input's path.
 #
@@ -149,38 +150,55 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 fi
 [[ $MODE == build ]] && { echo "built: $(cd "$OUT" && ls | tr '\n' ' ')"; exit 0; }
 
-status=0
-summary=()
-for harness in $HARNESSES; do
-  seeds=$ROOT/Fuzz/corpus/$harness
-  work=$WORK_CORPUS/$harness
-  log=$LOGS/$harness.log
+# fuzz_one HARNESS: runs it for SECONDS_EACH, prints its line, and leaves the line in $LOGS/HARNESS.line;
+# its exit status says whether it found a crash.
+fuzz_one() {
+  local harness=$1
+  local seeds=$ROOT/Fuzz/corpus/$harness work=$WORK_CORPUS/$harness log=$LOGS/$harness.log
   mkdir -p "$work"
   # Engine programs: 1 KiB is 200-300 commands, plenty to reach deep states, and keeps exec/s up.
-  per_harness=""
+  local per_harness=""
   [[ $harness == EngineCommands ]] && per_harness="-max_len=1024"
   echo "== fuzzing $harness for ${SECONDS_EACH}s (seeds: $seeds, new entries: $work, log: $log)"
-  set +e
+  local rc=0
   # New inputs go to the first corpus directory (scratch); the committed seeds are only read.
   # shellcheck disable=SC2086
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=0} \
     "$OUT/$harness" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$ARTIFACTS/$harness-" $per_harness $FUZZ_ARGS "$work" "$seeds" >"$log" 2>&1
-  rc=$?
-  set -e
+    -artifact_prefix="$ARTIFACTS/$harness-" $per_harness $FUZZ_ARGS "$work" "$seeds" >"$log" 2>&1 || rc=$?
+  local executions speed corpus crash line
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n1)
   speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n1)
   corpus=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -n1 | sed 's/corp: //')
   line="$harness: exit $rc, ${executions:-?} executions, ${speed:-?} exec/s, corpus ${corpus:-?} (entries/bytes)"
   if [[ $rc != 0 ]]; then
-    status=1
     crash=$(grep -o "Test unit written to .*" "$log" | sed 's/Test unit written to //' | tail -n1)
     line="$line, CRASH: ${crash:-no artifact written}"
     echo "---- $harness failed; the end of its log:"
     grep -v "^#[0-9]" "$log" | tail -n 40
   fi
-  echo "$line"
-  summary+=("$line")
+  echo "$line" | tee "$LOGS/$harness.line"
+  return $(( rc != 0 ))
+}
+
+# The harnesses run FUZZ_JOBS at a time (default: one per core), each libFuzzer process on one core, so
+# that each still fuzzes for SECONDS_EACH on a core of its own while the step takes less wall time.
+jobs_at_once=${FUZZ_JOBS:-$(nproc)}
+status=0
+running=()
+for harness in $HARNESSES; do
+  rm -f "$LOGS/$harness.line"
+  if (( ${#running[@]} >= jobs_at_once )); then
+    wait "${running[0]}" || status=1
+    running=("${running[@]:1}")
+  fi
+  fuzz_one "$harness" &
+  running+=($!)
+done
+for pid in "${running[@]}"; do wait "$pid" || status=1; done
+summary=()
+for harness in $HARNESSES; do
+  summary+=("$(cat "$LOGS/$harness.line" 2>/dev/null || echo "$harness: no result")")
 done
 
 echo "== summary"
