@@ -64,6 +64,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["Cluster"])),
                 .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Cluster"])),
+                .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Cluster"])),
                 .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Cluster"])),
             ]
         ),

@@ -27,7 +27,7 @@ public final class EtcdClient: Sendable {
     let authentications = Mutex(0)
 
     /// One plain HTTP client for the process (never shut down: it lives as long as the process), on
-    /// NIO's shared event loops.
+    /// the etcd event loop (``EtcdEventLoop``).
     static let http: HTTPClient = makeHTTPClient(tls: nil)
 
     /// No read timeout: a watch stays quiet while nothing changes. Each watch holds a connection for as
@@ -39,7 +39,7 @@ public final class EtcdClient: Sendable {
         // etcd's gateway never redirects; following one could resend a password (a 307 keeps the body).
         configuration.redirectConfiguration = .disallow
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        return HTTPClient(eventLoopGroup: EtcdEventLoop.group, configuration: configuration)
     }
 
     /// A client of `endpoints`; requests give up after `requestTimeout`. Settings in `security` that

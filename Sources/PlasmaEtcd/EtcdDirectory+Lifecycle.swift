@@ -27,8 +27,8 @@ extension EtcdDirectory {
             $0.connected = true
         }
         tasks.withLock {
-            $0.writer = Task { await self.runWriter() }
-            $0.supervisor = Task { await self.supervise() }
+            $0.writer = Task(executorPreference: EtcdEventLoop.executor) { await self.runWriter() }
+            $0.supervisor = Task(executorPreference: EtcdEventLoop.executor) { await self.supervise() }
         }
         startWatches()
         logger.info("registered in etcd as \(localNode.name) (lease \(lease), TTL \(configuration.leaseTTL) s, transfer address \(localNode.transferAddress))")
@@ -183,7 +183,9 @@ extension EtcdDirectory {
     private func startWatches() {
         tasks.withLock { tasks in
             tasks.watches.forEach { $0.cancel() }
-            tasks.watches = [keys.wants, keys.locations].map { folder in Task { await self.runWatch(of: folder) } }
+            tasks.watches = [keys.wants, keys.locations].map { folder in
+                Task(executorPreference: EtcdEventLoop.executor) { await self.runWatch(of: folder) }
+            }
         }
     }
 
