@@ -35,7 +35,9 @@ extension EtcdClient {
     /// the token.
     private func authenticate(timeout: Duration) async throws(EtcdError) -> String {
         guard let user = security.user else { throw .invalidSecurity("no etcd user to authenticate as") }
-        let body = try GatewayJSON.encode(GatewayRequest.Authenticate(name: user.name, password: try user.currentPassword()))
+        // Off the etcd loop: a file read blocks (EtcdEventLoop).
+        let password = try await EtcdEventLoop.offLoop { () throws(EtcdError) in try user.currentPassword() }
+        let body = try GatewayJSON.encode(GatewayRequest.Authenticate(name: user.name, password: password))
         let path = "/v3/auth/authenticate"
         let (status, answer) = try await sendToAnEndpoint(path, body, authorization: nil, timeout: timeout) { response throws(EtcdError) in
             (Int(response.status.code), try await Self.collect(response, path: path))

@@ -44,7 +44,10 @@ extension EtcdClient {
             do {
                 for try await chunk in response.body {
                     for message in try splitter.append(chunk.readableBytesView) {
-                        if let batch = try Self.watchBatch(GatewayJSON.decode(message)) { await handle(batch) }
+                        let batch = message.count < EtcdEventLoop.bigMessage
+                            ? try Self.watchBatch(GatewayJSON.decode(message))
+                            : try await EtcdEventLoop.offLoop { () throws(EtcdError) in try Self.watchBatch(GatewayJSON.decode(message)) }
+                        if let batch { await handle(batch) }
                     }
                 }
             } catch let error as EtcdError {

@@ -32,6 +32,50 @@ extension IntegrationTests {
             #expect(throws: EtcdError.self) { try small.append(Array(#"{"long":"#.utf8) + [UInt8](repeating: 65, count: 64)) }
         }
 
+        @Test func tasksPreferringTheEtcdLoopRunOnItAndOffLoopWorkDoesNot() async throws {
+            let loop = EtcdEventLoop.group.next()
+            let (onLoop, inside, outside) = try await withTaskExecutorPreference(EtcdEventLoop.executor) { () async throws(EtcdError) in
+                let onLoop = loop.inEventLoop
+                let inside = pthread_self()
+                let outside = try await EtcdEventLoop.offLoop { () throws(EtcdError) in loop.inEventLoop ? 0 : pthread_self() }
+                return (onLoop, inside, outside)
+            }
+            #expect(onLoop)
+            #expect(outside != 0 && outside != inside)
+            await #expect(throws: EtcdError.malformedResponse("thrown off the loop")) {
+                try await EtcdEventLoop.offLoop { () throws(EtcdError) -> Int in throw .malformedResponse("thrown off the loop") }
+            }
+        }
+
+        @Test func aWatchMessageOfHundredsOfKilobytesIsDecodedWhole() async throws {
+            let etcd = try EtcdProcess()
+            let client = EtcdClient(endpoints: try EtcdEndpoints(url: etcd.url()))
+            let lease = try await client.grantLease(ttl: 30)
+            let names = (0..<2_000).map { "/big/" + String(repeating: "k", count: 100) + String(format: "%05d", $0) }
+            for chunk in names.chunked(etcdMaximumOperationsPerTransaction) {
+                _ = try await client.transaction(compare: [], success: chunk.map { .put(key: $0, value: [1], lease: lease) })
+            }
+            let revision = try await client.range("/big/", prefix: true).revision
+            // The lease's end deletes every key in one revision: one watch message of ~300 KB, over
+            // EtcdEventLoop.bigMessage, decoded off the loop; the watch runs on the loop, as the directory's do.
+            let batches = Mutex<[Int]>([])
+            let deleted = Mutex<[String]>([])
+            let watching = Task(executorPreference: EtcdEventLoop.executor) {
+                try await client.watch(prefix: "/big/", startRevision: revision + 1) { batch in
+                    batches.withLock { $0.append(batch.events.count) }
+                    deleted.withLock { $0 += batch.events.filter { $0.kind == .delete }.map(\.keyValue.key) }
+                }
+            }
+            try await client.revokeLease(lease)
+            #expect(try await eventually { deleted.withLock { $0.count } == names.count })
+            #expect(batches.withLock { $0 } == [names.count])
+            let everyKeyOnce = deleted.withLock { $0.sorted() } == names  // a Bool: a failure doesn't print 2,000 keys twice
+            #expect(everyKeyOnce)
+            // The loop still serves requests afterwards.
+            try await withTaskExecutorPreference(EtcdEventLoop.executor) { try await client.put("/after", value: [1]) }
+            watching.cancel()
+        }
+
         @Test func aPrefixIsReadInPagesAtOneRevision() async throws {
             let etcd = try EtcdProcess()
             let client = EtcdClient(endpoints: try EtcdEndpoints(url: etcd.url()))
