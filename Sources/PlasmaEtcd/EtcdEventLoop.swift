@@ -23,8 +23,8 @@ package enum EtcdEventLoop {
     /// `withTaskExecutorPreference`): what they await from ``EtcdClient`` resumes them on the same thread.
     package static let executor = EventLoopTaskExecutor(group.next())
 
-    /// Watch messages from this size up are decoded by ``offLoop(_:)`` (`JSONSerialization` takes
-    /// ~1 ms per 100 KiB here; a lease that ends with 100,000 wants under it is one message of megabytes).
+    /// Watch messages from this size up are decoded by ``offLoop(_:)`` (a lease that ends with 100,000
+    /// wants under it is one message of megabytes).
     static let bigMessage = 64 << 10
 
     /// Runs `work` on Swift's global executor, not on the etcd loop, and returns its result.
