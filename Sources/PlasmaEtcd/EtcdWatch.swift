@@ -44,9 +44,8 @@ extension EtcdClient {
             do {
                 for try await chunk in response.body {
                     for message in try splitter.append(chunk.readableBytesView) {
-                        let batch = message.count < EtcdEventLoop.bigMessage
-                            ? try Self.watchBatch(GatewayJSON.decode(message))
-                            : try await EtcdEventLoop.offLoop { () throws(EtcdError) in try Self.watchBatch(GatewayJSON.decode(message)) }
+                        let decode = { @Sendable () throws(EtcdError) in try Self.watchBatch(GatewayJSON.decode(message)) }
+                        let batch = message.count < EtcdEventLoop.bigMessage ? try decode() : try await EtcdEventLoop.offLoop(decode)
                         if let batch { await handle(batch) }
                     }
                 }

@@ -32,18 +32,12 @@ final class CrossNodeCluster {
 
     /// Starts node `name` and waits until it serves (it registers in etcd before it serves).
     func start(_ name: String, memory: String = "96M", leaseTTL: Int = 60, token: String? = nil, arguments: [String] = []) throws -> StoreProcess {
-        // A port handed out free may be taken before the store binds it: another one, up to 5 times.
-        var attempt = 1
-        while true {
-            let port = try freeLoopbackPort()
-            do {
-                return try StoreProcess(memory: memory, arguments: [
-                    "--cluster", url, "--node-name", name, "--transfer-address", "127.0.0.1:\(port)",
-                    "--cluster-token-file", token ?? self.token, "--cluster-lease-ttl", String(leaseTTL),
-                ] + arguments)
-            } catch let failure as Failure where attempt < 5 && failure.description.contains("in use") {
-                attempt += 1
-            }
+        // Another transfer port at each attempt.
+        try withPortsTakenRetried(portTaken: { ($0 as? Failure)?.description.contains("in use") == true }) {
+            try StoreProcess(memory: memory, arguments: [
+                "--cluster", url, "--node-name", name, "--transfer-address", "127.0.0.1:\(try freeLoopbackPort())",
+                "--cluster-token-file", token ?? self.token, "--cluster-lease-ttl", String(leaseTTL),
+            ] + arguments)
         }
     }
 

@@ -30,20 +30,14 @@ final class EtcdProcess {
         try Self.ensureInstalled()
         self.tls = tls
         self.jwtKeys = jwtKeys
-        // A port handed out free may be taken before etcd binds it (by another test's store, or as the
-        // source port of a connection): then new ports and a new data directory, up to 5 times.
-        for attempt in 1...5 {
+        // New ports and a new data directory at each attempt.
+        try withPortsTakenRetried(portTaken: { _ in self.log.contains("address already in use") }) {
             clientPort = try freeLoopbackPort()
             plainPort = tls == nil ? clientPort : try freeLoopbackPort()
             peerPort = try freeLoopbackPort()
             dataDirectory = NSTemporaryDirectory() + "plasma-etcd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             logURL = URL(fileURLWithPath: dataDirectory + ".log")
-            do {
-                try start()
-                return
-            } catch where attempt < 5 && log.contains("address already in use") {
-                continue
-            }
+            try start()
         }
     }
 
@@ -154,6 +148,20 @@ func loopbackAddress(port: UInt16) -> sockaddr_in {
     address.sin_port = port.bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return address
+}
+
+/// `body`, run again (up to 5 times in all) while it fails because a port `freeLoopbackPort()` handed
+/// out was taken before the process bound it (by another test's process, or as the source port of a
+/// connection); `portTaken` tells that failure from others.
+func withPortsTakenRetried<T>(portTaken: (any Error) -> Bool, _ body: () throws -> T) throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try body()
+        } catch where attempt < 5 && portTaken(error) {
+            attempt += 1
+        }
+    }
 }
 
 /// A port the kernel has just handed out on loopback (free now; etcd binds it soon after).
