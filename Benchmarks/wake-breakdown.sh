@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where the time of a seal -> wake goes (Benchmarks/README.md, "Wake latency: the path step by step").
+# Where the time of a seal -> wake goes (Benchmarks/README.md, "Wake latency, step by step").
 #
 #   Benchmarks/wake-breakdown.sh [seals]
 #
@@ -9,7 +9,7 @@
 # 2. plasma-bench's wake-blocking row under wake-breakdown/stamps.c (LD_PRELOAD), which stamps the
 #    syscalls of the sealer, the store and the waiter; breakdown.py splits each seal into its steps.
 # 3. The store's step from a request's read to its answer when warm: put-small-inline under the same
-#    stamps (createAndSeal back to back, the store never asleep).
+#    stamps (createAndSeal back to back: the store sleeps between requests only as long as a round trip).
 # Builds the C files with the system compiler into a temporary directory; runs the release
 # plasma-bench of .build (BENCH_SCRATCH_PATH to use another), building it if missing.
 set -euo pipefail
@@ -20,7 +20,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$here/.."
 ${CC:-cc} -O2 -o "$work/chain" "$here/wake-breakdown/chain.c"
-${CC:-cc} -O2 -shared -fPIC -o "$work/stamps.so" "$here/wake-breakdown/stamps.c" -ldl
+${CC:-cc} -O2 -shared -fPIC -o "$work/stamps.so" "$here/wake-breakdown/stamps.c" -ldl -lpthread
 bench="$scratch/release/plasma-bench"
 [[ -x "$bench" ]] || swift build -c release --scratch-path "$scratch" --product plasma-bench >&2
 [[ -x "$scratch/release/plasma-store" ]] || swift build -c release --scratch-path "$scratch" --product plasma-store >&2

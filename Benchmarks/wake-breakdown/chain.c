@@ -30,7 +30,8 @@ static uint64_t now(void) {
 
 static void nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// Our clients wait in poll on a nonblocking socket, then read; so do these.
+// Our clients wait in poll on a nonblocking socket, then read (after a first read finds nothing); these
+// wait in poll, then read.
 static void receive(int fd, uint64_t message[2]) {
     struct pollfd p = {fd, POLLIN, 0};
     while (poll(&p, 1, -1) != 1) {}
@@ -80,14 +81,20 @@ int main(int argc, char **argv) {
         return 2;
     }
     uint64_t *latency = mmap(NULL, (size_t)rounds * 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (latency == MAP_FAILED) return 1;
     int sealer_relay[2], relay_waiter[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sealer_relay) || socketpair(AF_UNIX, SOCK_STREAM, 0, relay_waiter))
         return 1;
     srand(42);
     pid_t helper = fork();
+    if (helper < 0) return 1;
     if (processes == 3) {
         if (helper == 0) relay(sealer_relay[1], relay_waiter[0]);
         pid_t waiter = fork();
+        if (waiter < 0) {
+            kill(helper, SIGKILL);
+            return 1;
+        }
         if (waiter == 0) {
             nonblocking(relay_waiter[1]);
             for (int i = 0; i < rounds; i++) {
