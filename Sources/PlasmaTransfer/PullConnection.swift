@@ -76,26 +76,43 @@ final class PullConnection {
     }
 
     /// Before a receive of the body: the socket's receive timeout is cut to what is left before
-    /// `deadline` once that is less than ``ioTimeout``; throws when it has passed.
-    private func bound(by deadline: UInt64) throws(TransferFault) {
+    /// `deadline` once that is less than ``ioTimeout``; throws when it has passed. True when cut.
+    private func bound(by deadline: UInt64) throws(TransferFault) -> Bool {
         let now = MonotonicClock.nanoseconds()
         guard now < deadline else { throw .timedOut }
         let left = deadline - now
-        guard left < UInt64(ioTimeout.nanosecondsClamped) else { return }
+        guard left < UInt64(ioTimeout.nanosecondsClamped) else { return false }
         do {
             try socket.setTimeouts(receive: .nanoseconds(Int64(left)), send: ioTimeout)
         } catch {
             throw TransferFault(error)
         }
+        return true
+    }
+
+    /// Why a receive of the body ended: `fault`, and whether it was the pull's deadline.
+    private struct ReceiveEnd: Error {
+        let fault: TransferFault
+        let atDeadline: Bool
     }
 
     /// One receive of the body into `chunk`, within the deadline: how many bytes came (0: closed).
-    private func receive(into chunk: UnsafeMutableRawBufferPointer, before deadline: UInt64) throws(TransferFault) -> Int {
-        try bound(by: deadline)
+    private func receive(into chunk: UnsafeMutableRawBufferPointer, before deadline: UInt64) throws(ReceiveEnd) -> Int {
+        let cutToDeadline: Bool
+        do {
+            cutToDeadline = try bound(by: deadline)
+        } catch {
+            throw ReceiveEnd(fault: error, atDeadline: error.isTimeout)  // .timedOut: the deadline has passed
+        }
         do {
             return try socket.receive(into: chunk)
         } catch {
-            throw TransferFault(error)
+            // A receive timeout cut to the deadline ends at the deadline, though the clock may not say so
+            // yet: the kernel counts that timeout in jiffies (and it was given in microseconds), so it can
+            // end up to a jiffy before the monotonic deadline.
+            let fault = TransferFault(error)
+            let atDeadline = MonotonicClock.nanoseconds() >= deadline || (fault.isTimeout && cutToDeadline)
+            throw ReceiveEnd(fault: fault, atDeadline: atDeadline)
         }
     }
 
@@ -167,7 +184,7 @@ final class PullConnection {
             do {
                 count = try receive(into: chunk, before: deadline)
             } catch {
-                let cause = MonotonicClock.nanoseconds() >= deadline ? "the pull's deadline passed" : "\(error)"
+                let cause = error.atDeadline ? "the pull's deadline passed" : "\(error.fault)"
                 return .failure(.connection("\(address): after \(received) of \(buffer.count) bytes: \(cause)"), reusable: false)
             }
             guard count > 0 else {

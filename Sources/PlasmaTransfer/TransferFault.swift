@@ -25,6 +25,11 @@ enum TransferFault: Error, CustomStringConvertible {
         self = error.errno == .wouldBlock ? .timedOut : .system(error)
     }
 
+    /// True for ``timedOut``.
+    var isTimeout: Bool {
+        if case .timedOut = self { true } else { false }
+    }
+
     var description: String {
         switch self {
         case .closed: "the peer closed the connection"
