@@ -44,6 +44,36 @@ static void send16(int fd, const uint64_t message[2]) {
 
 static void pause_before_sending(void) { usleep(200 + (useconds_t)(rand() % 400)); }
 
+// Answers `rounds` stamped messages on `fd`, recording each one's one-way time in `latency`; with
+// `second_hop`, pauses and stamps the answer first (the round trip's way back, timed by the sender).
+static void answer_stamped(int fd, int rounds, uint64_t *latency, int second_hop) {
+    nonblocking(fd);
+    for (int i = 0; i < rounds; i++) {
+        uint64_t message[2];
+        receive(fd, message);
+        latency[i] = now() - message[0];
+        if (second_hop) {
+            pause_before_sending();
+            message[0] = now();
+        }
+        send16(fd, message);
+    }
+}
+
+// Sends `rounds` stamped messages on `fd`, each after a pause, and waits for `answers` answers to each;
+// with `latency`, adds the (one) answer's one-way time to what the other side recorded.
+static void send_stamped(int fd, int rounds, int answers, uint64_t *latency) {
+    nonblocking(fd);
+    for (int i = 0; i < rounds; i++) {
+        pause_before_sending();
+        uint64_t message[2] = {now(), (uint64_t)i};
+        send16(fd, message);
+        for (int a = 0; a < answers; a++) receive(fd, message);
+        // The other side wrote its hop before it paused, so before this hop began.
+        if (latency) latency[i] += now() - message[0];
+    }
+}
+
 static int ascending(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -96,46 +126,17 @@ int main(int argc, char **argv) {
             return 1;
         }
         if (waiter == 0) {
-            nonblocking(relay_waiter[1]);
-            for (int i = 0; i < rounds; i++) {
-                uint64_t message[2];
-                receive(relay_waiter[1], message);
-                latency[i] = now() - message[0];
-                send16(relay_waiter[1], message);
-            }
+            answer_stamped(relay_waiter[1], rounds, latency, 0);
             _exit(0);
         }
-        nonblocking(sealer_relay[0]);
-        for (int i = 0; i < rounds; i++) {
-            pause_before_sending();
-            uint64_t message[2] = {now(), (uint64_t)i};
-            send16(sealer_relay[0], message);
-            receive(sealer_relay[0], message);  // the relay's answer
-            receive(sealer_relay[0], message);  // the waiter is done
-        }
+        send_stamped(sealer_relay[0], rounds, 2, NULL);  // the relay's answer, then the waiter's (forwarded)
         waitpid(waiter, NULL, 0);
     } else {
         if (helper == 0) {
-            nonblocking(sealer_relay[1]);
-            for (int i = 0; i < rounds; i++) {
-                uint64_t message[2];
-                receive(sealer_relay[1], message);
-                latency[i] = now() - message[0];
-                pause_before_sending();
-                message[0] = now();
-                send16(sealer_relay[1], message);
-            }
+            answer_stamped(sealer_relay[1], rounds, latency, 1);
             _exit(0);
         }
-        nonblocking(sealer_relay[0]);
-        for (int i = 0; i < rounds; i++) {
-            pause_before_sending();
-            uint64_t message[2] = {now(), (uint64_t)i};
-            send16(sealer_relay[0], message);
-            receive(sealer_relay[0], message);
-            uint64_t back = now() - message[0];
-            latency[i] += back;  // the helper wrote its hop before it paused, so before this hop began
-        }
+        send_stamped(sealer_relay[0], rounds, 1, latency);
     }
     kill(helper, SIGKILL);
     waitpid(helper, NULL, 0);
