@@ -29,6 +29,6 @@ extension StoreStatistics {
         "loop_pass_most_work_units",
         "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
         "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused", "cluster_peers_refused",
-        "cluster_inline_copies", "cluster_inline_copies_refused",
+        "cluster_inline_copies", "cluster_inline_copies_refused", "cluster_transfer_connections_refused",
     ]
 }

@@ -131,6 +131,10 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Running total: locations whose carried bytes failed their MAC or checksum (pulled instead), each
     /// also a rate-limited warning.
     public var clusterInlineCopiesRefused: Int64 = 0
+    /// Running total: transfer connections closed for want of a place (every serving place taken, their
+    /// address's or their node's share taken, or evicted from the handshake by a newcomer;
+    /// docs/SECURITY.md), each also a rate-limited warning.
+    public var clusterTransferConnectionsRefused: Int64 = 0
 
     /// Every field zero, for the store and the decoder to fill in.
     public init() {}
@@ -153,7 +157,7 @@ public struct StoreStatistics: Sendable, Hashable {
             loopPassMostWorkUnits,
             clusterPullsStarted, clusterPullsSucceeded, clusterPullsFailed, clusterPulledBytes,
             clusterWantsPublished, clusterLocationsPublished, clusterPublishesRefused, clusterPinnedObjects, clusterPeersRefused,
-            clusterInlineCopies, clusterInlineCopiesRefused,
+            clusterInlineCopies, clusterInlineCopiesRefused, clusterTransferConnectionsRefused,
         ]
     }
 
@@ -180,6 +184,7 @@ public struct StoreStatistics: Sendable, Hashable {
         (clusterWantsPublished, clusterLocationsPublished) = (value(48), value(49))
         (clusterPublishesRefused, clusterPinnedObjects, clusterPeersRefused) = (value(50), value(51), value(52))
         (clusterInlineCopies, clusterInlineCopiesRefused) = (value(53), value(54))
+        clusterTransferConnectionsRefused = value(55)
     }
 
     /// Names for `fieldValues`, in order, for tables and JSON.
@@ -200,5 +205,6 @@ public struct StoreStatistics: Sendable, Hashable {
         "cluster_pulls_started", "cluster_pulls_succeeded", "cluster_pulls_failed", "cluster_pulled_bytes",
         "cluster_wants_published", "cluster_locations_published", "cluster_publishes_refused", "cluster_pinned_objects",
         "cluster_peers_refused", "cluster_inline_copies", "cluster_inline_copies_refused",
+        "cluster_transfer_connections_refused",
     ]
 }

@@ -19,6 +19,8 @@ public struct ClusterAttachment: Sendable {
     public var transferAddress: String
     /// Transfer connections refused so far for a wrong token proof (the listener's count), for `stats`.
     public var peersRefused: @Sendable () -> Int = { 0 }
+    /// Transfer connections closed so far for want of a place (the listener's count), for `stats`.
+    public var transferConnectionsRefused: @Sendable () -> Int = { 0 }
     /// Signs and checks small objects carried in their locations (``InlineCopy``); nil: this node's
     /// locations carry none, and the bytes in peers' are not used (every copy is pulled).
     public var inlineCopies: (any InlineCopyAuthenticator)?

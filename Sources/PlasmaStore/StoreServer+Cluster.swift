@@ -37,6 +37,7 @@ extension StoreServer {
             previous(&statistics)
             cluster?.counters.fill(&statistics, pinnedObjects: engine.pinnedObjects)
             statistics.clusterPeersRefused = Int64(attachment.peersRefused())
+            statistics.clusterTransferConnectionsRefused = Int64(attachment.transferConnectionsRefused())
         }
     }
 

@@ -20,13 +20,21 @@ public final class TransferServer: @unchecked Sendable {
         public var nodeName: String
         /// The cluster's secret.
         public var token: ClusterToken
-        /// Peers served at once; a connection beyond is closed at once (and counted).
+        /// Authenticated peers' connections served at once; a connection arriving beyond is closed at
+        /// once (and counted).
         public var maxConnections: Int = 32
+        /// Authenticated connections of one node (by the name it proved with the token) served at once;
+        /// one more is closed after its handshake (and counted), so that one member can't take every
+        /// place. 8: twice a puller's default threads.
+        public var maxConnectionsPerNode: Int = 8
+        /// Connections still in the handshake at once, whatever their address. A newcomer beyond takes
+        /// the place of the oldest, which is closed (and counted): a token holder's handshake takes a few
+        /// round trips, so silent connections are the ones that go.
+        public var maxHandshakes: Int = 16
         /// Connections from one address (host, whatever the port) still in the handshake at once; one
-        /// more from there is closed at once (and counted): peers that never finish the handshake can
-        /// then take at most this many of ``maxConnections`` per address they connect from. 8: twice a
-        /// puller's default threads, so two stores behind one address (NAT, or tests on loopback) that
-        /// open all their connections at once are not refused.
+        /// more from there is closed at once (and counted). 8: twice a puller's default threads, so two
+        /// stores behind one address (NAT, or tests on loopback) that open all their connections at once
+        /// are not refused.
         public var maxHandshakesPerAddress: Int = 8
         /// Time a peer has to complete the handshake after connecting.
         public var handshakeTimeout: Duration = .seconds(5)
@@ -59,13 +67,20 @@ public final class TransferServer: @unchecked Sendable {
 
     /// Counters since start, for the store's stats.
     public struct Statistics: Sendable, Equatable {
-        /// Connections admitted (under ``Configuration/maxConnections``).
+        /// Connections admitted to the handshake.
         public var connectionsAccepted = 0
-        /// Connections closed at once because ``Configuration/maxConnections`` were being served.
+        /// Connections closed because ``Configuration/maxConnections`` were being served (at once, or
+        /// after a handshake that finished when the last place had just been taken).
         public var connectionsRefused = 0
         /// Connections closed at once because ``Configuration/maxHandshakesPerAddress`` connections from
         /// the same address were still in the handshake.
         public var connectionsRefusedForAddress = 0
+        /// Authenticated connections closed because their node had ``Configuration/maxConnectionsPerNode``
+        /// served.
+        public var connectionsRefusedForNode = 0
+        /// Connections closed in the handshake to make room for a newcomer
+        /// (``Configuration/maxHandshakes``); also counted in ``handshakeFailures``.
+        public var handshakesEvicted = 0
         /// Connections open now.
         public var activeConnections = 0
         /// Peers whose proof of the cluster token was wrong, or whose request carried a wrong session MAC
@@ -83,34 +98,36 @@ public final class TransferServer: @unchecked Sendable {
         public var objectsPinned = 0
         /// Object bytes sent.
         public var bytesSent: Int64 = 0
+
+        /// Connections closed for want of a place, whichever: the sum of the four counts.
+        public var connectionsRefusedForPlace: Int {
+            connectionsRefused + connectionsRefusedForAddress + connectionsRefusedForNode + handshakesEvicted
+        }
     }
 
     private struct Entry {
         let socket: TCPSocket
-        /// The peer's address without its port: whose handshake quota it counts against.
-        let host: String
+        /// `host:port`, for the log.
+        let peer: String
         var thread: PosixThread?
-        var finished = false
-        /// Still in the handshake (counted in `handshaking`).
-        var handshaking = true
     }
 
     private struct State {
         var statistics = Statistics()
         var connections: [Int: Entry] = [:]
-        /// Connections still in the handshake, by peer host.
-        var handshaking: [String: Int] = [:]
+        /// Who is in the handshake, who is served, by host and node: the connections' places.
+        var admission: TransferAdmission
         var finished: [PosixThread] = []
-        var nextConnection = 0
         var stopping = false
         var authenticationWarnings = WarningRateLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
+        var placeWarnings = WarningRateLimit(burst: 5, intervalNanoseconds: 60_000_000_000)
     }
 
     private let configuration: Configuration
     private let source: any TransferObjectSource
     private let logger: Logger
     private let handshake: TransferHandshake
-    private let state = Guarded(State())
+    private let state: Guarded<State>
     private var listener: TCPSocket?
     private var acceptor: PosixThread?
     /// The port bound (the given one, or the kernel's pick for port 0); 0 before ``start()``.
@@ -122,6 +139,9 @@ public final class TransferServer: @unchecked Sendable {
         self.source = source
         self.logger = logger
         handshake = TransferHandshake(token: configuration.token, nodeName: configuration.nodeName)
+        state = Guarded(State(admission: TransferAdmission(limits: .init(
+            serving: configuration.maxConnections, servingPerNode: configuration.maxConnectionsPerNode,
+            handshakes: configuration.maxHandshakes, handshakesPerAddress: configuration.maxHandshakesPerAddress))))
     }
 
     /// Binds ``Configuration/address`` and starts accepting. Call once.
@@ -207,30 +227,37 @@ public final class TransferServer: @unchecked Sendable {
     }
 
     private func admit(_ socket: TCPSocket, peer: String) {
-        let host = Self.host(of: peer)
-        let id: Int? = state.withLock { state in
-            guard !state.stopping, state.connections.count < configuration.maxConnections else {
-                if !state.stopping { state.statistics.connectionsRefused += 1 }
-                return nil
-            }
-            guard state.handshaking[host, default: 0] < configuration.maxHandshakesPerAddress else {
+        let (id, refusal): (Int?, String?) = state.withLock { state in
+            guard !state.stopping else { return (nil, nil) }
+            switch state.admission.arrive(host: Self.host(of: peer)) {
+            case .full:
+                state.statistics.connectionsRefused += 1
+                return (nil, "refused \(peer): all \(configuration.maxConnections) places are served")
+            case .addressBusy:
                 state.statistics.connectionsRefusedForAddress += 1
-                return nil
+                return (nil, "refused \(peer): \(configuration.maxHandshakesPerAddress) connections from its address are in the handshake")
+            case .admitted(let id, let evicting):
+                var refusal: String?
+                if let evicting, let evicted = state.connections[evicting] {
+                    // Under the lock: its thread closes the socket only after removing it from here.
+                    evicted.socket.shutdown()
+                    state.statistics.handshakesEvicted += 1
+                    refusal = "closed \(evicted.peer), the oldest of \(configuration.maxHandshakes) connections in the handshake, for \(peer)"
+                }
+                state.connections[id] = Entry(socket: socket, peer: peer)
+                state.statistics.connectionsAccepted += 1
+                state.statistics.activeConnections += 1
+                return (id, refusal)
             }
-            state.handshaking[host, default: 0] += 1
-            state.nextConnection += 1
-            state.connections[state.nextConnection] = Entry(socket: socket, host: host)
-            state.statistics.connectionsAccepted += 1
-            state.statistics.activeConnections += 1
-            return state.nextConnection
         }
+        if let refusal { warnAboutPlaces(refusal) }
         guard let id else {
             socket.close()
             return
         }
         do {
             let thread = try PosixThread { [self] in
-                serve(socket, peer: peer) { handshakeEnded(id) }
+                serve(socket, peer: peer) { handshakeEnded(id, node: $0) }
                 finish(id)
             }
             state.withLock { state in
@@ -242,25 +269,46 @@ public final class TransferServer: @unchecked Sendable {
         }
     }
 
-    /// The connection's handshake ended (either way): it no longer counts against its host's quota.
-    private func handshakeEnded(_ id: Int) {
-        state.withLock { state in
-            guard let entry = state.connections[id], entry.handshaking else { return }
-            state.connections[id]!.handshaking = false
-            Self.release(entry.host, in: &state)
+    /// The connection's handshake ended, as `node` (nil: it failed): it no longer counts against its
+    /// host's quota. Whether it may be served.
+    private func handshakeEnded(_ id: Int, node: String?) -> Bool {
+        let (served, refusal): (Bool, String?) = state.withLock { state in
+            guard let node else {
+                state.admission.handshakeFailed(id)
+                return (false, nil)
+            }
+            let peer = state.connections[id]?.peer ?? "?"
+            switch state.admission.authenticated(id, node: node) {
+            case .serving:
+                return (true, nil)
+            case .evicted:
+                return (false, nil)
+            case .full:
+                state.statistics.connectionsRefused += 1
+                return (false, "refused \(peer) (node \(node)) after its handshake: all \(configuration.maxConnections) places are served")
+            case .nodeBusy:
+                state.statistics.connectionsRefusedForNode += 1
+                return (false, "refused \(peer): node \(node) has \(configuration.maxConnectionsPerNode) connections served")
+            }
         }
+        if let refusal { warnAboutPlaces(refusal) }
+        return served
     }
 
-    private static func release(_ host: String, in state: inout State) {
-        let left = state.handshaking[host, default: 1] - 1
-        state.handshaking[host] = left > 0 ? left : nil
+    /// A connection closed for want of a place: a warning, at a bounded rate (the count is in the
+    /// statistics either way).
+    private func warnAboutPlaces(_ what: String) {
+        let (log, suppressed) = state.withLock { $0.placeWarnings.admit(now: MonotonicClock.nanoseconds()) }
+        guard log else { return }
+        let held = suppressed > 0 ? " (\(suppressed) more such closings were not logged)" : ""
+        logger.warning("transfer: \(what)\(held)")
     }
 
     /// The connection's end: forgotten (so that stop() won't shut it down any more), then closed.
     private func finish(_ id: Int) {
         let socket = state.withLock { state -> TCPSocket? in
             guard let entry = state.connections.removeValue(forKey: id) else { return nil }
-            if entry.handshaking { Self.release(entry.host, in: &state) }
+            state.admission.left(id)
             if let thread = entry.thread { state.finished.append(thread) }
             state.statistics.activeConnections -= 1
             return entry.socket
@@ -270,7 +318,8 @@ public final class TransferServer: @unchecked Sendable {
 
     // MARK: one peer
 
-    private func serve(_ socket: TCPSocket, peer: String, handshakeEnded: () -> Void) {
+    /// `handshakeEnded`: told the proven node's name (nil: the handshake failed); false: not served.
+    private func serve(_ socket: TCPSocket, peer: String, handshakeEnded: (String?) -> Bool) {
         let clientName: String
         var session: TransferSession
         do {
@@ -279,16 +328,16 @@ public final class TransferServer: @unchecked Sendable {
             (clientName, session) = try handshake.runAsServer(on: socket, before: deadline)
             try socket.setTimeouts(receive: configuration.idleTimeout, send: configuration.sendTimeout)
         } catch let fault as TransferFault {
-            handshakeEnded()
+            _ = handshakeEnded(nil)
             refused(peer: peer, fault)
             if case .wrongProof = fault { handshake.refuse(on: socket) }
             return
         } catch {
-            handshakeEnded()
+            _ = handshakeEnded(nil)
             refused(peer: peer, TransferFault(error as! SystemError))
             return
         }
-        handshakeEnded()
+        guard handshakeEnded(clientName) else { return }
         while true {
             var message = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
             do {

@@ -27,6 +27,9 @@ final class ClusterTransfer: Sendable {
     /// Peers refused so far for a wrong token proof (0 before `listen`).
     var peersRefused: Int { listener.withLock { $0?.authenticationFailures ?? 0 } }
 
+    /// Connections closed so far for want of a place (0 before `listen`).
+    var connectionsRefused: Int { listener.withLock { $0?.statistics.connectionsRefusedForPlace ?? 0 } }
+
     /// Binds `--transfer-address` and serves peers from `server`'s objects.
     func listen(serving server: StoreServer, logger: Logger) throws {
         guard let source = server.transferObjectSource else { return }

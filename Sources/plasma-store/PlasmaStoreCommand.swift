@@ -172,6 +172,7 @@ struct PlasmaStoreCommand: ParsableCommand {
             let attachment = membership.map { membership in
                 var attachment = ClusterAttachment(directory: membership.directory, puller: transfer!.puller)
                 attachment.peersRefused = { transfer!.peersRefused }
+                attachment.transferConnectionsRefused = { transfer!.connectionsRefused }
                 // --cluster-inline-max 0: neither this node's locations carry bytes nor are peers' used.
                 attachment.inlineCopies = membership.settings.inlineCopyMaximumBytes > 0 ? transfer!.token : nil
                 attachment.inlineCopyMaximumBytes = membership.settings.inlineCopyMaximumBytes

@@ -373,11 +373,15 @@ struct PullTarget {
     // MARK: bounds
 
     @Test func connectionsBeyondTheLimitAreClosedAtOnce() throws {
-        let peer = try Peer(sourceSize: 4096) { $0.maxConnections = 1 }
-        let endpoint = TCPEndpoint(parsing: peer.address)!
-        let first = try TCPSocket.connect(to: endpoint, timeout: .seconds(30))
-        defer { first.close() }
-        let second = try TCPSocket.connect(to: endpoint, timeout: .seconds(30))
+        let peer = try Peer(sourceSize: 1 << 20) { $0.maxConnections = 1 }
+        // The one place, taken by a puller's kept connection (served: its pull is done).
+        let location = peer.addObject(size: 4096, seed: 63)
+        let destination = try Arena(size: 1 << 20, options: .init(prefault: true))
+        let puller = try Self.puller()
+        defer { puller.stop() }
+        #expect(try Self.pull(puller, PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: location.totalSize)))?.get()
+                == PulledCopy(checksum: location.checksum!))
+        let second = try TCPSocket.connect(to: TCPEndpoint(parsing: peer.address)!, timeout: .seconds(30))
         defer { second.close() }
         try second.setTimeouts(receive: .seconds(60), send: nil)
         var byte = [UInt8](repeating: 0, count: 1)
