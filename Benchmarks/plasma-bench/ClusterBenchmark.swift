@@ -228,14 +228,15 @@ enum ClusterBenchmark {
             }
             // Short rounds, many of them, each a pair run back to back: this machine's rate drifts by 10-20 %
             // within seconds, so a pair sees the same machine and its ratio cancels the drift that the ratio
-            // of two medians keeps (Benchmarks/README.md, "cluster-overhead").
+            // of two medians keeps (Benchmarks/README.md, the `cluster-overhead` row).
             let rounds = settings.repetitions * Self.overheadRoundsPerRepetition
             let operations = max(1, workload.iterations / Self.overheadRoundsPerRepetition)
             for round in 0..<rounds {
                 if round % Self.overheadRoundsPerRepetition == 0 { samples.append(try limits.sample(.roundTripRate)) }
-                // Which goes first alternates, so that neither always follows the limit's sample.
+                // Which goes first alternates, and flips from one sample to the next, so that neither
+                // always goes first nor always follows the limit's sample.
                 let plainRate: Double, clusterRate: Double
-                if round % 2 == 0 {
+                if (round + round / Self.overheadRoundsPerRepetition) % 2 == 0 {
                     plainRate = try rate(plain, plainState, operations)
                     clusterRate = try rate(rig.clientA, clusterState, operations)
                 } else {
@@ -252,7 +253,9 @@ enum ClusterBenchmark {
             clusterRates.sort()
             ratios.sort()
             let plainMedian = plainRates[plainRates.count / 2], clusterMedian = clusterRates[clusterRates.count / 2]
-            let ratio = ratios[ratios.count / 2], lowerQuartile = ratios[ratios.count / 4], upperQuartile = ratios[(3 * ratios.count) / 4]
+            // An even count: the middle two averaged, and quartiles taken as far from either end.
+            let ratio = (ratios[(ratios.count - 1) / 2] + ratios[ratios.count / 2]) / 2
+            let lowerQuartile = ratios[(ratios.count - 1) / 4], upperQuartile = ratios[ratios.count - 1 - (ratios.count - 1) / 4]
             rows.append(Row(
                 name: "cluster-overhead-\(workload.name)", figure: "\(Report.format(clusterMedian)) ops/s",
                 spread: String(format: "%.1f %% of plain", 100 * ratio),

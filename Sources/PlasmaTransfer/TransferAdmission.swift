@@ -4,13 +4,18 @@
 /// Two pools, because only one of them can be told apart by who is in it:
 /// - **Handshaking** connections haven't proved the token yet: anyone can open them, from any address.
 ///   They take at most ``Limits/handshakes`` places, and at most ``Limits/handshakesPerAddress`` from one
-///   host. When the pool is full a newcomer takes the place of the oldest: a peer that holds the token
-///   finishes in a few round trips, so connections that stay silent are the ones that go, and opening
-///   connections faster than a token holder's handshake takes is what it would cost to keep one out
-///   (before, a silent connection held its place for the whole handshake timeout).
+///   host. When the pool is full a newcomer takes the place of the oldest connection of the host with
+///   the most handshakes under way: a peer that holds the token finishes in a few round trips from an
+///   address of its own, so the connections that go are silent ones from the busiest address, and an
+///   attacker needs as many addresses as there are places, plus a connection rate above a token
+///   holder's handshake time, to keep one out (before, silent connections from a few addresses held
+///   every place for the whole handshake timeout).
 /// - **Serving** connections are authenticated, so they are counted per node: at most
-///   ``Limits/servingPerNode`` for one node name, and ``Limits/serving`` in all. One member (a bug, a
-///   runaway puller) can't take every place from the others.
+///   ``Limits/servingPerNode`` for one node name, and ``Limits/serving`` in all. One member's bug (a
+///   runaway puller) can't take every place from the others; it is no defence against a token holder,
+///   who can prove any name. A node at its share that opens one more takes the place of its own oldest
+///   idle connection: after a crash and restart, the connections its previous run left open (until the
+///   idle timeout) don't keep it out.
 struct TransferAdmission {
     /// The bounds.
     struct Limits {
@@ -24,8 +29,8 @@ struct TransferAdmission {
     enum Phase: Equatable {
         /// Before the proof; its host's place.
         case handshaking(host: String)
-        /// Authenticated as `node`.
-        case serving(node: String)
+        /// Authenticated as `node`; `busy` while a pull is served on it.
+        case serving(node: String, busy: Bool)
         /// Let go (evicted or refused after its handshake): its thread is on its way out.
         case leaving
     }
@@ -34,18 +39,22 @@ struct TransferAdmission {
     enum Arrival: Equatable {
         /// In, as `id`; `evicting`: the handshaking connection it replaces, to be shut down.
         case admitted(id: Int, evicting: Int?)
-        /// Refused: every serving place is taken (or too many are still leaving).
+        /// Refused: every serving place is taken.
         case full
+        /// Refused: ``Limits/serving`` + 2 × ``Limits/handshakes`` connections exist, many of them
+        /// still leaving (their threads haven't noticed yet).
+        case crowded
         /// Refused: its host has ``Limits/handshakesPerAddress`` handshakes under way.
         case addressBusy
     }
 
     /// An authenticated connection's fate.
     enum Authentication: Equatable {
-        case serving
+        /// Served; `evicting`: this node's idle connection it replaces, to be shut down.
+        case serving(evicting: Int?)
         /// Every serving place is taken.
         case full
-        /// Its node has ``Limits/servingPerNode`` connections served.
+        /// Its node has ``Limits/servingPerNode`` connections served, all busy.
         case nodeBusy
         /// It was evicted while it finished: its socket is shut down already.
         case evicted
@@ -63,14 +72,15 @@ struct TransferAdmission {
 
     /// A connection from `host` was accepted.
     mutating func arrive(host: String) -> Arrival {
+        guard serving < limits.serving else { return .full }
         // Leaving connections still hold a thread until it notices its shut-down socket: bounded too.
-        guard serving < limits.serving, phases.count < limits.serving + 2 * limits.handshakes else { return .full }
+        guard phases.count < limits.serving + 2 * limits.handshakes else { return .crowded }
         guard handshakingByHost[host, default: 0] < limits.handshakesPerAddress else { return .addressBusy }
         var evicting: Int?
-        if handshaking >= limits.handshakes, let oldest = oldestHandshake() {
-            evicting = oldest
-            leave(oldest)
-            phases[oldest] = .leaving
+        if handshaking >= limits.handshakes, let victim = handshakeToEvict() {
+            evicting = victim
+            leave(victim)
+            phases[victim] = .leaving
         }
         nextID += 1
         phases[nextID] = .handshaking(host: host)
@@ -87,14 +97,33 @@ struct TransferAdmission {
             phases[id] = .leaving
             return .full
         }
-        guard servingByNode[node, default: 0] < limits.servingPerNode else {
-            phases[id] = .leaving
-            return .nodeBusy
+        var evicting: Int?
+        if servingByNode[node, default: 0] >= limits.servingPerNode {
+            guard let idle = oldestIdle(of: node) else {
+                phases[id] = .leaving
+                return .nodeBusy
+            }
+            evicting = idle
+            leave(idle)
+            phases[idle] = .leaving
         }
-        phases[id] = .serving(node: node)
+        phases[id] = .serving(node: node, busy: false)
         servingByNode[node, default: 0] += 1
         serving += 1
-        return .serving
+        return .serving(evicting: evicting)
+    }
+
+    /// A pull begins on `id`: false if the connection is leaving (evicted while idle).
+    mutating func pullBegan(_ id: Int) -> Bool {
+        guard case .serving(let node, _) = phases[id] else { return false }
+        phases[id] = .serving(node: node, busy: true)
+        return true
+    }
+
+    /// The pull on `id` ended.
+    mutating func pullEnded(_ id: Int) {
+        guard case .serving(let node, _) = phases[id] else { return }
+        phases[id] = .serving(node: node, busy: false)
     }
 
     /// `id`'s handshake failed: it will leave.
@@ -117,7 +146,7 @@ struct TransferAdmission {
             let left = handshakingByHost[host, default: 1] - 1
             handshakingByHost[host] = left > 0 ? left : nil
             handshaking -= 1
-        case .serving(let node):
+        case .serving(let node, _):
             let left = servingByNode[node, default: 1] - 1
             servingByNode[node] = left > 0 ? left : nil
             serving -= 1
@@ -126,8 +155,17 @@ struct TransferAdmission {
         }
     }
 
-    /// The handshaking connection admitted first (ids grow with arrival). A scan: the pool is small.
-    private func oldestHandshake() -> Int? {
-        phases.lazy.filter { if case .handshaking = $0.value { true } else { false } }.map(\.key).min()
+    /// The oldest handshaking connection (ids grow with arrival) of the host with the most under way.
+    /// Scans: the pool is small.
+    private func handshakeToEvict() -> Int? {
+        guard let most = handshakingByHost.values.max() else { return nil }
+        return phases.lazy.filter {
+            if case .handshaking(let host) = $0.value { handshakingByHost[host] == most } else { false }
+        }.map(\.key).min()
+    }
+
+    /// `node`'s oldest connection served and idle, if any.
+    private func oldestIdle(of node: String) -> Int? {
+        phases.lazy.filter { $0.value == .serving(node: node, busy: false) }.map(\.key).min()
     }
 }

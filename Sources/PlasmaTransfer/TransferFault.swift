@@ -20,6 +20,9 @@ enum TransferFault: Error, CustomStringConvertible {
     case wrongMAC
     /// The server proved a node name other than the location's: the location is forged or stale.
     case wrongNode(expected: String, proven: String)
+    /// The client proved the token, but the server had no place for it (``TransferAdmission``): closed
+    /// without a verdict, which the client sees as a connection closed in the handshake.
+    case noPlace
 
     init(_ error: SystemError) {
         self = error.errno == .wouldBlock ? .timedOut : .system(error)
@@ -40,6 +43,7 @@ enum TransferFault: Error, CustomStringConvertible {
         case .wrongProof: "the peer's proof of the cluster token is wrong"
         case .wrongMAC: "a message carried a wrong session MAC (forged, replayed or altered)"
         case .wrongNode(let expected, let proven): "the peer proved to be node '\(proven)', not '\(expected)' (a forged or stale location)"
+        case .noPlace: "no place for the peer's connection"
         }
     }
 }

@@ -99,8 +99,12 @@ struct TransferHandshake {
 
     /// The server's side; returns the client's proven name and the session. On a wrong proof it throws `.wrongProof`: the caller
     /// counts and logs it, then sends ``refuse(on:)`` and closes (in that order, so that a peer told of
-    /// the refusal finds it counted).
-    func runAsServer(on socket: TCPSocket, before deadline: UInt64) throws(TransferFault) -> (name: String, session: TransferSession) {
+    /// the refusal finds it counted). `admit` is asked with the proven name before the verdict is sent;
+    /// false throws `.noPlace` with nothing sent, so that the client doesn't take the connection for
+    /// an authenticated one.
+    func runAsServer(
+        on socket: TCPSocket, before deadline: UInt64, admit: (String) -> Bool = { _ in true }
+    ) throws(TransferFault) -> (name: String, session: TransferSession) {
         let (clientName, clientNonce) = try Self.readGreeting(on: socket, before: deadline)
         let serverNonce = Self.nonce()
         try socket.send(greeting(nonce: serverNonce))
@@ -108,9 +112,10 @@ struct TransferHandshake {
         try socket.receiveExactly(&clientProof, before: deadline)
         let expected = Self.transcript(.client, client: clientName, server: nodeName, clientNonce: clientNonce, serverNonce: serverNonce)
         guard isValid(clientProof, for: expected) else { throw .wrongProof }
+        let name = String(decoding: clientName, as: UTF8.self)
+        guard admit(name) else { throw .noPlace }
         try socket.send([TransferWire.accepted]
             + proof(Self.transcript(.server, client: clientName, server: nodeName, clientNonce: clientNonce, serverNonce: serverNonce)))
-        return (String(decoding: clientName, as: UTF8.self),
-                session(client: clientName, server: nodeName, clientNonce: clientNonce, serverNonce: serverNonce))
+        return (name, session(client: clientName, server: nodeName, clientNonce: clientNonce, serverNonce: serverNonce))
     }
 }

@@ -70,16 +70,19 @@ public final class TransferServer: @unchecked Sendable {
         /// Connections admitted to the handshake.
         public var connectionsAccepted = 0
         /// Connections closed because ``Configuration/maxConnections`` were being served (at once, or
-        /// after a handshake that finished when the last place had just been taken).
+        /// at the end of a handshake that finished when the last place had just been taken), or because
+        /// too many connections were still closing (``Configuration/maxConnections`` + 2 ×
+        /// ``Configuration/maxHandshakes`` open).
         public var connectionsRefused = 0
         /// Connections closed at once because ``Configuration/maxHandshakesPerAddress`` connections from
         /// the same address were still in the handshake.
         public var connectionsRefusedForAddress = 0
-        /// Authenticated connections closed because their node had ``Configuration/maxConnectionsPerNode``
-        /// served.
+        /// Connections of a node at its ``Configuration/maxConnectionsPerNode`` closed: its idle one
+        /// for a newer, or the newer (at the end of its handshake) when none was idle.
         public var connectionsRefusedForNode = 0
         /// Connections closed in the handshake to make room for a newcomer
-        /// (``Configuration/maxHandshakes``); also counted in ``handshakeFailures``.
+        /// (``Configuration/maxHandshakes``). Each one's handshake then fails and is counted there too
+        /// (``handshakeFailures``, or ``authenticationFailures`` for a wrong proof already sent).
         public var handshakesEvicted = 0
         /// Connections open now.
         public var activeConnections = 0
@@ -233,6 +236,9 @@ public final class TransferServer: @unchecked Sendable {
             case .full:
                 state.statistics.connectionsRefused += 1
                 return (nil, "refused \(peer): all \(configuration.maxConnections) places are served")
+            case .crowded:
+                state.statistics.connectionsRefused += 1
+                return (nil, "refused \(peer): \(state.connections.count) connections are open, many of them closing")
             case .addressBusy:
                 state.statistics.connectionsRefusedForAddress += 1
                 return (nil, "refused \(peer): \(configuration.maxHandshakesPerAddress) connections from its address are in the handshake")
@@ -242,7 +248,7 @@ public final class TransferServer: @unchecked Sendable {
                     // Under the lock: its thread closes the socket only after removing it from here.
                     evicted.socket.shutdown()
                     state.statistics.handshakesEvicted += 1
-                    refusal = "closed \(evicted.peer), the oldest of \(configuration.maxHandshakes) connections in the handshake, for \(peer)"
+                    refusal = "closed \(evicted.peer), in the handshake, for \(peer): all \(configuration.maxHandshakes) handshake places were taken"
                 }
                 state.connections[id] = Entry(socket: socket, peer: peer)
                 state.statistics.connectionsAccepted += 1
@@ -257,7 +263,7 @@ public final class TransferServer: @unchecked Sendable {
         }
         do {
             let thread = try PosixThread { [self] in
-                serve(socket, peer: peer) { handshakeEnded(id, node: $0) }
+                serve(socket, peer: peer, id: id)
                 finish(id)
             }
             state.withLock { state in
@@ -279,8 +285,13 @@ public final class TransferServer: @unchecked Sendable {
             }
             let peer = state.connections[id]?.peer ?? "?"
             switch state.admission.authenticated(id, node: node) {
-            case .serving:
-                return (true, nil)
+            case .serving(let evicting):
+                guard let evicting, let evicted = state.connections[evicting] else { return (true, nil) }
+                // Under the lock, as in `admit`. An idle connection: a pull that was just being asked on
+                // it finds it closed before its reply, and the puller asks again on a fresh one.
+                evicted.socket.shutdown()
+                state.statistics.connectionsRefusedForNode += 1
+                return (true, "closed \(evicted.peer), idle, for \(peer): node \(node) had \(configuration.maxConnectionsPerNode) connections served")
             case .evicted:
                 return (false, nil)
             case .full:
@@ -318,26 +329,27 @@ public final class TransferServer: @unchecked Sendable {
 
     // MARK: one peer
 
-    /// `handshakeEnded`: told the proven node's name (nil: the handshake failed); false: not served.
-    private func serve(_ socket: TCPSocket, peer: String, handshakeEnded: (String?) -> Bool) {
+    /// Connection `id`: its handshake, then its pulls until it closes.
+    private func serve(_ socket: TCPSocket, peer: String, id: Int) {
         let clientName: String
         var session: TransferSession
         do {
             try socket.setTimeouts(receive: configuration.handshakeTimeout, send: configuration.handshakeTimeout)
             let deadline = MonotonicClock.nanoseconds() &+ UInt64(configuration.handshakeTimeout.nanosecondsClamped)
-            (clientName, session) = try handshake.runAsServer(on: socket, before: deadline)
+            // Admitted before the verdict goes out: a client turned away sees its handshake fail.
+            (clientName, session) = try handshake.runAsServer(on: socket, before: deadline) { handshakeEnded(id, node: $0) }
             try socket.setTimeouts(receive: configuration.idleTimeout, send: configuration.sendTimeout)
         } catch let fault as TransferFault {
-            _ = handshakeEnded(nil)
+            _ = handshakeEnded(id, node: nil)
+            if case .noPlace = fault { return }  // counted and warned of as a place refused
             refused(peer: peer, fault)
             if case .wrongProof = fault { handshake.refuse(on: socket) }
             return
         } catch {
-            _ = handshakeEnded(nil)
+            _ = handshakeEnded(id, node: nil)
             refused(peer: peer, TransferFault(error as! SystemError))
             return
         }
-        guard handshakeEnded(clientName) else { return }
         while true {
             var message = [UInt8](repeating: 0, count: TransferWire.requestBytes + TransferWire.macBytes)
             do {
@@ -358,7 +370,11 @@ public final class TransferServer: @unchecked Sendable {
                 logger.debug("transfer: peer \(peer) (node \(clientName)) sent a malformed request; closed")
                 return
             }
-            guard serve(pull, on: socket, peer: peer, session: session) else { return }
+            // An idle connection can be evicted for its node's newer one (`handshakeEnded`).
+            guard state.withLock({ $0.admission.pullBegan(id) }) else { return }
+            let goesOn = serve(pull, on: socket, peer: peer, session: session)
+            state.withLock { $0.admission.pullEnded(id) }
+            guard goesOn else { return }
             session.advance()
         }
     }
