@@ -23,13 +23,15 @@ public final class TransferServer: @unchecked Sendable {
         /// Authenticated peers' connections served at once; a connection arriving beyond is closed at
         /// once (and counted).
         public var maxConnections: Int = 32
-        /// Authenticated connections of one node (by the name it proved with the token) served at once;
-        /// one more is closed after its handshake (and counted), so that one member can't take every
-        /// place. 8: twice a puller's default threads.
+        /// Authenticated connections of one node (by the name it proved with the token) served at once.
+        /// One more takes the place of that node's oldest idle connection, or is turned away before the
+        /// handshake's verdict when all are busy (either counted), so that one member's bug can't take
+        /// every place. 8: twice a puller's default threads.
         public var maxConnectionsPerNode: Int = 8
         /// Connections still in the handshake at once, whatever their address. A newcomer beyond takes
-        /// the place of the oldest, which is closed (and counted): a token holder's handshake takes a few
-        /// round trips, so silent connections are the ones that go.
+        /// the place of the oldest connection of the address with the most handshakes under way, which
+        /// is closed (and counted): a token holder's handshake takes a few round trips, so silent
+        /// connections are the ones that go.
         public var maxHandshakes: Int = 16
         /// Connections from one address (host, whatever the port) still in the handshake at once; one
         /// more from there is closed at once (and counted). 8: twice a puller's default threads, so two
@@ -81,8 +83,9 @@ public final class TransferServer: @unchecked Sendable {
         /// for a newer, or the newer (at the end of its handshake) when none was idle.
         public var connectionsRefusedForNode = 0
         /// Connections closed in the handshake to make room for a newcomer
-        /// (``Configuration/maxHandshakes``). Each one's handshake then fails and is counted there too
-        /// (``handshakeFailures``, or ``authenticationFailures`` for a wrong proof already sent).
+        /// (``Configuration/maxHandshakes``). Its handshake then fails and is usually counted there too
+        /// (``handshakeFailures``, or ``authenticationFailures`` for a wrong proof already sent); not when
+        /// it had just proved the token as it was closed.
         public var handshakesEvicted = 0
         /// Connections open now.
         public var activeConnections = 0
