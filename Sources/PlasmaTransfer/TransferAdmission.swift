@@ -64,8 +64,10 @@ struct TransferAdmission {
     private(set) var phases: [Int: Phase] = [:]
     private var handshakingByHost: [String: Int] = [:]
     private var servingByNode: [String: Int] = [:]
-    private(set) var handshaking = 0
-    private(set) var serving = 0
+    /// Connections in the handshake, and served: sums of the per-host and per-node counts (a few
+    /// dozen entries at most), so that no third count has to be kept in step.
+    var handshaking: Int { handshakingByHost.values.reduce(0, +) }
+    var serving: Int { servingByNode.values.reduce(0, +) }
     private var nextID = 0
 
     init(limits: Limits) { self.limits = limits }
@@ -85,7 +87,6 @@ struct TransferAdmission {
         nextID += 1
         phases[nextID] = .handshaking(host: host)
         handshakingByHost[host, default: 0] += 1
-        handshaking += 1
         return .admitted(id: nextID, evicting: evicting)
     }
 
@@ -109,7 +110,6 @@ struct TransferAdmission {
         }
         phases[id] = .serving(node: node, busy: false)
         servingByNode[node, default: 0] += 1
-        serving += 1
         return .serving(evicting: evicting)
     }
 
@@ -145,11 +145,9 @@ struct TransferAdmission {
         case .handshaking(let host):
             let left = handshakingByHost[host, default: 1] - 1
             handshakingByHost[host] = left > 0 ? left : nil
-            handshaking -= 1
         case .serving(let node, _):
             let left = servingByNode[node, default: 1] - 1
             servingByNode[node] = left > 0 ? left : nil
-            serving -= 1
         case .leaving, nil:
             break
         }
