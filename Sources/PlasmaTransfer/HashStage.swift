@@ -7,7 +7,9 @@ import PlasmaPosix
 ///
 /// `@unchecked Sendable`: its mutable state sits in a ``Guarded`` value; the thread is set in init.
 final class HashStage: @unchecked Sendable {
-    /// At most this much is hashed between two looks at the state, so that ``abandon()`` waits little.
+    /// At most this much is hashed between two looks at the state, so that ``abandon()`` waits little;
+    /// and the pulling thread reports arrivals a piece at a time (and the last bytes), so that the
+    /// thread is woken once per piece rather than once per receive.
     static let piece = 1 << 20
 
     private struct State {
