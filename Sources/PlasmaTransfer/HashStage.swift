@@ -72,7 +72,8 @@ final class HashStage: @unchecked Sendable {
                 let end = min(state.arrived, state.hashed + Self.piece)
                 return (UnsafeRawBufferPointer(rebasing: bytes[state.hashed..<end]), state.hashes)
             }
-            guard var (slice, hashes) = work else { return }
+            guard let (slice, hashesSoFar) = work else { return }
+            var hashes = hashesSoFar
             hashes.update(slice)
             state.withLock { state in
                 state.hashes = hashes
