@@ -2,14 +2,12 @@ import PlasmaPosix
 
 /// Hashes a pull's bytes on a thread of its own while the pulling thread receives the next ones
 /// (docs/TRANSFER.md, "Hashing beside the receive"): the pulling thread only says how far the bytes
-/// have arrived; this thread hashes up to there, a piece at a time, while the next chunk lands. One
+/// have arrived; this thread hashes up to there, a piece at a time, while more lands. One
 /// per thread of the puller's pool, reused from pull to pull.
 ///
 /// `@unchecked Sendable`: its mutable state sits in a ``Guarded`` value; the thread is set in init.
 final class HashStage: @unchecked Sendable {
-    /// At most this much is hashed between two looks at the state, so that ``abandon()`` waits little;
-    /// and the pulling thread reports arrivals a piece at a time (and the last bytes), so that the
-    /// thread is woken once per piece rather than once per receive.
+    /// At most this much is hashed between two looks at the state, so that ``abandon()`` waits little.
     static let piece = 1 << 20
 
     private struct State {

@@ -20,9 +20,16 @@ final class PullConnection {
     /// How many bytes one receive asks for: small enough that the chunk is still in cache when it is
     /// hashed, large enough that system calls cost nothing next to the copy.
     static let receiveChunk = 256 << 10
-    /// Objects up to this size are hashed by the pulling thread itself: handing chunks to the
-    /// ``HashStage`` costs a wake-up each, more than it saves on a few chunks.
+    /// Objects up to this size are hashed by the pulling thread itself: told of arrivals a piece at a
+    /// time (``hashAnnouncementBytes``), the ``HashStage`` would overlap little of such a receive, and
+    /// each telling costs a wake-up.
     static let inlineHashBytes = 1 << 20
+    /// The ``HashStage`` is told of arrivals once this many bytes have come since it was last told,
+    /// and of every receive within the object's last such stretch, so that after the last byte it has
+    /// at most one receive (``receiveChunk``) left to hash. Each telling wakes its thread (a futex
+    /// call and a context switch on each side): once per 256 KiB receive, a 64 MiB pull woke it 256
+    /// times; now about 67.
+    static let hashAnnouncementBytes = 1 << 20
 
     private init(socket: TCPSocket, address: String, peerName: String, session: TransferSession, ioTimeout: Duration) {
         self.socket = socket
@@ -75,23 +82,23 @@ final class PullConnection {
         min(deadline, MonotonicClock.nanoseconds() &+ UInt64(ioTimeout.nanosecondsClamped))
     }
 
-    /// When the receive timeout was last cut to a pull's deadline (CLOCK_MONOTONIC ns); nil while it
-    /// is ``ioTimeout``.
+    /// When this pull's body receives last cut the receive timeout to the deadline (CLOCK_MONOTONIC
+    /// ns); nil until ``bound(by:)`` first cuts it in a pull.
     private var timeoutCutAt: UInt64?
     /// How long a cut receive timeout is kept before it is cut again. A receive that starts this long
-    /// after the cut may end this long past the deadline; cutting before every receive instead cost
-    /// two system calls per 256 KiB chunk, 512 for a 64 MiB pull.
-    static let recutInterval: UInt64 = 5_000_000
+    /// after the cut may end this long past the deadline (and a jiffy); cutting before every receive
+    /// instead cost two system calls per 256 KiB receive, 512 for a 64 MiB pull.
+    static let recutNanoseconds: UInt64 = 5_000_000
 
     /// Before a receive of the body: the socket's receive timeout is cut to what is left before
-    /// `deadline` once that is less than ``ioTimeout`` (again every ``recutInterval``); throws when
-    /// it has passed. True when cut.
+    /// `deadline` once that is less than ``ioTimeout`` (and again every ``recutNanoseconds``);
+    /// throws when it has passed. True when cut.
     private func bound(by deadline: UInt64) throws(TransferFault) -> Bool {
         let now = MonotonicClock.nanoseconds()
         guard now < deadline else { throw .timedOut }
         let left = deadline - now
         guard left < UInt64(ioTimeout.nanosecondsClamped) else { return false }
-        if let cutAt = timeoutCutAt, now - cutAt < Self.recutInterval { return true }
+        if let cutAt = timeoutCutAt, now - cutAt < Self.recutNanoseconds { return true }
         do {
             try socket.setTimeouts(receive: .nanoseconds(Int64(left)), send: ioTimeout)
         } catch {
@@ -129,7 +136,7 @@ final class PullConnection {
 
     /// Requests `request.location` and, once the authenticated reply header confirms its sizes,
     /// reserves the block through `request.reserve` and receives the bytes straight into it, hashing
-    /// each chunk as it arrives (on `hasher`'s thread for a big object, if given); everything before
+    /// them as they arrive (on `hasher`'s thread for a big object, if given); everything before
     /// `deadline` (CLOCK_MONOTONIC ns).
     func pull(_ request: PullRequest, deadline: UInt64, hasher: HashStage?, bytesReceived: inout Int) -> Outcome {
         // The receives below cut the socket's timeouts to the deadline: they are the connection's again
@@ -184,7 +191,7 @@ final class PullConnection {
         }
         // Two hashes of the bytes, in one pass: the seeded one the trailer authenticates, and the plain
         // one that is the object's checksum (the location's). A big object's are computed by `hasher`
-        // beside the receive (each chunk while the next lands); a small one's here, chunk by chunk.
+        // beside the receive (what has arrived while more lands); a small one's here, receive by receive.
         let seeds = (first: session.seed, second: UInt64(0))
         var inline = XXH64.Pair(seeds: seeds)
         let beside = buffer.count > Self.inlineHashBytes ? hasher : nil
@@ -193,6 +200,7 @@ final class PullConnection {
         defer { if hashing { beside?.abandon() } }  // a failure: the block is no longer read when it is freed
         var received = 0
         var announced = 0  // bytes the stage has been told of
+        let lastStretch = buffer.count - Self.hashAnnouncementBytes
         while received < buffer.count {
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[received..<min(buffer.count, received + Self.receiveChunk)])
             let count: Int
@@ -208,9 +216,7 @@ final class PullConnection {
             received += count
             bytesReceived += count
             if let beside {
-                // The stage hears of a piece at a time, not of every receive: each telling wakes its
-                // thread (a futex call and a context switch on each side).
-                if received - announced >= HashStage.piece || received == buffer.count {
+                if received - announced >= Self.hashAnnouncementBytes || received > lastStretch {
                     beside.arrived(upTo: received)
                     announced = received
                 }
@@ -218,7 +224,7 @@ final class PullConnection {
                 inline.update(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
             }
         }
-        // The trailer first: the stage may still be hashing the last chunk meanwhile.
+        // The trailer first: the stage may still be hashing the last receive meanwhile.
         var trailer = [UInt8](repeating: 0, count: TransferWire.trailerBytes + TransferWire.macBytes)
         do {
             try socket.receiveExactly(&trailer, before: waitLimit(deadline))

@@ -9,8 +9,9 @@ import Testing
 /// (base + size at the slowest allowed rate), so a byte every so often, each just inside the receive
 /// timeout, can't hold a pull thread and its reserved block for long. Real loopback TCP.
 @Suite struct TransferDeadlineTests {
-    /// A server that knows the token, answers the pull "sending", then sends one byte every 50 ms until
-    /// the puller goes (or a minute passed); `dripped` counts the bytes it sent.
+    /// A server that knows the token, answers the pull "sending", sends `burst` bytes at once, then one
+    /// byte every `interval` microseconds until the puller goes (or a minute passed); `dripped` counts
+    /// the bytes it sent.
     final class DripFeeder: @unchecked Sendable {
         // @unchecked: `count` is only touched under `lock`.
         private let lock = NSLock()
@@ -19,22 +20,24 @@ import Testing
         let port: UInt16
         private(set) var thread: PosixThread?
 
-        init(size: Int) throws {
+        init(size: Int, burst: Int = 0, interval: useconds_t = 50_000) throws {
             (listener, port) = try TCPSocket.listen(on: TCPEndpoint(host: "127.0.0.1", port: 0))
-            thread = try PosixThread { [self] in run(size: size) }
+            thread = try PosixThread { [self] in run(size: size, burst: burst, interval: interval) }
         }
 
         var dripped: Int { lock.withLock { count } }
 
-        private func run(size: Int) {
+        private func run(size: Int, burst: Int, interval: useconds_t) {
             guard let (socket, session) = acceptOneRequest(on: listener) else { return }
             defer { socket.close() }
             guard (try? socket.send(session.sealReply(TransferWire.reply(.sending, dataSize: size, metadataSize: 0)))) != nil else { return }
+            guard (try? socket.send([UInt8](repeating: 0x5A, count: burst))) != nil else { return }
+            lock.withLock { count = burst }
             let end = MonotonicClock.nanoseconds() + 60_000_000_000
             while MonotonicClock.nanoseconds() < end, lock.withLock({ count }) < size {
                 guard (try? socket.send([0x5A])) != nil else { return }  // the puller went
                 lock.withLock { count += 1 }
-                usleep(50_000)
+                usleep(interval)
             }
         }
     }
@@ -62,6 +65,39 @@ import Testing
         #expect(why.contains("deadline"), "\(why)")
         #expect(elapsed < .seconds(20), "ended by the deadline (~0.6 s), not the feeder's minute: \(elapsed)")
         #expect(target.reserves.value == 1, "the block was reserved, and is given back by the failure")
+        #expect(feeder.dripped < size, "the feeder was still dripping")
+        puller.stop()
+        feeder.thread?.join()
+    }
+
+    /// The same with a byte every millisecond after 2 MiB of a 4 MiB object: receives come faster
+    /// than the pull cuts its receive timeout again (every 5 ms), and the bytes go through the
+    /// ``HashStage``. The pull still ends at its deadline, not when the feeder stops, and gives the
+    /// block back.
+    @Test func aFastDripAfterABurstStillEndsAtTheDeadline() throws {
+        let size = 4 << 20
+        let feeder = try DripFeeder(size: size, burst: 2 << 20, interval: 1_000)
+        defer { feeder.listener.close() }
+        let location = ClusterLocation(
+            id: ObjectID.random(), node: "a", transferAddress: "127.0.0.1:\(feeder.port)", dataSize: size, metadataSize: 0, checksum: 0)
+        let destination = try Arena(size: size, options: .init(prefault: true))
+        // 0.5 s + 4 MiB at 16 MiB/s: a deadline of about 0.75 s; the feeder would need over 35 minutes.
+        let puller = try TransferTests.puller {
+            $0.pullDeadlineBase = .milliseconds(500)
+            $0.pullDeadlineRate = 16 << 20
+        }
+        let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: size))
+        let start = ContinuousClock.now
+        let result = TransferTests.pull(puller, target)
+        let elapsed = ContinuousClock.now - start
+        guard case .connection(let why)? = TransferTests.failure(result) else {
+            Issue.record("not a connection failure: \(String(describing: result))")
+            return
+        }
+        #expect(why.contains("deadline"), "\(why)")
+        #expect(elapsed < .seconds(20), "ended by the deadline (~0.75 s), not the feeder's minute: \(elapsed)")
+        #expect(target.reserves.value == 1, "the block was reserved, and is given back by the failure")
+        #expect(feeder.dripped > 2 << 20, "the drip had begun")
         #expect(feeder.dripped < size, "the feeder was still dripping")
         puller.stop()
         feeder.thread?.join()

@@ -212,6 +212,25 @@ struct PullTarget {
         #expect(peer.source.counts.pins == 1 && peer.source.counts.unpins == 1)
     }
 
+    /// Sizes about the points where the pull hands its hashing to the ``HashStage`` (over 1 MiB) and
+    /// where it tells the stage of every receive (the last MiB): each arrives and hashes to its
+    /// location's checksum, and the trailer's hash checks.
+    @Test(arguments: [(1 << 20, 0), (1 << 20, 1), (2 << 20, 0), (2 << 20 + 1, 0), (5 << 20 - 3, 7)])
+    func objectsAboutTheHashStagesBoundariesArriveWhole(size: Int, metadataSize: Int) throws {
+        let peer = try Peer(sourceSize: 8 << 20)
+        let location = peer.addObject(size: size, metadataSize: metadataSize, seed: UInt64(size))
+        let destination = try Arena(size: 8 << 20, options: .init(prefault: true))
+        let puller = try Self.puller()
+        let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: location.totalSize))
+        #expect(try Self.pull(puller, target)?.get() == PulledCopy(checksum: location.checksum!))
+        let expected = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer { expected.deallocate() }
+        Self.fill(expected, seed: UInt64(size))
+        #expect(memcmp(destination.base, expected.baseAddress!, size) == 0, "the bytes of \(size)+\(metadataSize)")
+        puller.stop()
+        peer.server.stop()
+    }
+
     @Test func aWrongChecksumIsAChecksumMismatch() throws {
         let peer = try Peer(sourceSize: 2 << 20)
         var location = peer.addObject(size: 1 << 20, seed: 4)
