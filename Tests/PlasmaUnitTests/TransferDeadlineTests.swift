@@ -42,17 +42,21 @@ import Testing
         }
     }
 
-    @Test func aDripFedPullFailsAtItsDeadlineNotAtTheReceiveTimeout() throws {
-        let size = 1 << 20
-        let feeder = try DripFeeder(size: size)
+    /// Pulls the feeder's object of `size` bytes under a deadline of 0.5 s + `size` at 16 MiB/s (the
+    /// receive timeout stays 30 s) and checks that it fails at that deadline, well before the feeder's
+    /// minute, and that the block it reserved is given back. The feeder's thread is joined.
+    private func expectFailureAtTheDeadline(from feeder: DripFeeder, size: Int) throws {
         defer { feeder.listener.close() }
         let location = ClusterLocation(
             id: ObjectID.random(), node: "a", transferAddress: "127.0.0.1:\(feeder.port)", dataSize: size, metadataSize: 0, checksum: 0)
         let destination = try Arena(size: size, options: .init(prefault: true))
-        // 0.5 s + 1 MiB at 16 MiB/s: a deadline of about 0.56 s; the receive timeout stays 30 s.
         let puller = try TransferTests.puller {
             $0.pullDeadlineBase = .milliseconds(500)
             $0.pullDeadlineRate = 16 << 20
+        }
+        defer {
+            puller.stop()
+            feeder.thread?.join()
         }
         let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: size))
         let start = ContinuousClock.now
@@ -63,43 +67,22 @@ import Testing
             return
         }
         #expect(why.contains("deadline"), "\(why)")
-        #expect(elapsed < .seconds(20), "ended by the deadline (~0.6 s), not the feeder's minute: \(elapsed)")
+        #expect(elapsed < .seconds(20), "ended by the deadline (0.5 s + \(size) B at 16 MiB/s), not the feeder's minute: \(elapsed)")
         #expect(target.reserves.value == 1, "the block was reserved, and is given back by the failure")
         #expect(feeder.dripped < size, "the feeder was still dripping")
-        puller.stop()
-        feeder.thread?.join()
     }
 
-    /// The same with a byte every millisecond after 2 MiB of a 4 MiB object: receives come faster
-    /// than the pull cuts its receive timeout again (every 5 ms), and the bytes go through the
-    /// ``HashStage``. The pull still ends at its deadline, not when the feeder stops, and gives the
-    /// block back.
+    /// A byte every 50 ms into a 1 MiB object: a deadline of about 0.56 s.
+    @Test func aDripFedPullFailsAtItsDeadlineNotAtTheReceiveTimeout() throws {
+        try expectFailureAtTheDeadline(from: try DripFeeder(size: 1 << 20), size: 1 << 20)
+    }
+
+    /// A byte every millisecond after 2 MiB of a 4 MiB object (a deadline of about 0.75 s): receives
+    /// come faster than the pull cuts its receive timeout again (every 5 ms), and the bytes go through
+    /// the ``HashStage``. The pull still ends at its deadline.
     @Test func aFastDripAfterABurstStillEndsAtTheDeadline() throws {
-        let size = 4 << 20
-        let feeder = try DripFeeder(size: size, burst: 2 << 20, interval: 1_000)
-        defer { feeder.listener.close() }
-        let location = ClusterLocation(
-            id: ObjectID.random(), node: "a", transferAddress: "127.0.0.1:\(feeder.port)", dataSize: size, metadataSize: 0, checksum: 0)
-        let destination = try Arena(size: size, options: .init(prefault: true))
-        // 0.5 s + 4 MiB at 16 MiB/s: a deadline of about 0.75 s; the feeder would need over 35 minutes.
-        let puller = try TransferTests.puller {
-            $0.pullDeadlineBase = .milliseconds(500)
-            $0.pullDeadlineRate = 16 << 20
-        }
-        let target = PullTarget(location: location, buffer: UnsafeMutableRawBufferPointer(start: destination.base, count: size))
-        let start = ContinuousClock.now
-        let result = TransferTests.pull(puller, target)
-        let elapsed = ContinuousClock.now - start
-        guard case .connection(let why)? = TransferTests.failure(result) else {
-            Issue.record("not a connection failure: \(String(describing: result))")
-            return
-        }
-        #expect(why.contains("deadline"), "\(why)")
-        #expect(elapsed < .seconds(20), "ended by the deadline (~0.75 s), not the feeder's minute: \(elapsed)")
-        #expect(target.reserves.value == 1, "the block was reserved, and is given back by the failure")
-        #expect(feeder.dripped > 2 << 20, "the drip had begun")
-        #expect(feeder.dripped < size, "the feeder was still dripping")
-        puller.stop()
-        feeder.thread?.join()
+        let feeder = try DripFeeder(size: 4 << 20, burst: 2 << 20, interval: 1_000)
+        try expectFailureAtTheDeadline(from: feeder, size: 4 << 20)
+        #expect(feeder.dripped > 2 << 20, "the drip after the burst had begun")
     }
 }
